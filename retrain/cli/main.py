@@ -1,0 +1,49 @@
+"""The `retrain` command: one subcommand module per concern, each with `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from retrain.errors import RetrainError
+
+# Each module defines `register(subparsers)`; a subcommand's handler returns the exit code.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "retrain.cli.config_cmd",
+    "retrain.cli.demo_data",
+    "retrain.cli.local",
+    "retrain.cli.run",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retrain", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:  # not written yet; its subcommands are simply absent
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except RetrainError as error:
+        print(f"retrain: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("retrain: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""The project configuration: one `retrain.toml`, typed, with defaults.
+
+Every consumer (the definition builder, the Lambdas, the CDK app, the CLI) reads it through
+`load_config`, so a key means the same thing everywhere. Errors are `ConfigError`, whose message is
+one line naming the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from retrain.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "retrain.toml"
+
+ColumnType = Literal["string", "long", "double", "boolean", "timestamp"]
+Direction = Literal["maximize", "minimize"]
+TrafficRouting = Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
+Percent = Annotated[int, Field(ge=1, le=100)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+class Section(BaseModel):
+    """A config table: unknown keys are errors, values are never coerced across types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PipelineConfig(Section):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
+    schedule_expression: str = "rate(1 day)"
+    schedule_timezone: str = "UTC"
+
+
+class DataConfig(Section):
+    landing_prefix: str = "landing/"
+    processed_prefix: str = "processed/"
+    models_prefix: str = "models/"
+    input_format: Literal["csv", "json", "parquet"] = "csv"
+    min_new_objects: PositiveInt = 1
+    min_new_bytes: Annotated[int, Field(ge=0)] = 1
+    wait_for_data_seconds: PositiveInt = 3600
+    max_data_checks: PositiveInt = 3
+    training_window_days: PositiveInt = 90
+
+
+class DatasetConfig(Section):
+    target: str
+    timestamp_column: str
+    id_column: str
+    schema_: dict[str, ColumnType] = Field(alias="schema")
+    validation_fraction: Fraction = 0.15
+    test_fraction: Fraction = 0.15
+
+    @model_validator(mode="after")
+    def _columns_exist(self) -> DatasetConfig:
+        for role in ("target", "timestamp_column", "id_column"):
+            column = getattr(self, role)
+            if column not in self.schema_:
+                raise ValueError(f"{role} {column!r} is not a column of dataset.schema")
+        if self.schema_[self.timestamp_column] != "timestamp":
+            raise ValueError(f"timestamp_column {self.timestamp_column!r} must have type timestamp")
+        if self.validation_fraction + self.test_fraction >= 0.9:
+            raise ValueError("validation_fraction + test_fraction must leave at least 10% to train on")
+        return self
+
+    @property
+    def feature_columns(self) -> list[str]:
+        roles = {self.target, self.timestamp_column, self.id_column}
+        return [column for column in self.schema_ if column not in roles]
+
+
+class Guardrail(Section):
+    metric: str
+    direction: Direction = "maximize"
+    max_regression: Annotated[float, Field(ge=0.0)] = 0.0
+
+
+class PromotionConfig(Section):
+    metric: str
+    direction: Direction = "maximize"
+    min_absolute_gain: Annotated[float, Field(ge=0.0)] = 0.0
+    min_relative_gain: Annotated[float, Field(ge=0.0)] = 0.0
+    min_metric_value: float | None = None
+    guardrails: list[Guardrail] = Field(default_factory=list)
+
+
+# The definition's state timeouts are backstops above these job limits (statemachines/policies.py).
+MAX_JOB_SECONDS = 86_400
+
+
+class TrainingConfig(Section):
+    framework_version: str = "1.2-1"
+    instance_type: str = "ml.m5.large"
+    instance_count: PositiveInt = 1
+    volume_size_gb: PositiveInt = 10
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=MAX_JOB_SECONDS)] = 3600
+    hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class EvaluationConfig(Section):
+    instance_type: str = "ml.m5.large"
+    max_runtime_seconds: Annotated[int, Field(ge=60, le=MAX_JOB_SECONDS)] = 1800
+
+
+class GlueConfig(Section):
+    glue_version: Literal["4.0", "5.0"] = "5.0"
+    worker_type: str = "G.1X"
+    number_of_workers: Annotated[int, Field(ge=2)] = 2
+    timeout_minutes: Annotated[int, Field(ge=1, le=MAX_JOB_SECONDS // 60)] = 60
+
+
+class ApprovalConfig(Section):
+    timeout_seconds: Annotated[int, Field(ge=60, le=31_536_000)] = 86400
+
+
+class DeploymentConfig(Section):
+    endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+    instance_type: str = "ml.m5.large"
+    initial_instance_count: PositiveInt = 1
+    traffic_routing: TrafficRouting = "CANARY"
+    canary_size_percent: Percent = 10
+    linear_step_percent: Percent = 25
+    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
+    maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=28800)] = 3600
+    alarm_names: Annotated[list[str], Field(min_length=1, max_length=10)]
+    error_rate_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05
+    latency_p99_threshold_ms: PositiveInt = 500
+    endpoint_poll_seconds: PositiveInt = 60
+    max_endpoint_polls: PositiveInt = 120
+
+
+class RetrainConfig(Section):
+    pipeline: PipelineConfig
+    data: DataConfig = DataConfig()
+    dataset: DatasetConfig
+    promotion: PromotionConfig
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    glue: GlueConfig = GlueConfig()
+    approval: ApprovalConfig = ApprovalConfig()
+    deployment: DeploymentConfig
+
+
+_EXPECTED = {
+    "missing": "missing; add it",
+    "extra_forbidden": "unknown key",
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "dict_type": "expected a table",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "model_type": "expected a table",
+    "model_attributes_type": "expected a table",
+}
+
+
+_UNION_MEMBERS = {"str", "int", "float", "bool"}
+
+
+def describe_validation_error(error: ValidationError, source: str) -> str:
+    """The first problem of a pydantic error as one line: `source: key.path: what was expected`."""
+    first = error.errors()[0]
+    # A union reports one error per member type, with the member's name appended to the path.
+    parts = [part for part in first["loc"] if part not in _UNION_MEMBERS]
+    path = ".".join("schema" if part == "schema_" else str(part) for part in parts)
+    kind = first["type"]
+    if len(parts) < len(first["loc"]):
+        expected = "expected a string, number or boolean"
+    elif kind in _EXPECTED:
+        expected = _EXPECTED[kind]
+    elif kind == "literal_error":
+        expected = "expected one of " + first["ctx"]["expected"]
+    else:
+        expected = first["msg"].removeprefix("Value error, ")
+    got = "" if kind in ("missing", "extra_forbidden", "value_error") else f", got {first.get('input')!r}"
+    where = f"{path}: " if path else ""
+    return f"{source}: {where}{expected}{got}"
+
+
+def parse_config(document: dict[str, Any], source: str = DEFAULT_CONFIG_FILE) -> RetrainConfig:
+    try:
+        return RetrainConfig.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error, source)) from None
+
+
+def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> RetrainConfig:
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file; run from the project root or pass --config") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(document, source=str(path))

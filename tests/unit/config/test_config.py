@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retrain.config import load_config, parse_config
+from retrain.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def document() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "retrain.toml").read_text())
+
+
+def test_the_shipped_config_is_valid() -> None:
+    config = load_config(ROOT / "retrain.toml")
+    assert config.dataset.target == "is_fraud"
+    assert "event_time" not in config.dataset.feature_columns
+    assert config.deployment.alarm_names
+
+
+def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
+    for table in ("data", "training", "evaluation", "glue", "approval"):
+        document.pop(table)
+    config = parse_config(document)
+    assert config.approval.timeout_seconds == 86400
+    assert config.glue.glue_version == "5.0"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["deployment"].update(canary_size_percent="ten"),
+         "retrain.toml: deployment.canary_size_percent: expected an integer, got 'ten'"),
+        (lambda d: d["deployment"].pop("endpoint_name"), "retrain.toml: deployment.endpoint_name: missing; add it"),
+        (lambda d: d["deployment"].update(colour="blue"), "retrain.toml: deployment.colour: unknown key"),
+        (lambda d: d["deployment"].update(traffic_routing="BLUE"),
+         "retrain.toml: deployment.traffic_routing: expected one of 'ALL_AT_ONCE', 'CANARY' or 'LINEAR', got 'BLUE'"),
+        (lambda d: d["dataset"].update(target="label"),
+         "retrain.toml: dataset: target 'label' is not a column of dataset.schema"),
+        (lambda d: d["dataset"]["schema"].update(amount="float"),
+         "retrain.toml: dataset.schema.amount: expected one of"),
+        (lambda d: d["training"]["hyperparameters"].update(max_iter=[1]),
+         "retrain.toml: training.hyperparameters.max_iter: expected a string, number or boolean, got [1]"),
+        (lambda d: d["promotion"].update(direction="up"), "retrain.toml: promotion.direction: expected one of"),
+        (lambda d: d["approval"].update(timeout_seconds=True),
+         "retrain.toml: approval.timeout_seconds: expected an integer"),
+        (lambda d: d.pop("pipeline"), "retrain.toml: pipeline: missing; add it"),
+    ],
+)
+def test_a_bad_key_is_one_line_naming_it(document: dict[str, Any], change: Any, message: str) -> None:
+    change(document)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document)
+    text = str(raised.value)
+    assert text.startswith(message)
+    assert "\n" not in text
+
+
+def test_not_toml_and_missing_file(tmp_path: Path) -> None:
+    broken = tmp_path / "retrain.toml"
+    broken.write_text("[pipeline\nname = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "retrain.toml"
+    text = (ROOT / "retrain.toml").read_text()
+    bad.write_text(text.replace("canary_size_percent = 10", 'canary_size_percent = "ten"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "retrain.cli", "check-config", "--config", str(bad)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "deployment.canary_size_percent: expected an integer, got 'ten'" in lines[0]
+
+
+def test_cli_accepts_the_shipped_config() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "retrain.cli", "check-config"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
