@@ -1,0 +1,164 @@
+"""ValidateInput's work: check the execution input and resolve every per-run setting into a RunPlan.
+
+Everything later states need is decided here, once, from `retrain.toml`, the execution input and
+the deployed resources, so the rest of the definition only copies values from `$.run`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from retrain.config import RetrainConfig
+from retrain.contracts import (
+    NO_CHAMPION,
+    DataPlan,
+    DeploymentPlan,
+    EvaluationPlan,
+    ExecutionInput,
+    RunPlan,
+    TrainingPlan,
+    ValidateInputEvent,
+)
+from retrain.errors import ConfigError, InvalidExecutionInput, InvalidTaskInput
+from retrain.execution_arn import ExecutionArn
+from retrain.field_errors import FIX_EXECUTION_INPUT, describe_invalid_document
+from retrain.naming import run_names
+from retrain.s3_uri import folder_uri
+from retrain.timestamps import canonical_time
+
+TRAINING_ENTRY_POINT = "train.py"
+# SageMaker's script-mode logging level (logging.INFO), as the SageMaker SDK sends it.
+CONTAINER_LOG_LEVEL = 20
+
+
+def parse_execution_input(document: Any) -> ExecutionInput:
+    if not isinstance(document, dict):
+        raise InvalidExecutionInput(f"input: expected a JSON object, got {document!r:.60}. {FIX_EXECUTION_INPUT}")
+    try:
+        return ExecutionInput.model_validate(document)
+    except ValidationError as error:
+        raise InvalidExecutionInput(
+            f"{describe_invalid_document(error, ExecutionInput, 'input')}. {FIX_EXECUTION_INPUT}"
+        ) from None
+
+
+def plan_run(event: ValidateInputEvent, config: RetrainConfig, region: str | None) -> RunPlan:
+    """The RunPlan of one execution; `region` is the Lambda's own (the execution ARN's if unset)."""
+    given = parse_execution_input(event.input)
+    resources = event.resources
+    names = run_names(event.execution_name)
+    data = config.data
+    models_uri = folder_uri(resources.bucket, data.models_prefix, names.base)
+    deployment = config.deployment
+    return RunPlan(
+        pipeline=config.pipeline.name,
+        execution_name=event.execution_name,
+        trigger=given.trigger,
+        reason=given.reason,
+        requested_by=given.requested_by,
+        started_at=_start_time(event.start_time),
+        code_version=resources.code_version,
+        bucket=resources.bucket,
+        state_table=resources.state_table,
+        names=names,
+        data=DataPlan(
+            landing_uri=folder_uri(resources.bucket, data.landing_prefix),
+            processed_uri=folder_uri(resources.bucket, data.processed_prefix, names.base),
+            models_uri=models_uri,
+            input_format=data.input_format,
+            min_new_objects=given.min_new_objects or data.min_new_objects,
+            min_new_bytes=data.min_new_bytes,
+            wait_for_data_seconds=given.wait_for_data_seconds or data.wait_for_data_seconds,
+            max_data_checks=given.max_data_checks or data.max_data_checks,
+            training_window_days=data.training_window_days,
+        ),
+        dataset_json=config.dataset.model_dump_json(by_alias=True),
+        training=TrainingPlan(
+            image_uri=resources.image_uri,
+            role_arn=resources.sagemaker_role_arn,
+            instance_type=config.training.instance_type,
+            instance_count=config.training.instance_count,
+            volume_size_gb=config.training.volume_size_gb,
+            max_runtime_seconds=config.training.max_runtime_seconds,
+            hyperparameters=training_hyperparameters(
+                config,
+                given,
+                resources.training_code_uri,
+                region or ExecutionArn.parse(event.execution_id).region,
+            ),
+            code_uri=resources.training_code_uri,
+            # No trailing slash: SageMaker appends /<job name>/output/model.tar.gz itself.
+            output_uri=models_uri + "training",
+        ),
+        evaluation=EvaluationPlan(
+            instance_type=config.evaluation.instance_type,
+            max_runtime_seconds=config.evaluation.max_runtime_seconds,
+            output_uri=models_uri + "evaluation",
+            champion_model_uri=NO_CHAMPION,  # CheckForNewData looks the champion up
+        ),
+        approval_timeout_seconds=given.approval_timeout_seconds or config.approval.timeout_seconds,
+        model_package_group=resources.model_package_group,
+        deployment=DeploymentPlan(
+            endpoint_name=resources.endpoint_name,
+            instance_type=deployment.instance_type,
+            initial_instance_count=deployment.initial_instance_count,
+            traffic_routing=traffic_routing(config, given.traffic_routing or deployment.traffic_routing),
+            termination_wait_seconds=deployment.termination_wait_seconds,
+            maximum_execution_timeout_seconds=deployment.maximum_execution_timeout_seconds,
+            alarms=[{"AlarmName": name} for name in deployment.alarm_names],
+            poll_seconds=deployment.endpoint_poll_seconds,
+            max_polls=deployment.max_endpoint_polls,
+        ),
+    )
+
+
+def training_hyperparameters(
+    config: RetrainConfig, given: ExecutionInput, code_uri: str, region: str
+) -> dict[str, str]:
+    """SageMaker's string map, JSON-encoded value by value exactly as the SageMaker SDK does.
+
+    The training toolkit decodes each value with `json.loads`, so `true` arrives as a bool and
+    `"0.1"`-style strings stay strings. Script-mode keys tell the container what to run.
+    """
+    for key in config.training.hyperparameters:
+        if _reserved(key):
+            raise ConfigError(f"training.hyperparameters.{key}: reserved for the pipeline; remove it")
+    for key in given.hyperparameters:
+        if _reserved(key):
+            raise InvalidExecutionInput(
+                f"input.hyperparameters.{key}: reserved for the pipeline; remove it. {FIX_EXECUTION_INPUT}"
+            )
+    values: dict[str, Any] = {**config.training.hyperparameters, **given.hyperparameters}
+    values.update(
+        sagemaker_program=TRAINING_ENTRY_POINT,
+        sagemaker_submit_directory=code_uri,
+        sagemaker_container_log_level=CONTAINER_LOG_LEVEL,
+        sagemaker_region=region,
+        target=config.dataset.target,
+    )
+    return {key: json.dumps(value) for key, value in values.items()}
+
+
+def _reserved(key: str) -> bool:
+    return key.startswith("sagemaker_") or key == "target"
+
+
+def traffic_routing(config: RetrainConfig, kind: str) -> dict[str, Any]:
+    """SageMaker's `TrafficRoutingConfiguration` for the blue/green update."""
+    deployment = config.deployment
+    routing: dict[str, Any] = {"Type": kind, "WaitIntervalInSeconds": deployment.wait_interval_seconds}
+    if kind == "CANARY":
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_size_percent}
+    elif kind == "LINEAR":
+        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.linear_step_percent}
+    return routing
+
+
+def _start_time(value: str) -> str:
+    try:
+        return canonical_time(value)
+    except ValueError:
+        raise InvalidTaskInput(f"event.start_time: expected an ISO 8601 time, got {value!r:.60}") from None

@@ -1,0 +1,98 @@
+"""What the core needs from AWS, as protocols: the handlers in `tasks/` pass implementations in.
+
+Keeping I/O behind these lets every rule (watermark, promotion, idempotency) be tested without AWS,
+and lets `retrain/` stay free of boto3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from retrain.contracts import Approval, Champion, PromotionDecision
+
+
+@dataclass(frozen=True)
+class LandingObject:
+    key: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A candidate waiting for an ML lead, with the task token that resumes the execution."""
+
+    execution_name: str
+    execution_arn: str
+    task_token: str
+    model_package_arn: str
+    decision: PromotionDecision
+    requested_at: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Everything PromoteChampion records at once."""
+
+    champion: Champion
+    execution_started_at: str  # orders champions: an older execution never replaces a newer one
+    watermark: str  # the newest landing key the champion was trained on ("" keeps the current one)
+    approval: Approval
+
+
+class StateStore(Protocol):
+    """The pipeline's records (see `retrain.state_table` for the item layout)."""
+
+    def watermark(self) -> str:
+        """The last landing key trained on, "" before the first promotion."""
+        ...
+
+    def champion(self) -> Champion | None: ...
+
+    def save_approval_request(self, request: ApprovalRequest) -> None:
+        """Create or update the request; a retry replaces the token and keeps `requested_at`."""
+        ...
+
+    def claim_notification(self, execution_name: str, at: str) -> bool:
+        """Mark the request notified; False when it already was (then nobody sends again)."""
+        ...
+
+    def release_notification(self, execution_name: str, at: str) -> None:
+        """Undo this invocation's claim after a failed publish, so a retry can notify."""
+        ...
+
+    def record_promotion(self, promotion: Promotion) -> Champion | None:
+        """Write champion, history, watermark and approval together.
+
+        Returns None when written, or the stored champion that prevented the write: the same
+        execution's (a retry) or a newer execution's.
+        """
+        ...
+
+    def close_approval(self, execution_name: str, status: str, at: str, reason: str) -> bool:
+        """Set a PENDING request's final status; False when there was none pending."""
+        ...
+
+
+class ObjectStore(Protocol):
+    def list_after(self, bucket: str, prefix: str, start_after: str) -> Iterable[LandingObject]:
+        """Objects under `prefix` whose keys sort after `start_after`, in key order."""
+        ...
+
+    def read(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        ...
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, body: str) -> str:
+        """Send one message to the ML leads' topic; returns its message id."""
+        ...
+
+
+class ModelRegistry(Protocol):
+    def approve(self, model_package_arn: str, description: str) -> None:
+        """Set the package's status to Approved (idempotent)."""
+        ...

@@ -1,0 +1,202 @@
+"""`StateStore` on the pipeline's DynamoDB state table (layout: `retrain.state_table`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from retrain.contracts import Champion
+from retrain.ports import ApprovalRequest, Promotion
+from retrain.state_table import (
+    APPROVED,
+    CHAMPION,
+    PARTITION_KEY,
+    PENDING,
+    SORT_KEY,
+    WATERMARK,
+    approval_key,
+    champion_history_key,
+)
+
+_STRING_FIELDS = (
+    "model_data_url",
+    "model_package_arn",
+    "model_name",
+    "endpoint_config_name",
+    "execution_name",
+    "promoted_at",
+)
+# `status` is a DynamoDB reserved word.
+_STATUS = {"#status": "status"}
+
+
+class DynamoStateStore:
+    def __init__(self, client: Any, table: str, pipeline: str) -> None:
+        self._dynamodb = client
+        self._table = table
+        self._pipeline = pipeline
+
+    def watermark(self) -> str:
+        item = self._get(WATERMARK)
+        return item["key"]["S"] if item and "key" in item else ""
+
+    def champion(self) -> Champion | None:
+        item = self._get(CHAMPION)
+        return _champion(item) if item else None
+
+    def save_approval_request(self, request: ApprovalRequest) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=self._key(approval_key(request.execution_name)),
+            UpdateExpression=(
+                "SET execution_name = :name, execution_arn = :arn, task_token = :token, "
+                "model_package_arn = :package, decision = :decision, #status = :pending, "
+                "expires_at = :expires, updated_at = :now, requested_at = if_not_exists(requested_at, :now)"
+            ),
+            ExpressionAttributeNames=_STATUS,
+            ExpressionAttributeValues={
+                ":name": {"S": request.execution_name},
+                ":arn": {"S": request.execution_arn},
+                ":token": {"S": request.task_token},
+                ":package": {"S": request.model_package_arn},
+                ":decision": {"S": request.decision.model_dump_json()},
+                ":pending": {"S": PENDING},
+                ":expires": {"S": request.expires_at},
+                ":now": {"S": request.requested_at},
+            },
+        )
+
+    def claim_notification(self, execution_name: str, at: str) -> bool:
+        return self._conditional_update(
+            approval_key(execution_name),
+            "SET notified_at = :at",
+            "attribute_exists(sk) AND attribute_not_exists(notified_at)",
+            {":at": {"S": at}},
+        )
+
+    def release_notification(self, execution_name: str, at: str) -> None:
+        self._conditional_update(
+            approval_key(execution_name), "REMOVE notified_at", "notified_at = :at", {":at": {"S": at}}
+        )
+
+    def close_approval(self, execution_name: str, status: str, at: str, reason: str) -> bool:
+        return self._conditional_update(
+            approval_key(execution_name),
+            "SET #status = :status, closed_at = :at, updated_at = :at, reason = :reason",
+            "#status = :pending",
+            {":status": {"S": status}, ":at": {"S": at}, ":reason": {"S": reason}, ":pending": {"S": PENDING}},
+            names=_STATUS,
+        )
+
+    def record_promotion(self, promotion: Promotion) -> Champion | None:
+        champion = promotion.champion
+        item = _champion_item(champion, promotion.execution_started_at)
+        approval = promotion.approval
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**self._key(CHAMPION), **item},
+                    # An equal start time is the same execution retrying: it must not write again.
+                    "ConditionExpression": "attribute_not_exists(sk) OR execution_started_at < :started",
+                    "ExpressionAttributeValues": {":started": {"S": promotion.execution_started_at}},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**self._key(champion_history_key(champion.promoted_at)), **item},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(approval_key(champion.execution_name)),
+                    "UpdateExpression": (
+                        "SET #status = :approved, approved_by = :by, reason = :reason, "
+                        "approved_at = :when, updated_at = :now"
+                    ),
+                    "ExpressionAttributeNames": _STATUS,
+                    "ExpressionAttributeValues": {
+                        ":approved": {"S": APPROVED},
+                        ":by": {"S": approval.approved_by},
+                        ":reason": {"S": approval.reason},
+                        ":when": {"S": approval.approved_at},
+                        ":now": {"S": champion.promoted_at},
+                    },
+                }
+            },
+        ]
+        if promotion.watermark:
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            **self._key(WATERMARK),
+                            "key": {"S": promotion.watermark},
+                            "updated_by": {"S": champion.execution_name},
+                        },
+                    }
+                }
+            )
+        try:
+            self._dynamodb.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            stored = self._get(CHAMPION)
+            # Only the champion's condition can fail; anything else (a conflicting transaction) is
+            # transient and left to the state's Retry.
+            if stored is None or stored["execution_started_at"]["S"] < promotion.execution_started_at:
+                raise
+            return _champion(stored)
+        return None
+
+    def _key(self, sort_key: str) -> dict[str, Any]:
+        return {PARTITION_KEY: {"S": self._pipeline}, SORT_KEY: {"S": sort_key}}
+
+    def _get(self, sort_key: str) -> dict[str, Any] | None:
+        response = self._dynamodb.get_item(TableName=self._table, Key=self._key(sort_key), ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _conditional_update(
+        self,
+        sort_key: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(sort_key),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            arguments["ExpressionAttributeNames"] = names
+        try:
+            self._dynamodb.update_item(**arguments)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _champion_item(champion: Champion, started_at: str) -> dict[str, Any]:
+    item: dict[str, Any] = {field: {"S": getattr(champion, field)} for field in _STRING_FIELDS}
+    # Decimal(repr) keeps the float's shortest exact text, which DynamoDB stores without loss.
+    item["metrics"] = {"M": {name: {"N": str(Decimal(repr(value)))} for name, value in champion.metrics.items()}}
+    item["execution_started_at"] = {"S": started_at}
+    return item
+
+
+def _champion(item: dict[str, Any]) -> Champion:
+    metrics = {name: float(value["N"]) for name, value in item.get("metrics", {}).get("M", {}).items()}
+    return Champion(**{field: item[field]["S"] for field in _STRING_FIELDS}, metrics=metrics)

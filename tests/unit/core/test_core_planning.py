@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from retrain.config import RetrainConfig, load_config
+from retrain.contracts import ValidateInputEvent
+from retrain.errors import InvalidTaskInput
+from retrain.planning import plan_run, traffic_routing
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def config() -> RetrainConfig:
+    return load_config(ROOT / "retrain.toml")
+
+
+def event(**changes: Any) -> ValidateInputEvent:
+    values: dict[str, Any] = {
+        "execution_name": "r1",
+        "execution_id": "arn:aws:states:ap-south-1:123456789012:execution:fraud-retrain:r1",
+        "start_time": "2024-06-01T05:30:00+05:30",
+        "input": {},
+        "resources": {
+            "bucket": "b",
+            "state_table": "t",
+            "sagemaker_role_arn": "role",
+            "image_uri": "image",
+            "training_code_uri": "s3://b/code.tar.gz",
+            "model_package_group": "g",
+            "endpoint_name": "e",
+            "code_version": "v1",
+        },
+    }
+    return ValidateInputEvent.model_validate({**values, **changes})
+
+
+def test_start_time_is_stored_in_utc(config: RetrainConfig) -> None:
+    assert plan_run(event(), config, "eu-west-1").started_at == "2024-06-01T00:00:00.000000Z"
+
+
+def test_a_bad_start_time_is_a_task_input_error(config: RetrainConfig) -> None:
+    with pytest.raises(InvalidTaskInput, match=r"event\.start_time: expected an ISO 8601 time, got 'yesterday'"):
+        plan_run(event(start_time="yesterday"), config, "eu-west-1")
+
+
+def test_the_region_falls_back_to_the_executions(config: RetrainConfig) -> None:
+    plan = plan_run(event(), config, None)
+
+    assert plan.training.hyperparameters["sagemaker_region"] == '"ap-south-1"'
+
+
+def test_all_at_once_routing(config: RetrainConfig) -> None:
+    assert traffic_routing(config, "ALL_AT_ONCE") == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from retrain.errors import ConfigError
+
+DECISION: dict[str, Any] = {
+    "promote": True,
+    "metric": "average_precision",
+    "candidate": {"average_precision": 0.412, "roc_auc": 0.88},
+    "champion": {"average_precision": 0.377, "roc_auc": 0.875},
+    "reasons": ["average_precision 0.412 vs champion 0.377: +0.035 ≥ required +0.005"],
+    "report_uri": "s3://retrain-data/models/run/evaluation/report.html",
+}
+NAME = "fraud-retrain-2024-06-01"
+
+
+@pytest.fixture
+def request_approval(stack: Any, load_handler: Any, context: Any, plan: Any) -> Any:
+    handler = load_handler("request_approval").handler
+    run = plan(NAME, approval_timeout_seconds=3600)
+
+    def invoke(token: str) -> dict[str, Any]:
+        event = {
+            "task_token": token,
+            "run": run,
+            "decision": DECISION,
+            "model_package_arn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/fraud/3",
+            "execution_arn": stack.execution_arn(NAME),
+        }
+        result: dict[str, Any] = handler(event, context)
+        return result
+
+    return invoke
+
+
+def test_stores_the_token_and_notifies_the_ml_leads(stack: Any, request_approval: Any) -> None:
+    result = request_approval("token-1")
+
+    assert result == {"status": "PENDING", "notified": True}
+    item = stack.item(f"APPROVAL#{NAME}")
+    assert item["task_token"]["S"] == "token-1"
+    assert item["status"]["S"] == "PENDING"
+    assert item["model_package_arn"]["S"].endswith("model-package/fraud/3")
+    assert json.loads(item["decision"]["S"]) == DECISION
+    assert item["requested_at"]["S"] and item["notified_at"]["S"] and item["expires_at"]["S"]
+
+    [message] = stack.messages()
+    assert len(message["Subject"]) <= 100
+    assert message["Subject"].startswith(f"[fraud-retrain] Approve candidate {NAME}?")
+    body = message["Message"]
+    assert re.search(r"average_precision +0\.4120 +0\.3770 +\+0\.0350\n", body)
+    assert re.search(r"roc_auc +0\.8800 +0\.8750 +\+0\.0050\n", body)
+    assert DECISION["reasons"][0] in body
+    console = (
+        "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1"
+        f"#/v2/executions/details/{stack.execution_arn(NAME)}"
+    )
+    assert console in body
+    assert f'retrain approve {NAME} --reason "..."' in body
+    assert f'retrain reject {NAME} --reason "..."' in body
+    assert "aws stepfunctions send-task-success --region eu-west-1 --task-token token-1" in body
+    assert '"approved_by": "<your name>"' in body
+    assert "--error ApprovalRejected" in body
+
+
+def test_a_retry_updates_the_token_without_notifying_twice(stack: Any, request_approval: Any) -> None:
+    first = request_approval("token-1")
+    requested_at = stack.item(f"APPROVAL#{NAME}")["requested_at"]["S"]
+
+    second = request_approval("token-2")
+
+    assert first["notified"] and not second["notified"]
+    item = stack.item(f"APPROVAL#{NAME}")
+    assert item["task_token"]["S"] == "token-2"
+    assert item["requested_at"]["S"] == requested_at
+    assert len(stack.messages()) == 1
+
+
+def test_a_failed_publish_lets_the_retry_notify(
+    stack: Any, request_approval: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOPIC_ARN")
+    with pytest.raises(ConfigError, match="TOPIC_ARN is not set"):
+        request_approval("token-1")
+    assert "notified_at" not in stack.item(f"APPROVAL#{NAME}")
+
+    monkeypatch.setenv("TOPIC_ARN", stack.topic_arn)
+    assert request_approval("token-2")["notified"]
+    assert len(stack.messages()) == 1
