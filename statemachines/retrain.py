@@ -277,8 +277,10 @@ class RetrainDefinition:
         )
 
     def _evaluate_candidate(self) -> _ReconciledJob:
+        # The code archive keeps the name it has in S3 (a CDK asset is named by its hash).
         entrypoint = (
-            f"cd {EVALUATION_CODE_DIR} && tar -xzf sourcedir.tar.gz && exec python3 evaluate.py \"$@\""
+            f"cd {EVALUATION_CODE_DIR} && for archive in *.gz; do tar -xzf \"$archive\"; done "
+            "&& exec python3 evaluate.py \"$@\""
         )
         evaluate = TrimmedTask(
             "EvaluateCandidate",
@@ -467,8 +469,20 @@ class RetrainDefinition:
             error_path="$.error.Error",
             cause_path="$.error.Cause",
         )
+        notify_rejection = _lambda_task(
+            "NotifyRejection",
+            Placeholder.NOTIFY_FUNCTION_ARN,
+            payload={"kind": "rejected", "run.$": "$.run", "execution_arn.$": "$$.Execution.Id",
+                     "error.$": "$.error", "decision.$": "$.decision"},
+            result_selector={"message_id.$": "$.Payload.message_id"},
+            result_path="$.notified",
+            comment="Closes the approval request (rejected or expired) and tells the team.",
+        )
+        # The rejection stands whether or not the notice goes out.
+        notify_rejection.add_catch(Catch(error_equals=["States.ALL"], next_step=rejected, result_path="$.notify_error"))
+        notify_rejection.next(rejected)
         reject_candidate.add_catch(_catch_to(self.failure))
-        reject_candidate.next(rejected)
+        reject_candidate.next(notify_rejection)
         request.add_catch(Catch(error_equals=["ApprovalRejected"], next_step=reject_candidate, result_path="$.error"))
         request.add_catch(Catch(error_equals=["States.Timeout"], next_step=reject_candidate, result_path="$.error"))
         request.add_catch(_catch_to(self.failure))

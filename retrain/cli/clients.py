@@ -60,7 +60,5 @@ class AwsClients:
     def _build(self, service: str) -> Any:
         if self.target == "aws":
             return boto3.client(service, region_name=self.region)
-        session = localstack_client.session.Session(
-            region_name=self.region, localstack_host=f"127.0.0.1:{self.port}"
-        )
+        session = localstack_client.session.Session(region_name=self.region, localstack_host=f"127.0.0.1:{self.port}")
         return session.client(service, config=_LOCAL_CONFIG)

@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "retrain.cli.demo_data",
     "retrain.cli.local",
     "retrain.cli.run",
+    "retrain.cli.runs_cmd",
 )
 
 

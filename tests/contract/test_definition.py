@@ -195,7 +195,8 @@ def test_approval_timeout_comes_from_the_input_and_rejection_leaves_production(d
     routes = {tuple(c["ErrorEquals"]): c["Next"] for c in approval["Catch"]}
     assert routes[("ApprovalRejected",)] == "RejectCandidate"
     assert routes[("States.Timeout",)] == "RejectCandidate"
-    assert states["RejectCandidate"]["Next"] == "Rejected"
+    assert states["RejectCandidate"]["Next"] == "NotifyRejection"
+    assert states["NotifyRejection"]["Next"] == "Rejected"
     assert approval["Next"] == "CreateModel"
 
 

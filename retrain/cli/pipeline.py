@@ -1,0 +1,70 @@
+"""The deployed pipeline as the CLI sees it: config, clients and the stack's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from retrain.cli.clients import AwsClients
+from retrain.config import RetrainConfig, load_config
+from retrain.errors import RetrainError
+
+
+class PipelineNotDeployed(RetrainError):
+    """No stack of this pipeline where the CLI looked."""
+
+
+@dataclass
+class DeployedPipeline:
+    config: RetrainConfig
+    clients: AwsClients
+    outputs: dict[str, str]
+
+    @classmethod
+    def connect(cls, config_path: str, clients: AwsClients | None = None) -> DeployedPipeline:
+        config = load_config(config_path)
+        clients = clients or AwsClients.from_environment()
+        return cls(config=config, clients=clients, outputs=read_stack_outputs(clients, config.pipeline.name))
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.outputs["StateMachineArn"]
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["DataBucketName"]
+
+    @property
+    def state_table(self) -> str:
+        return self.outputs["StateTableName"]
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.outputs.get("EndpointName", self.config.deployment.endpoint_name)
+
+    def execution_arn(self, run: str) -> str:
+        """A run is named by its execution name or ARN."""
+        if run.startswith("arn:"):
+            return run
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{run}"
+
+    def client(self, service: str) -> Any:
+        return self.clients.client(service)
+
+
+def read_stack_outputs(clients: AwsClients, stack_name: str) -> dict[str, str]:
+    where = clients.endpoint_url or "the AWS account of your credentials"
+    try:
+        stacks = clients.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        raise PipelineNotDeployed(
+            f"no stack {stack_name!r} at {where}: run `retrain run` to deploy it locally, "
+            "or deploy it to AWS with `npx cdk deploy` (docs/deploy.md)"
+        ) from error
+    except BotoCoreError as error:
+        raise PipelineNotDeployed(
+            f"cannot reach {where} ({error}): start the local AWS with `retrain local up`"
+        ) from error
+    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
