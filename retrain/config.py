@@ -136,6 +136,24 @@ class DeploymentConfig(Section):
     max_endpoint_polls: PositiveInt = 120
 
 
+class LocalRunConfig(Section):
+    """What `retrain run` adds to the execution input on the embedded local AWS.
+
+    Production timings (an hour between data checks, five-minute canary steps) would make a laptop
+    demo take hours; these are per-run overrides the state machine accepts on AWS too.
+    """
+
+    wait_for_data_seconds: PositiveInt = 5
+    max_data_checks: PositiveInt = 1
+    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
+    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
+    endpoint_poll_seconds: PositiveInt = 2
+    max_endpoint_polls: PositiveInt = 300
+
+    def execution_input(self) -> dict[str, int]:
+        return self.model_dump()
+
+
 class RetrainConfig(Section):
     pipeline: PipelineConfig
     data: DataConfig = DataConfig()
@@ -146,6 +164,7 @@ class RetrainConfig(Section):
     glue: GlueConfig = GlueConfig()
     approval: ApprovalConfig = ApprovalConfig()
     deployment: DeploymentConfig
+    local: LocalRunConfig = LocalRunConfig()
 
 
 _EXPECTED = {

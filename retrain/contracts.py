@@ -51,6 +51,11 @@ class ExecutionInput(Contract):
     min_new_objects: Annotated[int, Field(ge=1)] | None = None
     wait_for_data_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
     max_data_checks: Annotated[int, Field(ge=1, le=100)] | None = None
+    # Rollout timings of this run (SageMaker's limits); defaults are [deployment] of retrain.toml.
+    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    endpoint_poll_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    max_endpoint_polls: Annotated[int, Field(ge=1, le=10_000)] | None = None
     # S3 → EventBridge events carry the object that arrived; kept for the record only.
     detail: dict[str, Any] | None = None
 

@@ -105,12 +105,16 @@ def plan_run(event: ValidateInputEvent, config: RetrainConfig, region: str | Non
             endpoint_name=resources.endpoint_name,
             instance_type=deployment.instance_type,
             initial_instance_count=deployment.initial_instance_count,
-            traffic_routing=traffic_routing(config, given.traffic_routing or deployment.traffic_routing),
-            termination_wait_seconds=deployment.termination_wait_seconds,
+            traffic_routing=traffic_routing(
+                config,
+                given.traffic_routing or deployment.traffic_routing,
+                _given_or(given.wait_interval_seconds, deployment.wait_interval_seconds),
+            ),
+            termination_wait_seconds=_given_or(given.termination_wait_seconds, deployment.termination_wait_seconds),
             maximum_execution_timeout_seconds=deployment.maximum_execution_timeout_seconds,
             alarms=[{"AlarmName": name} for name in deployment.alarm_names],
-            poll_seconds=deployment.endpoint_poll_seconds,
-            max_polls=deployment.max_endpoint_polls,
+            poll_seconds=_given_or(given.endpoint_poll_seconds, deployment.endpoint_poll_seconds),
+            max_polls=_given_or(given.max_endpoint_polls, deployment.max_endpoint_polls),
         ),
     )
 
@@ -146,10 +150,15 @@ def _reserved(key: str) -> bool:
     return key.startswith("sagemaker_") or key == "target"
 
 
-def traffic_routing(config: RetrainConfig, kind: str) -> dict[str, Any]:
+def _given_or(given: int | None, default: int) -> int:
+    """An input value wins even when it is 0 (a zero wait is a valid choice)."""
+    return default if given is None else given
+
+
+def traffic_routing(config: RetrainConfig, kind: str, wait_interval_seconds: int) -> dict[str, Any]:
     """SageMaker's `TrafficRoutingConfiguration` for the blue/green update."""
     deployment = config.deployment
-    routing: dict[str, Any] = {"Type": kind, "WaitIntervalInSeconds": deployment.wait_interval_seconds}
+    routing: dict[str, Any] = {"Type": kind, "WaitIntervalInSeconds": wait_interval_seconds}
     if kind == "CANARY":
         routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": deployment.canary_size_percent}
     elif kind == "LINEAR":

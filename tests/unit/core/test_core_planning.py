@@ -54,4 +54,19 @@ def test_the_region_falls_back_to_the_executions(config: RetrainConfig) -> None:
 
 
 def test_all_at_once_routing(config: RetrainConfig) -> None:
-    assert traffic_routing(config, "ALL_AT_ONCE") == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+    assert traffic_routing(config, "ALL_AT_ONCE", 300) == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+
+
+def test_rollout_timings_from_the_input_win_even_when_zero(config: RetrainConfig) -> None:
+    given = {"wait_interval_seconds": 0, "termination_wait_seconds": 5, "endpoint_poll_seconds": 2,
+             "max_endpoint_polls": 30, "traffic_routing": "LINEAR"}
+    deployment = plan_run(event(input=given), config, "eu-west-1").deployment
+    assert deployment.traffic_routing["WaitIntervalInSeconds"] == 0
+    assert deployment.traffic_routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
+    assert (deployment.termination_wait_seconds, deployment.poll_seconds, deployment.max_polls) == (5, 2, 30)
+
+
+def test_rollout_timings_default_to_the_config(config: RetrainConfig) -> None:
+    deployment = plan_run(event(), config, "eu-west-1").deployment
+    assert deployment.traffic_routing["WaitIntervalInSeconds"] == config.deployment.wait_interval_seconds
+    assert deployment.poll_seconds == config.deployment.endpoint_poll_seconds
