@@ -25,6 +25,10 @@ class InvalidTaskInput(RetrainError):
     """A Lambda received an event that does not match its model (a definition/handler mismatch)."""
 
 
+class InvalidJobArguments(RetrainError):
+    """A job (Glue, SageMaker) was started with arguments it cannot use (a definition/job mismatch)."""
+
+
 class SchemaMismatch(RetrainError):
     """Landing data lacks a configured column or has it with another type."""
 
@@ -61,6 +65,7 @@ class PipelineStateError(RetrainError):
 DOMAIN_ERRORS: tuple[type[RetrainError], ...] = (
     InvalidExecutionInput,
     InvalidTaskInput,
+    InvalidJobArguments,
     SchemaMismatch,
     DataQualityError,
     TrainingScriptFailed,

@@ -37,6 +37,8 @@ HINTS = {
     "InvalidTaskInput": "The definition and a Lambda function disagree on an event: deploy both from "
     "the same version, then redrive.",
     "ConfigError": "Fix retrain.toml and deploy again.",
+    "InvalidJobArguments": "The definition and a job script disagree on arguments: deploy both from the "
+    "same version, then start a new execution.",
     "SchemaMismatch": "Fix the landing data or [dataset.schema] in retrain.toml, then start a new execution.",
     "DataQualityError": "Check this window's landing partitions for duplicate and malformed rows, "
     "or land more data, then start a new execution.",

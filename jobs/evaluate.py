@@ -1,0 +1,318 @@
+"""SageMaker processing entry point: score the candidate and the champion on the same test split.
+
+  --model-dir            folder holding the candidate's model.tar.gz (default /opt/ml/processing/input/model)
+  --test-dir             the test/ Parquet folder written by prepare_data.py (default .../input/test)
+  --output-dir           where evaluation.json and the report go (default .../output/evaluation)
+  --champion-model-uri   s3:// URI of the champion's model.tar.gz, or `none` for a first model
+
+Writes `evaluation.json` ({"candidate", "champion" (or null), "test_rows", "test_window", "model", ...}),
+PNG plots (ROC, precision-recall, calibration; both models on each) and `report.html` linking them.
+The champion is fetched with boto3 and the ordinary credential chain and endpoint settings of the
+container. Any failure ends with `EvaluationFailed: <what and how to fix>` as the last line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from model_bundle import ARCHIVE_FILE, MODEL_FILE, ModelBundle, ModelLoadError
+from scoring import BinaryClassificationMetrics
+
+NO_CHAMPION = "none"
+EVALUATION_FILE = "evaluation.json"
+REPORT_FILE = "report.html"
+PLOTS = {"roc": "roc.png", "precision_recall": "precision_recall.png", "calibration": "calibration.png"}
+REPORTED_METRICS = ("average_precision", "roc_auc", "log_loss", "brier", "precision", "recall", "f1")
+
+
+class EvaluationFailed(Exception):
+    """The evaluation cannot be completed; the message says what is wrong and how to fix it."""
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def load_candidate(model_dir: Path, work: Path) -> ModelBundle:
+    archive = model_dir / ARCHIVE_FILE
+    try:
+        if archive.is_file():
+            return ModelBundle.load_archive(archive, work / "candidate")
+        if (model_dir / MODEL_FILE).is_file():  # an already unpacked model directory
+            return ModelBundle.load(model_dir)
+    except ModelLoadError as error:
+        raise EvaluationFailed(f"the candidate model cannot be loaded: {error}; retrain it") from None
+    raise EvaluationFailed(
+        f"no {ARCHIVE_FILE} in {model_dir}; the processing input 'model' must be the training job's model artifact"
+    )
+
+
+def load_champion(uri: str, work: Path) -> ModelBundle | None:
+    if uri.strip().lower() in (NO_CHAMPION, ""):
+        return None
+    if not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
+        raise EvaluationFailed(f"--champion-model-uri must be s3://bucket/key or {NO_CHAMPION}, got {uri!r}")
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    archive = work / "champion.tar.gz"
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            boto3.client("s3").download_file(bucket, key, str(archive))
+        except (BotoCoreError, ClientError) as error:
+            raise EvaluationFailed(
+                f"the champion model {uri} cannot be downloaded ({error}); check that it exists and that the "
+                f"processing role may read it"
+            ) from None
+        return ModelBundle.load_archive(archive, work / "champion")
+    except ModelLoadError as error:
+        raise EvaluationFailed(f"the champion model {uri} cannot be loaded: {error}") from None
+
+
+def read_test(directory: Path) -> pd.DataFrame:
+    if not directory.is_dir():
+        raise EvaluationFailed(f"the test folder {directory} does not exist; the processing input 'test' is missing")
+    files = sorted(
+        path
+        for path in directory.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in path.relative_to(directory).parts)
+    )
+    if not files:
+        raise EvaluationFailed(f"no Parquet files in {directory}; it should be the test/ output of prepare_data")
+    try:
+        frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
+    except Exception as error:  # pyarrow reports unreadable files through several exception types
+        raise EvaluationFailed(f"the test data in {directory} is unreadable ({error})") from None
+    if frame.empty:
+        raise EvaluationFailed(f"the test data in {directory} has no rows; check the prepare_data quality.json")
+    return frame
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+
+def score(bundle: ModelBundle, test: pd.DataFrame, role: str) -> np.ndarray:
+    missing = [column for column in bundle.feature_columns if column not in test.columns]
+    if missing:
+        raise EvaluationFailed(
+            f"the {role} needs columns the test data lacks: {', '.join(missing)}; the {role} was trained with "
+            f"other features, so it cannot be compared on this split"
+        )
+    try:
+        return bundle.score(test)
+    except Exception as error:  # a model that loads but cannot predict is as unusable as a corrupt one
+        raise EvaluationFailed(f"the {role} failed to score the test data ({type(error).__name__}: {error})") from None
+
+
+def test_labels(test: pd.DataFrame, target: str) -> np.ndarray:
+    if target not in test.columns:
+        raise EvaluationFailed(f"the test data lacks the target column {target}")
+    values = pd.to_numeric(test[target], errors="coerce")
+    if not values.isin([0, 1]).all():
+        raise EvaluationFailed(f"the test target {target} holds values other than 0 and 1; rerun prepare_data")
+    labels = values.to_numpy(dtype=int)
+    if labels.sum() in (0, labels.size):
+        raise EvaluationFailed(
+            f"the test split has only {target}={labels[0]} rows; ranking metrics need both classes - "
+            f"widen training_window_days or raise test_fraction"
+        )
+    return labels
+
+
+def test_window(test: pd.DataFrame, timestamp_column: str) -> dict[str, str | None]:
+    if timestamp_column not in test.columns:
+        return {"start": None, "end": None}
+    stamps = pd.to_datetime(test[timestamp_column], utc=True, errors="coerce").dropna()
+    if stamps.empty:
+        return {"start": None, "end": None}
+    return {"start": _iso(stamps.min()), "end": _iso(stamps.max())}
+
+
+def _iso(stamp: pd.Timestamp) -> str:
+    return stamp.isoformat().replace("+00:00", "Z")
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+class EvaluationReport:
+    """Plots of both models on the same axes, and a small HTML page that links them."""
+
+    def __init__(self, output: Path, labels: np.ndarray, scores: dict[str, np.ndarray]) -> None:
+        self.output = output
+        self.labels = labels
+        self.scores = scores  # "candidate" first, then "champion" when there is one
+
+    def write_plots(self) -> dict[str, str]:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display in a processing container
+        import matplotlib.pyplot as plt
+        from sklearn.calibration import calibration_curve
+        from sklearn.metrics import precision_recall_curve, roc_curve
+
+        written = {}
+        for kind, name in PLOTS.items():
+            figure, axes = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+            for role, scores in self.scores.items():
+                if kind == "roc":
+                    x, y, _ = roc_curve(self.labels, scores)
+                elif kind == "precision_recall":
+                    y, x, _ = precision_recall_curve(self.labels, scores)
+                else:
+                    y, x = calibration_curve(self.labels, scores, n_bins=10, strategy="uniform")
+                axes.plot(x, y, marker="o" if kind == "calibration" else None, markersize=3, label=role)
+            if kind == "roc":
+                axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="chance")
+                axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+            elif kind == "precision_recall":
+                rate = float(self.labels.mean())
+                axes.axhline(rate, linestyle="--", color="grey", linewidth=0.8, label=f"base rate {rate:.3f}")
+                axes.set(xlabel="recall", ylabel="precision", title="Precision-recall")
+            else:
+                axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="perfectly calibrated")
+                axes.set(xlabel="mean predicted probability", ylabel="observed fraud rate", title="Calibration")
+            axes.set_xlim(0, 1)
+            axes.set_ylim(0, 1.02)
+            axes.grid(alpha=0.3)
+            axes.legend(loc="best", fontsize=8)
+            figure.tight_layout()
+            figure.savefig(self.output / name)
+            plt.close(figure)
+            written[kind] = name
+        return written
+
+    def write_html(self, evaluation: dict[str, Any], plots: dict[str, str]) -> str:
+        candidate, champion = evaluation["candidate"], evaluation["champion"]
+        rows = []
+        for metric in REPORTED_METRICS:
+            new = candidate.get(metric)
+            old = champion.get(metric) if champion else None
+            delta = f"{new - old:+.4f}" if new is not None and old is not None else ""
+            rows.append(f"<tr><td>{metric}</td><td>{_number(new)}</td><td>{_number(old)}</td><td>{delta}</td></tr>")
+        window = evaluation["test_window"]
+        images = "\n".join(
+            f'<figure><a href="{html.escape(name)}"><img src="{html.escape(name)}" alt="{kind}" width="440"></a>'
+            f"<figcaption>{html.escape(kind.replace('_', '-'))}</figcaption></figure>"
+            for kind, name in plots.items()
+        )
+        champion_note = (
+            html.escape(str(evaluation.get("champion_model_uri"))) if champion else "none: this is the first model"
+        )
+        table_rows = "".join(rows)
+        test_rows, test_positives = evaluation["test_rows"], evaluation["test_positives"]
+        start, end = html.escape(str(window["start"])), html.escape(str(window["end"]))
+        threshold = candidate.get("threshold")
+        page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Candidate vs champion</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}td:first-child{{text-align:left}}
+figure{{display:inline-block;margin:0 1em 1em 0}}</style></head><body>
+<h1>Candidate vs champion</h1>
+<p>Test split: {test_rows} rows, {test_positives} positives, {start} to {end}.
+Decisions at threshold {threshold}. Champion: {champion_note}.</p>
+<table><tr><th>metric</th><th>candidate</th><th>champion</th><th>difference</th></tr>
+{table_rows}
+</table>
+<h2>Plots</h2>
+{images}
+<p><a href="{EVALUATION_FILE}">{EVALUATION_FILE}</a></p>
+</body></html>
+"""
+        (self.output / REPORT_FILE).write_text(page, encoding="utf-8")
+        return REPORT_FILE
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+# --- the job --------------------------------------------------------------------------------------
+
+
+def evaluate(arguments: argparse.Namespace) -> dict[str, Any]:
+    output = Path(arguments.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="evaluate-") as scratch:
+        work = Path(scratch)
+        candidate = load_candidate(Path(arguments.model_dir), work)
+        champion = load_champion(arguments.champion_model_uri, work)
+        test = read_test(Path(arguments.test_dir))
+        labels = test_labels(test, candidate.target)
+        scores = {"candidate": score(candidate, test, "candidate")}
+        if champion is not None:
+            if champion.target != candidate.target:
+                raise EvaluationFailed(
+                    f"the champion predicts {champion.target}, the candidate {candidate.target}: not comparable"
+                )
+            scores["champion"] = score(champion, test, "champion")
+
+    metrics = BinaryClassificationMetrics(candidate.threshold)
+    evaluation: dict[str, Any] = {
+        "candidate": metrics.compute(labels, scores["candidate"]),
+        "champion": metrics.compute(labels, scores["champion"]) if champion is not None else None,
+        "test_rows": int(labels.size),
+        "test_positives": int(labels.sum()),
+        "test_window": test_window(test, candidate.metadata["timestamp_column"]),
+        "model": candidate.summary(),
+        "champion_model": champion.summary(("trained_at", "sklearn_version", "hyperparameters")) if champion else None,
+        "champion_model_uri": None if champion is None else arguments.champion_model_uri,
+        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    report = EvaluationReport(output, labels, scores)
+    plots = report.write_plots()
+    evaluation["report"] = {"html": report.write_html(evaluation, plots), "plots": plots}
+    (output / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2, allow_nan=False) + "\n")
+    for role in ("candidate", "champion"):
+        if evaluation[role]:
+            print(" ".join(f"{role}:{k}={evaluation[role][k]}" for k in REPORTED_METRICS), flush=True)
+    return evaluation
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="evaluate.py", description="Compare the candidate with the champion.")
+    parser.add_argument("--model-dir", "--model_dir", dest="model_dir", default="/opt/ml/processing/input/model")
+    parser.add_argument("--test-dir", "--test_dir", dest="test_dir", default="/opt/ml/processing/input/test")
+    parser.add_argument(
+        "--output-dir", "--output_dir", dest="output_dir", default="/opt/ml/processing/output/evaluation"
+    )
+    parser.add_argument("--champion-model-uri", "--champion_model_uri", dest="champion_model_uri", default=NO_CHAMPION)
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit:
+        raise EvaluationFailed(f"unusable arguments {' '.join(argv)}; see the usage line above") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        evaluate(parse_arguments(sys.argv[1:] if argv is None else argv))
+    except EvaluationFailed as failure:
+        _fail(str(failure))
+        return 1
+    except Exception as error:  # the pipeline needs the named line even for a bug
+        traceback.print_exc()
+        _fail(f"unexpected {type(error).__name__}: {error}")
+        return 1
+    return 0
+
+
+def _fail(message: str) -> None:
+    sys.stdout.flush()
+    one_line = " ".join(message.split())  # the pipeline reads the failure from a single line
+    print(f"EvaluationFailed: {one_line}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
