@@ -1,0 +1,141 @@
+"""Deployment settings of the CDK app: CDK context values, typed and checked.
+
+Everything about the pipeline itself comes from `retrain.toml`; the context holds only what differs
+between accounts. Each key can be set in `cdk.json` or with `cdk synth -c key=value` (then it arrives
+as a string, so numbers and booleans are parsed here).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# The Powertools for AWS Lambda (Python) v3 public layer (account 017000801446), python3.11, x86_64.
+# Layer versions are per release; 27 is the latest listed on the project's install page when this
+# was written. The PowertoolsLayerVersion parameter (default: `retrain:powertoolsLayerVersion`)
+# changes it at deploy time; `retrain:powertoolsLayerArn` replaces the whole ARN.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python311-x86_64"
+DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+
+_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:[\w+=,.@/-]+$")
+_LAYER_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+
+class ContextSource(Protocol):
+    def try_get_context(self, key: str) -> Any: ...
+
+
+class SettingsError(ValueError):
+    """A context value is malformed; the message names the key and the expected form."""
+
+
+@dataclass(frozen=True)
+class InfraSettings:
+    config_file: str = "retrain.toml"
+    stack_name: str | None = None  # default: pipeline.name from retrain.toml
+    ml_leads_principal: str | None = None  # default: the deploying account's root
+    powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION
+    powertools_layer_arn: str | None = None  # a whole layer version ARN instead (private copy, other partition)
+    generate_bootstrap_version_rule: bool = True
+    starter_reserved_concurrency: int = 1  # 0: no reservation (accounts at the concurrency minimum)
+
+    KEYS = {
+        "config_file": "retrain:config",
+        "stack_name": "retrain:stackName",
+        "ml_leads_principal": "retrain:mlLeadsPrincipal",
+        "powertools_layer_version": "retrain:powertoolsLayerVersion",
+        "powertools_layer_arn": "retrain:powertoolsLayerArn",
+        "generate_bootstrap_version_rule": "retrain:generateBootstrapVersionRule",
+        "starter_reserved_concurrency": "retrain:starterReservedConcurrency",
+    }
+
+    @classmethod
+    def from_context(cls, node: ContextSource) -> InfraSettings:
+        def get(field: str) -> Any:
+            value = node.try_get_context(cls.KEYS[field])
+            return None if value in (None, "") else value
+
+        defaults = cls()
+        settings = cls(
+            config_file=str(get("config_file") or defaults.config_file),
+            stack_name=_stack_name(get("stack_name")),
+            ml_leads_principal=_principal(get("ml_leads_principal")),
+            powertools_layer_version=_integer(
+                get("powertools_layer_version"), "powertools_layer_version", defaults.powertools_layer_version, 1
+            ),
+            powertools_layer_arn=_layer_arn(get("powertools_layer_arn")),
+            generate_bootstrap_version_rule=_boolean(
+                get("generate_bootstrap_version_rule"), defaults.generate_bootstrap_version_rule
+            ),
+            starter_reserved_concurrency=_integer(
+                get("starter_reserved_concurrency"),
+                "starter_reserved_concurrency",
+                defaults.starter_reserved_concurrency,
+                0,
+            ),
+        )
+        return settings
+
+
+def _key(field: str) -> str:
+    return InfraSettings.KEYS[field]
+
+
+def _stack_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _STACK_NAME.match(value):
+        raise SettingsError(
+            f"{_key('stack_name')}: expected a CloudFormation stack name (a letter, then letters, "
+            f"digits or '-'), got {value!r}"
+        )
+    return value
+
+
+def _principal(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ARN.match(value):
+        raise SettingsError(
+            f"{_key('ml_leads_principal')}: expected an IAM principal ARN such as "
+            f"arn:aws:iam::123456789012:role/MLLeadsSSO, got {value!r}"
+        )
+    return value
+
+
+def _layer_arn(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _LAYER_ARN.match(value):
+        raise SettingsError(
+            f"{_key('powertools_layer_arn')}: expected a Lambda layer version ARN such as "
+            f"arn:aws:lambda:eu-west-1:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:27, got {value!r}"
+        )
+    return value
+
+
+def _integer(value: Any, field: str, default: int, minimum: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SettingsError(f"{_key(field)}: expected an integer, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{_key(field)}: expected an integer, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{_key(field)}: expected an integer >= {minimum}, got {number}")
+    return number
+
+
+def _boolean(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise SettingsError(f"{_key('generate_bootstrap_version_rule')}: expected true or false, got {value!r}")

@@ -1,0 +1,290 @@
+"""The one stack of the retrain pipeline: storage, functions, jobs, the state machine, triggers,
+alarms and the ML leads' role. Pipeline settings come from `retrain.toml`; account-specific ones
+from the CDK context (`infra/settings.py`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from infra.access import MlLeadsRole
+from infra.findings import acknowledge, objects_under, stack_arn
+from infra.functions import LambdaCode, TaskFunction, TaskSpec
+from infra.images import SklearnImage, SklearnImageRegistry
+from infra.jobs import PrepareDataJob, SageMakerRole, TrainingCode
+from infra.monitoring import EndpointAlarms
+from infra.orchestration import DefinitionFile, RetrainStateMachine, Targets
+from infra.settings import InfraSettings
+from infra.storage import DataBucket, Notifications, PipelineKey, StateTable
+from infra.triggers import RetrainTriggers
+from retrain.config import RetrainConfig
+from statemachines.placeholders import Placeholder
+
+DEFINITION_FILE = Path("definitions") / "retrain.asl.json"
+METRICS_NAMESPACE = "RetrainPipeline"
+
+# The functions the definition invokes, by the placeholder of their ARN.
+TASKS: dict[Placeholder, TaskSpec] = {
+    Placeholder.VALIDATE_INPUT_FUNCTION_ARN: TaskSpec(
+        "validate_input", "Parses the execution input and resolves the run plan", timeout_seconds=30
+    ),
+    Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: TaskSpec(
+        "check_for_new_data", "Counts landing objects after the watermark", timeout_seconds=90
+    ),
+    Placeholder.COMPARE_WITH_CHAMPION_FUNCTION_ARN: TaskSpec(
+        "compare_with_champion", "Applies the promotion policy to the evaluation metrics"
+    ),
+    Placeholder.REQUEST_APPROVAL_FUNCTION_ARN: TaskSpec(
+        "request_approval", "Stores the approval task token and notifies the ML leads"
+    ),
+    Placeholder.PROMOTE_CHAMPION_FUNCTION_ARN: TaskSpec(
+        "promote_champion", "Records the new champion and approves its model package"
+    ),
+    Placeholder.NOTIFY_FUNCTION_ARN: TaskSpec("notify", "Publishes the outcome of a run"),
+}
+STARTER = TaskSpec("start_retrain", "Starts a retrain unless one is running", timeout_seconds=30, memory_mb=256)
+
+
+class RetrainStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RetrainConfig,
+        settings: InfraSettings,
+        project_root: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        name = config.pipeline.name
+        data_config = config.data
+        deployment = config.deployment
+        model_package_group = f"{name}-models"
+        Tags.of(self).add("retrain:pipeline", name)
+
+        # --- storage and notifications ------------------------------------------------------
+        data = DataBucket(self, "Data", data_config)
+        table = StateTable(self, "State", table_name=f"{name}-state").table
+        key = PipelineKey(self, "Encryption", alias=f"alias/{name}").key
+        topic = Notifications(self, "Notifications", topic_name=f"{name}-notifications", key=key).topic
+
+        # --- Lambda functions ----------------------------------------------------------------
+        code = LambdaCode(
+            self,
+            "LambdaCode",
+            project_root=project_root,
+            layer_version=settings.powertools_layer_version,
+            layer_arn=settings.powertools_layer_arn,
+        )
+        environment = {
+            "TOPIC_ARN": topic.topic_arn,
+            "POWERTOOLS_SERVICE_NAME": name,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        functions = {
+            placeholder: TaskFunction(
+                self,
+                _construct_id(spec),
+                spec=spec,
+                code=code,
+                function_name=f"{name}-{spec.slug}",
+                environment=environment,
+            )
+            for placeholder, spec in TASKS.items()
+        }
+        self._grant_task_permissions(
+            functions, data, table.table_arn, topic.topic_arn, key.key_arn, model_package_group
+        )
+
+        # --- jobs --------------------------------------------------------------------------
+        jobs_dir = project_root / "jobs"
+        training_code = TrainingCode(self, "TrainingCode", jobs_dir)
+        image = SklearnImage(self, "SklearnImage", SklearnImageRegistry.from_sdk(config.training.framework_version))
+        sagemaker_role = SageMakerRole(self, "SageMaker", data=data, code=training_code, image=image)
+        glue_job = PrepareDataJob(
+            self,
+            "PrepareData",
+            job_name=f"{name}-prepare-data",
+            jobs_dir=jobs_dir,
+            settings=config.glue,
+            data=data,
+            key=key,
+        )
+        registry = sagemaker.CfnModelPackageGroup(
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=model_package_group,
+            model_package_group_description=f"Candidates and champions of the {name} retrain pipeline",
+        )
+
+        # --- the state machine -------------------------------------------------------------
+        substitutions: dict[Placeholder, str] = {
+            **{placeholder: function.arn for placeholder, function in functions.items()},
+            Placeholder.DATA_BUCKET_NAME: data.bucket.bucket_name,
+            Placeholder.STATE_TABLE_NAME: table.table_name,
+            Placeholder.GLUE_JOB_NAME: glue_job.job.ref,
+            Placeholder.SAGEMAKER_ROLE_ARN: sagemaker_role.arn,
+            Placeholder.SKLEARN_IMAGE_URI: image.image_uri,
+            Placeholder.TRAINING_CODE_URI: training_code.uri,
+            Placeholder.CODE_VERSION: training_code.version,
+            Placeholder.MODEL_PACKAGE_GROUP_NAME: model_package_group,
+            Placeholder.ENDPOINT_NAME: deployment.endpoint_name,
+        }
+        machine = RetrainStateMachine(
+            self,
+            "Retrain",
+            name=name,
+            definition=DefinitionFile(project_root / DEFINITION_FILE),
+            substitutions=substitutions,
+            targets=Targets(
+                function_arns=[function.arn for function in functions.values()],
+                glue_job_arn=glue_job.arn,
+                sagemaker_role=sagemaker_role.role,
+                table_arn=table.table_arn,
+                endpoint_name=deployment.endpoint_name,
+                model_package_group=model_package_group,
+            ),
+        )
+        # The group is substituted by name, not by reference: order its creation explicitly.
+        machine.state_machine.node.add_dependency(registry)
+
+        # --- triggers ------------------------------------------------------------------------
+        starter = TaskFunction(
+            self,
+            _construct_id(STARTER),
+            spec=STARTER,
+            code=code,
+            function_name=f"{name}-{STARTER.slug}",
+            environment={**environment, "STATE_MACHINE_ARN": machine.arn},
+            # Serializes the running-check and the start (see retrain/triggers.py).
+            reserved_concurrency=settings.starter_reserved_concurrency or None,
+        )
+        starter.allow(
+            iam.PolicyStatement(actions=["states:ListExecutions", "states:StartExecution"], resources=[machine.arn])
+        )
+        RetrainTriggers(
+            self,
+            "Triggers",
+            pipeline=config.pipeline,
+            starter=starter,
+            bucket=data.bucket,
+            landing_prefix=data_config.landing_prefix,
+        )
+
+        # --- alarms and people ---------------------------------------------------------------
+        EndpointAlarms(self, "EndpointAlarms", deployment=deployment, topic=topic)
+        leads = MlLeadsRole(
+            self,
+            "MLLeads",
+            principal_arn=settings.ml_leads_principal,
+            state_machine_name=name,
+            state_machine_arn=machine.arn,
+            table_arn=table.table_arn,
+            model_package_group=model_package_group,
+            data=data,
+        )
+
+        # --- outputs -------------------------------------------------------------------------
+        console = f"https://{Aws.REGION}.console.aws.amazon.com"
+        outputs = {
+            "StateMachineArn": (machine.arn, "The retrain state machine"),
+            "StateMachineConsoleUrl": (
+                f"{console}/states/home?region={Aws.REGION}#/statemachines/view/{machine.arn}",
+                "Executions of the retrain state machine in the Step Functions console",
+            ),
+            "DataBucketName": (
+                data.bucket.bucket_name,
+                f"Upload new data under s3://<bucket>/{data_config.landing_prefix}",
+            ),
+            "NotificationTopicArn": (topic.topic_arn, "Approval requests and failures"),
+            "StateTableName": (table.table_name, "Watermark, champion and approval records"),
+            "MLLeadsRoleArn": (leads.arn, "Assume this role to approve or reject a candidate"),
+            "ModelPackageGroupName": (model_package_group, "The model registry group of candidates"),
+            "ModelRegistryConsoleUrl": (
+                f"{console}/sagemaker/home?region={Aws.REGION}#/model-registry/{model_package_group}",
+                "The model package group in the SageMaker console (Studio: Models > Registered models)",
+            ),
+            "EndpointName": (deployment.endpoint_name, "The endpoint the pipeline deploys to"),
+            "GlueJobName": (glue_job.job.ref, "The data preparation job"),
+            "StarterFunctionName": (starter.function.function_name, "Invoke to start a retrain by hand"),
+            "CodeVersion": (training_code.version, "SHA-256 of the jobs/ archive the jobs run"),
+        }
+        for output_id, (value, description) in outputs.items():
+            CfnOutput(self, output_id, value=value, description=description)
+
+    def _grant_task_permissions(
+        self,
+        functions: dict[Placeholder, TaskFunction],
+        data: DataBucket,
+        table_arn: str,
+        topic_arn: str,
+        key_arn: str,
+        model_package_group: str,
+    ) -> None:
+        """What each handler's calls need (see tasks/ and tasks/_aws/), and nothing else."""
+        prefixes = data.data
+
+        def table(*actions: str) -> iam.PolicyStatement:
+            return iam.PolicyStatement(actions=[f"dynamodb:{action}" for action in actions], resources=[table_arn])
+
+        publish = [
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[topic_arn]),
+            # The topic is KMS-encrypted: SNS encrypts each message with a data key of the caller's.
+            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key_arn]),
+        ]
+        group = model_package_group.lower()
+        grants: dict[Placeholder, list[iam.PolicyStatement]] = {
+            # Pure: parses the input and plans the run from retrain.toml.
+            Placeholder.VALIDATE_INPUT_FUNCTION_ARN: [],
+            # Watermark and champion records; lists the landing prefix after the watermark.
+            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [
+                table("GetItem"),
+                data.list_statement(prefixes.landing_prefix),
+            ],
+            # Reads evaluation.json of the run.
+            Placeholder.COMPARE_WITH_CHAMPION_FUNCTION_ARN: [
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.objects(prefixes.models_prefix)])
+            ],
+            # Stores the task token with the approval record, claims the notification, publishes.
+            Placeholder.REQUEST_APPROVAL_FUNCTION_ARN: [table("UpdateItem"), *publish],
+            # Closes a pending approval on rejection or timeout, publishes the outcome.
+            Placeholder.NOTIFY_FUNCTION_ARN: [table("UpdateItem"), *publish],
+            # One transaction (champion, history, approval, watermark) and the package's approval.
+            Placeholder.PROMOTE_CHAMPION_FUNCTION_ARN: [
+                table("GetItem", "PutItem", "UpdateItem"),
+                # Only to Approved, and it runs only after an ML lead's SendTaskSuccess: the
+                # state machine invokes it after RequestApproval, and nothing else may invoke it.
+                iam.PolicyStatement(
+                    actions=["sagemaker:UpdateModelPackage"],
+                    resources=[f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-package/{group}/*"],
+                    conditions={"StringEquals": {"sagemaker:ModelApprovalStatus": "Approved"}},
+                ),
+            ],
+        }
+        for placeholder, statements in grants.items():
+            for statement in statements:
+                functions[placeholder].allow(statement)
+        # Suppressions for the prefix- and version-scoped ARNs, next to the grants they justify.
+        acknowledge(
+            functions[Placeholder.COMPARE_WITH_CHAMPION_FUNCTION_ARN].role,
+            "AwsSolutions-IAM5",
+            "Each run writes its evaluation.json under models/<run>/, so the read is scoped to the models/ prefix.",
+            findings=[objects_under(data.bucket, prefixes.models_prefix)],
+        )
+        acknowledge(
+            functions[Placeholder.PROMOTE_CHAMPION_FUNCTION_ARN].role,
+            "AwsSolutions-IAM5",
+            "Package versions are numbered by the registry; the ARN is scoped to this "
+            "pipeline's group and the condition allows only the Approved status.",
+            findings=[stack_arn("sagemaker", f"model-package/{group}/*")],
+        )
+
+
+def _construct_id(spec: TaskSpec) -> str:
+    return "".join(part.title() for part in spec.module.split("_")) + "Function"

@@ -1,0 +1,244 @@
+"""Least privilege: wildcards only where AWS requires them, and exactly what the definition uses."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from infra.app import PROJECT_ROOT
+from infra.stack import TASKS
+from statemachines.placeholders import Placeholder
+from tests.infra.synth import Synthesized
+
+
+@dataclass(frozen=True)
+class Statement:
+    policy: str  # logical ID of the AWS::IAM::Policy
+    role: str  # logical ID of the role it is attached to
+    actions: tuple[str, ...]
+    resources: tuple[Any, ...]
+    condition: dict[str, Any]
+
+
+# Actions that AWS only accepts with Resource "*" (they have no resource types), each with the
+# condition key it must carry here, if any. Any other action on "*" fails the test.
+_XRAY = "X-Ray has no resource types"
+_LOG_DELIVERY = "vended log delivery of Step Functions (as CDK grants it) has no resource types"
+STAR_ALLOWED: dict[str, tuple[str | None, str]] = {
+    "xray:PutTraceSegments": (None, _XRAY),
+    "xray:PutTelemetryRecords": (None, _XRAY),
+    "xray:GetSamplingRules": (None, _XRAY),
+    "xray:GetSamplingTargets": (None, _XRAY),
+    **{
+        f"logs:{action}": (None, _LOG_DELIVERY)
+        for action in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+            "DescribeLogGroups",
+        )
+    },
+    "cloudwatch:PutMetricData": ("cloudwatch:namespace", "no resource types; kept to one namespace"),
+    "ecr:GetAuthorizationToken": (None, "no resource types"),
+    "states:SendTaskSuccess": (None, "a task token is not an ARN"),
+    "states:SendTaskFailure": (None, "a task token is not an ARN"),
+}
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _statements(synthesized: Synthesized) -> Iterator[Statement]:
+    for logical_id, policy in synthesized.resources("AWS::IAM::Policy").items():
+        roles = policy["Properties"].get("Roles", [])
+        role = roles[0]["Ref"] if roles else ""
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            yield Statement(
+                logical_id,
+                role,
+                _as_tuple(statement["Action"]),
+                _as_tuple(statement["Resource"]),
+                statement.get("Condition", {}),
+            )
+
+
+def _role_of(synthesized: Synthesized, prefix: str) -> str:
+    (role,) = [logical_id for logical_id in synthesized.resources("AWS::IAM::Role") if logical_id.startswith(prefix)]
+    return role
+
+
+def _granted(synthesized: Synthesized, role: str) -> list[Statement]:
+    return [statement for statement in _statements(synthesized) if statement.role == role]
+
+
+def test_no_action_wildcards(synthesized: Synthesized) -> None:
+    wild = [s for s in _statements(synthesized) if any("*" in action for action in s.actions)]
+    assert wild == []
+
+
+def test_star_resources_only_where_aws_requires_them(synthesized: Synthesized) -> None:
+    offending = []
+    for statement in _statements(synthesized):
+        if "*" not in statement.resources:
+            continue
+        assert statement.resources == ("*",), statement  # never mixed with scoped resources
+        condition_keys = {key for keys in statement.condition.values() for key in keys}
+        for action in statement.actions:
+            if action not in STAR_ALLOWED:
+                offending.append((action, statement.policy))
+                continue
+            needed, _ = STAR_ALLOWED[action]
+            if needed and needed not in condition_keys:
+                offending.append((action, statement.policy))
+    assert offending == []
+
+
+def test_only_ml_leads_may_answer_approvals(synthesized: Synthesized) -> None:
+    leads = _role_of(synthesized, "MLLeads")
+    holders = {
+        s.role
+        for s in _statements(synthesized)
+        if {"states:SendTaskSuccess", "states:SendTaskFailure"} & set(s.actions)
+    }
+    assert holders == {leads}
+
+
+def test_model_package_status_changes_are_conditioned_per_role(synthesized: Synthesized) -> None:
+    statuses: dict[str, set[str]] = {}
+    for statement in _statements(synthesized):
+        if {"sagemaker:UpdateModelPackage", "sagemaker:CreateModelPackage"} & set(statement.actions):
+            status = statement.condition.get("StringEquals", {}).get("sagemaker:ModelApprovalStatus", "any")
+            statuses.setdefault(statement.role, set()).add(status)
+    machine_role = _role_of(synthesized, "RetrainStateMachineRole")
+    promote_role = _role_of(synthesized, "PromoteChampionFunctionRole")
+    assert statuses == {
+        machine_role: {"PendingManualApproval", "Rejected"},
+        promote_role: {"Approved"},
+        _role_of(synthesized, "MLLeads"): {"any"},
+    }
+
+
+def test_pass_role_is_only_the_sagemaker_role_to_sagemaker(synthesized: Synthesized) -> None:
+    passes = [s for s in _statements(synthesized) if "iam:PassRole" in s.actions]
+    assert len(passes) == 1
+    (statement,) = passes
+    assert statement.resources == ({"Fn::GetAtt": [_role_of(synthesized, "SageMakerRole"), "Arn"]},)
+    assert statement.condition == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_the_state_machine_invokes_exactly_the_six_functions(synthesized: Synthesized) -> None:
+    machine_role = _role_of(synthesized, "RetrainStateMachineRole")
+    (invoke,) = [s for s in _granted(synthesized, machine_role) if "lambda:InvokeFunction" in s.actions]
+    functions = {
+        function["Properties"]["Handler"]: logical_id
+        for logical_id, function in synthesized.resources("AWS::Lambda::Function").items()
+    }
+    expected = {functions[spec.handler] for spec in TASKS.values()}
+    assert {resource["Fn::GetAtt"][0] for resource in invoke.resources} == expected
+
+
+# Step Functions service integrations → the IAM actions they call (AWS's "IAM policies for
+# integrated services" pages); `.sync` also polls or stops the job.
+SYNC_ACTIONS = {
+    "glue:startJobRun.sync": {"glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"},
+    "sagemaker:createTrainingJob.sync": {
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:AddTags",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    },
+    "sagemaker:createProcessingJob.sync": {
+        "sagemaker:CreateProcessingJob",
+        "sagemaker:DescribeProcessingJob",
+        "sagemaker:StopProcessingJob",
+        "sagemaker:AddTags",
+        "events:PutTargets",
+        "events:PutRule",
+        "events:DescribeRule",
+    },
+}
+
+
+def _required_actions(resource: str) -> set[str]:
+    """`arn:aws:states:::<service>:<api>[.<pattern>]` or `...:::aws-sdk:<service>:<api>`."""
+    integration = resource.removeprefix("arn:aws:states:::").removeprefix("aws-sdk:")
+    if integration in SYNC_ACTIONS:
+        return SYNC_ACTIONS[integration]
+    service, api = integration.split(":", 1)
+    api = api.split(".", 1)[0]
+    if service == "lambda" and api == "invoke":
+        return {"lambda:InvokeFunction"}
+    return {f"{service}:{api[0].upper()}{api[1:]}"}
+
+
+def _task_resources(states: dict[str, Any]) -> Iterator[str]:
+    for state in states.values():
+        if state["Type"] == "Task":
+            yield state["Resource"]
+        for branch in state.get("Branches", []):
+            yield from _task_resources(branch["States"])
+        for key in ("Iterator", "ItemProcessor"):
+            if key in state:
+                yield from _task_resources(state[key]["States"])
+
+
+def test_the_state_machine_role_grants_every_call_of_the_definition(synthesized: Synthesized) -> None:
+    definition = json.loads((PROJECT_ROOT / "definitions" / "retrain.asl.json").read_text())
+    required = set().union(*(_required_actions(r) for r in _task_resources(definition["States"])))
+    machine_role = _role_of(synthesized, "RetrainStateMachineRole")
+    granted = {action for s in _granted(synthesized, machine_role) for action in s.actions}
+    assert required - granted == set()
+    # ... and every SageMaker or Glue action granted is used by some state.
+    service_actions = {a for a in granted if a.split(":")[0] in ("sagemaker", "glue", "dynamodb", "lambda")}
+    assert service_actions - required == set()
+
+
+def test_the_sync_rules_are_the_managed_sagemaker_rules(synthesized: Synthesized) -> None:
+    machine_role = _role_of(synthesized, "RetrainStateMachineRole")
+    (events,) = [s for s in _granted(synthesized, machine_role) if "events:PutRule" in s.actions]
+    rules = sorted(re.sub(r".*:rule/", "", json.dumps(resource)).rstrip('"]}') for resource in events.resources)
+    assert rules == [
+        "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+        "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "expected"),
+    [
+        (Placeholder.VALIDATE_INPUT_FUNCTION_ARN, set()),
+        (Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN, {"dynamodb:GetItem", "s3:ListBucket"}),
+        (Placeholder.COMPARE_WITH_CHAMPION_FUNCTION_ARN, {"s3:GetObject"}),
+        (
+            Placeholder.REQUEST_APPROVAL_FUNCTION_ARN,
+            {"dynamodb:UpdateItem", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
+        ),
+        (Placeholder.NOTIFY_FUNCTION_ARN, {"dynamodb:UpdateItem", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"}),
+        (
+            Placeholder.PROMOTE_CHAMPION_FUNCTION_ARN,
+            {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "sagemaker:UpdateModelPackage"},
+        ),
+    ],
+)
+def test_each_function_role_holds_only_what_its_handler_calls(
+    synthesized: Synthesized, placeholder: Placeholder, expected: set[str]
+) -> None:
+    prefix = "".join(part.title() for part in TASKS[placeholder].module.split("_")) + "FunctionRole"
+    role = _role_of(synthesized, prefix)
+    baseline = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    granted = {action for s in _granted(synthesized, role) for action in s.actions}
+    assert granted - baseline == expected

@@ -1,0 +1,66 @@
+"""CDK context values: parsed, defaulted, and rejected with a message that names the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.settings import DEFAULT_POWERTOOLS_LAYER_VERSION, InfraSettings, SettingsError
+
+
+class Context:
+    def __init__(self, **values: Any) -> None:
+        self.values = values
+
+    def try_get_context(self, key: str) -> Any:
+        return self.values.get(key)
+
+
+def test_defaults() -> None:
+    settings = InfraSettings.from_context(Context())
+    assert settings == InfraSettings()
+    assert settings.powertools_layer_version == DEFAULT_POWERTOOLS_LAYER_VERSION
+    assert settings.generate_bootstrap_version_rule is True
+    assert settings.ml_leads_principal is None
+
+
+def test_cli_strings_are_parsed() -> None:
+    settings = InfraSettings.from_context(
+        Context(
+            **{
+                "retrain:generateBootstrapVersionRule": "false",
+                "retrain:powertoolsLayerVersion": "31",
+                "retrain:starterReservedConcurrency": "0",
+                "retrain:mlLeadsPrincipal": "arn:aws:iam::123456789012:role/MLLeadsSSO",
+                "retrain:stackName": "FraudRetrainProd",
+            }
+        )
+    )
+    assert settings.generate_bootstrap_version_rule is False
+    assert settings.powertools_layer_version == 31
+    assert settings.starter_reserved_concurrency == 0
+    assert settings.ml_leads_principal == "arn:aws:iam::123456789012:role/MLLeadsSSO"
+    assert settings.stack_name == "FraudRetrainProd"
+
+
+def test_empty_strings_mean_the_default() -> None:
+    settings = InfraSettings.from_context(Context(**{"retrain:mlLeadsPrincipal": "", "retrain:stackName": ""}))
+    assert settings.ml_leads_principal is None and settings.stack_name is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("retrain:mlLeadsPrincipal", "MLLeads", "retrain:mlLeadsPrincipal: expected an IAM principal ARN"),
+        ("retrain:powertoolsLayerVersion", "latest", "retrain:powertoolsLayerVersion: expected an integer"),
+        ("retrain:powertoolsLayerVersion", 0, "retrain:powertoolsLayerVersion: expected an integer >= 1"),
+        ("retrain:powertoolsLayerArn", "arn:aws:lambda:eu-west-1:1:layer:x", "retrain:powertoolsLayerArn: expected"),
+        ("retrain:generateBootstrapVersionRule", "no", "retrain:generateBootstrapVersionRule: expected true or false"),
+        ("retrain:starterReservedConcurrency", -1, "retrain:starterReservedConcurrency: expected an integer >= 0"),
+        ("retrain:stackName", "1-stack", "retrain:stackName: expected a CloudFormation stack name"),
+    ],
+)
+def test_malformed_values_are_named(key: str, value: Any, message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        InfraSettings.from_context(Context(**{key: value}))
