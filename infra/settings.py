@@ -7,8 +7,9 @@ as a string, so numbers and booleans are parsed here).
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 # The Powertools for AWS Lambda (Python) v3 public layer (account 017000801446), python3.11, x86_64.
@@ -41,6 +42,9 @@ class InfraSettings:
     powertools_layer_arn: str | None = None  # a whole layer version ARN instead (private copy, other partition)
     generate_bootstrap_version_rule: bool = True
     starter_reserved_concurrency: int = 1  # 0: no reservation (accounts at the concurrency minimum)
+    # Execution-input defaults of this deployment, e.g. short rollout timings for a test stack; the
+    # execution input still wins. JSON object of ExecutionInput fields.
+    run_defaults: dict[str, Any] = field(default_factory=dict)
 
     KEYS = {
         "config_file": "retrain:config",
@@ -50,6 +54,7 @@ class InfraSettings:
         "powertools_layer_arn": "retrain:powertoolsLayerArn",
         "generate_bootstrap_version_rule": "retrain:generateBootstrapVersionRule",
         "starter_reserved_concurrency": "retrain:starterReservedConcurrency",
+        "run_defaults": "retrain:runDefaults",
     }
 
     @classmethod
@@ -76,6 +81,7 @@ class InfraSettings:
                 defaults.starter_reserved_concurrency,
                 0,
             ),
+            run_defaults=_run_defaults(get("run_defaults")),
         )
         return settings
 
@@ -139,3 +145,25 @@ def _boolean(value: Any, default: bool) -> bool:
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
     raise SettingsError(f"{_key('generate_bootstrap_version_rule')}: expected true or false, got {value!r}")
+
+
+def _run_defaults(value: Any) -> dict[str, Any]:
+    """A JSON object (or its text, from `-c`) of execution-input fields, checked like an input."""
+    from pydantic import ValidationError
+
+    from retrain.contracts import ExecutionInput
+
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise SettingsError(f"{_key('run_defaults')}: expected a JSON object, got {value!r:.80}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{_key('run_defaults')}: expected a JSON object of execution input fields")
+    try:
+        ExecutionInput.model_validate(value)
+    except ValidationError as error:
+        raise SettingsError(f"{_key('run_defaults')}: {error.errors()[0]['loc']}: {error.errors()[0]['msg']}") from None
+    return dict(value)

@@ -4,6 +4,7 @@ from the CDK context (`infra/settings.py`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class RetrainStack(Stack):
             "TOPIC_ARN": topic.topic_arn,
             "POWERTOOLS_SERVICE_NAME": name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "RETRAIN_RUN_DEFAULTS": json.dumps(settings.run_defaults, sort_keys=True),
         }
         functions = {
             placeholder: TaskFunction(

@@ -137,10 +137,10 @@ class DeploymentConfig(Section):
 
 
 class LocalRunConfig(Section):
-    """What `retrain run` adds to the execution input on the embedded local AWS.
+    """Run defaults of the stack deployed into the embedded local AWS (`retrain:runDefaults`).
 
     Production timings (an hour between data checks, five-minute canary steps) would make a laptop
-    demo take hours; these are per-run overrides the state machine accepts on AWS too.
+    cycle take hours; these are execution-input fields, which any execution input may still set.
     """
 
     wait_for_data_seconds: PositiveInt = 5

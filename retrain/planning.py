@@ -45,9 +45,17 @@ def parse_execution_input(document: Any) -> ExecutionInput:
         ) from None
 
 
-def plan_run(event: ValidateInputEvent, config: RetrainConfig, region: str | None) -> RunPlan:
-    """The RunPlan of one execution; `region` is the Lambda's own (the execution ARN's if unset)."""
+def plan_run(
+    event: ValidateInputEvent, config: RetrainConfig, region: str | None, run_defaults: dict[str, Any] | None = None
+) -> RunPlan:
+    """The RunPlan of one execution; `region` is the Lambda's own (the execution ARN's if unset).
+
+    `run_defaults` are execution-input values this deployment applies when the input does not set
+    them (e.g. the short rollout timings of the local stack); the input always wins.
+    """
     given = parse_execution_input(event.input)
+    if run_defaults:
+        given = parse_execution_input({**run_defaults, **event.input})
     resources = event.resources
     names = run_names(event.execution_name)
     data = config.data

@@ -64,3 +64,21 @@ def test_empty_strings_mean_the_default() -> None:
 def test_malformed_values_are_named(key: str, value: Any, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         InfraSettings.from_context(Context(**{key: value}))
+
+
+def test_run_defaults_are_checked_like_an_execution_input() -> None:
+    from infra.settings import InfraSettings, SettingsError
+
+    class Context:
+        def __init__(self, values: dict[str, object]) -> None:
+            self.values = values
+
+        def try_get_context(self, key: str) -> object:
+            return self.values.get(key)
+
+    settings = InfraSettings.from_context(Context({"retrain:runDefaults": '{"wait_interval_seconds": 10}'}))
+    assert settings.run_defaults == {"wait_interval_seconds": 10}
+    with pytest.raises(SettingsError, match="retrain:runDefaults"):
+        InfraSettings.from_context(Context({"retrain:runDefaults": '{"wait_interval_seconds": "soon"}'}))
+    with pytest.raises(SettingsError, match="retrain:runDefaults: expected a JSON object"):
+        InfraSettings.from_context(Context({"retrain:runDefaults": "[1]"}))

@@ -70,3 +70,10 @@ def test_rollout_timings_default_to_the_config(config: RetrainConfig) -> None:
     deployment = plan_run(event(), config, "eu-west-1").deployment
     assert deployment.traffic_routing["WaitIntervalInSeconds"] == config.deployment.wait_interval_seconds
     assert deployment.poll_seconds == config.deployment.endpoint_poll_seconds
+
+
+def test_deployment_run_defaults_apply_under_the_input(config: RetrainConfig) -> None:
+    defaults = {"wait_interval_seconds": 10, "endpoint_poll_seconds": 2}
+    plan = plan_run(event(input={"endpoint_poll_seconds": 7}), config, "eu-west-1", defaults)
+    assert plan.deployment.traffic_routing["WaitIntervalInSeconds"] == 10
+    assert plan.deployment.poll_seconds == 7
