@@ -1,0 +1,172 @@
+"""Processing jobs: the container's entry point and arguments, run against a local `/opt/ml`.
+
+`ProcessingInputs` are downloaded to their `LocalPath`, the command runs with `/opt/ml/processing/...`
+(in the entry point, the arguments, and inside an `sh -c` command string) mapped to the job's work
+directory and the container's Python mapped to the project's interpreter, then every
+`ProcessingOutputConfig` output is uploaded from its `LocalPath` to its `S3Uri`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from typing import Any
+
+from local.sagemaker.jobs import ContainerPaths, JobContext, JobOutcome, JobProcess, base_environment
+from local.sagemaker.logstream import LogStream
+from local.sagemaker.s3transfer import NoObjectsFound, S3Transfer
+from local.sagemaker.store import Record, StateStore
+
+logger = logging.getLogger("local.sagemaker")
+
+KIND = "ProcessingJob"
+HOST = "algo-1"
+
+
+class ProcessingJobRunner:
+    """Runs one processing job on a thread; `stop()` is StopProcessingJob."""
+
+    def __init__(self, name: str, store: StateStore, context: JobContext) -> None:
+        self.name = name
+        self._store = store
+        self._context = context
+        self._stop = threading.Event()
+        self._process: JobProcess | None = None
+        self._thread = threading.Thread(target=self._run_safely, name=f"processing-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def _record_pid(self) -> None:
+        # Kept with the job so that a restarted local AWS can end a process that outlived it.
+        assert self._process is not None
+        if self._process.wait_started(timeout=30) and self._process.pid:
+            self._store.set_fields(KIND, self.name, _Pid=self._process.pid,
+                                   _WorkDir=str(self._context.state_dir / "work"))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._store.set_fields(KIND, self.name, ProcessingJobStatus="Stopping", LastModifiedTime=time.time())
+        if self._process is not None:
+            self._process.stop()
+
+    def _finish(self, status: str, **fields: Any) -> None:
+        now = time.time()
+        self._store.set_fields(KIND, self.name, ProcessingJobStatus=status, ProcessingEndTime=now,
+                               LastModifiedTime=now, **fields)
+
+    def _run_safely(self) -> None:
+        try:
+            self._run()
+        except Exception as error:  # a bug here must still end the job, never leave it InProgress
+            logger.exception("processing job %s failed in the local SageMaker", self.name)
+            self._finish("Failed", FailureReason=f"InternalServerError: {error}"[:1024])
+
+    def _run(self) -> None:
+        record = self._store.get(KIND, self.name)
+        assert record is not None
+        region = record["_Region"]
+        clients = self._context.clients
+        s3 = S3Transfer(clients.client("s3", region), region)  # type: ignore[attr-defined]
+        work = self._context.state_dir / "work" / "processing" / self.name
+        shutil.rmtree(work, ignore_errors=True)
+        paths = ContainerPaths(work, self._context.interpreter)
+        log = LogStream(
+            clients.client("logs", region) if self._context.ship_logs else None,  # type: ignore[attr-defined]
+            "/aws/sagemaker/ProcessingJobs",
+            f"{self.name}/{HOST}-{int(record['CreationTime'])}",
+            self._context.state_dir / "logs" / "processing" / f"{self.name}.log",
+        )
+        try:
+            self._run_in(record, paths, s3, log, region)
+        finally:
+            log.close()
+
+    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Transfer, log: LogStream, region: str) -> None:
+        self._store.set_fields(KIND, self.name, ProcessingStartTime=time.time(), LastModifiedTime=time.time())
+        try:
+            for item in record.get("ProcessingInputs") or []:
+                source = item.get("S3Input")
+                if source is None:
+                    raise NoObjectsFound(f"input {item.get('InputName')!r}: only S3Input is supported locally")
+                local = paths.host(source["LocalPath"])
+                if source.get("S3CompressionType", "None") == "Gzip":
+                    raise NoObjectsFound(f"input {item['InputName']!r}: S3CompressionType Gzip is not "
+                                         "supported locally")
+                count = s3.download_prefix(source["S3Uri"], local)
+                log.write(f"Downloaded {count} object(s) for input {item['InputName']} to {source['LocalPath']}")
+        except (NoObjectsFound, ValueError) as error:
+            log.write(f"ClientError: {error}")
+            self._finish("Failed", FailureReason=f"ClientError: {error}"[:1024])
+            return
+        outputs = (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        for output in outputs:
+            if "S3Output" in output:
+                paths.host(output["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+        self._write_config(record, paths)
+        if self._stop.is_set():
+            self._finish("Stopped")
+            return
+
+        app = record["AppSpecification"]
+        command = list(app.get("ContainerEntrypoint") or []) + list(app.get("ContainerArguments") or [])
+        if not command:
+            self._finish("Failed", FailureReason=(
+                "ClientError: AppSpecification has no ContainerEntrypoint: the local SageMaker runs the "
+                "entry point and arguments of the job, not an image's default command"))
+            return
+        argv = paths.map_command(command)
+        aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
+        env = base_environment(self._context.interpreter, aws)
+        env.update({key: paths.map_text(value) for key, value in (record.get("Environment") or {}).items()})
+        processing_root = paths.host("/opt/ml/processing")
+        processing_root.mkdir(parents=True, exist_ok=True)
+        log.write("Running: " + " ".join(argv))
+        max_runtime = float((record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
+        self._process = JobProcess(argv, processing_root, env, log, max_runtime)
+        if self._stop.is_set():
+            self._process.stop()
+        threading.Thread(target=self._record_pid, daemon=True).start()
+        outcome = self._process.run()
+        self._conclude(record, outcome, paths, s3, log)
+
+    def _write_config(self, record: Record, paths: ContainerPaths) -> None:
+        config = paths.host("/opt/ml/config")
+        config.mkdir(parents=True, exist_ok=True)
+        public = {key: value for key, value in record.items() if not key.startswith("_")}
+        (config / "processingjobconfig.json").write_text(json.dumps(public, default=str), encoding="utf-8")
+        resources = record["ProcessingResources"]["ClusterConfig"]
+        (config / "resourceconfig.json").write_text(json.dumps({
+            "current_host": HOST, "hosts": [HOST], "current_instance_type": resources.get("InstanceType"),
+        }), encoding="utf-8")
+
+    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Transfer,
+                  log: LogStream) -> None:
+        if outcome.timed_out:
+            limit = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400)
+            self._finish("Stopped", ExitMessage=f"Processing job exceeded MaxRuntimeInSeconds ({limit})")
+            return
+        if outcome.stopped:
+            self._finish("Stopped")
+            return
+        if outcome.exit_code != 0:
+            reason = f"AlgorithmError: ExitCode {outcome.exit_code}\nErrorMessage \"{outcome.error_text}\""
+            self._finish("Failed", FailureReason=reason[:1024], ExitMessage=outcome.error_text[-1024:])
+            return
+        for output in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+            target = output.get("S3Output")
+            if target is None:
+                continue
+            count = s3.upload_directory(paths.host(target["LocalPath"]), target["S3Uri"])
+            log.write(f"Uploaded {count} file(s) of output {output['OutputName']} to {target['S3Uri']}")
+        self._finish("Completed")

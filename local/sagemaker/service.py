@@ -1,0 +1,147 @@
+"""The local SageMaker: one object that owns the control plane, the runtime, jobs and endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from local.sagemaker.api import ControlPlane
+from local.sagemaker.aws_clients import AwsClients
+from local.sagemaker.deployment import EndpointManager, RollbackTiming
+from local.sagemaker.fleet import ModelStager
+from local.sagemaker.jobs import JobContext
+from local.sagemaker.metrics import InvocationMetrics
+from local.sagemaker.model_containers import ModelContainers
+from local.sagemaker.registry import ModelRegistry
+from local.sagemaker.router import EndpointRouter
+from local.sagemaker.runtime import RuntimeApi
+from local.sagemaker.store import StateStore
+
+logger = logging.getLogger("local.sagemaker")
+
+Response = tuple[int, dict[str, str], bytes]
+
+
+class LocalSageMaker:
+    def __init__(self, endpoint_url: str, state_dir: Path, interpreter: str, *, region: str = "us-east-1",
+                 ship_logs: bool = True, publish_metrics: bool = True) -> None:
+        self.root = state_dir / "sagemaker"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.clients = AwsClients(endpoint_url, region)
+        self.store = StateStore(self.root / "state.json")
+        self.router = EndpointRouter()
+        publish = self._publish_metrics if publish_metrics else None
+        self.metrics = InvocationMetrics(publish)
+        registry = ModelRegistry(self.store)
+        containers = ModelContainers(registry)
+        self.endpoints = EndpointManager(self.store, self.router, ModelStager(self.root, self.clients, containers),
+                                         self.clients, interpreter, self.root, ship_logs=ship_logs)
+        self.control_plane = ControlPlane(self.store, self.endpoints, registry,
+                                          JobContext(self.root, interpreter, self.clients, ship_logs), containers)
+        self.runtime = RuntimeApi(self.store, self.router, self.metrics)
+        self._stopped = False
+
+    def _publish_metrics(self, region: str, data: list[dict[str, Any]]) -> None:
+        self.clients.client("cloudwatch", region).put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Resume after a restart of the local AWS: endpoints come back, interrupted jobs end."""
+        self.metrics.start()
+        now = time.time()
+        for kind, status_key, name_key in (("TrainingJob", "TrainingJobStatus", "TrainingJobName"),
+                                           ("ProcessingJob", "ProcessingJobStatus", "ProcessingJobName")):
+            for record in self.store.all(kind):
+                if record[status_key] not in ("InProgress", "Stopping"):
+                    continue
+                stopped = record[status_key] == "Stopping"
+                fields: dict[str, Any] = {status_key: "Stopped" if stopped else "Failed", "LastModifiedTime": now}
+                if not stopped:
+                    fields["FailureReason"] = ("InternalServerError: the local SageMaker restarted while the job "
+                                               "was running; start it again under a new name.")
+                if kind == "TrainingJob":
+                    fields.update(SecondaryStatus=fields["TrainingJobStatus"], TrainingEndTime=now)
+                else:
+                    fields["ProcessingEndTime"] = now
+                self.store.set_fields(kind, record[name_key], **fields)
+                self._end_stale_process(record)
+        threading.Thread(target=self._restore_endpoints, name="sagemaker-restore", daemon=True).start()
+
+    def _restore_endpoints(self) -> None:
+        # Model data may have to come from the local S3: wait until the emulator serves.
+        self._wait_for_emulator(timeout=120.0)
+        for record in self.store.all("Endpoint"):
+            self.endpoints.restore(record["EndpointName"], record)
+
+    def _wait_for_emulator(self, timeout: float) -> bool:
+        address = urlparse(self.clients.endpoint_url)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stopped:
+            try:
+                socket.create_connection((address.hostname or "127.0.0.1", address.port or 80), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.2)
+        return False
+
+    @staticmethod
+    def _end_stale_process(record: dict[str, Any]) -> None:
+        """A job's process that outlived the local AWS that started it: end its process group."""
+        pid, work_dir = record.get("_Pid"), record.get("_WorkDir")
+        if not pid or not work_dir:
+            return
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            return  # gone, or not ours to look at
+        if cwd.startswith(work_dir):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+    def shutdown(self) -> None:
+        """Stop model servers and running jobs; state stays on disk for the next start."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for runner in list(self.control_plane.runners.values()):
+            runner.stop()
+        for runner in list(self.control_plane.runners.values()):
+            runner.join(timeout=30)
+        self.endpoints.shutdown()
+        self.metrics.stop()
+
+    def reset(self) -> None:
+        """The emulator's reset: every job and endpoint ends and every record goes."""
+        for runner in list(self.control_plane.runners.values()):
+            runner.stop()
+        self.endpoints.shutdown()
+        self.control_plane.runners.clear()
+        self.store.clear()
+
+    def last_rollback(self, endpoint: str) -> RollbackTiming | None:
+        return self.endpoints.last_rollback(endpoint)
+
+    # --- the emulator's service handler ---------------------------------------------------------
+
+    async def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes,
+                             query_params: dict[str, Any]) -> Response:
+        from ministack.core.responses import get_account_id, get_region
+
+        region, account = get_region(), get_account_id()
+        target = next((value for key, value in headers.items() if key.lower() == "x-amz-target"), "")
+        if target.startswith("SageMaker."):
+            return self.control_plane.handle(target, body, region, account)
+        if RuntimeApi.matches(method, path):
+            return await self.runtime.handle(path, headers, body, account)
+        return (404, {"Content-Type": "application/json"},
+                b'{"__type": "UnknownOperationException", "message": "The local SageMaker serves the SageMaker '
+                b'JSON API (X-Amz-Target: SageMaker.<Operation>) and POST /endpoints/<name>/invocations."}')

@@ -1,0 +1,113 @@
+"""`retrain local up|status|down|reset`: the embedded local AWS.
+
+State lives under `RETRAIN_HOME` (default `.retrain/` at the project root); the port is
+`RETRAIN_LOCAL_PORT` (default 4566). Nothing is bound but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from local.aws import LocalAws, LocalAwsError, environment_line
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "local",
+        help="run the embedded local AWS",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+
+    up = commands.add_parser("up", help="start the local AWS (in the foreground unless --detach)")
+    up.add_argument("--detach", "-d", action="store_true", help="run in the background; log under RETRAIN_HOME/logs")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to answer (default 60)")
+    up.set_defaults(handler=_up)
+
+    status = commands.add_parser("status", help="print the endpoint, or exit non-zero when it is down")
+    status.add_argument("--env", action="store_true", help="print the `export` line for the AWS CLI and boto3")
+    status.set_defaults(handler=_status)
+
+    down = commands.add_parser("down", help="stop the local AWS, saving its state")
+    down.add_argument("--timeout", type=float, default=30.0, help="seconds to wait before killing it (default 30)")
+    down.set_defaults(handler=_down)
+
+    reset = commands.add_parser("reset", help="delete everything the local AWS holds")
+    reset.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    reset.set_defaults(handler=_reset)
+
+
+def _print_ready(aws: LocalAws, endpoint: str, detached: bool) -> None:
+    print(f"local AWS is up at {endpoint} (state in {aws.home.root})")
+    print("Point the AWS CLI or boto3 at it:")
+    print(f"  {environment_line(endpoint)}")
+    if detached:
+        print(f"Logs: {aws.home.emulator_log}")
+        print("Stop it with: retrain local down")
+    else:
+        print("Press Ctrl-C to stop it (its state is saved).")
+    sys.stdout.flush()
+
+
+def _up(args: argparse.Namespace) -> int:
+    aws = LocalAws()
+    if args.detach:
+        process = aws.start(timeout=args.timeout)
+        _print_ready(aws, process.endpoint, detached=True)
+        return 0
+    try:
+        process = aws.start(attach=True, timeout=args.timeout)
+        _print_ready(aws, process.endpoint, detached=False)
+        return aws.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the emulator too; give it a bounded time to save its state.
+        aws.stop(already_signalled=True)
+        print(f"\nlocal AWS stopped; state saved in {aws.home.root}")
+        return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    aws = LocalAws()
+    process = aws.running()
+    if process is None:
+        print(f"local AWS is down (state in {aws.home.root}); start it with `retrain local up`")
+        return 1
+    if not aws.answers(process):
+        print(
+            f"local AWS (pid {process.pid}) runs at {process.endpoint} but does not answer; see {aws.home.emulator_log}"
+        )
+        return 1
+    print(environment_line(process.endpoint) if args.env else process.endpoint)
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    aws = LocalAws()
+    if aws.stop(timeout=args.timeout):
+        print(f"local AWS stopped; state saved in {aws.home.root}")
+    else:
+        print(f"local AWS was not running (state in {aws.home.root})")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    aws = LocalAws()
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise LocalAwsError("reset deletes every local resource; pass --yes to confirm when not at a terminal")
+        answer = input(
+            f"Delete every bucket, table, function, stack and execution of the local AWS in {aws.home.root}? [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    was_running = aws.stop()
+    aws.reset()
+    print(
+        f"local AWS reset: {aws.home.root} is empty"
+        + ("; it was stopped, start it again with `retrain local up`" if was_running else "")
+    )
+    return 0
