@@ -19,15 +19,26 @@ from retrain.config import DeploymentConfig
 # its fleet, so the metrics keep these dimensions through a rollout).
 VARIANT_NAME = "AllTraffic"
 NAMESPACE = "AWS/SageMaker"
-# One-minute datapoints, 2 bad minutes out of 3: fires well inside a canary's baking period.
-PERIOD = Duration.minutes(1)
+# One-minute datapoints (SageMaker publishes endpoint metrics each minute), 2 bad periods out of 3:
+# fires well inside a canary's baking period. A test stack may use shorter periods
+# (`retrain:alarmPeriodSeconds`), e.g. the local one, whose canaries bake for seconds.
+DEFAULT_PERIOD_SECONDS = 60
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2
 
 
 class EndpointAlarms(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, deployment: DeploymentConfig, topic: sns.ITopic) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: DeploymentConfig,
+        topic: sns.ITopic,
+        period_seconds: int = DEFAULT_PERIOD_SECONDS,
+    ) -> None:
         super().__init__(scope, construct_id)
+        period = Duration.seconds(period_seconds)
         if len(deployment.alarm_names) != 2:
             raise ValueError(
                 "deployment.alarm_names: expected two names, the error-rate alarm then the latency "
@@ -38,7 +49,7 @@ class EndpointAlarms(Construct):
 
         def metric(name: str, statistic: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
-                namespace=NAMESPACE, metric_name=name, dimensions_map=dimensions, statistic=statistic, period=PERIOD
+                namespace=NAMESPACE, metric_name=name, dimensions_map=dimensions, statistic=statistic, period=period
             )
 
         error_rate = cloudwatch.MathExpression(
@@ -49,7 +60,7 @@ class EndpointAlarms(Construct):
                 "invocations": metric("Invocations", "Sum"),
             },
             label="Share of invocations answered with a 5XX error",
-            period=PERIOD,
+            period=period,
         )
         self.errors = cloudwatch.Alarm(
             self,

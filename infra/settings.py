@@ -45,6 +45,7 @@ class InfraSettings:
     # Execution-input defaults of this deployment, e.g. short rollout timings for a test stack; the
     # execution input still wins. JSON object of ExecutionInput fields.
     run_defaults: dict[str, Any] = field(default_factory=dict)
+    alarm_period_seconds: int = 60  # of the rollback alarms: 10, 30 or a multiple of 60 (CloudWatch's rule)
 
     KEYS = {
         "config_file": "retrain:config",
@@ -55,6 +56,7 @@ class InfraSettings:
         "generate_bootstrap_version_rule": "retrain:generateBootstrapVersionRule",
         "starter_reserved_concurrency": "retrain:starterReservedConcurrency",
         "run_defaults": "retrain:runDefaults",
+        "alarm_period_seconds": "retrain:alarmPeriodSeconds",
     }
 
     @classmethod
@@ -82,6 +84,7 @@ class InfraSettings:
                 0,
             ),
             run_defaults=_run_defaults(get("run_defaults")),
+            alarm_period_seconds=_alarm_period(get("alarm_period_seconds"), defaults.alarm_period_seconds),
         )
         return settings
 
@@ -167,3 +170,10 @@ def _run_defaults(value: Any) -> dict[str, Any]:
     except ValidationError as error:
         raise SettingsError(f"{_key('run_defaults')}: {error.errors()[0]['loc']}: {error.errors()[0]['msg']}") from None
     return dict(value)
+
+
+def _alarm_period(value: Any, default: int) -> int:
+    period = _integer(value, "alarm_period_seconds", default, 10)
+    if period not in (10, 30) and period % 60:
+        raise SettingsError(f"{_key('alarm_period_seconds')}: expected 10, 30 or a multiple of 60, got {period}")
+    return period

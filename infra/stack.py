@@ -180,7 +180,9 @@ class RetrainStack(Stack):
         )
 
         # --- alarms and people ---------------------------------------------------------------
-        EndpointAlarms(self, "EndpointAlarms", deployment=deployment, topic=topic)
+        EndpointAlarms(
+            self, "EndpointAlarms", deployment=deployment, topic=topic, period_seconds=settings.alarm_period_seconds
+        )
         leads = MlLeadsRole(
             self,
             "MLLeads",

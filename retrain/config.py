@@ -149,9 +149,12 @@ class LocalRunConfig(Section):
     termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     endpoint_poll_seconds: PositiveInt = 2
     max_endpoint_polls: PositiveInt = 300
+    # Not a run default: the period of the local stack's rollback alarms (`retrain:alarmPeriodSeconds`),
+    # short enough for an alarm to fire within a local canary's baking period.
+    alarm_period_seconds: Annotated[int, Field(ge=10)] = 10
 
     def execution_input(self) -> dict[str, int]:
-        return self.model_dump()
+        return self.model_dump(exclude={"alarm_period_seconds"})
 
 
 class RetrainConfig(Section):
