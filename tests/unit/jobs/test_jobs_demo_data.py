@@ -72,10 +72,10 @@ def test_the_fraud_pattern_drifts_so_a_model_of_recent_days_wins_on_the_newest()
         usable &= typed["is_fraud"].isin([0.0, 1.0]).to_numpy() & typed["event_time"].notna().to_numpy()
         return spec.add_pandas_features(typed[usable])
 
-    weights_then, weights_now = demo_data.pattern_weights(START), demo_data.pattern_weights(START + timedelta(29))
+    weights_then, weights_now = demo_data.pattern_weights(START), demo_data.pattern_weights(START + timedelta(59))
     assert weights_then.argmax() != weights_now.argmax()
 
-    old, recent, newest = featured(0, 8), featured(18, 26), featured(26, 30)
+    old, recent, newest = featured(0, 8), featured(40, 48), featured(48, 52)
     hyperparameters = train.Hyperparameters(max_iter=60, max_leaf_nodes=15, early_stopping="false")
     precision = {}
     for name, frame in (("old", old), ("recent", recent)):
