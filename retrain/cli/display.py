@@ -7,7 +7,8 @@ from typing import Any
 
 from retrain.runs import StateVisit, Timeline
 
-_MARK = {"done": "✓", "caught": "✗", "failed": "✗", "running": "…"}
+# "caught": the state failed and its Catch routed the run on (e.g. no endpoint yet → CreateEndpoint).
+_MARK = {"done": "✓", "caught": "↪", "failed": "✗", "running": "…"}
 _NAME_WIDTH = 24
 
 
@@ -52,7 +53,9 @@ def metrics_table(candidate: dict[str, Any], champion: dict[str, Any] | None) ->
 def _number(value: Any) -> str:
     if value is None:
         return "—"
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.4f}"
+    return str(int(value)) if isinstance(value, float) else str(value)
 
 
 def _one_line(text: str | None, limit: int = 300) -> str:

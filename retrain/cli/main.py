@@ -13,6 +13,7 @@ from retrain.errors import RetrainError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "retrain.cli.config_cmd",
     "retrain.cli.demo_data",
+    "retrain.cli.invoke_cmd",
     "retrain.cli.local",
     "retrain.cli.run",
     "retrain.cli.runs_cmd",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,13 +97,20 @@ def show_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def pending_approval(pipeline: DeployedPipeline, execution_name: str) -> dict[str, Any]:
+def pending_approval(pipeline: DeployedPipeline, execution_name: str, wait_seconds: float = 0.0) -> dict[str, Any]:
+    """The run's approval request; `wait_seconds` covers the moment between the run entering
+    RequestApproval and its Lambda storing the task token."""
     table = pipeline.client("dynamodb")
-    item = table.get_item(
-        TableName=pipeline.state_table,
-        Key={PARTITION_KEY: {"S": pipeline.config.pipeline.name}, SORT_KEY: {"S": approval_key(execution_name)}},
-        ConsistentRead=True,
-    ).get("Item")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        item = table.get_item(
+            TableName=pipeline.state_table,
+            Key={PARTITION_KEY: {"S": pipeline.config.pipeline.name}, SORT_KEY: {"S": approval_key(execution_name)}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
     if not item:
         raise RetrainError(
             f"run {execution_name} has not asked for approval (yet): check `retrain show {execution_name}`"
@@ -142,14 +150,18 @@ def reject(args: argparse.Namespace) -> int:
     return 0
 
 
-def send_approval(pipeline: DeployedPipeline, execution_name: str, who: str, reason: str) -> None:
-    item = pending_approval(pipeline, execution_name)
+def send_approval(
+    pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
+) -> None:
+    item = pending_approval(pipeline, execution_name, wait_seconds)
     output = {"approved_by": _identity(pipeline, who), "reason": reason, "approved_at": _now()}
     pipeline.client("stepfunctions").send_task_success(taskToken=item["task_token"]["S"], output=json.dumps(output))
 
 
-def send_rejection(pipeline: DeployedPipeline, execution_name: str, who: str, reason: str) -> None:
-    item = pending_approval(pipeline, execution_name)
+def send_rejection(
+    pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
+) -> None:
+    item = pending_approval(pipeline, execution_name, wait_seconds)
     cause = json.dumps({"rejected_by": _identity(pipeline, who), "reason": reason, "rejected_at": _now()})
     pipeline.client("stepfunctions").send_task_failure(
         taskToken=item["task_token"]["S"], error="ApprovalRejected", cause=cause
