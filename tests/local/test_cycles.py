@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from retrain.cli.runs_cmd import read_timeline
 from retrain.config import load_config
 from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, approval_key
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -39,15 +40,6 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600.0
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.5)
 
 
 @dataclass

@@ -23,9 +23,8 @@ import io
 import json
 import re
 import shutil
-import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ from local.home import StateDirectory
 from retrain.cli.clients import AwsClients
 from retrain.config import RetrainConfig, load_config
 from retrain.triggers import execution_name
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -75,16 +75,6 @@ DEPLOY_TIMEOUT = 300.0
 TRIGGER_TIMEOUT = 60.0
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass

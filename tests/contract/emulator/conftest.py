@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,22 +13,13 @@ import pytest
 
 from retrain.cli.clients import AwsClients
 from tests.local.conftest import aws_clients, local_aws, unique_name
+from tests.polling import wait_until
 
 __all__ = ["aws_clients", "local_aws", "unique_name"]
 
 ROLE_ARN = "arn:aws:iam::000000000000:role/contract-test"
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
