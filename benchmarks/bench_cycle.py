@@ -34,6 +34,7 @@ from retrain.cli.runs_cmd import read_timeline  # noqa: E402
 from retrain.config import load_config  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cycle.json"
+ROLLOUT_STATES = ("StartEndpointPolling", "WaitForEndpoint", "CheckEndpoint", "EndpointStatus?", "CountEndpointPoll")
 
 
 def free_port() -> int:
@@ -82,6 +83,8 @@ def measure(aws: LocalAws, label: str, wall: float, stdout: str) -> dict[str, An
     work = work_seconds(pipeline, summary["execution_arn"])
     execution = float(summary["seconds"])
     overhead = execution - sum(work.values())
+    # The blue/green rollout waits on purpose (canary baking, termination wait); shown apart.
+    rollout = sum(summary["state_seconds"].get(state, 0.0) for state in ROLLOUT_STATES)
     return {
         "run": label,
         "outcome": summary["outcome"],
@@ -90,6 +93,9 @@ def measure(aws: LocalAws, label: str, wall: float, stdout: str) -> dict[str, An
         "work_seconds": {k: round(v, 2) for k, v in work.items()},
         "orchestration_overhead_seconds": round(overhead, 2),
         "orchestration_overhead_share": round(overhead / execution, 3),
+        "rollout_wait_seconds": round(rollout, 2),
+        "overhead_excluding_rollout_seconds": round(overhead - rollout, 2),
+        "overhead_excluding_rollout_share": round((overhead - rollout) / execution, 3),
         "state_seconds": summary["state_seconds"],
     }
 
