@@ -145,7 +145,7 @@ class LocalRunConfig(Section):
 
     wait_for_data_seconds: PositiveInt = 5
     max_data_checks: PositiveInt = 1
-    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 10
+    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
     termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
     endpoint_poll_seconds: PositiveInt = 2
     max_endpoint_polls: PositiveInt = 300

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +83,12 @@ def test_run_defaults_are_checked_like_an_execution_input() -> None:
         InfraSettings.from_context(Context({"retrain:runDefaults": '{"wait_interval_seconds": "soon"}'}))
     with pytest.raises(SettingsError, match="retrain:runDefaults: expected a JSON object"):
         InfraSettings.from_context(Context({"retrain:runDefaults": "[1]"}))
+
+
+def test_the_local_canary_bakes_long_enough_for_its_alarms_to_fire() -> None:
+    # A guardrail that cannot fire within the canary step guards nothing.
+    from infra.monitoring import DATAPOINTS_TO_ALARM
+    from retrain.config import load_config
+
+    local = load_config(Path(__file__).resolve().parents[2] / "retrain.toml").local
+    assert local.wait_interval_seconds > DATAPOINTS_TO_ALARM * local.alarm_period_seconds
