@@ -10,87 +10,38 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import threading
 import time
 from typing import Any
 
-from local.sagemaker.jobs import ContainerPaths, JobContext, JobOutcome, JobProcess, base_environment
+from local.sagemaker.job_runner import HOST, JobRunner
+from local.sagemaker.jobs import ContainerPaths, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.s3transfer import NoObjectsFound, S3Transfer
-from local.sagemaker.store import Record, StateStore
+from local.sagemaker.store import Record
 
 logger = logging.getLogger("local.sagemaker")
 
 KIND = "ProcessingJob"
-HOST = "algo-1"
 
 
-class ProcessingJobRunner:
+class ProcessingJobRunner(JobRunner):
     """Runs one processing job on a thread; `stop()` is StopProcessingJob."""
 
-    def __init__(self, name: str, store: StateStore, context: JobContext) -> None:
-        self.name = name
-        self._store = store
-        self._context = context
-        self._stop = threading.Event()
-        self._process: JobProcess | None = None
-        self._thread = threading.Thread(target=self._run_safely, name=f"processing-{name}", daemon=True)
+    KIND = KIND
+    FOLDER = "processing"
+    LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def _record_pid(self) -> None:
-        # Kept with the job so that a restarted local AWS can end a process that outlived it.
-        assert self._process is not None
-        if self._process.wait_started(timeout=30) and self._process.pid:
-            self._store.set_fields(KIND, self.name, _Pid=self._process.pid,
-                                   _WorkDir=str(self._context.state_dir / "work"))
-
-    def stop(self) -> None:
-        self._stop.set()
+    def _mark_stopping(self) -> None:
         self._store.set_fields(KIND, self.name, ProcessingJobStatus="Stopping", LastModifiedTime=time.time())
-        if self._process is not None:
-            self._process.stop()
+
+    def _fail_internally(self, reason: str) -> None:
+        self._finish("Failed", FailureReason=reason)
 
     def _finish(self, status: str, **fields: Any) -> None:
         now = time.time()
         self._store.set_fields(KIND, self.name, ProcessingJobStatus=status, ProcessingEndTime=now,
                                LastModifiedTime=now, **fields)
-
-    def _run_safely(self) -> None:
-        try:
-            self._run()
-        except Exception as error:  # a bug here must still end the job, never leave it InProgress
-            logger.exception("processing job %s failed in the local SageMaker", self.name)
-            self._finish("Failed", FailureReason=f"InternalServerError: {error}"[:1024])
-
-    def _run(self) -> None:
-        record = self._store.get(KIND, self.name)
-        assert record is not None
-        region = record["_Region"]
-        clients = self._context.clients
-        s3 = S3Transfer(clients.client("s3", region), region)  # type: ignore[attr-defined]
-        work = self._context.state_dir / "work" / "processing" / self.name
-        shutil.rmtree(work, ignore_errors=True)
-        paths = ContainerPaths(work, self._context.interpreter)
-        log = LogStream(
-            clients.client("logs", region) if self._context.ship_logs else None,  # type: ignore[attr-defined]
-            "/aws/sagemaker/ProcessingJobs",
-            f"{self.name}/{HOST}-{int(record['CreationTime'])}",
-            self._context.state_dir / "logs" / "processing" / f"{self.name}.log",
-        )
-        try:
-            self._run_in(record, paths, s3, log, region)
-        finally:
-            log.close()
 
     def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Transfer, log: LogStream, region: str) -> None:
         self._store.set_fields(KIND, self.name, ProcessingStartTime=time.time(), LastModifiedTime=time.time())

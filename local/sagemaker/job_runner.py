@@ -1,0 +1,95 @@
+"""What training and processing job runners share: a thread per job, its process, its log stream.
+
+A subclass names its kind and says how its job runs (`_run_in`), how it records a stop and how it
+records a failure of the runner itself; the lifecycle around that is the same for every job.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from typing import ClassVar
+
+from local.sagemaker.jobs import ContainerPaths, JobContext, JobProcess
+from local.sagemaker.logstream import LogStream
+from local.sagemaker.s3transfer import S3Transfer
+from local.sagemaker.store import Record, StateStore
+
+logger = logging.getLogger("local.sagemaker")
+HOST = "algo-1"
+
+
+class JobRunner:
+    KIND: ClassVar[str]  # the store's kind, e.g. "TrainingJob"
+    FOLDER: ClassVar[str]  # work and log folder under the state directory, e.g. "training"
+    LOG_GROUP: ClassVar[str]  # the CloudWatch Logs group SageMaker writes the job's output to
+
+    def __init__(self, name: str, store: StateStore, context: JobContext) -> None:
+        self.name = name
+        self._store = store
+        self._context = context
+        self._stop = threading.Event()
+        self._process: JobProcess | None = None
+        self._thread = threading.Thread(target=self._run_safely, name=f"{self.FOLDER}-{name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._mark_stopping()
+        if self._process is not None:
+            self._process.stop()
+
+    def _record_pid(self) -> None:
+        # Kept with the job so that a restarted local AWS can end a process that outlived it.
+        assert self._process is not None
+        if self._process.wait_started(timeout=30) and self._process.pid:
+            self._store.set_fields(self.KIND, self.name, _Pid=self._process.pid,
+                                   _WorkDir=str(self._context.state_dir / "work"))
+
+    def _run_safely(self) -> None:
+        try:
+            self._run()
+        except Exception as error:  # a bug here must still end the job, never leave it InProgress
+            logger.exception("%s %s failed in the local SageMaker", self.KIND, self.name)
+            self._fail_internally(f"InternalServerError: {error}"[:1024])
+
+    def _run(self) -> None:
+        record = self._store.get(self.KIND, self.name)
+        assert record is not None
+        region = record["_Region"]
+        clients = self._context.clients
+        s3 = S3Transfer(clients.client("s3", region), region)  # type: ignore[attr-defined]
+        work = self._context.state_dir / "work" / self.FOLDER / self.name
+        shutil.rmtree(work, ignore_errors=True)
+        paths = ContainerPaths(work, self._context.interpreter)
+        log = LogStream(
+            clients.client("logs", region) if self._context.ship_logs else None,  # type: ignore[attr-defined]
+            self.LOG_GROUP,
+            f"{self.name}/{HOST}-{int(record['CreationTime'])}",
+            self._context.state_dir / "logs" / self.FOLDER / f"{self.name}.log",
+        )
+        try:
+            self._run_in(record, paths, s3, log, region)
+        finally:
+            log.close()
+
+    # --- what each kind of job says itself ----------------------------------------------------
+
+    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Transfer, log: LogStream, region: str) -> None:
+        raise NotImplementedError
+
+    def _mark_stopping(self) -> None:
+        raise NotImplementedError
+
+    def _fail_internally(self, reason: str) -> None:
+        raise NotImplementedError
