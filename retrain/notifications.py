@@ -19,7 +19,7 @@ from retrain.errors import InvalidTaskInput
 from retrain.execution_arn import ExecutionArn
 from retrain.failures import classify
 from retrain.messages import candidate_rejected, champion_kept, champion_promoted, pipeline_failed
-from retrain.ports import Notifier, StateStore
+from retrain.ports import Notifier, PipelineStateTable
 from retrain.state_table import EXPIRED, REJECTED
 from retrain.timestamps import utc_iso
 
@@ -28,7 +28,7 @@ _TIMEOUTS = ("States.Timeout", "States.HeartbeatTimeout")
 
 
 def notify(
-    event: NotifyEvent, notifier: Notifier, store: StateStore | None, now: Callable[[], datetime]
+    event: NotifyEvent, notifier: Notifier, store: PipelineStateTable | None, now: Callable[[], datetime]
 ) -> dict[str, Any]:
     execution = ExecutionArn.parse(event.execution_arn)
     run = event.run
