@@ -14,13 +14,13 @@ from typing import Any
 
 from retrain.contracts import RequestApprovalEvent
 from retrain.messages import approval_request
-from retrain.ports import ApprovalRequest, Notifier, StateStore
+from retrain.ports import ApprovalRequest, Notifier, PipelineStateTable
 from retrain.state_table import PENDING
 from retrain.timestamps import utc_iso
 
 
 def request_approval(
-    event: RequestApprovalEvent, store: StateStore, notifier: Notifier, now: Callable[[], datetime]
+    event: RequestApprovalEvent, store: PipelineStateTable, notifier: Notifier, now: Callable[[], datetime]
 ) -> dict[str, Any]:
     moment = now()
     at = utc_iso(moment)

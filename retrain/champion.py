@@ -1,9 +1,9 @@
 """PromoteChampion: after a successful rollout, make the candidate the recorded champion.
 
 The champion, its history entry, the watermark and the approval are written in one conditional
-transaction (see `StateStore.record_promotion`): a retry of the same execution finds its own record
-and changes nothing; an older execution never replaces the champion of a newer one. The registry
-marks the package Approved only once the record is settled, with who approved it and why.
+transaction (see `PipelineStateTable.record_promotion`): a retry of the same execution finds its own
+record and changes nothing; an older execution never replaces the champion of a newer one. The
+registry marks the package Approved only once the record is settled, with who approved it and why.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from datetime import datetime
 
 from retrain.contracts import Champion, PromoteChampionEvent
 from retrain.errors import PipelineStateError
-from retrain.ports import ModelRegistry, Promotion, StateStore
+from retrain.ports import ModelPackageRegistry, PipelineStateTable, Promotion
 from retrain.timestamps import utc_iso
 
 DESCRIPTION_MAX = 1024  # SageMaker's limit on ApprovalDescription
 
 
 def promote_champion(
-    event: PromoteChampionEvent, store: StateStore, registry: ModelRegistry, now: Callable[[], datetime]
+    event: PromoteChampionEvent, store: PipelineStateTable, registry: ModelPackageRegistry, now: Callable[[], datetime]
 ) -> Champion:
     run = event.run
     candidate = Champion(

@@ -61,8 +61,12 @@ class PipelineStateError(RetrainError):
     """The pipeline's own records (watermark, champion, approvals) are inconsistent."""
 
 
-# Error names that the definition treats as final: never retried, always reported by name.
+# Error names that the definition treats as final: never retried, always reported by name. This is
+# the one list (`retrain.failures` classifies by it) and it holds every class above. ConfigError is
+# one: ValidateInput, RequestApproval and Notify raise it uncaught when retrain.toml or a setting the
+# stack gives them is wrong, and the same call would meet the same config again, so a retry cannot help.
 DOMAIN_ERRORS: tuple[type[RetrainError], ...] = (
+    ConfigError,
     InvalidExecutionInput,
     InvalidTaskInput,
     InvalidJobArguments,

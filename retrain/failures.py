@@ -24,35 +24,34 @@ from retrain.contracts import FailureSummary
 
 MAX_LINE = 400  # characters of each cause line: enough for a message, short enough for a Fail state
 
-_DOMAIN_NAMES = tuple(
-    name
-    for name, value in vars(errors).items()
-    if isinstance(value, type) and issubclass(value, errors.RetrainError) and value is not errors.RetrainError
-)
+_DOMAIN_NAMES = errors.DOMAIN_ERROR_NAMES
 # The last `Name: message` in a text, possibly module-qualified (`retrain.errors.Name: ...`).
 _DOMAIN_LINE = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(_DOMAIN_NAMES) + r")\s*:\s*([^\n]*)")
 
-HINTS = {
-    "InvalidExecutionInput": "Fix the execution input and start a new execution.",
-    "InvalidTaskInput": "The definition and a Lambda function disagree on an event: deploy both from "
+# How to fix each error; every domain error has one (a unit test checks).
+_DOMAIN_HINTS: dict[type[errors.RetrainError], str] = {
+    errors.InvalidExecutionInput: "Fix the execution input and start a new execution.",
+    errors.InvalidTaskInput: "The definition and a Lambda function disagree on an event: deploy both from "
     "the same version, then redrive.",
-    "ConfigError": "Fix retrain.toml and deploy again.",
-    "InvalidJobArguments": "The definition and a job script disagree on arguments: deploy both from the "
+    errors.ConfigError: "Fix retrain.toml and deploy again.",
+    errors.InvalidJobArguments: "The definition and a job script disagree on arguments: deploy both from the "
     "same version, then start a new execution.",
-    "SchemaMismatch": "Fix the landing data or [dataset.schema] in retrain.toml, then start a new execution.",
-    "DataQualityError": "Check this window's landing partitions for duplicate and malformed rows, "
+    errors.SchemaMismatch: "Fix the landing data or [dataset.schema] in retrain.toml, then start a new execution.",
+    errors.DataQualityError: "Check this window's landing partitions for duplicate and malformed rows, "
     "or land more data, then start a new execution.",
-    "TrainingScriptFailed": "Read the training job's log (/aws/sagemaker/TrainingJobs), fix the training "
+    errors.TrainingScriptFailed: "Read the training job's log (/aws/sagemaker/TrainingJobs), fix the training "
     "code or the hyperparameters, then start a new execution.",
-    "EvaluationFailed": "Read the evaluation job's log (/aws/sagemaker/ProcessingJobs), fix the "
+    errors.EvaluationFailed: "Read the evaluation job's log (/aws/sagemaker/ProcessingJobs), fix the "
     "evaluation code, then start a new execution.",
-    "ApprovalRejected": "Production was not touched; address the reviewer's reason before retraining.",
-    "DeploymentRolledBack": "The champion still serves: check the alarms that fired and the candidate's "
+    errors.ApprovalRejected: "Production was not touched; address the reviewer's reason before retraining.",
+    errors.DeploymentRolledBack: "The champion still serves: check the alarms that fired and the candidate's "
     "endpoint logs before retraining.",
-    "EndpointDeploymentFailed": "Read the endpoint's failure reason (DescribeEndpoint); fix the model or "
+    errors.EndpointDeploymentFailed: "Read the endpoint's failure reason (DescribeEndpoint); fix the model or "
     "the endpoint configuration, then start a new execution.",
-    "PipelineStateError": "Compare the state table's WATERMARK, CHAMPION and APPROVAL items with the model "
+    errors.PipelineStateError: "Compare the state table's WATERMARK, CHAMPION and APPROVAL items with the model "
     "registry and the endpoint, correct them, then start a new execution.",
+}
+_STATES_HINTS = {
     "States.Timeout": "A state ran past its timeout: raise it in retrain.toml if the work is legitimately "
     "slow, else find the stuck job in the execution's event history.",
     "States.HeartbeatTimeout": "A task stopped sending heartbeats: find it in the execution's event history.",
@@ -61,6 +60,7 @@ HINTS = {
     "in the execution's event history.",
     "States.Permissions": "The state machine's role lacks a permission: add it to the stack.",
 }
+HINTS = {error.__name__: hint for error, hint in _DOMAIN_HINTS.items()} | _STATES_HINTS
 GENERIC_HINT = "See the failed state in the execution's event history."
 
 

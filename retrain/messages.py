@@ -10,6 +10,7 @@ import json
 import shlex
 
 from retrain.contracts import FailureSummary, PromotionDecision, RunPlan
+from retrain.errors import ApprovalRejected
 from retrain.execution_arn import ExecutionArn
 from retrain.ports import ApprovalRequest
 
@@ -71,7 +72,7 @@ def approval_request(request: ApprovalRequest, run: RunPlan) -> tuple[str, str]:
         f"  aws stepfunctions send-task-success --region {execution.region} --task-token {quoted_token} \\",
         f"    --task-output {shlex.quote(approval)}",
         f"  aws stepfunctions send-task-failure --region {execution.region} --task-token {quoted_token} \\",
-        '    --error ApprovalRejected --cause "<why>"',
+        f'    --error {ApprovalRejected.__name__} --cause "<why>"',
     ]
     return subject(f"[{run.pipeline}] Approve candidate {name}? {score}"), "\n".join(body)
 
@@ -105,7 +106,7 @@ def champion_kept(run: RunPlan, decision: PromotionDecision | None, execution: E
 def candidate_rejected(
     pipeline: str, run: RunPlan | None, outcome: FailureSummary, execution: ExecutionArn
 ) -> tuple[str, str]:
-    timed_out = outcome.error != "ApprovalRejected"
+    timed_out = outcome.error != ApprovalRejected.__name__
     what = "was not approved in time" if timed_out else "was rejected"
     body = [
         f"The candidate of {execution.execution_name} {what}; production was not touched.",

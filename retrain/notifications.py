@@ -15,20 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from retrain.contracts import FailureSummary, NotifyEvent
-from retrain.errors import InvalidTaskInput
+from retrain.errors import ApprovalRejected, InvalidTaskInput
 from retrain.execution_arn import ExecutionArn
 from retrain.failures import classify
 from retrain.messages import candidate_rejected, champion_kept, champion_promoted, pipeline_failed
-from retrain.ports import Notifier, StateStore
+from retrain.ports import Notifier, PipelineStateTable
 from retrain.state_table import EXPIRED, REJECTED
 from retrain.timestamps import utc_iso
 
-REJECTED_ERROR = "ApprovalRejected"
+REJECTED_ERROR = ApprovalRejected.__name__
 _TIMEOUTS = ("States.Timeout", "States.HeartbeatTimeout")
 
 
 def notify(
-    event: NotifyEvent, notifier: Notifier, store: StateStore | None, now: Callable[[], datetime]
+    event: NotifyEvent, notifier: Notifier, store: PipelineStateTable | None, now: Callable[[], datetime]
 ) -> dict[str, Any]:
     execution = ExecutionArn.parse(event.execution_arn)
     run = event.run

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from retrain.config import Direction, PromotionConfig
 from retrain.contracts import CompareWithChampionEvent, PromotionDecision
 from retrain.errors import EvaluationFailed
-from retrain.evaluation_report import EvaluationReport, parse_evaluation
+from retrain.evaluation_metrics import EvaluationMetrics, parse_evaluation
 from retrain.ports import ObjectStore
 from retrain.s3_uri import sibling_uri, split_s3_uri
 
@@ -43,7 +43,7 @@ def compare_with_champion(
     return decide(policy, parse_evaluation(document, uri), sibling_uri(uri, REPORT_NAME))
 
 
-def decide(policy: PromotionConfig, evaluation: EvaluationReport, report_uri: str) -> PromotionDecision:
+def decide(policy: PromotionConfig, evaluation: EvaluationMetrics, report_uri: str) -> PromotionDecision:
     candidate, champion = evaluation.candidate, evaluation.champion
     uncomputed = evaluation.uncomputed
 

@@ -42,8 +42,11 @@ class Promotion:
     approval: Approval
 
 
-class StateStore(Protocol):
-    """The pipeline's records (see `retrain.state_table` for the item layout)."""
+class PipelineStateTable(Protocol):
+    """The pipeline's records in its state table: watermark, champion, approval requests.
+
+    See `retrain.state_table` for the item layout.
+    """
 
     def watermark(self) -> str:
         """The last landing key trained on, "" before the first promotion."""
@@ -92,7 +95,9 @@ class Notifier(Protocol):
         ...
 
 
-class ModelRegistry(Protocol):
+class ModelPackageRegistry(Protocol):
+    """Model packages in the SageMaker Model Registry."""
+
     def approve(self, model_package_arn: str, description: str) -> None:
         """Set the package's status to Approved (idempotent)."""
         ...

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from retrain.contracts import NO_CHAMPION, CheckForNewDataEvent, DataCheck, DataPlan
-from retrain.ports import LandingObject, ObjectStore, StateStore
+from retrain.ports import LandingObject, ObjectStore, PipelineStateTable
 from retrain.s3_uri import split_s3_uri
 
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/([^/]+)")
@@ -75,7 +75,7 @@ def check_new_data(
     )
 
 
-def check_for_new_data(event: CheckForNewDataEvent, store: StateStore, objects: ObjectStore) -> DataCheck:
+def check_for_new_data(event: CheckForNewDataEvent, store: PipelineStateTable, objects: ObjectStore) -> DataCheck:
     run = event.run
     bucket, prefix = split_s3_uri(run.data.landing_uri)
     previous = store.watermark()

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain.contracts import CheckForNewDataEvent
 from retrain.watermark import check_for_new_data
-from tasks._aws.dynamodb_state import DynamoStateStore
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 from tasks._aws.s3_objects import S3ObjectStore
 from tasks._events import parse_event
 
@@ -27,7 +27,7 @@ dynamodb = boto3.client("dynamodb")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(event, CheckForNewDataEvent)
-    store = DynamoStateStore(dynamodb, request.run.state_table, request.run.pipeline)
+    store = DynamoPipelineStateTable(dynamodb, request.run.state_table, request.run.pipeline)
     check = check_for_new_data(request, store, S3ObjectStore(s3))
     logger.info("landing data checked", extra=check.model_dump())
     metrics.add_metric(name="NewLandingObjects", unit=MetricUnit.Count, value=check.new_objects)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain.contracts import NotifyEvent
 from retrain.notifications import notify
-from tasks._aws.dynamodb_state import DynamoStateStore
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 from tasks._aws.sns_notifier import SnsNotifier
 from tasks._events import parse_event
 
@@ -31,7 +31,7 @@ dynamodb = boto3.client("dynamodb")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(event, NotifyEvent)
     run = request.run
-    store = DynamoStateStore(dynamodb, run.state_table, run.pipeline) if run else None
+    store = DynamoPipelineStateTable(dynamodb, run.state_table, run.pipeline) if run else None
     result = notify(request, SnsNotifier(sns, os.environ.get("TOPIC_ARN")), store, partial(datetime.now, UTC))
     logger.info("notified", extra={"kind": request.kind, **result})
     metrics.add_metric(name=f"Outcome{request.kind.title()}", unit=MetricUnit.Count, value=1)

@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain.champion import promote_champion
 from retrain.contracts import PromoteChampionEvent
-from tasks._aws.dynamodb_state import DynamoStateStore
-from tasks._aws.model_registry import SageMakerModelRegistry
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
+from tasks._aws.model_registry import SageMakerModelPackageRegistry
 from tasks._events import parse_event
 
 logger = Logger()
@@ -29,8 +29,8 @@ sagemaker = boto3.client("sagemaker")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(event, PromoteChampionEvent)
-    store = DynamoStateStore(dynamodb, request.run.state_table, request.run.pipeline)
-    registry = SageMakerModelRegistry(sagemaker)
+    store = DynamoPipelineStateTable(dynamodb, request.run.state_table, request.run.pipeline)
+    registry = SageMakerModelPackageRegistry(sagemaker)
     champion = promote_champion(request, store, registry, partial(datetime.now, UTC))
     logger.info("champion recorded", extra=champion.model_dump())
     metrics.add_metric(name="ChampionsPromoted", unit=MetricUnit.Count, value=1)

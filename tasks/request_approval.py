@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain.approval import request_approval
 from retrain.contracts import RequestApprovalEvent
-from tasks._aws.dynamodb_state import DynamoStateStore
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 from tasks._aws.sns_notifier import SnsNotifier
 from tasks._events import parse_event
 
@@ -30,7 +30,7 @@ sns = boto3.client("sns")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(event, RequestApprovalEvent)
-    store = DynamoStateStore(dynamodb, request.run.state_table, request.run.pipeline)
+    store = DynamoPipelineStateTable(dynamodb, request.run.state_table, request.run.pipeline)
     notifier = SnsNotifier(sns, os.environ.get("TOPIC_ARN"))
     result = request_approval(request, store, notifier, partial(datetime.now, UTC))
     logger.info("approval requested", extra={"execution": request.run.execution_name, **result})

@@ -1,4 +1,4 @@
-"""`StateStore` on the pipeline's DynamoDB state table (layout: `retrain.state_table`)."""
+"""`PipelineStateTable` on the pipeline's DynamoDB state table (layout: `retrain.state_table`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ _STRING_FIELDS = (
 _STATUS = {"#status": "status"}
 
 
-class DynamoStateStore:
+class DynamoPipelineStateTable:
     def __init__(self, client: Any, table: str, pipeline: str) -> None:
         self._dynamodb = client
         self._table = table

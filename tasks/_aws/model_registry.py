@@ -1,11 +1,11 @@
-"""`ModelRegistry` on the SageMaker Model Registry."""
+"""`ModelPackageRegistry` on the SageMaker Model Registry."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class SageMakerModelRegistry:
+class SageMakerModelPackageRegistry:
     def __init__(self, client: Any) -> None:
         self._sagemaker = client
 

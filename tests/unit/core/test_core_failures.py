@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from retrain.errors import DOMAIN_ERROR_NAMES
+from retrain import errors
+from retrain.errors import DOMAIN_ERROR_NAMES, DOMAIN_ERRORS
 from retrain.failures import HINTS, MAX_LINE, classify
 
 
@@ -133,6 +134,22 @@ def test_a_domain_error_says_how_to_fix_it() -> None:
 
 def test_every_domain_error_has_a_hint() -> None:
     assert set(DOMAIN_ERROR_NAMES) <= set(HINTS)
+
+
+def test_every_error_class_of_the_core_is_a_domain_error() -> None:
+    defined = {
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, errors.RetrainError) and value is not errors.RetrainError
+    }
+    assert defined == set(DOMAIN_ERRORS)
+
+
+def test_a_config_error_is_reported_by_name_with_its_fix() -> None:
+    summary = classify({"Error": "ConfigError", "Cause": lambda_cause("ConfigError", "TOPIC_ARN is not set")})
+
+    assert summary.error == "ConfigError"
+    assert summary.cause.splitlines() == ["TOPIC_ARN is not set", "Fix retrain.toml and deploy again."]
 
 
 def test_a_long_cause_is_trimmed_to_one_line() -> None:

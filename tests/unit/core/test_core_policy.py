@@ -8,7 +8,7 @@ import pytest
 
 from retrain.config import Guardrail, PromotionConfig
 from retrain.errors import EvaluationFailed
-from retrain.evaluation_report import EvaluationReport
+from retrain.evaluation_metrics import EvaluationMetrics
 from retrain.policy import decide
 
 AP = "average_precision"
@@ -153,7 +153,7 @@ def test_policy(
     promote: bool,
     reason: str,
 ) -> None:
-    decision = decide(config, EvaluationReport(candidate, champion), "s3://b/report.html")
+    decision = decide(config, EvaluationMetrics(candidate, champion), "s3://b/report.html")
 
     assert decision.promote is promote
     assert decision.reasons[0] == reason
@@ -162,7 +162,7 @@ def test_policy(
 
 
 def test_guardrail_reasons_say_which_metric_regressed() -> None:
-    decision = decide(BASE, EvaluationReport({AP: 0.45, "roc_auc": 0.85}, {AP: 0.377, "roc_auc": 0.875}), "r")
+    decision = decide(BASE, EvaluationMetrics({AP: 0.45, "roc_auc": 0.85}, {AP: 0.377, "roc_auc": 0.875}), "r")
 
     assert decision.reasons[1] == (
         "guardrail roc_auc 0.850 vs champion 0.875: -0.025 exceeds the allowed regression 0.010"
@@ -170,7 +170,7 @@ def test_guardrail_reasons_say_which_metric_regressed() -> None:
 
 
 def test_guardrails_do_not_apply_to_a_first_candidate() -> None:
-    decision = decide(BASE, EvaluationReport({AP: 0.3}, None), "r")
+    decision = decide(BASE, EvaluationMetrics({AP: 0.3}, None), "r")
 
     assert decision.promote
     assert decision.reasons == [
@@ -180,7 +180,7 @@ def test_guardrails_do_not_apply_to_a_first_candidate() -> None:
 
 
 def test_the_floor_reason_names_the_bound() -> None:
-    decision = decide(BASE, EvaluationReport({AP: 0.15}, None), "r")
+    decision = decide(BASE, EvaluationMetrics({AP: 0.15}, None), "r")
 
     assert decision.reasons[1] == "average_precision 0.150 < required minimum 0.200"
 
@@ -195,4 +195,4 @@ def test_the_floor_reason_names_the_bound() -> None:
 )
 def test_a_missing_metric_is_a_clear_error(candidate: dict[str, float], champion: dict[str, float], role: str) -> None:
     with pytest.raises(EvaluationFailed, match=rf"evaluation\.json has no '\w+' for the {role} \(it has: "):
-        decide(BASE, EvaluationReport(candidate, champion), "r")
+        decide(BASE, EvaluationMetrics(candidate, champion), "r")

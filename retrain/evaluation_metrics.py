@@ -20,14 +20,16 @@ _SHAPE = 'expected {"candidate": {metric: number}, "champion": {metric: number} 
 
 
 @dataclass(frozen=True)
-class EvaluationReport:
+class EvaluationMetrics:
+    """The candidate's and the champion's metrics as `evaluation.json` gives them."""
+
     candidate: dict[str, float]
     champion: dict[str, float] | None
     # Metrics the job reported as null, by role: it could not compute them (e.g. one class only).
     uncomputed: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
-def parse_evaluation(text: str | bytes, source: str) -> EvaluationReport:
+def parse_evaluation(text: str | bytes, source: str) -> EvaluationMetrics:
     """Raise EvaluationFailed naming what is wrong with the document at `source`."""
     try:
         document = json.loads(text)
@@ -40,7 +42,7 @@ def parse_evaluation(text: str | bytes, source: str) -> EvaluationReport:
             raise EvaluationFailed(f"{source}: {role!r} is missing; {_SHAPE}")
     champion = document["champion"]
     roles = {"candidate": document["candidate"]} | ({} if champion is None else {"champion": champion})
-    return EvaluationReport(
+    return EvaluationMetrics(
         candidate=_metrics(document["candidate"], f"{source}: candidate"),
         champion=None if champion is None else _metrics(champion, f"{source}: champion"),
         uncomputed={role: frozenset(k for k, v in values.items() if v is None) for role, values in roles.items()},

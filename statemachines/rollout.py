@@ -1,0 +1,273 @@
+"""The rollout of an approved candidate to the live endpoint, as one unit of the definition.
+
+    CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → CreateEndpoint | UpdateEndpoint
+      → StartEndpointPolling → WaitForEndpoint → CheckEndpoint → EndpointStatus?
+          InService on the new config  → PromoteChampion → NotifySuccess → Promoted
+          InService on another config  → RecordRollback → DeploymentRolledBack (Fail)
+          Failed / UpdateRollbackFailed, or too many polls → EndpointFailed / EndpointTimedOut → failure path
+          anything else                → CountEndpointPoll → WaitForEndpoint
+
+It reads `$.run` (names, training role, deployment settings), `$.package.arn`, and for the champion
+record `$.data`, `$.training.model_data_url`, `$.decision` and `$.approval`; it writes under
+`$.deployment`, then `$.champion` and `$.notified`.
+"""
+
+from __future__ import annotations
+
+from stepfunctions.steps import Choice, ChoiceRule, Fail, Pass, Succeed, Wait
+from stepfunctions.steps.states import State
+
+from retrain.contracts import Champion
+from retrain.errors import DeploymentRolledBack, EndpointDeploymentFailed
+from statemachines.placeholders import Placeholder
+from statemachines.policies import Timeouts, select_fields
+from statemachines.sdk_extensions import TrimmedTask
+from statemachines.states import (
+    catch_all,
+    execution_tags,
+    fail_with,
+    lambda_task,
+    notice,
+    sagemaker_sdk_task,
+    sagemaker_task,
+)
+
+VARIANT_NAME = "AllTraffic"
+ENDPOINT = "$.run.deployment.endpoint_name"
+NEW_CONFIG = "$.run.names.endpoint_config"
+STATUS = "$.deployment.current.status"
+
+
+def rollout(failure: State) -> TrimmedTask:
+    """The rollout's states, wired; returns its first state. Unexpected errors go to `failure`."""
+    create_model = _create_model()
+    create_config = _create_endpoint_config()
+    describe_live = sagemaker_sdk_task(
+        "DescribeLiveEndpoint",
+        "describeEndpoint",
+        parameters={"EndpointName.$": ENDPOINT},
+        result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
+        result_path="$.deployment.before",
+        comment="Is there a live endpoint to update? If not, it is created.",
+    )
+    create_endpoint = _create_endpoint()
+    update_endpoint = _update_endpoint()
+    for state in (create_model, create_config, create_endpoint, update_endpoint):
+        state.add_catch(catch_all(failure))
+    # DescribeEndpoint of a missing endpoint is an error: that is the "create" branch.
+    describe_live.add_catch(catch_all(create_endpoint, result_path="$.deployment.lookup"))
+
+    start_polling = _endpoint_polling(failure)
+    create_model.next(create_config)
+    create_config.next(describe_live)
+    describe_live.next(update_endpoint)
+    create_endpoint.next(start_polling)
+    update_endpoint.next(start_polling)
+    return create_model
+
+
+def _create_model() -> TrimmedTask:
+    return sagemaker_task(
+        "CreateModel",
+        "createModel",
+        parameters={
+            "ModelName.$": "$.run.names.model",
+            "ExecutionRoleArn.$": "$.run.training.role_arn",
+            "PrimaryContainer": {"ModelPackageName.$": "$.package.arn"},
+            "Tags": execution_tags(),
+        },
+        result_selector={"arn.$": "$.ModelArn"},
+        result_path="$.deployment.model",
+        comment="A SageMaker model from the registered (now approved) package.",
+        timeout_seconds=Timeouts.ENDPOINT_CALL,
+    )
+
+
+def _create_endpoint_config() -> TrimmedTask:
+    return sagemaker_task(
+        "CreateEndpointConfig",
+        "createEndpointConfig",
+        parameters={
+            "EndpointConfigName.$": NEW_CONFIG,
+            "ProductionVariants": [
+                {
+                    "VariantName": VARIANT_NAME,
+                    "ModelName.$": "$.run.names.model",
+                    "InstanceType.$": "$.run.deployment.instance_type",
+                    "InitialInstanceCount.$": "$.run.deployment.initial_instance_count",
+                    "InitialVariantWeight": 1,
+                }
+            ],
+            "Tags": execution_tags(),
+        },
+        result_selector={"arn.$": "$.EndpointConfigArn"},
+        result_path="$.deployment.config",
+        comment="The endpoint config of the new (green) fleet.",
+        timeout_seconds=Timeouts.ENDPOINT_CALL,
+    )
+
+
+def _create_endpoint() -> TrimmedTask:
+    return sagemaker_task(
+        "CreateEndpoint",
+        "createEndpoint",
+        parameters={"EndpointName.$": ENDPOINT, "EndpointConfigName.$": NEW_CONFIG, "Tags": execution_tags()},
+        result_selector={"arn.$": "$.EndpointArn"},
+        result_path="$.deployment.endpoint",
+        comment="First deployment: the endpoint is created with the candidate.",
+        timeout_seconds=Timeouts.ENDPOINT_CALL,
+    )
+
+
+def _update_endpoint() -> TrimmedTask:
+    return sagemaker_task(
+        "UpdateEndpoint",
+        "updateEndpoint",
+        parameters={
+            "EndpointName.$": ENDPOINT,
+            "EndpointConfigName.$": NEW_CONFIG,
+            "RetainAllVariantProperties": False,
+            "DeploymentConfig": {
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration.$": "$.run.deployment.traffic_routing",
+                    "TerminationWaitInSeconds.$": "$.run.deployment.termination_wait_seconds",
+                    "MaximumExecutionTimeoutInSeconds.$": "$.run.deployment.maximum_execution_timeout_seconds",
+                },
+                "AutoRollbackConfiguration": {"Alarms.$": "$.run.deployment.alarms"},
+            },
+        },
+        result_selector={"arn.$": "$.EndpointArn"},
+        result_path="$.deployment.endpoint",
+        comment="Blue/green update: traffic shifts to the new fleet by the configured routing; "
+        "SageMaker rolls back by itself if an alarm fires.",
+        timeout_seconds=Timeouts.ENDPOINT_CALL,
+    )
+
+
+def _endpoint_polling(failure: State) -> Pass:
+    """The bounded Wait/DescribeEndpoint loop and where each status leads; returns its first state."""
+    start_polling = Pass(
+        "StartEndpointPolling", comment="Counts the DescribeEndpoint polls from zero.",
+        result={"polls": 0}, result_path="$.deployment.wait",
+    )
+    wait_for_endpoint = Wait(
+        "WaitForEndpoint", comment="Waits between two looks at the endpoint.",
+        seconds_path="$.run.deployment.poll_seconds",
+    )
+    check_endpoint = sagemaker_sdk_task(
+        "CheckEndpoint",
+        "describeEndpoint",
+        parameters={"EndpointName.$": ENDPOINT},
+        result_selector={"status.$": "$.EndpointStatus", "config.$": "$.EndpointConfigName"},
+        result_path="$.deployment.current",
+        comment="The endpoint's status and the config it serves.",
+    )
+    check_endpoint.add_catch(catch_all(failure))
+    count_poll = Pass(
+        "CountEndpointPoll", comment="One more poll.",
+        parameters={"polls.$": "States.MathAdd($.deployment.wait.polls, 1)"},
+        result_path="$.deployment.wait",
+    )
+
+    endpoint_failed = fail_with(
+        "EndpointFailed",
+        EndpointDeploymentFailed.__name__,
+        "The endpoint went to Failed while deploying the candidate. Read its FailureReason with "
+        "DescribeEndpoint, fix the model or the instance settings, then start a new run.",
+        failure,
+    )
+    endpoint_timed_out = fail_with(
+        "EndpointTimedOut",
+        EndpointDeploymentFailed.__name__,
+        "The endpoint did not reach InService within deployment.max_endpoint_polls polls. Check it "
+        "with DescribeEndpoint; raise the bound in retrain.toml if rollouts take longer.",
+        failure,
+    )
+
+    status = Choice("EndpointStatus?", comment="InService on the new config, rolled back, failed, or still going?")
+    status.add_choice(
+        ChoiceRule.And([
+            ChoiceRule.StringEquals(STATUS, "InService"),
+            ChoiceRule.StringEqualsPath("$.deployment.current.config", NEW_CONFIG),
+        ]),
+        _promote_and_notify(failure),
+    )
+    # InService on another config: SageMaker rolled the update back to the champion's.
+    status.add_choice(ChoiceRule.StringEquals(STATUS, "InService"), _record_rollback())
+    status.add_choice(
+        ChoiceRule.Or([
+            ChoiceRule.StringEquals(STATUS, "Failed"),
+            ChoiceRule.StringEquals(STATUS, "UpdateRollbackFailed"),
+        ]),
+        endpoint_failed,
+    )
+    status.add_choice(
+        ChoiceRule.NumericGreaterThanEqualsPath("$.deployment.wait.polls", "$.run.deployment.max_polls"),
+        endpoint_timed_out,
+    )
+    status.default_choice(count_poll)
+    count_poll.next(wait_for_endpoint)
+    start_polling.next(wait_for_endpoint)
+    wait_for_endpoint.next(check_endpoint)
+    check_endpoint.next(status)
+    return start_polling
+
+
+def _record_rollback() -> TrimmedTask:
+    """The package of a rolled-back candidate is marked Rejected; the run ends DeploymentRolledBack."""
+    record_rollback = sagemaker_sdk_task(
+        "RecordRollback",
+        "updateModelPackage",
+        parameters={
+            "ModelPackageArn.$": "$.package.arn",
+            "ModelApprovalStatus": "Rejected",
+            "ApprovalDescription.$": "States.Format('Rolled back by SageMaker during the blue/green "
+            "update of endpoint {}: an auto-rollback alarm fired.', $.run.deployment.endpoint_name)",
+        },
+        result_selector={"arn.$": "$.ModelPackageArn"},
+        result_path=None,
+        comment="The candidate was rolled back: its package is marked Rejected with the reason.",
+    )
+    rolled_back = Fail(
+        "DeploymentRolledBack",
+        comment="An alarm fired during the blue/green update; SageMaker returned all traffic to "
+        "the champion, which keeps serving.",
+        error=DeploymentRolledBack.__name__,
+        cause="An auto-rollback alarm fired during the blue/green update and SageMaker returned "
+        "all traffic to the champion, which is still serving. Look at the endpoint's alarms and "
+        "the candidate's logs, fix the candidate, then start a new run.",
+    )
+    # The rollback happened whether or not the package could be marked.
+    record_rollback.add_catch(catch_all(rolled_back, result_path="$.record_error"))
+    record_rollback.next(rolled_back)
+    return record_rollback
+
+
+def _promote_and_notify(failure: State) -> TrimmedTask:
+    promote = lambda_task(
+        "PromoteChampion",
+        Placeholder.PROMOTE_CHAMPION_FUNCTION_ARN,
+        payload={
+            "run.$": "$.run",
+            "data.$": "$.data",
+            "model_package_arn.$": "$.package.arn",
+            "model_data_url.$": "$.training.model_data_url",
+            "decision.$": "$.decision",
+            "approval.$": "$.approval",
+        },
+        result_selector=select_fields(Champion),
+        result_path="$.champion",
+        comment="The package is Approved; the champion and the watermark are recorded.",
+    )
+    promote.add_catch(catch_all(failure))
+    promoted = Succeed("Promoted", comment="The candidate is the new champion and serves all traffic.")
+    # The model is live either way; a failed notice must not turn a promotion into a failure.
+    notify_success = notice(
+        "NotifySuccess",
+        payload={"kind": "success", "run.$": "$.run", "execution_arn.$": "$$.Execution.Id",
+                 "decision.$": "$.decision"},
+        comment="Tells the team the new champion is live.",
+        then=promoted,
+    )
+    promote.next(notify_success)
+    return promote

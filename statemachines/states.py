@@ -1,0 +1,121 @@
+"""State factories that know no stage of the cycle: a task with its timeout, retry and trimmed result,
+the catch-all to the failure path, a domain error the definition detects itself, a best-effort notice.
+
+Every Task built here retries only the transient errors of its integration (`statemachines/policies.py`)
+and returns only what its `ResultSelector` keeps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepfunctions.steps import Catch, Pass
+from stepfunctions.steps.states import State
+
+from statemachines.placeholders import Placeholder
+from statemachines.policies import LAMBDA_TRANSIENT, SAGEMAKER_TRANSIENT, Timeouts, transient_retry
+from statemachines.sdk_extensions import TrimmedTask
+
+# Every SageMaker resource a run creates carries the execution that created it.
+EXECUTION_TAG_KEY = "retrain:execution"
+
+
+def execution_tags() -> list[dict[str, str]]:
+    """The `Tags` parameter of a SageMaker create call: the execution's name under `EXECUTION_TAG_KEY`."""
+    return [{"Key": EXECUTION_TAG_KEY, "Value.$": "$$.Execution.Name"}]
+
+
+def catch_all(next_step: State, result_path: str = "$.error") -> Catch:
+    """Every error not handled otherwise lands in `result_path` and goes to `next_step`."""
+    return Catch(error_equals=["States.ALL"], next_step=next_step, result_path=result_path)
+
+
+def lambda_task(
+    name: str,
+    function: Placeholder,
+    payload: dict[str, Any],
+    result_selector: dict[str, str],
+    result_path: str | None,
+    comment: str,
+) -> TrimmedTask:
+    return TrimmedTask(
+        name,
+        comment=comment,
+        resource="arn:aws:states:::lambda:invoke",
+        parameters={"FunctionName": function.token, "Payload": payload},
+        result_selector=result_selector,
+        result_path=result_path,
+        timeout_seconds=Timeouts.LAMBDA,
+        retry=transient_retry(LAMBDA_TRANSIENT, max_attempts=4),
+    )
+
+
+def sagemaker_task(
+    name: str,
+    action: str,
+    parameters: dict[str, Any],
+    result_selector: dict[str, str],
+    result_path: str,
+    comment: str,
+    timeout_seconds: int,
+) -> TrimmedTask:
+    """A SageMaker optimized integration (`createModel`, `createTrainingJob.sync`, ...)."""
+    return TrimmedTask(
+        name,
+        comment=comment,
+        resource=f"arn:aws:states:::sagemaker:{action}",
+        parameters=parameters,
+        result_selector=result_selector,
+        result_path=result_path,
+        timeout_seconds=timeout_seconds,
+        retry=transient_retry(SAGEMAKER_TRANSIENT),
+    )
+
+
+def sagemaker_sdk_task(
+    name: str, action: str, parameters: dict[str, Any], result_selector: dict[str, str], result_path: str | None,
+    comment: str,
+) -> TrimmedTask:
+    """A SageMaker API call through the AWS SDK integration (any action, e.g. `describeEndpoint`)."""
+    return TrimmedTask(
+        name,
+        comment=comment,
+        resource=f"arn:aws:states:::aws-sdk:sagemaker:{action}",
+        parameters=parameters,
+        result_selector=result_selector,
+        result_path=result_path,
+        timeout_seconds=Timeouts.SDK_CALL,
+        retry=transient_retry(SAGEMAKER_TRANSIENT),
+    )
+
+
+def fail_with(name: str, error: str, cause: str, failure: State) -> Pass:
+    """A Pass that records a domain error the definition itself detects, then goes to the failure path."""
+    record = Pass(name, comment=cause, parameters={"Error": error, "Cause": cause}, result_path="$.error")
+    record.next(failure)
+    return record
+
+
+def notice(
+    name: str,
+    payload: dict[str, Any],
+    comment: str,
+    then: State,
+    result_selector: dict[str, str] | None = None,
+    result_path: str = "$.notified",
+) -> TrimmedTask:
+    """A message to the team (the Notify function) that cannot change the run's outcome.
+
+    Sent or not, the run goes on to `then`; a failed send is kept in `$.notify_error`.
+    """
+    task = lambda_task(
+        name,
+        Placeholder.NOTIFY_FUNCTION_ARN,
+        payload=payload,
+        result_selector=result_selector or {"message_id.$": "$.Payload.message_id"},
+        result_path=result_path,
+        comment=comment,
+    )
+    task.add_catch(catch_all(then, result_path="$.notify_error"))
+    task.next(then)
+    return task
