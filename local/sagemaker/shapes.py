@@ -9,11 +9,11 @@ through it against the operation's output shape.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from functools import lru_cache
 from typing import Any
 
 import botocore.session
+import regex
 from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StructureShape
 
 
@@ -22,13 +22,22 @@ def service_model(name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(name)
 
 
+# AWS checks patterns with Java's regex engine. The `regex` package reads Java's Unicode classes
+# (`\p{L}`, `\p{Alnum}`, ...), which `re` refuses; what remains is Java's way of naming the
+# supplementary planes as UTF-16 surrogate pairs, which Python spells as one range.
+_JAVA_SURROGATE_PAIRS = r"\uD800\uDC00-\uDBFF\uDFFF"
+_PYTHON_SUPPLEMENTARY = r"\U00010000-\U0010FFFF"
+
+
+def python_pattern(pattern: str) -> str:
+    """A botocore (Java) pattern in a form the `regex` package matches the same way."""
+    return pattern.replace(_JAVA_SURROGATE_PAIRS, _PYTHON_SUPPLEMENTARY)
+
+
 @lru_cache(maxsize=512)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except re.error:
-        # Java-only classes such as \p{L}: the constraint cannot be checked here, so it is not.
-        return None
+def _compiled(pattern: str) -> regex.Pattern[str]:
+    # Every pattern of the SageMaker model compiles (a contract test pins it): none is skipped.
+    return regex.compile(python_pattern(pattern))
 
 
 def _camel(name: str) -> str:
@@ -114,8 +123,7 @@ class ShapeChecker:
                 out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
                            f"Member must satisfy enum value set: [{', '.join(enum)}]")
             pattern = shape.metadata.get("pattern")
-            compiled = _compiled(pattern) if pattern else None
-            if compiled is not None and value and compiled.fullmatch(value) is None:
+            if pattern and value and _compiled(pattern).fullmatch(value) is None:
                 out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
                            f"Member must satisfy regular expression pattern: {pattern}")
         elif kind in ("integer", "long"):

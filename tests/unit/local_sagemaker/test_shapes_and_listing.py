@@ -6,7 +6,7 @@ import pytest
 
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.listing import ListRequest
-from local.sagemaker.shapes import ShapeChecker, project, service_model, validation_message
+from local.sagemaker.shapes import ShapeChecker, _compiled, project, python_pattern, service_model, validation_message
 
 MODEL = service_model("sagemaker")
 
@@ -63,3 +63,31 @@ def test_a_bad_sort_or_token_is_refused() -> None:
         ListRequest({"SortBy": "Size"}, "Name").select(records())
     with pytest.raises(SageMakerError, match="NextToken"):
         ListRequest({"NextToken": "%%%"}, "Name").page(records())
+
+
+def test_every_pattern_of_the_sagemaker_model_is_enforced_none_skipped() -> None:
+    # AWS checks every pattern (Java regexes, \p{L} classes and surrogate ranges included); a pattern
+    # the checker could not compile would be a constraint the local AWS silently does not enforce.
+    patterns = {MODEL.shape_for(name).metadata.get("pattern") for name in MODEL.shape_names} - {None}
+    assert len(patterns) > 200
+    for pattern in patterns:
+        _compiled(pattern)
+
+
+def test_customer_metadata_values_refuse_json_as_sagemaker_does() -> None:
+    # botocore sagemaker/2017-07-24/service-2.json, shape CustomerMetadataValue:
+    # 1-256 characters of [\p{L}\p{Z}\p{N}_.:/=+\-@]* — braces, quotes and commas are refused.
+    checker = ShapeChecker(MODEL)
+    shape = MODEL.shape_for("CustomerMetadataMap")
+    assert checker.problems({"execution": "auto-2026-11-25t1200", "uri": "s3://b/p/x=1", "ap": "0.912"}, shape) == []
+    problems = checker.problems({"candidate_metrics": '{"average_precision": 0.91, "roc_auc": 0.95}'}, shape)
+    assert len(problems) == 1
+    assert "candidate_metrics' failed to satisfy constraint: Member must satisfy regular expression" in problems[0]
+    assert checker.problems({"name": "Zürich café 東京"}, shape) == []  # \p{L} is any letter, not ASCII only
+
+
+def test_java_surrogate_ranges_mean_the_supplementary_planes() -> None:
+    assert python_pattern(r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*") == (
+        r"[\u0020-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF\t]*"
+    )
+    assert _compiled(r"[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\t]*").fullmatch("ok \U0001f600")
