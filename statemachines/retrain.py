@@ -200,8 +200,9 @@ class RetrainDefinition:
                     "training_job.$": "$.training.job_name",
                     "evaluation_job.$": "$.evaluation.job_name",
                     "promotion_metric.$": "$.decision.metric",
-                    "candidate_metrics.$": "States.JsonToString($.decision.candidate)",
-                    "champion_metrics.$": "States.JsonToString($.decision.champion)",
+                    # Values allow only [\p{L}\p{Z}\p{N}_.:/=+\-@] (botocore CustomerMetadataValue): no JSON
+                    # here. The metrics themselves travel in ModelMetrics; the decision's report is linked.
+                    "decision_report.$": "$.decision.report_uri",
                 },
             },
             result_selector={"arn.$": "$.ModelPackageArn"},

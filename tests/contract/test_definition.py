@@ -214,3 +214,14 @@ def test_lambda_tasks_do_not_return_the_invocation_metadata(definition: dict[str
         if state["Resource"] == "arn:aws:states:::lambda:invoke":
             selected = json.dumps(state["ResultSelector"])
             assert "$.Payload" in selected and "StatusCode" not in selected, name
+
+
+def test_registry_metadata_carries_no_json(definition: dict[str, Any]) -> None:
+    # botocore sagemaker/2017-07-24/service-2.json, CustomerMetadataValue: 1-256 characters of
+    # [\p{L}\p{Z}\p{N}_.:/=+\-@]*. JSON from States.JsonToString has { } " , and was refused by AWS
+    # (the local registry enforces the pattern too: tests/unit/local_sagemaker/test_shapes_and_listing.py).
+    metadata = definition["States"]["RegisterCandidate"]["Parameters"]["CustomerMetadataProperties"]
+    assert metadata and len(metadata) <= 50  # the map holds at most 50 entries
+    for key, value in metadata.items():
+        assert "States.JsonToString" not in value and "States.Format" not in value, key
+        assert key.endswith(".$") and value.startswith("$"), f"{key}: only plain paths to names, URIs and ids"
