@@ -120,7 +120,10 @@ def _create_endpoint() -> TrimmedTask:
 
 
 def _update_endpoint() -> TrimmedTask:
-    return sagemaker_task(
+    # The AWS SDK integration, not the optimized `sagemaker:updateEndpoint`: Step Functions checks
+    # an optimized integration's fields when the state machine is created, and no AWS document says
+    # that one takes `DeploymentConfig`; the SDK integration takes every field of the API.
+    return sagemaker_sdk_task(
         "UpdateEndpoint",
         "updateEndpoint",
         parameters={
@@ -140,7 +143,6 @@ def _update_endpoint() -> TrimmedTask:
         result_path="$.deployment.endpoint",
         comment="Blue/green update: traffic shifts to the new fleet by the configured routing; "
         "SageMaker rolls back by itself if an alarm fires.",
-        timeout_seconds=Timeouts.ENDPOINT_CALL,
     )
 
 

@@ -134,7 +134,7 @@ def test_design_states_and_integrations(definition: dict[str, Any]) -> None:
         "CreateModel": "arn:aws:states:::sagemaker:createModel",
         "CreateEndpointConfig": "arn:aws:states:::sagemaker:createEndpointConfig",
         "CreateEndpoint": "arn:aws:states:::sagemaker:createEndpoint",
-        "UpdateEndpoint": "arn:aws:states:::sagemaker:updateEndpoint",
+        "UpdateEndpoint": "arn:aws:states:::aws-sdk:sagemaker:updateEndpoint",  # takes DeploymentConfig
         "PromoteChampion": "arn:aws:states:::lambda:invoke",
         "NotifySuccess": "arn:aws:states:::lambda:invoke",
         "NotifyFailure": "arn:aws:states:::lambda:invoke",
