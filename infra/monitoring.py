@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -95,3 +96,11 @@ class EndpointAlarms(Construct):
         )
         for alarm in (self.errors, self.latency):
             alarm.add_alarm_action(actions.SnsAction(topic))
+
+    def grant_describe(self, grantee: iam.IGrantable) -> None:
+        """Lets `grantee` read these alarms' states (what a blue/green update's rollback watches)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["cloudwatch:DescribeAlarms"],
+            resource_arns=[self.errors.alarm_arn, self.latency.alarm_arn],
+        )

@@ -163,6 +163,12 @@ class RetrainStateMachine(Construct):
                 actions=["sagemaker:AddTags"],
                 resources=[training_jobs, processing_jobs, models, endpoint_configs, endpoint, *packages],
             ),
+            # The SageMaker integrations read back the tags of what they create (AWS's generated
+            # Step Functions policies for SageMaker, and CDK's SageMaker tasks, grant ListTags).
+            iam.PolicyStatement(
+                actions=["sagemaker:ListTags"],
+                resources=[training_jobs, processing_jobs, models, endpoint_configs, endpoint],
+            ),
             iam.PolicyStatement(actions=["sagemaker:CreateModel"], resources=[models]),
             iam.PolicyStatement(actions=["sagemaker:CreateEndpointConfig"], resources=[endpoint_configs]),
             iam.PolicyStatement(

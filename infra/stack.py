@@ -180,9 +180,12 @@ class RetrainStack(Stack):
         )
 
         # --- alarms and people ---------------------------------------------------------------
-        EndpointAlarms(
+        alarms = EndpointAlarms(
             self, "EndpointAlarms", deployment=deployment, topic=topic, period_seconds=settings.alarm_period_seconds
         )
+        # SageMaker reads the auto-rollback alarms with the model's execution role
+        # (SageMaker developer guide, deployment-guardrails-configuration).
+        alarms.grant_describe(sagemaker_role.role)
         leads = MlLeadsRole(
             self,
             "MLLeads",

@@ -157,6 +157,7 @@ SYNC_ACTIONS = {
         "sagemaker:DescribeTrainingJob",
         "sagemaker:StopTrainingJob",
         "sagemaker:AddTags",
+        "sagemaker:ListTags",
         "events:PutTargets",
         "events:PutRule",
         "events:DescribeRule",
@@ -166,11 +167,17 @@ SYNC_ACTIONS = {
         "sagemaker:DescribeProcessingJob",
         "sagemaker:StopProcessingJob",
         "sagemaker:AddTags",
+        "sagemaker:ListTags",
         "events:PutTargets",
         "events:PutRule",
         "events:DescribeRule",
     },
 }
+
+
+# Optimized integrations that create a tagged resource also read its tags back (CDK's SageMaker tasks
+# grant sagemaker:ListTags with them; so does AWS's generated policy on the sagemaker-iam page).
+TAGGED_CREATES = {"sagemaker:createModel", "sagemaker:createEndpointConfig", "sagemaker:createEndpoint"}
 
 
 def _required_actions(resource: str) -> set[str]:
@@ -182,7 +189,8 @@ def _required_actions(resource: str) -> set[str]:
     api = api.split(".", 1)[0]
     if service == "lambda" and api == "invoke":
         return {"lambda:InvokeFunction"}
-    return {f"{service}:{api[0].upper()}{api[1:]}"}
+    tags = {"sagemaker:ListTags"} if integration in TAGGED_CREATES else set()
+    return {f"{service}:{api[0].upper()}{api[1:]}", *tags}
 
 
 def _task_resources(states: dict[str, Any]) -> Iterator[str]:
@@ -242,3 +250,14 @@ def test_each_function_role_holds_only_what_its_handler_calls(
     baseline = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     granted = {action for s in _granted(synthesized, role) for action in s.actions}
     assert granted - baseline == expected
+
+
+def test_the_sagemaker_role_may_read_the_rollback_alarms(synthesized: Synthesized) -> None:
+    # SageMaker developer guide, deployment-guardrails-configuration: the execution role needs
+    # cloudwatch:DescribeAlarms on the auto-rollback alarms, or a blue/green update cannot watch them.
+    sagemaker_role = _role_of(synthesized, "SageMakerRole")
+    (statement,) = [s for s in _granted(synthesized, sagemaker_role) if "cloudwatch:DescribeAlarms" in s.actions]
+    alarms = set(synthesized.resources("AWS::CloudWatch::Alarm"))
+    endpoint_alarms = {a for a in alarms if a.startswith("EndpointAlarms")}
+    assert len(endpoint_alarms) == 2
+    assert {r["Fn::GetAtt"][0] for r in statement.resources} == endpoint_alarms
