@@ -476,8 +476,11 @@ def test_the_schedule_starts_a_retrain_through_the_starter(stack: DeployedStack,
     assert scheduled_run["status"] == "RUNNING"
     assert json.loads(scheduled_run["input"]) == {"trigger": "schedule"}
     assert scheduled_run["name"] in window_names(scheduled_run["fired_at"], datetime.now(UTC))
-    [decision] = stack.starter_decisions()
-    assert (decision["started"], decision["execution_name"]) == (True, scheduled_run["name"])
+    # Scheduler delivers at least once (a slow cold start can bring a second delivery), so the
+    # starter may see the trigger twice: exactly one start, and any repeat refused by name.
+    decisions = stack.starter_decisions()
+    assert [d["execution_name"] for d in decisions if d["started"]] == [scheduled_run["name"]]
+    assert [e["name"] for e in stack.executions()] == [scheduled_run["name"]]
 
 
 def test_an_object_landing_while_a_retrain_runs_starts_no_second_one(
