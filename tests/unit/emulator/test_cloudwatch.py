@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local.sagemaker.alarm_queries import request_problem, requested_metrics
+from local.emulator.cloudwatch import request_problem, requested_metrics
 
 ERRORS = {"Id": "errors", "ReturnData": False, "MetricStat": {
     "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors",
