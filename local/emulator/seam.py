@@ -272,6 +272,7 @@ class ExtensionPoints:
 
 def install(home: StateDirectory) -> list[str]:
     """Apply every service's fixes and register every add-on; returns the add-ons installed."""
+    # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
     from local.emulator import awslambda, cloudformation, cloudwatch, glue, scheduler, stepfunctions
 
