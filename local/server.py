@@ -71,12 +71,11 @@ class EmulatorServer:
         return listener
 
     def _load_app(self) -> object:
-        from ministack import app as emulator
+        from local.emulator import seam
 
-        from local import extensions
-
-        extensions.install(self.home)
-        return emulator.app
+        app = seam.asgi_app()
+        seam.install(self.home)
+        return app
 
     async def _run(self, app: object, fd: int) -> None:
         from hypercorn.asyncio import serve

@@ -21,7 +21,7 @@ _installed: LocalSageMaker | None = None
 
 
 def install(points: Any) -> LocalSageMaker:
-    """Register SageMaker with the emulator of this process (`local.extensions` calls this).
+    """Register SageMaker with the emulator of this process (`local.emulator.seam` calls this).
 
     `points` is the emulator's `ExtensionPoints`: its `home` is the local AWS's state directory
     (SageMaker keeps its records, work directories, logs and staged models under

@@ -1,36 +1,22 @@
-"""Registering the local SageMaker with the emulator, through the emulator's own registries.
+"""Registering the local SageMaker with the emulator, through the seam's extension points only.
 
-`local/extensions.py` hands every add-on an `ExtensionPoints`; through it the local SageMaker becomes
+`local.emulator.seam` hands every add-on an `ExtensionPoints`; through it the local SageMaker becomes
 the emulator's `sagemaker` service (requests signed for `sagemaker`, which `sagemaker-runtime` also
-signs with, reach `handle_request`) and the handler of `arn:aws:states:::sagemaker:*` Task states.
-Two registries it does not cover are filled here the same way: the router's pattern for unsigned
-requests (`X-Amz-Target: SageMaker.*`, `api.sagemaker.`/`runtime.sagemaker.` hosts) and the Step
-Functions engine's aws-sdk service map (`arn:aws:states:::aws-sdk:sagemaker:*`). And because
-automatic rollback reads its alarms from the emulator's CloudWatch, the CloudWatch gap that would
-blind it (metric math alarms losing their `Metrics`) is closed here too (`alarm_queries`).
+signs with, reach `handle_request`, and so do unsigned ones by `X-Amz-Target: SageMaker.*` or an
+`api.sagemaker.`/`runtime.sagemaker.` host), the handler of `arn:aws:states:::sagemaker:*` Task
+states, and the target of `arn:aws:states:::aws-sdk:sagemaker:*` ones. The CloudWatch gap that would
+blind automatic rollback (metric math alarms losing their `Metrics`) is `local.emulator.cloudwatch`'s.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from local.sagemaker.alarm_queries import MetricMathAlarms
+from local.emulator.seam import ExtensionPoints, ServiceRouting
 from local.sagemaker.service import LocalSageMaker
 from local.sagemaker.sfn_integration import PREFIX, StepFunctionsIntegration
 
 SERVICE = "sagemaker"
-
-
-class Points(Protocol):
-    """The part of `local.extensions.ExtensionPoints` this add-on uses."""
-
-    endpoint_url: str
-
-    def add_service(self, name: str, module: Any, state_key: str | None = None) -> None: ...
-
-    def add_task_integration(self, resource_prefix: str, handler: Any) -> None: ...
-
-    def task_failure(self, error: str, cause: str) -> Exception: ...
 
 
 class ServiceModule:
@@ -58,22 +44,14 @@ class ServiceModule:
         self._local.reset()
 
 
-def register(local_sagemaker: LocalSageMaker, points: Points) -> None:
-    from ministack.core import responses, router
-    from ministack.services import stepfunctions
-
-    router.SERVICE_PATTERNS[SERVICE] = {
-        "target_prefixes": ["SageMaker."],
-        "host_patterns": [r"api\.sagemaker\.", r"runtime\.sagemaker\."],
-        "credential_scope": SERVICE,
-    }
-    points.add_service(SERVICE, ServiceModule(local_sagemaker), state_key="retrain_sagemaker")
-
-    def scope() -> tuple[str, str]:
-        return responses.get_region(), responses.get_account_id()
-
+def register(local_sagemaker: LocalSageMaker, points: ExtensionPoints) -> None:
+    routing = ServiceRouting(
+        target_prefixes=("SageMaker.",),
+        host_patterns=(r"api\.sagemaker\.", r"runtime\.sagemaker\."),
+        credential_scope=SERVICE,
+    )
+    points.add_service(SERVICE, ServiceModule(local_sagemaker), state_key="retrain_sagemaker", routing=routing)
     failure = type(points.task_failure("States.Runtime", ""))
-    points.add_task_integration(PREFIX, StepFunctionsIntegration(local_sagemaker.control_plane, failure, scope))
-    stepfunctions._AWS_SDK_SERVICE_MAP[SERVICE] = {"target_prefix": "SageMaker", "protocol": "json"}
-    stepfunctions._AWS_SDK_ERROR_PREFIX[SERVICE] = "SageMaker"
-    MetricMathAlarms().install()
+    integration = StepFunctionsIntegration(local_sagemaker.control_plane, failure, points.request_scope)
+    points.add_task_integration(PREFIX, integration)
+    points.add_sdk_integration(SERVICE, target_prefix="SageMaker", error_prefix="SageMaker")

@@ -134,7 +134,7 @@ class LocalSageMaker:
 
     async def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes,
                              query_params: dict[str, Any]) -> Response:
-        from ministack.core.responses import get_account_id, get_region
+        from local.emulator.seam import get_account_id, get_region
 
         region, account = get_region(), get_account_id()
         target = next((value for key, value in headers.items() if key.lower() == "x-amz-target"), "")

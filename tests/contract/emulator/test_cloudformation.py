@@ -1,6 +1,6 @@
 """CloudFormation resource types and properties the pipeline's stack uses, as the local AWS deploys
-them (each was refused or dropped by the emulator alone; `local/extensions.py` and
-`local/cloudformation_sagemaker.py` close the gaps)."""
+them (each was refused or dropped by the emulator alone; `local/emulator/cloudformation.py` and
+`local/emulator/cloudwatch.py` close the gaps)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from local.extensions import RetryBackoff
+from local.emulator.stepfunctions import RetryBackoff
 from tests.contract.emulator.conftest import FunctionFactory, StateMachineRunner, wait_until
 
 pytestmark = pytest.mark.local

@@ -1,4 +1,4 @@
-"""PutMetricAlarm's Metrics as the emulator's CloudWatch now takes them, in both of its protocols."""
+"""Metric math alarms: PutMetricAlarm's Metrics in both of its protocols, and one check for the API and templates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local.sagemaker.alarm_queries import request_problem, requested_metrics
+from local.emulator.cloudwatch import MetricMathAlarmTemplates, metrics_problem, request_problem, requested_metrics
 
 ERRORS = {"Id": "errors", "ReturnData": False, "MetricStat": {
     "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors",
@@ -59,3 +59,28 @@ def test_what_aws_refuses_is_refused(metrics: list[dict[str, Any]], request_memb
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+@pytest.mark.parametrize(
+    ("metrics", "props", "template_words"),
+    [
+        ([RATE, ERRORS], {"Period": 60}, "Metrics cannot be combined with Period"),
+        ([RATE, {**ERRORS, "ReturnData": "true"}], {}, "exactly one of Metrics must have ReturnData true"),
+        ([{**RATE, "ReturnData": "false"}, ERRORS], {}, "exactly one of Metrics must have ReturnData true"),
+        ([RATE, {**ERRORS, "Expression": "1"}], {}, r"Metrics\[2\] \(errors\) needs exactly one of MetricStat"),
+        ([{"Expression": "1"}], {}, r"Metrics\[1\].Id is required"),
+        ("errors / 10", {}, "Metrics must be a list of MetricDataQuery objects"),
+    ],
+)
+def test_a_template_is_refused_by_the_same_check_in_its_own_words(
+    metrics: Any, props: dict[str, Any], template_words: str
+) -> None:
+    with pytest.raises(ValueError, match=f"alarm a: {template_words}"):
+        MetricMathAlarmTemplates().queries("a", metrics, {**props, "Metrics": metrics})
+    assert metrics_problem(metrics, props) is not None
+
+
+def test_a_template_query_takes_the_api_shape() -> None:
+    template = [{**RATE, "ReturnData": "true"},
+                {**ERRORS, "ReturnData": "false", "MetricStat": {**ERRORS["MetricStat"], "Period": "60"}}]
+    assert MetricMathAlarmTemplates().queries("a", template, {}) == [RATE, ERRORS]

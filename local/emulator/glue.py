@@ -1,0 +1,212 @@
+"""Glue: job runs execute for real, and Step Functions can start one and wait for it.
+
+Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
+- StartJobRun ran nothing: the run now executes the job's script (`local.glue_runner`: PySpark for
+  `glueetl`, plain Python for `pythonshell`) with the merged `--arguments` on argv —
+  `test_spark_job_reads_and_writes_s3_and_step_functions_waits`, `test_python_shell_job_gets_merged_arguments_on_argv`,
+  `test_failed_spark_job_fails_the_task_with_the_scripts_error`;
+- `arn:aws:states:::glue:startJobRun[.sync]` is a Step Functions integration (same tests);
+- a job keeps its `ExecutionProperty` and a run beyond `MaxConcurrentRuns` is refused —
+  `test_a_run_beyond_max_concurrent_runs_is_refused`;
+- a run that was running when the local AWS stopped is FAILED after a restart, not left running.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from local.emulator.seam import (
+    ExtensionPoints,
+    error_response,
+    execution_error,
+    json_response,
+    replace,
+    require,
+    service,
+)
+from local.glue_runner import GlueJobRun, LocalGlueJobRunner
+
+__all__ = ["GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
+
+logger = logging.getLogger("retrain.local")
+
+
+class GlueJobs:
+    """StartJobRun runs the job's script for real; Step Functions can start one and wait for it.
+
+    A job keeps its `ExecutionProperty` (the emulator dropped it) and a run beyond its
+    `MaxConcurrentRuns` (default 1, as on AWS) is refused with `ConcurrentRunsExceededException`.
+    """
+
+    TERMINAL = frozenset({"SUCCEEDED", "FAILED", "ERROR", "TIMEOUT", "STOPPED"})
+    ACTIVE = frozenset({"STARTING", "RUNNING", "STOPPING", "WAITING"})
+    POLL_SECONDS = 0.5
+    DEFAULT_EXECUTION_PROPERTY = {"MaxConcurrentRuns": 1}
+
+    def __init__(self, runner: LocalGlueJobRunner) -> None:
+        self.runner = runner
+
+    def install(self, points: ExtensionPoints) -> None:
+        glue = service("glue")
+        require(glue, "_job_runs")
+        require(glue, "_jobs")
+        replace(glue, "_start_job_run", lambda _original: lambda data: self.start_job_run(data))
+        replace(glue, "load_persisted_state", self._fail_interrupted_runs)
+        replace(glue, "_create_job", self._keep_execution_property)
+        replace(glue, "_update_job", self._update_execution_property)
+        points.add_task_integration("arn:aws:states:::glue:startJobRun", self.state_machine_task)
+
+    def start_job_run(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        glue = service("glue")
+        job_name = str(data.get("JobName") or "")
+        job = glue._jobs.get(job_name) if job_name else None
+        if job is None:
+            return error_response("EntityNotFoundException", f"Job {job_name} not found", 400)
+        limit = int((job.get("ExecutionProperty") or self.DEFAULT_EXECUTION_PROPERTY).get("MaxConcurrentRuns", 1))
+        active = [run for run in glue._job_runs.get(job_name, []) if run.get("JobRunState") in self.ACTIVE]
+        if len(active) >= limit:
+            return error_response(
+                "ConcurrentRunsExceededException", f"Concurrent runs exceeded for {job_name}", 400
+            )
+        run_id = "jr_" + uuid.uuid4().hex + uuid.uuid4().hex
+        run_arguments = dict(data.get("Arguments") or {})
+        arguments = {
+            **job.get("DefaultArguments", {}),
+            "--JOB_NAME": job_name,
+            "--JOB_RUN_ID": run_id,
+            **run_arguments,
+            **job.get("NonOverridableArguments", {}),
+        }
+        timeout = int(data.get("Timeout") or job.get("Timeout") or 2880)
+        now = int(time.time())
+        run: dict[str, Any] = {
+            "Id": run_id,
+            "Attempt": 0,
+            "JobName": job_name,
+            "StartedOn": now,
+            "LastModifiedOn": now,
+            "JobRunState": "STARTING",
+            "Arguments": run_arguments,
+            "PredecessorRuns": [],
+            "AllocatedCapacity": job.get("NumberOfWorkers") or 2,
+            "ExecutionTime": 0,
+            "Timeout": timeout,
+            "WorkerType": data.get("WorkerType") or job.get("WorkerType", "G.1X"),
+            "NumberOfWorkers": data.get("NumberOfWorkers") or job.get("NumberOfWorkers", 2),
+            "GlueVersion": job.get("GlueVersion", "5.0"),
+            "LogGroupName": "/aws-glue/jobs",
+        }
+        glue._job_runs.setdefault(job_name, []).append(run)
+        command = job.get("Command", {})
+        job_run = GlueJobRun(
+            job_name=job_name,
+            run_id=run_id,
+            command_name=command.get("Name", "glueetl"),
+            script_location=command.get("ScriptLocation", ""),
+            arguments={key: str(value) for key, value in arguments.items()},
+            timeout_minutes=timeout,
+        )
+        # The request's account and region scope the job-run store: carry them into the thread.
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(self._execute, run, job_run), name=f"glue-{run_id[:11]}", daemon=True
+        ).start()
+        return json_response({"JobRunId": run_id})
+
+    def _execute(self, run: dict[str, Any], job_run: GlueJobRun) -> None:
+        run["JobRunState"] = "RUNNING"
+        run["LastModifiedOn"] = int(time.time())
+        try:
+            outcome = self.runner.run(job_run, should_stop=lambda: run["JobRunState"] == "STOPPED")
+            state, message = outcome.state, outcome.error_message
+        except Exception as error:  # the runner itself broke: the run must still end
+            logger.exception("Glue run %s failed to run", job_run.run_id)
+            state, message = "ERROR", f"the local Glue runner failed: {error}"
+        if message:
+            run["ErrorMessage"] = message
+        completed = int(time.time())
+        run.update(JobRunState=state, CompletedOn=completed, LastModifiedOn=completed)
+        run["ExecutionTime"] = completed - run["StartedOn"]
+
+    def state_machine_task(self, resource: str, parameters: Any) -> Any:
+        failure = execution_error()
+        status, _, body = self.start_job_run(parameters if isinstance(parameters, dict) else {})
+        payload = json.loads(body or b"{}")
+        if status >= 400:
+            raise failure(f"Glue.{payload.get('__type', 'GlueException')}", payload.get("message", ""))
+        if ".sync" not in resource:
+            return {"JobRunId": payload["JobRunId"]}
+        run = self._find_run(parameters["JobName"], payload["JobRunId"])
+        # Bounded by the run's own timeout, which the runner enforces, plus a margin.
+        deadline = time.monotonic() + int(run.get("Timeout", 2880)) * 60 + 300
+        while run["JobRunState"] not in self.TERMINAL:
+            if time.monotonic() > deadline:
+                raise failure("States.Timeout", f"Glue job run {run['Id']} did not finish")
+            time.sleep(self.POLL_SECONDS)
+        output = self.task_output(run)
+        if run["JobRunState"] != "SUCCEEDED":
+            raise failure("States.TaskFailed", json.dumps(output))
+        return output
+
+    @staticmethod
+    def _find_run(job_name: str, run_id: str) -> dict[str, Any]:
+        for run in service("glue")._job_runs.get(job_name, []):
+            if run["Id"] == run_id:
+                return run
+        raise KeyError(run_id)
+
+    @staticmethod
+    def task_output(run: dict[str, Any]) -> dict[str, Any]:
+        """GetJobRun's JobRun as Step Functions passes it on: timestamps in epoch milliseconds."""
+        output = dict(run)
+        for stamp in ("StartedOn", "LastModifiedOn", "CompletedOn"):
+            if isinstance(output.get(stamp), (int, float)):
+                output[stamp] = int(output[stamp] * 1000)
+        return output
+
+    def _keep_execution_property(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        default = self.DEFAULT_EXECUTION_PROPERTY
+
+        def create_job(data: Any) -> Any:
+            response = original(data)
+            job = service("glue")._jobs.get(data.get("Name")) if isinstance(data, dict) else None
+            if response[0] < 300 and job is not None:
+                job["ExecutionProperty"] = {**default, **(data.get("ExecutionProperty") or {})}
+            return response
+
+        return create_job
+
+    def _update_execution_property(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        default = self.DEFAULT_EXECUTION_PROPERTY
+
+        def update_job(data: Any) -> Any:
+            response = original(data)
+            update = (data.get("JobUpdate") or {}) if isinstance(data, dict) else {}
+            job = service("glue")._jobs.get(data.get("JobName")) if isinstance(data, dict) else None
+            if response[0] < 300 and job is not None and "ExecutionProperty" in update:
+                job["ExecutionProperty"] = {**default, **(update["ExecutionProperty"] or {})}
+            return response
+
+        return update_job
+
+    @staticmethod
+    def _fail_interrupted_runs(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def load(data: Any) -> Any:
+            result = original(data)
+            for runs in service("glue")._job_runs.values():
+                for run in runs:
+                    if run.get("JobRunState") in ("STARTING", "RUNNING", "STOPPING"):
+                        run.update(
+                            JobRunState="FAILED",
+                            ErrorMessage="the local AWS was stopped while this job run was running",
+                        )
+            return result
+
+        return load

@@ -1,0 +1,293 @@
+"""The one place that touches the AWS emulator's (ministack's) internals.
+
+Everything else in `local/` reaches the emulator through this module: the per-service fix modules
+of `local.emulator` through its patch helpers (`require`, `replace`, `wrap_resource_handler`,
+`service` and the few accessors below), the add-on services (the local SageMaker) through
+`ExtensionPoints`. So an emulator upgrade that renames something fails here, loudly, naming the fix
+to revisit, and the contract tests in `tests/contract/emulator/` say which behaviour moved.
+
+The emulator reads its configuration from the environment when it is first imported, so nothing here
+imports it at module import time; `install(home)` runs once in the emulator process, after the
+environment is set and before it serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import version
+from types import ModuleType
+from typing import Any
+
+from local.home import StateDirectory
+
+logger = logging.getLogger("retrain.local")
+
+EMULATOR_DISTRIBUTION = "ministack"
+TESTED_EMULATOR_VERSION = "1.5.33"
+
+# A task integration gets the Task's resource ARN and its resolved Parameters and returns the result.
+TaskIntegration = Callable[[str, Any], Any]
+
+
+class ExtensionError(RuntimeError):
+    """The emulator no longer has something a fix relies on (an upgrade changed it)."""
+
+
+def check_version() -> str:
+    """The installed emulator's version; a warning when it is not the one the fixes were tested with."""
+    found = version(EMULATOR_DISTRIBUTION)
+    if found != TESTED_EMULATOR_VERSION:
+        logger.warning(
+            "%s %s is installed; local/emulator was written against %s (run the contract tests)",
+            EMULATOR_DISTRIBUTION,
+            found,
+            TESTED_EMULATOR_VERSION,
+        )
+    return found
+
+
+# --- patch helpers ---------------------------------------------------------------------------
+
+
+def require(module: Any, name: str) -> Any:
+    """`module.name`, or an `ExtensionError` saying that the emulator changed under a fix."""
+    if not hasattr(module, name):
+        raise ExtensionError(
+            f"{getattr(module, '__name__', module)}.{name} is gone: {EMULATOR_DISTRIBUTION} changed; the fix in "
+            f"local/emulator that patches it must be revisited (tested with {TESTED_EMULATOR_VERSION})"
+        )
+    return getattr(module, name)
+
+
+def _patched(original: Any, wrapper_factory: Callable[[Any], Any], fix: str) -> Any | None:
+    """`wrapper_factory(original)` marked with the fixes it carries; None when `fix` is applied already."""
+    applied: frozenset[str] = getattr(original, "__retrain_fixes__", frozenset())
+    if fix in applied:
+        return None
+    patched = wrapper_factory(original)
+    patched.__retrain_fixes__ = applied | {fix}
+    patched.__wrapped__ = original
+    return patched
+
+
+def replace(module: Any, name: str, wrapper_factory: Callable[[Any], Any], fix: str = "") -> None:
+    """Replace `module.name` with `wrapper_factory(original)`; each `fix` applies once."""
+    original = require(module, name)
+    fix = fix or getattr(wrapper_factory, "__qualname__", repr(wrapper_factory))
+    patched = _patched(original, wrapper_factory, fix)
+    if patched is not None:
+        setattr(module, name, patched)
+
+
+def set_constant(module: Any, name: str, value: Any) -> None:
+    """Set a module-level setting of the emulator that it has no configuration for."""
+    require(module, name)
+    setattr(module, name, value)
+
+
+def service(name: str) -> Any:
+    """A service module, loaded through the emulator's own registry so it is the instance it serves."""
+    from ministack import app
+
+    return app._get_module(name)
+
+
+def lambda_runtime() -> ModuleType:
+    """The emulator's Lambda worker runtime (the script its Python workers run)."""
+    from ministack.core import lambda_runtime
+
+    return lambda_runtime
+
+
+def cloudformation_provisioners() -> ModuleType:
+    """The emulator's CloudFormation resource provisioners."""
+    from ministack.services.cloudformation import provisioners
+
+    return provisioners
+
+
+def wrap_resource_handler(resource_type: str, action: str, wrapper_factory: Callable[[Any], Any], fix: str) -> None:
+    """Wrap the emulator's CloudFormation `action` handler of a resource type (once per fix)."""
+    handlers = require(cloudformation_provisioners(), "_RESOURCE_HANDLERS").get(resource_type)
+    if not handlers or action not in handlers:
+        raise ExtensionError(
+            f"the emulator's CloudFormation has no {action} handler for {resource_type} any more: "
+            f"{EMULATOR_DISTRIBUTION} changed; revisit local/emulator (tested with {TESTED_EMULATOR_VERSION})"
+        )
+    patched = _patched(handlers[action], wrapper_factory, fix)
+    if patched is not None:
+        handlers[action] = patched
+
+
+def execution_error() -> Any:
+    """The Step Functions engine's task error class: raising `cls(error, cause)` fails the state;
+    a caught one has `.error` and `.cause`."""
+    return require(service("stepfunctions"), "_ExecutionError")
+
+
+def json_response(data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """A JSON-protocol service's 200 response, as the emulator's handlers build it."""
+    from ministack.core.responses import json_response as respond
+
+    return respond(data)
+
+
+def error_response(code: str, message: str, status: int = 400) -> tuple[int, dict[str, str], bytes]:
+    """A JSON-protocol service's error response, as the emulator's handlers build it."""
+    from ministack.core.responses import error_response_json
+
+    return error_response_json(code, message, status)
+
+
+def get_region() -> str:
+    """The region of the request being served (or of the execution, in an engine thread)."""
+    from ministack.core.responses import get_region as region
+
+    return region()
+
+
+def get_account_id() -> str:
+    """The account of the request being served (or of the execution, in an engine thread)."""
+    from ministack.core.responses import get_account_id as account
+
+    return account()
+
+
+def request_scope() -> tuple[str, str]:
+    """The region and account of the request being served."""
+    return get_region(), get_account_id()
+
+
+def asgi_app() -> object:
+    """The emulator's ASGI application (importing it reads the environment: set that first)."""
+    from ministack import app
+
+    return app.app
+
+
+# --- extension points for add-on services ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceRouting:
+    """How the gateway recognizes requests for an added service that a SigV4 scope does not name:
+    `X-Amz-Target` prefixes, host name patterns (regular expressions) and the credential scope."""
+
+    target_prefixes: Sequence[str] = ()
+    host_patterns: Sequence[str] = ()
+    credential_scope: str | None = None
+
+
+@dataclass
+class ExtensionPoints:
+    """What an add-on service may register into the emulator.
+
+    A service module is an object with the emulator's service contract:
+    `async handle_request(method, path, headers, body, query_params) -> (status, headers, body)`,
+    `get_state() -> dict | None`, `load_persisted_state(data)` and `reset()`. Requests signed for
+    the service's SigV4 name (e.g. `sagemaker`, which `sagemaker-runtime` also signs with) reach it.
+    """
+
+    home: StateDirectory
+    endpoint_url: str
+
+    def add_service(
+        self, name: str, module: Any, state_key: str | None = None, routing: ServiceRouting | None = None
+    ) -> None:
+        from ministack import app
+        from ministack.core import router
+
+        if routing is not None:
+            pattern: dict[str, Any] = {
+                "target_prefixes": list(routing.target_prefixes),
+                "host_patterns": list(routing.host_patterns),
+            }
+            if routing.credential_scope:
+                pattern["credential_scope"] = routing.credential_scope
+            require(router, "SERVICE_PATTERNS")[name] = pattern
+        module_name = f"retrain_{name.replace('-', '_')}"
+        app._loaded_modules[module_name] = module
+        app.SERVICE_REGISTRY[name] = {"module": module_name, "state_key": state_key or module_name}
+        app._state_map[state_key or module_name] = module_name
+        app.SERVICE_HANDLERS[name] = app._lazy_handler(module_name)
+
+    def add_task_integration(self, resource_prefix: str, handler: TaskIntegration) -> None:
+        """`handler(resource, parameters)` for Task states whose Resource starts with the prefix
+        (`.sync` and `.waitForTaskToken` suffixes included: the handler sees the full resource)."""
+        require(service("stepfunctions"), "_SERVICE_DISPATCH")[resource_prefix] = handler
+
+    def add_sdk_integration(self, name: str, target_prefix: str, error_prefix: str, protocol: str = "json") -> None:
+        """`arn:aws:states:::aws-sdk:<name>:<action>` Task states: the engine's SDK dispatcher calls the
+        added service `name` with `X-Amz-Target: <target_prefix>.<Action>`; its errors become
+        `<error_prefix>.<code>` in the state's error."""
+        sfn = service("stepfunctions")
+        require(sfn, "_AWS_SDK_SERVICE_MAP")[name] = {"target_prefix": target_prefix, "protocol": protocol}
+        require(sfn, "_AWS_SDK_ERROR_PREFIX")[name] = error_prefix
+
+    def task_failure(self, error: str, cause: str) -> Exception:
+        """The exception a task integration raises to fail its state with `error` and `cause`."""
+        failure: Exception = execution_error()(error, cause)
+        return failure
+
+    def request_scope(self) -> tuple[str, str]:
+        """The region and account of the request (or execution) being served."""
+        return request_scope()
+
+    def add_cloudformation_resource(
+        self,
+        resource_type: str,
+        create: Callable[[str, dict[str, Any], str], tuple[str, dict[str, Any]]],
+        update: Callable[..., tuple[str, dict[str, Any]]] | None = None,
+        delete: Callable[[str, dict[str, Any]], None] | None = None,
+        *,
+        create_only_properties: tuple[str, ...] = (),
+        name_property: str | None = None,
+    ) -> None:
+        """`create(logical_id, props, stack_name) -> (physical_id, attributes)`,
+        `update(physical_id, old_props, new_props, stack_name)`, `delete(physical_id, props)`.
+
+        `create_only_properties` ("Update requires: Replacement" in the resource's reference): a
+        change creates a new resource and deletes the old one, as CloudFormation does.
+        `name_property`: the property that names the resource; a replacement that keeps an
+        explicit name fails the update as on AWS ("custom-named resource requires replacing").
+        """
+        provisioners = cloudformation_provisioners()
+        handlers: dict[str, Any] = {"create": create}
+        if update is not None:
+            handlers["update"] = update
+        if delete is not None:
+            handlers["delete"] = delete
+        require(provisioners, "_RESOURCE_HANDLERS")[resource_type] = handlers
+        if create_only_properties:
+            require(provisioners, "_REPLACING_PROPERTIES")[resource_type] = tuple(create_only_properties)
+        if name_property:
+            require(provisioners, "_CUSTOM_NAME_REPLACEMENT")[resource_type] = {"name": name_property}
+
+
+# --- installation ----------------------------------------------------------------------------
+
+
+def install(home: StateDirectory) -> list[str]:
+    """Apply every service's fixes and register every add-on; returns the add-ons installed."""
+    # Imported here, not at the top: the service modules and the add-ons import this module.
+    from local import sagemaker
+    from local.emulator import awslambda, cloudformation, cloudwatch, glue, scheduler, stepfunctions
+
+    check_version()
+    endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
+    points = ExtensionPoints(home, endpoint_url)
+    awslambda.LambdaErrorTypes().install()
+    stepfunctions.StepFunctionsFixes().install()
+    glue.GlueJobs(glue.LocalGlueJobRunner(endpoint_url, home.glue_scratch, home.glue_logs)).install(points)
+    scheduler.Schedules().install()
+    cloudwatch.MetricMathAlarmTemplates().install()
+    cloudwatch.MetricMathAlarms().install()
+    cloudformation.TemplateProperties().install()
+    cloudformation.GlueSecurityConfigurations().install(points)
+    cloudformation.register_model_package_groups(points)
+    # The add-on services, each with `install(points)`.
+    sagemaker.install(points)
+    return [sagemaker.__name__]

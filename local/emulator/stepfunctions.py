@@ -1,0 +1,171 @@
+"""Step Functions: the engine features the pipeline's definition relies on that the emulator lacks.
+
+Gaps closed (`StepFunctionsFixes`), each pinned in `tests/contract/emulator/test_stepfunctions_engine.py`:
+- `$$.Execution.RedriveCount` resolves (0: the emulator has no redrive) —
+  `test_context_object_intrinsics_and_result_selector`;
+- `TimeoutSecondsPath` — `test_timeout_seconds_path_times_the_callback_out`,
+  `test_a_bad_timeout_seconds_path_fails_by_name`;
+- Retry with `MaxDelaySeconds` and `JitterStrategy` (`RetryBackoff`) — `test_retry_with_full_jitter_and_max_delay`,
+  `test_retry_backoff_follows_aws`;
+- `IsPresent` counts a field holding null as present (`JsonPathPresence`) —
+  `test_choice_is_present_counts_a_null_field_as_present`;
+- a failing Lambda of a `lambda:invoke.waitForTaskToken` state fails the state instead of leaving it
+  waiting — `test_a_failing_callback_lambda_fails_the_state_at_once`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from local.emulator.seam import execution_error, replace, require, service
+
+
+class RetryBackoff:
+    """A retrier's delay as AWS computes it: IntervalSeconds x BackoffRate^n, capped by
+    MaxDelaySeconds, and with `JitterStrategy: FULL` a uniform draw between 0 and that."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+
+    def delay(self, retrier: dict[str, Any], retries_done: int) -> float:
+        delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** retries_done
+        if "MaxDelaySeconds" in retrier:
+            delay = min(delay, float(retrier["MaxDelaySeconds"]))
+        if retrier.get("JitterStrategy", "NONE") == "FULL":
+            delay = self.rng.uniform(0.0, delay)
+        return delay
+
+
+class JsonPathPresence:
+    """Whether a path selects a field at all (a field holding null is present)."""
+
+    def __init__(self, parse_tokens: Callable[[str], Any]) -> None:
+        self._parse = parse_tokens
+
+    def present(self, path: str, data: Any, ctx: Any) -> bool:
+        if path.startswith("$$"):
+            data, path = ctx or {}, path[1:]
+        if path == "$":
+            return True
+        tokens = self._parse(path)
+        if tokens is None:
+            return False
+        current = data
+        for kind, value in tokens:
+            selects = (kind == "field" and isinstance(current, dict) and value in current) or (
+                kind == "index" and isinstance(current, list) and -len(current) <= value < len(current)
+            )
+            if not selects:
+                return False
+            current = current[value]
+        return True
+
+
+class StepFunctionsFixes:
+    """The engine's functions wrapped so the definition's features behave as on AWS (see the module doc)."""
+
+    def __init__(self, backoff: RetryBackoff | None = None) -> None:
+        self.backoff = backoff or RetryBackoff()
+        self._callback = threading.local()
+
+    def install(self) -> None:
+        sfn = service("stepfunctions")
+        replace(sfn, "_resolve_ctx_path", self._context_with_redrive_count)
+        replace(sfn, "_find_matching_retrier", self._aws_backoff)
+        replace(sfn, "_execute_task", self._timeout_seconds_path)
+        presence = JsonPathPresence(require(sfn, "_parse_jsonpath_tokens"))
+        replace(sfn, "_evaluate_rule", lambda original: self._is_present(original, presence), "is-present")
+        require(sfn, "_task_tokens")
+        replace(sfn, "_invoke_with_callback", self._remember_callback)
+        replace(sfn, "_call_lambda", self._fail_callback_on_lambda_error)
+
+    def _remember_callback(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        callback = self._callback
+
+        def invoke(resource: str, input_data: Any, token: str, state_def: dict[str, Any]) -> Any:
+            asynchronous = isinstance(input_data, dict) and input_data.get("InvocationType") == "Event"
+            callback.token = None if asynchronous else token
+            try:
+                return original(resource, input_data, token, state_def)
+            finally:
+                callback.token = None
+
+        return invoke
+
+    def _fail_callback_on_lambda_error(self, original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        """A `lambda:invoke.waitForTaskToken` state invokes the function synchronously: when the
+        function fails, the state fails with its error at once (the emulator ignored the error and
+        waited for a token that never comes)."""
+        sfn = service("stepfunctions")
+        failure = execution_error()
+        callback = self._callback
+
+        def call_lambda(func_ref: Any, event: Any) -> Any:
+            try:
+                return original(func_ref, event)
+            except failure as error:
+                token = getattr(callback, "token", None)
+                waiting = sfn._task_tokens.get(token) if token else None
+                if waiting is not None:
+                    waiting["error"] = {"Error": error.error, "Cause": error.cause}
+                    waiting["event"].set()
+                raise
+
+        return call_lambda
+
+    @staticmethod
+    def _context_with_redrive_count(original: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+        # The emulator has no RedriveExecution, so every execution is on its first drive.
+        def resolve(path: str, ctx: Any) -> Any:
+            execution = ctx.get("Execution") if isinstance(ctx, dict) else None
+            if isinstance(execution, dict):
+                execution.setdefault("RedriveCount", 0)
+            return original(path, ctx)
+
+        return resolve
+
+    def _aws_backoff(self, original: Callable[..., tuple[Any, int]]) -> Callable[..., tuple[Any, int]]:
+        backoff = self.backoff
+
+        # The engine sleeps IntervalSeconds x BackoffRate^n and ignores MaxDelaySeconds and
+        # JitterStrategy: hand it a retrier whose interval is already the AWS delay.
+        def find(retriers: list[dict[str, Any]], error: str, retry_counts: dict[int, int]) -> tuple[Any, int]:
+            retrier, index = original(retriers, error, retry_counts)
+            if retrier is None:
+                return retrier, index
+            delay = backoff.delay(retrier, retry_counts.get(index, 0))
+            return {**retrier, "IntervalSeconds": delay, "BackoffRate": 1.0}, index
+
+        return find
+
+    @staticmethod
+    def _timeout_seconds_path(original: Callable[..., Any]) -> Callable[..., Any]:
+        sfn = service("stepfunctions")
+
+        def execute(state_def: dict[str, Any], raw_input: Any, execution: Any, ctx: Any) -> Any:
+            path = state_def.get("TimeoutSecondsPath")
+            if isinstance(path, str):
+                value = sfn._resolve_path_or_ctx(path, raw_input, ctx)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise execution_error()(
+                        "States.Runtime",
+                        f"TimeoutSecondsPath {path} must select a positive integer, got {json.dumps(value)}",
+                    )
+                state_def = {k: v for k, v in state_def.items() if k != "TimeoutSecondsPath"}
+                state_def["TimeoutSeconds"] = value
+            return original(state_def, raw_input, execution, ctx)
+
+        return execute
+
+    @staticmethod
+    def _is_present(original: Callable[..., bool], presence: JsonPathPresence) -> Callable[..., bool]:
+        def evaluate(rule: dict[str, Any], data: Any, ctx: Any = None) -> bool:
+            if "IsPresent" in rule and isinstance(rule.get("Variable"), str):
+                return presence.present(rule["Variable"], data, ctx) == bool(rule["IsPresent"])
+            return bool(original(rule, data, ctx))
+
+        return evaluate
