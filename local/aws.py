@@ -24,8 +24,8 @@ from typing import IO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cli.clients import DEFAULT_REGION, AwsClients, local_endpoint, local_port
 from local.home import StateDirectory
-from retrain.cli.clients import DEFAULT_REGION, AwsClients, local_endpoint, local_port
 from retrain.errors import RetrainError
 
 START_TIMEOUT_SECONDS = 60.0

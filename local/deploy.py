@@ -37,8 +37,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cli.clients import AwsClients
 from local.home import StateDirectory
-from retrain.cli.clients import AwsClients
 from retrain.errors import RetrainError
 
 LOCAL_ACCOUNT = "000000000000"

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from retrain.cli.display import duration, metrics_table, visit_line
-from retrain.cli.pipeline import DeployedPipeline
-from retrain.cli.runs_cmd import read_timeline
+from cli.display import duration, metrics_table, visit_line
+from cli.pipeline import DeployedPipeline
+from cli.runs_cmd import read_timeline
 from retrain.errors import RetrainError
 from retrain.runs import Timeline
 

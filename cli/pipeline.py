@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from retrain.cli.clients import AwsClients
+from cli.clients import AwsClients
 from retrain.config import RetrainConfig, load_config
 from retrain.errors import RetrainError
 

@@ -15,11 +15,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from retrain.cli.display import duration, metrics_table, timeline_lines
-from retrain.cli.follow import ApprovalRequest, Approver, ExecutionFollower
-from retrain.cli.landing import append_demo_days, landing_is_empty, new_data_window, sample_request
-from retrain.cli.pipeline import DeployedPipeline
-from retrain.cli.runs_cmd import send_approval, send_rejection
+from cli.display import duration, metrics_table, timeline_lines
+from cli.follow import ApprovalRequest, Approver, ExecutionFollower
+from cli.landing import append_demo_days, landing_is_empty, new_data_window, sample_request
+from cli.pipeline import DeployedPipeline
+from cli.runs_cmd import send_approval, send_rejection
 from retrain.config import DEFAULT_CONFIG_FILE, RetrainConfig, load_config
 from retrain.errors import RetrainError
 from retrain.runs import SUCCESSFUL_OUTCOMES, Timeline

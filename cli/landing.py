@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from retrain.cli.demo_data import CONTENT_TYPES, load_generator, next_dates
-from retrain.cli.pipeline import DeployedPipeline
+from cli.demo_data import CONTENT_TYPES, load_generator, next_dates
+from cli.pipeline import DeployedPipeline
 from retrain.config import RetrainConfig
 from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK
 from retrain.watermark import partition_date

@@ -17,13 +17,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from retrain.cli.clients import AwsClients
+from cli.clients import AwsClients
 from retrain.config import DEFAULT_CONFIG_FILE, load_config
 from retrain.errors import ConfigError
 from retrain.watermark import partition_date
 
 BUCKET_ENV = "RETRAIN_BUCKET"
-GENERATOR_PATH = Path(__file__).resolve().parents[2] / "jobs" / "demo_data.py"
+GENERATOR_PATH = Path(__file__).resolve().parents[1] / "jobs" / "demo_data.py"
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 
 

@@ -9,8 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from retrain.cli.display import duration, timeline_lines
-from retrain.cli.pipeline import DeployedPipeline
+from cli.display import duration, timeline_lines
+from cli.pipeline import DeployedPipeline
 from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 from retrain.runs import OUTCOME_OF_STATE, Timeline, build_timeline
