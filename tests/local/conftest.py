@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from cli.clients import AwsClients
 from local.aws import EmulatorProcess, LocalAws
 from local.home import StateDirectory
-from retrain.cli.clients import AwsClients
 
 
 @dataclass(frozen=True)

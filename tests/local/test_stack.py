@@ -33,10 +33,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cli.clients import AwsClients
 from local.aws import LocalAws
 from local.deploy import deploy_project_stack
 from local.home import StateDirectory
-from retrain.cli.clients import AwsClients
 from retrain.config import RetrainConfig, load_config
 from retrain.triggers import execution_name
 from tests.polling import wait_until

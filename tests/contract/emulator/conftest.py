@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from retrain.cli.clients import AwsClients
+from cli.clients import AwsClients
 from tests.local.conftest import aws_clients, local_aws, unique_name
 from tests.polling import wait_until
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from cli.clients import AwsClients
 from local.deploy import CloudAssembly, DeployError, LocalCdkDeployer, StackDeployment
-from retrain.cli.clients import AwsClients
 from tests.contract.emulator.conftest import ROLE_ARN
 
 pytestmark = pytest.mark.local
