@@ -672,8 +672,6 @@ PROJECT_SOURCES = (
     "statemachines/**/*.py",
     "definitions/**/*.json",
 )
-# The CLI is neither imported by the app nor part of the Lambda asset (infra/functions.py).
-PROJECT_SOURCE_EXCLUDES = ("retrain/cli/*",)
 # The synthesis itself (CDK, its checks) and the SageMaker SDK's image table the stack reads.
 SYNTH_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag", "sagemaker")
 
@@ -694,7 +692,7 @@ def project_app(project_root: Path) -> CdkApp:
 
 
 def project_sources(project_root: Path) -> SourceFingerprint:
-    return SourceFingerprint(project_root, PROJECT_SOURCES, SYNTH_DISTRIBUTIONS, PROJECT_SOURCE_EXCLUDES)
+    return SourceFingerprint(project_root, PROJECT_SOURCES, SYNTH_DISTRIBUTIONS)
 
 
 def deploy_project_stack(
