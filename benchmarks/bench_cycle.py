@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cli.executions import read_timeline  # noqa: E402
 from cli.pipeline import DeployedPipeline, read_stack_outputs  # noqa: E402
-from cli.runs_cmd import read_timeline  # noqa: E402
 from local.aws import LocalAws  # noqa: E402
 from local.home import StateDirectory  # noqa: E402
 from retrain.config import load_config  # noqa: E402

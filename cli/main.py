@@ -11,12 +11,12 @@ from retrain.errors import RetrainError
 
 # Each module defines `register(subparsers)`; a subcommand's handler returns the exit code.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "cli.config_cmd",
-    "cli.demo_data",
-    "cli.invoke_cmd",
-    "cli.local",
-    "cli.run",
-    "cli.runs_cmd",
+    "cli.commands.config_cmd",
+    "cli.commands.demo_data",
+    "cli.commands.invoke_cmd",
+    "cli.commands.local",
+    "cli.commands.run",
+    "cli.commands.runs_cmd",
 )
 
 

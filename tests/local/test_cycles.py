@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
+from cli.executions import read_timeline
 from cli.landing import append_demo_days, sample_request
 from cli.pipeline import DeployedPipeline, read_stack_outputs
-from cli.runs_cmd import read_timeline
 from local.aws import LocalAws
 from local.home import StateDirectory
 from retrain.config import load_config

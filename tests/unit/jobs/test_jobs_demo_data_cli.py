@@ -10,7 +10,7 @@ import pytest
 from jobs_support import REPO_ROOT
 from moto import mock_aws
 
-from cli.demo_data import landed_dates, next_dates
+from cli.landing import landed_dates, next_dates
 from cli.main import main
 
 CONFIG = str(REPO_ROOT / "retrain.toml")
