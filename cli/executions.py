@@ -11,7 +11,8 @@ from typing import Any
 from cli.pipeline import DeployedPipeline
 from retrain.errors import RetrainError
 from retrain.runs import Timeline, build_timeline
-from retrain.state_table import PARTITION_KEY, PENDING, SORT_KEY, approval_key
+from retrain.state_table import PENDING
+from tasks._aws.dynamodb_state import StoredApproval
 
 
 def read_timeline(pipeline: DeployedPipeline, execution_arn: str) -> Timeline:
@@ -22,45 +23,40 @@ def read_timeline(pipeline: DeployedPipeline, execution_arn: str) -> Timeline:
     return build_timeline(events)
 
 
-def pending_approval(pipeline: DeployedPipeline, execution_name: str, wait_seconds: float = 0.0) -> dict[str, Any]:
+def pending_approval(pipeline: DeployedPipeline, execution_name: str, wait_seconds: float = 0.0) -> StoredApproval:
     """The run's approval request; `wait_seconds` covers the moment between the run entering
     RequestApproval and its Lambda storing the task token."""
-    table = pipeline.client("dynamodb")
+    store = pipeline.state_store()
     deadline = time.monotonic() + wait_seconds
     while True:
-        item = table.get_item(
-            TableName=pipeline.state_table,
-            Key={PARTITION_KEY: {"S": pipeline.config.pipeline.name}, SORT_KEY: {"S": approval_key(execution_name)}},
-            ConsistentRead=True,
-        ).get("Item")
-        if item or time.monotonic() >= deadline:
+        approval = store.approval(execution_name)
+        if approval or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
-    if not item:
+    if not approval:
         raise RetrainError(
             f"run {execution_name} has not asked for approval (yet): check `retrain show {execution_name}`"
         )
-    status = item.get("status", {}).get("S")
-    if status != PENDING:
-        raise RetrainError(f"run {execution_name} is not waiting for approval: its request is {status}")
-    return item
+    if approval.status != PENDING:
+        raise RetrainError(f"run {execution_name} is not waiting for approval: its request is {approval.status}")
+    return approval
 
 
 def send_approval(
     pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
 ) -> None:
-    item = pending_approval(pipeline, execution_name, wait_seconds)
+    approval = pending_approval(pipeline, execution_name, wait_seconds)
     output = {"approved_by": _identity(pipeline, who), "reason": reason, "approved_at": _now()}
-    pipeline.client("stepfunctions").send_task_success(taskToken=item["task_token"]["S"], output=json.dumps(output))
+    pipeline.client("stepfunctions").send_task_success(taskToken=approval.task_token, output=json.dumps(output))
 
 
 def send_rejection(
     pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
 ) -> None:
-    item = pending_approval(pipeline, execution_name, wait_seconds)
+    approval = pending_approval(pipeline, execution_name, wait_seconds)
     cause = json.dumps({"rejected_by": _identity(pipeline, who), "reason": reason, "rejected_at": _now()})
     pipeline.client("stepfunctions").send_task_failure(
-        taskToken=item["task_token"]["S"], error="ApprovalRejected", cause=cause
+        taskToken=approval.task_token, error="ApprovalRejected", cause=cause
     )
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from cli.pipeline import DeployedPipeline
 from retrain.config import RetrainConfig
 from retrain.errors import ConfigError
-from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK
 from retrain.watermark import partition_date
 
 GENERATOR_PATH = Path(__file__).resolve().parents[1] / "jobs" / "demo_data.py"
@@ -63,15 +62,7 @@ def landing_is_empty(s3: Any, bucket: str, config: RetrainConfig) -> bool:
 
 def new_data_window(pipeline: DeployedPipeline) -> tuple[str, str] | None:
     """First and last day of the data after the watermark, as CheckForNewData will see them."""
-    item = (
-        pipeline.client("dynamodb")
-        .get_item(
-            TableName=pipeline.state_table,
-            Key={PARTITION_KEY: {"S": pipeline.config.pipeline.name}, SORT_KEY: {"S": WATERMARK}},
-        )
-        .get("Item", {})
-    )
-    watermark = item.get("key", {}).get("S", "")
+    watermark = pipeline.state_store().watermark()
     prefix = pipeline.config.data.landing_prefix
     days = sorted(
         day

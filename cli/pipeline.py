@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cli.clients import AwsClients
 from retrain.config import RetrainConfig, load_config
 from retrain.errors import RetrainError
+from tasks._aws.dynamodb_state import DynamoStateStore
 
 
 class PipelineNotDeployed(RetrainError):
@@ -52,6 +53,10 @@ class DeployedPipeline:
 
     def client(self, service: str) -> Any:
         return self.clients.client(service)
+
+    def state_store(self) -> DynamoStateStore:
+        """The state table, through the adapter the Lambdas use."""
+        return DynamoStateStore(self.client("dynamodb"), self.state_table, self.config.pipeline.name)
 
 
 def read_stack_outputs(clients: AwsClients, stack_name: str) -> dict[str, str]:
