@@ -37,7 +37,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cli.clients import AwsClients
+from local.clients import LocalClients
 from local.home import StateDirectory
 from retrain.errors import RetrainError
 
@@ -227,7 +227,7 @@ class StackDeployment:
 class LocalCdkDeployer:
     """Publishes a cloud assembly's assets and deploys its stacks through CloudFormation."""
 
-    def __init__(self, clients: AwsClients, stack_timeout: float = STACK_TIMEOUT_SECONDS) -> None:
+    def __init__(self, clients: LocalClients, stack_timeout: float = STACK_TIMEOUT_SECONDS) -> None:
         self.clients = clients
         self.stack_timeout = stack_timeout
 
@@ -574,7 +574,7 @@ class IncrementalDeployer:
         self.progress = progress or (lambda _message: None)
 
     @property
-    def clients(self) -> AwsClients:
+    def clients(self) -> LocalClients:
         return self.deployer.clients
 
     def deploy_if_changed(self, app: CdkApp, sources: SourceFingerprint, work_dir: Path | None = None) -> AppDeployment:
@@ -696,7 +696,7 @@ def project_sources(project_root: Path) -> SourceFingerprint:
 
 
 def deploy_project_stack(
-    clients: AwsClients,
+    clients: LocalClients,
     project_root: Path,
     home: StateDirectory | None = None,
     *,

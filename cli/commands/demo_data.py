@@ -13,7 +13,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from cli.clients import AwsClients
+from cli.clients import clients_from_environment
 from cli.landing import CONTENT_TYPES, load_generator, next_dates
 from retrain.config import DEFAULT_CONFIG_FILE, load_config
 
@@ -53,7 +53,7 @@ def demo_data(args: argparse.Namespace) -> int:
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    s3 = AwsClients.from_environment().client("s3")
+    s3 = clients_from_environment().client("s3")
     try:
         keys = [
             item["Key"]

@@ -33,8 +33,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cli.clients import AwsClients
 from local.aws import LocalAws
+from local.clients import LocalClients
 from local.deploy import deploy_project_stack
 from local.home import StateDirectory
 from retrain.config import RetrainConfig, load_config
@@ -92,7 +92,7 @@ class DeployedStack:
         return self.aws.home
 
     @property
-    def clients(self) -> AwsClients:
+    def clients(self) -> LocalClients:
         return self.aws.clients()
 
     def client(self, service: str) -> Any:
