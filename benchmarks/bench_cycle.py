@@ -27,10 +27,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cli.executions import read_timeline  # noqa: E402
+from cli.pipeline import DeployedPipeline, read_stack_outputs  # noqa: E402
 from local.aws import LocalAws  # noqa: E402
 from local.home import StateDirectory  # noqa: E402
-from retrain.cli.pipeline import DeployedPipeline, read_stack_outputs  # noqa: E402
-from retrain.cli.runs_cmd import read_timeline  # noqa: E402
 from retrain.config import load_config  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cycle.json"
@@ -46,7 +46,7 @@ def free_port() -> int:
 def retrain(env: dict[str, str], *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "retrain.cli", *args], cwd=ROOT, env=env, text=True, capture_output=True, timeout=1800
+        [sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, text=True, capture_output=True, timeout=1800
     )
     if done.returncode != 0:
         raise SystemExit(f"retrain {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")

@@ -103,7 +103,7 @@ def timed(action: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def local_command(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "retrain.cli", "local", *arguments], env=env, capture_output=True)
+    return subprocess.run([sys.executable, "-m", "cli", "local", *arguments], env=env, capture_output=True)
 
 
 def bench_up(repeat: int, scratch: Path) -> dict[str, Any]:

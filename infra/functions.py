@@ -17,17 +17,15 @@ from infra.settings import POWERTOOLS_LAYER_ACCOUNT, POWERTOOLS_LAYER_NAME
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 
-# The asset is the project root minus everything but the Lambda code: the pure core without its
-# CLI, the handlers and the config they read at the asset root. Patterns are CDK globs, applied in
-# order; `!` re-includes. Dependencies come from the runtime (boto3) and the Powertools layer
+# The asset is the project root minus everything but the Lambda code: the pure core, the handlers
+# and the config they read at the asset root. Patterns are CDK globs, applied in order; `!`
+# re-includes. Dependencies come from the runtime (boto3) and the Powertools layer
 # (Powertools, pydantic, the X-Ray SDK): nothing is bundled, so no Docker is needed.
 CODE_EXCLUDES = (
     "*",
     ".*",
     "!retrain",
     "!retrain/**",
-    "retrain/cli",
-    "retrain/cli/**",
     "!tasks",
     "!tasks/**",
     "!retrain.toml",

@@ -24,8 +24,8 @@ from typing import IO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local.clients import DEFAULT_REGION, LocalClients, local_endpoint, local_port
 from local.home import StateDirectory
-from retrain.cli.clients import DEFAULT_REGION, AwsClients, local_endpoint, local_port
 from retrain.errors import RetrainError
 
 START_TIMEOUT_SECONDS = 60.0
@@ -93,16 +93,16 @@ class LocalAws:
     def answers(self, process: EmulatorProcess) -> bool:
         """Whether the emulator answers a real API call."""
         try:
-            AwsClients(target="local", port=process.port).client("sts").get_caller_identity()
+            LocalClients.at_port(process.port).client("sts").get_caller_identity()
             return True
         except (BotoCoreError, ClientError):
             return False
 
-    def clients(self) -> AwsClients:
+    def clients(self) -> LocalClients:
         process = self.running()
         if process is None:
             raise LocalAwsError(f"the local AWS of {self.home.root} is not running; start it with `retrain local up`")
-        return AwsClients(target="local", port=process.port)
+        return LocalClients.at_port(process.port)
 
     # --- start -----------------------------------------------------------------------------
 

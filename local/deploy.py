@@ -37,8 +37,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from local.clients import LocalClients
 from local.home import StateDirectory
-from retrain.cli.clients import AwsClients
 from retrain.errors import RetrainError
 
 LOCAL_ACCOUNT = "000000000000"
@@ -227,7 +227,7 @@ class StackDeployment:
 class LocalCdkDeployer:
     """Publishes a cloud assembly's assets and deploys its stacks through CloudFormation."""
 
-    def __init__(self, clients: AwsClients, stack_timeout: float = STACK_TIMEOUT_SECONDS) -> None:
+    def __init__(self, clients: LocalClients, stack_timeout: float = STACK_TIMEOUT_SECONDS) -> None:
         self.clients = clients
         self.stack_timeout = stack_timeout
 
@@ -574,7 +574,7 @@ class IncrementalDeployer:
         self.progress = progress or (lambda _message: None)
 
     @property
-    def clients(self) -> AwsClients:
+    def clients(self) -> LocalClients:
         return self.deployer.clients
 
     def deploy_if_changed(self, app: CdkApp, sources: SourceFingerprint, work_dir: Path | None = None) -> AppDeployment:
@@ -672,8 +672,6 @@ PROJECT_SOURCES = (
     "statemachines/**/*.py",
     "definitions/**/*.json",
 )
-# The CLI is neither imported by the app nor part of the Lambda asset (infra/functions.py).
-PROJECT_SOURCE_EXCLUDES = ("retrain/cli/*",)
 # The synthesis itself (CDK, its checks) and the SageMaker SDK's image table the stack reads.
 SYNTH_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag", "sagemaker")
 
@@ -694,11 +692,11 @@ def project_app(project_root: Path) -> CdkApp:
 
 
 def project_sources(project_root: Path) -> SourceFingerprint:
-    return SourceFingerprint(project_root, PROJECT_SOURCES, SYNTH_DISTRIBUTIONS, PROJECT_SOURCE_EXCLUDES)
+    return SourceFingerprint(project_root, PROJECT_SOURCES, SYNTH_DISTRIBUTIONS)
 
 
 def deploy_project_stack(
-    clients: AwsClients,
+    clients: LocalClients,
     project_root: Path,
     home: StateDirectory | None = None,
     *,

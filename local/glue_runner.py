@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from local.clients import LocalClients
 
 logger = logging.getLogger("retrain.local.glue")
 
@@ -225,14 +225,7 @@ class LocalGlueJobRunner:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _s3(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-        )
+        return LocalClients(self.endpoint_url, self.region).client("s3")
 
     def _prepare(self, job_run: GlueJobRun, mirror: S3Mirror, scratch: Path) -> tuple[list[str], dict[str, str]]:
         script = self._script(job_run.script_location, mirror, scratch)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from local.clients import LocalClients
 from local.sagemaker.api import ControlPlane
-from local.sagemaker.aws_clients import AwsClients
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.fleet import ModelStager
 from local.sagemaker.jobs import JobContext
@@ -35,7 +35,7 @@ class LocalSageMaker:
                  ship_logs: bool = True, publish_metrics: bool = True) -> None:
         self.root = state_dir / "sagemaker"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.clients = AwsClients(endpoint_url, region)
+        self.clients = LocalClients(endpoint_url, region)
         self.store = StateStore(self.root / "state.json")
         self.router = EndpointRouter()
         publish = self._publish_metrics if publish_metrics else None

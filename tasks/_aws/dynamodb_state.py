@@ -1,7 +1,12 @@
-"""`PipelineStateTable` on the pipeline's DynamoDB state table (layout: `retrain.state_table`)."""
+"""`PipelineStateTable` on the pipeline's DynamoDB state table (layout: `retrain.state_table`).
+
+The Lambdas use it through the core's port; the `retrain` command reads the same table through it
+too (the watermark, a run's approval request), so the table has one adapter.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +37,15 @@ _STRING_FIELDS = (
 _STATUS = {"#status": "status"}
 
 
+@dataclass(frozen=True)
+class StoredApproval:
+    """An approval request as the table holds it: what answering it needs."""
+
+    execution_name: str
+    status: str | None  # PENDING until closed (retrain.state_table)
+    task_token: str
+
+
 class DynamoPipelineStateTable:
     def __init__(self, client: Any, table: str, pipeline: str) -> None:
         self._dynamodb = client
@@ -45,6 +59,15 @@ class DynamoPipelineStateTable:
     def champion(self) -> Champion | None:
         item = self._get(CHAMPION)
         return _champion(item) if item else None
+
+    def approval(self, execution_name: str) -> StoredApproval | None:
+        """The run's approval request, whatever its status; None when the run never asked."""
+        item = self._get(approval_key(execution_name))
+        if item is None:
+            return None
+        return StoredApproval(
+            execution_name, item.get("status", {}).get("S"), item.get("task_token", {}).get("S", "")
+        )
 
     def save_approval_request(self, request: ApprovalRequest) -> None:
         self._dynamodb.update_item(

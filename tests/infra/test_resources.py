@@ -219,7 +219,7 @@ def test_the_code_asset_holds_only_the_core_the_handlers_and_the_config(synthesi
     assert "tasks/start_retrain.py" in files and "retrain/triggers.py" in files
     tops = {Path(name).parts[0] for name in files}
     assert tops == {"retrain", "tasks", "retrain.toml"}
-    assert not [name for name in files if name.startswith("retrain/cli/")]
+    assert not [name for name in files if name.startswith("cli/")]
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 
 from local.aws import EmulatorProcess, LocalAws
+from local.clients import LocalClients
 from local.home import StateDirectory
-from retrain.cli.clients import AwsClients
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class RunningLocalAws:
     def endpoint(self) -> str:
         return self.process.endpoint
 
-    def clients(self) -> AwsClients:
-        return AwsClients(target="local", port=self.process.port)
+    def clients(self) -> LocalClients:
+        return LocalClients.at_port(self.process.port)
 
 
 class _SessionEmulator:
@@ -77,7 +77,7 @@ def local_aws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
-def aws_clients(local_aws: RunningLocalAws) -> AwsClients:
+def aws_clients(local_aws: RunningLocalAws) -> LocalClients:
     """boto3 clients pointed at the session's local AWS."""
     return local_aws.clients()
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
+from cli.executions import read_timeline
+from cli.landing import append_demo_days, sample_request
+from cli.pipeline import DeployedPipeline, read_stack_outputs
 from local.aws import LocalAws
 from local.home import StateDirectory
-from retrain.cli.landing import append_demo_days, sample_request
-from retrain.cli.pipeline import DeployedPipeline, read_stack_outputs
-from retrain.cli.runs_cmd import read_timeline
 from retrain.config import load_config
 from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, approval_key
@@ -61,7 +61,7 @@ class LocalPipeline:
 
     def retrain(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "retrain.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             cwd=ROOT,
             env=self.env,
             text=True,

@@ -34,9 +34,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.aws import LocalAws
+from local.clients import LocalClients
 from local.deploy import deploy_project_stack
 from local.home import StateDirectory
-from retrain.cli.clients import AwsClients
 from retrain.config import RetrainConfig, load_config
 from retrain.triggers import execution_name
 from tests.polling import wait_until
@@ -92,7 +92,7 @@ class DeployedStack:
         return self.aws.home
 
     @property
-    def clients(self) -> AwsClients:
+    def clients(self) -> LocalClients:
         return self.aws.clients()
 
     def client(self, service: str) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from retrain.cli.clients import AwsClients
+from local.clients import LocalClients
 from tests.local.conftest import aws_clients, local_aws, unique_name
 from tests.polling import wait_until
 
@@ -26,7 +26,7 @@ ROLE_ARN = "arn:aws:iam::000000000000:role/contract-test"
 class FunctionFactory:
     """Creates Python Lambdas from source text."""
 
-    clients: AwsClients
+    clients: LocalClients
     prefix: str
 
     def create(self, name: str, source: str, **config: Any) -> str:
@@ -63,7 +63,7 @@ class Execution:
 class StateMachineRunner:
     """Creates state machines and runs executions to their end."""
 
-    clients: AwsClients
+    clients: LocalClients
     prefix: str
 
     @property
@@ -99,10 +99,10 @@ class StateMachineRunner:
 
 
 @pytest.fixture
-def functions(aws_clients: AwsClients, unique_name: str) -> FunctionFactory:
+def functions(aws_clients: LocalClients, unique_name: str) -> FunctionFactory:
     return FunctionFactory(aws_clients, unique_name)
 
 
 @pytest.fixture
-def machines(aws_clients: AwsClients, unique_name: str) -> StateMachineRunner:
+def machines(aws_clients: LocalClients, unique_name: str) -> StateMachineRunner:
     return StateMachineRunner(aws_clients, unique_name)

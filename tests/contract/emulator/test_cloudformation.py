@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local.clients import LocalClients
 from local.deploy import CloudAssembly, DeployError, LocalCdkDeployer, StackDeployment
-from retrain.cli.clients import AwsClients
 from tests.contract.emulator.conftest import ROLE_ARN
 
 pytestmark = pytest.mark.local
@@ -26,7 +26,7 @@ REGION = "us-east-1"
 class TemplateStacks:
     """Deploys raw templates as one-stack cloud assemblies (create, then update on redeploy)."""
 
-    def __init__(self, clients: AwsClients, directory: Path) -> None:
+    def __init__(self, clients: LocalClients, directory: Path) -> None:
         self.clients = clients
         self.directory = directory
         self.deployer = LocalCdkDeployer(clients, stack_timeout=60)
@@ -54,7 +54,7 @@ class TemplateStacks:
 
 
 @pytest.fixture
-def stacks(aws_clients: AwsClients, tmp_path: Path) -> TemplateStacks:
+def stacks(aws_clients: LocalClients, tmp_path: Path) -> TemplateStacks:
     return TemplateStacks(aws_clients, tmp_path)
 
 
@@ -93,7 +93,7 @@ def glue_template(name: str, s3_mode: str = "SSE-S3", max_concurrent_runs: int |
 
 
 def test_a_glue_security_configuration_deploys_and_its_job_names_it(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     glue = aws_clients.client("glue")
     deployed = stacks.deploy(unique_name, glue_template(unique_name))
@@ -119,7 +119,7 @@ def test_a_named_security_configuration_cannot_be_replaced_in_place(stacks: Temp
 
 
 def test_a_glue_job_keeps_its_execution_property(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     glue = aws_clients.client("glue")
     stacks.deploy(unique_name, glue_template(unique_name, max_concurrent_runs=3))
@@ -148,7 +148,7 @@ def group_template(name: str, description: str = "candidates") -> dict[str, Any]
 
 
 def test_a_model_package_group_from_a_template_takes_packages(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     sagemaker = aws_clients.client("sagemaker")
     deployed = stacks.deploy(unique_name, group_template(unique_name))
@@ -169,7 +169,7 @@ def test_a_model_package_group_from_a_template_takes_packages(
 
 
 def test_renaming_a_model_package_group_replaces_it(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     sagemaker = aws_clients.client("sagemaker")
     stacks.deploy(unique_name, group_template(f"{unique_name}-a"))
@@ -182,7 +182,7 @@ def test_renaming_a_model_package_group_replaces_it(
 
 
 def test_a_stack_with_a_model_package_group_can_be_deleted_and_created_again(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     first = stacks.deploy(unique_name, group_template(unique_name))
     stacks.delete(unique_name)
@@ -257,7 +257,7 @@ def metric_math(endpoint: str, returned: tuple[bool, bool, bool] = (True, False,
 
 
 def test_a_metric_math_alarm_keeps_its_queries(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     stacks.deploy(unique_name, alarm_template(unique_name, metric_math(unique_name)))
     alarms = aws_clients.client("cloudwatch").describe_alarms(AlarmNamePrefix=unique_name)["MetricAlarms"]
@@ -319,7 +319,7 @@ def function_template(name: str, bucket: str, *, reserved: int | None, layer: st
 
 
 def test_reserved_concurrency_of_a_function_is_applied_and_removed(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     s3, lambda_ = aws_clients.client("s3"), aws_clients.client("lambda")
     s3.create_bucket(Bucket=unique_name)
@@ -331,7 +331,7 @@ def test_reserved_concurrency_of_a_function_is_applied_and_removed(
 
 
 def test_a_public_layer_that_is_not_held_locally_deploys_and_the_function_runs_without_it(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     """The pipeline's functions name the public Powertools layer (another account's). Offline, the
     local AWS cannot hold its bytes: the reference resolves (the stack deploys) and the function
@@ -349,7 +349,7 @@ def test_a_public_layer_that_is_not_held_locally_deploys_and_the_function_runs_w
 
 
 def test_a_missing_layer_of_the_own_account_fails_the_deploy_as_on_aws(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     s3 = aws_clients.client("s3")
     s3.create_bucket(Bucket=unique_name)
@@ -360,7 +360,7 @@ def test_a_missing_layer_of_the_own_account_fails_the_deploy_as_on_aws(
 
 
 def test_topic_schedule_and_state_machine_keep_their_configuration(
-    stacks: TemplateStacks, aws_clients: AwsClients, unique_name: str
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
 ) -> None:
     key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
     log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/vendedlogs/states/{unique_name}:*"

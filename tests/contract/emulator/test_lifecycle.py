@@ -119,7 +119,7 @@ def test_two_homes_run_side_by_side(tmp_path: Path) -> None:
 def retrain(home: Path, port: int, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RETRAIN_HOME": str(home), "RETRAIN_LOCAL_PORT": str(port)}
     return subprocess.run(
-        [sys.executable, "-m", "retrain.cli", "local", *arguments],
+        [sys.executable, "-m", "cli", "local", *arguments],
         env=env,
         capture_output=True,
         text=True,

@@ -78,7 +78,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     text = (ROOT / "retrain.toml").read_text()
     bad.write_text(text.replace("canary_size_percent = 10", 'canary_size_percent = "ten"'))
     result = subprocess.run(
-        [sys.executable, "-m", "retrain.cli", "check-config", "--config", str(bad)],
+        [sys.executable, "-m", "cli", "check-config", "--config", str(bad)],
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )
     assert result.returncode == 2
@@ -90,7 +90,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 
 def test_cli_accepts_the_shipped_config() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "retrain.cli", "check-config"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "cli", "check-config"], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout

@@ -10,8 +10,8 @@ import pytest
 from jobs_support import REPO_ROOT
 from moto import mock_aws
 
-from retrain.cli.demo_data import landed_dates, next_dates
-from retrain.cli.main import main
+from cli.landing import landed_dates, next_dates
+from cli.main import main
 
 CONFIG = str(REPO_ROOT / "retrain.toml")
 

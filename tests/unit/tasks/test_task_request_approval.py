@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from retrain.errors import ConfigError
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable, StoredApproval
 
 DECISION: dict[str, Any] = {
     "promote": True,
@@ -79,6 +80,16 @@ def test_a_retry_updates_the_token_without_notifying_twice(stack: Any, request_a
     assert item["task_token"]["S"] == "token-2"
     assert item["requested_at"]["S"] == requested_at
     assert len(stack.messages()) == 1
+
+
+def test_the_command_reads_the_stored_request_through_the_same_adapter(stack: Any, request_approval: Any) -> None:
+    store = DynamoPipelineStateTable(stack.dynamodb, stack.table, stack.pipeline)
+    assert store.approval(NAME) is None
+
+    request_approval("token-1")
+
+    assert store.approval(NAME) == StoredApproval(NAME, "PENDING", "token-1")
+    assert store.approval("another-run") is None
 
 
 def test_a_failed_publish_lets_the_retry_notify(

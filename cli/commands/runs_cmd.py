@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import time
-from datetime import UTC, datetime
 from typing import Any
 
-from retrain.cli.display import duration, timeline_lines
-from retrain.cli.pipeline import DeployedPipeline
+from cli.display import duration, timeline_lines
+from cli.executions import read_timeline, send_approval, send_rejection
+from cli.pipeline import DeployedPipeline
 from retrain.config import DEFAULT_CONFIG_FILE
-from retrain.errors import RetrainError
-from retrain.runs import OUTCOME_OF_STATE, Timeline, build_timeline
-from retrain.state_table import PARTITION_KEY, PENDING, SORT_KEY, approval_key
+from retrain.runs import OUTCOME_OF_STATE
 
 MAX_REASON = 500  # the reason ends up in the model package's ApprovalDescription (1024 chars)
 
@@ -50,14 +46,6 @@ def _reason(text: str) -> str:
     if len(text) > MAX_REASON:
         raise argparse.ArgumentTypeError(f"keep the reason under {MAX_REASON} characters")
     return text
-
-
-def read_timeline(pipeline: DeployedPipeline, execution_arn: str) -> Timeline:
-    client = pipeline.client("stepfunctions")
-    events: list[dict[str, Any]] = []
-    for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        events.extend(page["events"])
-    return build_timeline(events)
 
 
 def list_runs(args: argparse.Namespace) -> int:
@@ -97,39 +85,6 @@ def show_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def pending_approval(pipeline: DeployedPipeline, execution_name: str, wait_seconds: float = 0.0) -> dict[str, Any]:
-    """The run's approval request; `wait_seconds` covers the moment between the run entering
-    RequestApproval and its Lambda storing the task token."""
-    table = pipeline.client("dynamodb")
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        item = table.get_item(
-            TableName=pipeline.state_table,
-            Key={PARTITION_KEY: {"S": pipeline.config.pipeline.name}, SORT_KEY: {"S": approval_key(execution_name)}},
-            ConsistentRead=True,
-        ).get("Item")
-        if item or time.monotonic() >= deadline:
-            break
-        time.sleep(0.25)
-    if not item:
-        raise RetrainError(
-            f"run {execution_name} has not asked for approval (yet): check `retrain show {execution_name}`"
-        )
-    status = item.get("status", {}).get("S")
-    if status != PENDING:
-        raise RetrainError(f"run {execution_name} is not waiting for approval: its request is {status}")
-    return item
-
-
-def _identity(pipeline: DeployedPipeline, who: str) -> str:
-    """The name given plus the AWS principal that sends the answer, for the audit trail."""
-    try:
-        arn = pipeline.client("sts").get_caller_identity()["Arn"]
-    except Exception:  # an identity we cannot read must not block a decision
-        return who
-    return f"{who} ({arn})"
-
-
 def _execution_name(run: str) -> str:
     return run.rsplit(":", 1)[-1] if run.startswith("arn:") else run
 
@@ -148,25 +103,3 @@ def reject(args: argparse.Namespace) -> int:
     send_rejection(pipeline, name, who=args.who, reason=args.reason)
     print(f"rejected {name}: production was not touched")
     return 0
-
-
-def send_approval(
-    pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
-) -> None:
-    item = pending_approval(pipeline, execution_name, wait_seconds)
-    output = {"approved_by": _identity(pipeline, who), "reason": reason, "approved_at": _now()}
-    pipeline.client("stepfunctions").send_task_success(taskToken=item["task_token"]["S"], output=json.dumps(output))
-
-
-def send_rejection(
-    pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
-) -> None:
-    item = pending_approval(pipeline, execution_name, wait_seconds)
-    cause = json.dumps({"rejected_by": _identity(pipeline, who), "reason": reason, "rejected_at": _now()})
-    pipeline.client("stepfunctions").send_task_failure(
-        taskToken=item["task_token"]["S"], error="ApprovalRejected", cause=cause
-    )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -15,11 +15,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from retrain.cli.display import duration, metrics_table, timeline_lines
-from retrain.cli.follow import ApprovalRequest, Approver, ExecutionFollower
-from retrain.cli.landing import append_demo_days, landing_is_empty, new_data_window, sample_request
-from retrain.cli.pipeline import DeployedPipeline
-from retrain.cli.runs_cmd import send_approval, send_rejection
+from cli.display import duration, metrics_table, timeline_lines
+from cli.executions import send_approval, send_rejection
+from cli.follow import Approver, ExecutionFollower, PendingApproval
+from cli.landing import append_demo_days, landing_is_empty, new_data_window, sample_request
+from cli.pipeline import DeployedPipeline
 from retrain.config import DEFAULT_CONFIG_FILE, RetrainConfig, load_config
 from retrain.errors import RetrainError
 from retrain.runs import SUCCESSFUL_OUTCOMES, Timeline
@@ -167,7 +167,7 @@ def start_execution(pipeline: DeployedPipeline, extra: dict[str, Any]) -> str:
 
 
 def _approver(pipeline: DeployedPipeline, mode: str) -> Approver:
-    def approve(request: ApprovalRequest) -> None:
+    def approve(request: PendingApproval) -> None:
         print("\n".join(request.describe()), file=sys.stderr)
         name = request.execution_name
         if mode == "auto":

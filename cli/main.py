@@ -11,12 +11,12 @@ from retrain.errors import RetrainError
 
 # Each module defines `register(subparsers)`; a subcommand's handler returns the exit code.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "retrain.cli.config_cmd",
-    "retrain.cli.demo_data",
-    "retrain.cli.invoke_cmd",
-    "retrain.cli.local",
-    "retrain.cli.run",
-    "retrain.cli.runs_cmd",
+    "cli.commands.config_cmd",
+    "cli.commands.demo_data",
+    "cli.commands.invoke_cmd",
+    "cli.commands.local",
+    "cli.commands.run",
+    "cli.commands.runs_cmd",
 )
 
 

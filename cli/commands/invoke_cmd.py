@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from retrain.cli.landing import sample_request
-from retrain.cli.pipeline import DeployedPipeline
+from cli.landing import sample_request
+from cli.pipeline import DeployedPipeline
 from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 

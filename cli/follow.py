@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from retrain.cli.display import duration, metrics_table, visit_line
-from retrain.cli.pipeline import DeployedPipeline
-from retrain.cli.runs_cmd import read_timeline
+from cli.display import duration, metrics_table, visit_line
+from cli.executions import read_timeline
+from cli.pipeline import DeployedPipeline
 from retrain.errors import RetrainError
 from retrain.runs import Timeline
 
@@ -38,7 +38,7 @@ class RunTimedOut(RetrainError):
 
 
 @dataclass
-class ApprovalRequest:
+class PendingApproval:
     """What the run asks an approver, read from the RequestApproval state's input."""
 
     execution_name: str
@@ -51,7 +51,7 @@ class ApprovalRequest:
         return lines
 
 
-Approver = Callable[[ApprovalRequest], None]
+Approver = Callable[[PendingApproval], None]
 
 
 @dataclass
@@ -107,7 +107,7 @@ class ExecutionFollower:
         if current.name == "RequestApproval" and not self._asked:
             self._asked = True
             self._clear_live()
-            self.approver(ApprovalRequest(self.pipeline_execution_name, current.input.get("decision", {})))
+            self.approver(PendingApproval(self.pipeline_execution_name, current.input.get("decision", {})))
         status = f"  … {current.name:<24} {duration(time.time() - current.entered_at.timestamp()):>8}"
         if current.name in ROLLOUT_STATES:
             split = self._traffic_split()

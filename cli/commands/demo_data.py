@@ -8,23 +8,16 @@ pipeline run then has a reason to retrain. Days are deterministic for a seed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
-from collections.abc import Iterable
-from datetime import date, timedelta
-from pathlib import Path
-from types import ModuleType
+from datetime import date
 from typing import Any
 
-from retrain.cli.clients import AwsClients
+from cli.clients import clients_from_environment
+from cli.landing import CONTENT_TYPES, load_generator, next_dates
 from retrain.config import DEFAULT_CONFIG_FILE, load_config
-from retrain.errors import ConfigError
-from retrain.watermark import partition_date
 
 BUCKET_ENV = "RETRAIN_BUCKET"
-GENERATOR_PATH = Path(__file__).resolve().parents[2] / "jobs" / "demo_data.py"
-CONTENT_TYPES = {"csv": "text/csv", "json": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 
 
 def register(subparsers: Any) -> None:
@@ -44,36 +37,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=demo_data)
 
 
-def landed_dates(keys: Iterable[str], prefix: str) -> list[date]:
-    """The distinct partition dates of the landing data objects among `keys`, oldest first."""
-    found = {partition_date(key, prefix) for key in keys}
-    return sorted(date.fromisoformat(day) for day in found if day is not None)
-
-
-def next_dates(keys: Iterable[str], prefix: str, days: int, start: date) -> list[date]:
-    """The `days` days after the newest landed partition, or from `start` when none has landed."""
-    landed = landed_dates(keys, prefix)
-    first = landed[-1] + timedelta(days=1) if landed else start
-    return [first + timedelta(days=offset) for offset in range(days)]
-
-
-def load_generator() -> ModuleType:
-    """The generator in jobs/demo_data.py.
-
-    jobs/ is not a package (its files run flat inside Glue and SageMaker containers), so the file is
-    loaded by path under a private name; putting jobs/ on sys.path instead would let its flat module
-    names (`features`, `train`, ...) shadow or be shadowed by anything else the CLI imports.
-    """
-    if not GENERATOR_PATH.is_file():
-        raise ConfigError(f"{GENERATOR_PATH} not found: run `retrain demo-data` from a checkout of the project")
-    spec = importlib.util.spec_from_file_location("retrain_demo_data_generator", GENERATOR_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
 def demo_data(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     bucket = args.bucket or os.environ.get(BUCKET_ENV)
@@ -90,7 +53,7 @@ def demo_data(args: argparse.Namespace) -> int:
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    s3 = AwsClients.from_environment().client("s3")
+    s3 = clients_from_environment().client("s3")
     try:
         keys = [
             item["Key"]

@@ -1,15 +1,53 @@
-"""The landing prefix as `retrain run` sees it: empty or not, the window of new data, demo days."""
+"""The landing prefix as the command sees it: empty or not, the window of new data, and the days of
+the demo stream (`jobs/demo_data.py`) that `retrain demo-data` and `retrain run` append to it."""
 
 from __future__ import annotations
 
-from datetime import date
+import importlib.util
+import sys
+from collections.abc import Iterable
+from datetime import date, timedelta
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from retrain.cli.demo_data import CONTENT_TYPES, load_generator, next_dates
-from retrain.cli.pipeline import DeployedPipeline
+from cli.pipeline import DeployedPipeline
 from retrain.config import RetrainConfig
-from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK
+from retrain.errors import ConfigError
 from retrain.watermark import partition_date
+
+GENERATOR_PATH = Path(__file__).resolve().parents[1] / "jobs" / "demo_data.py"
+CONTENT_TYPES = {"csv": "text/csv", "json": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
+
+
+def landed_dates(keys: Iterable[str], prefix: str) -> list[date]:
+    """The distinct partition dates of the landing data objects among `keys`, oldest first."""
+    found = {partition_date(key, prefix) for key in keys}
+    return sorted(date.fromisoformat(day) for day in found if day is not None)
+
+
+def next_dates(keys: Iterable[str], prefix: str, days: int, start: date) -> list[date]:
+    """The `days` days after the newest landed partition, or from `start` when none has landed."""
+    landed = landed_dates(keys, prefix)
+    first = landed[-1] + timedelta(days=1) if landed else start
+    return [first + timedelta(days=offset) for offset in range(days)]
+
+
+def load_generator() -> ModuleType:
+    """The generator in jobs/demo_data.py.
+
+    jobs/ is not a package (its files run flat inside Glue and SageMaker containers), so the file is
+    loaded by path under a private name; putting jobs/ on sys.path instead would let its flat module
+    names (`features`, `train`, ...) shadow or be shadowed by anything else the CLI imports.
+    """
+    if not GENERATOR_PATH.is_file():
+        raise ConfigError(f"{GENERATOR_PATH} not found: run `retrain demo-data` from a checkout of the project")
+    spec = importlib.util.spec_from_file_location("retrain_demo_data_generator", GENERATOR_PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name while the file executes
+    spec.loader.exec_module(module)
+    return module
 
 
 def landing_keys(s3: Any, bucket: str, prefix: str, start_after: str = "") -> list[str]:
@@ -24,15 +62,7 @@ def landing_is_empty(s3: Any, bucket: str, config: RetrainConfig) -> bool:
 
 def new_data_window(pipeline: DeployedPipeline) -> tuple[str, str] | None:
     """First and last day of the data after the watermark, as CheckForNewData will see them."""
-    item = (
-        pipeline.client("dynamodb")
-        .get_item(
-            TableName=pipeline.state_table,
-            Key={PARTITION_KEY: {"S": pipeline.config.pipeline.name}, SORT_KEY: {"S": WATERMARK}},
-        )
-        .get("Item", {})
-    )
-    watermark = item.get("key", {}).get("S", "")
+    watermark = pipeline.state_store().watermark()
     prefix = pipeline.config.data.landing_prefix
     days = sorted(
         day

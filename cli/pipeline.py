@@ -7,9 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from retrain.cli.clients import AwsClients
+from cli.clients import Clients, clients_from_environment
 from retrain.config import RetrainConfig, load_config
 from retrain.errors import RetrainError
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 
 
 class PipelineNotDeployed(RetrainError):
@@ -19,13 +20,13 @@ class PipelineNotDeployed(RetrainError):
 @dataclass
 class DeployedPipeline:
     config: RetrainConfig
-    clients: AwsClients
+    clients: Clients
     outputs: dict[str, str]
 
     @classmethod
-    def connect(cls, config_path: str, clients: AwsClients | None = None) -> DeployedPipeline:
+    def connect(cls, config_path: str, clients: Clients | None = None) -> DeployedPipeline:
         config = load_config(config_path)
-        clients = clients or AwsClients.from_environment()
+        clients = clients or clients_from_environment()
         return cls(config=config, clients=clients, outputs=read_stack_outputs(clients, config.pipeline.name))
 
     @property
@@ -53,8 +54,12 @@ class DeployedPipeline:
     def client(self, service: str) -> Any:
         return self.clients.client(service)
 
+    def state_store(self) -> DynamoPipelineStateTable:
+        """The state table, through the adapter the Lambdas use."""
+        return DynamoPipelineStateTable(self.client("dynamodb"), self.state_table, self.config.pipeline.name)
 
-def read_stack_outputs(clients: AwsClients, stack_name: str) -> dict[str, str]:
+
+def read_stack_outputs(clients: Clients, stack_name: str) -> dict[str, str]:
     where = clients.endpoint_url or "the AWS account of your credentials"
     try:
         stacks = clients.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
