@@ -25,7 +25,7 @@ from infra.storage import TEMP_PREFIX, DataBucket
 from retrain.config import GlueConfig
 
 GLUE_SCRIPT = "prepare_data.py"
-GLUE_MODULES = ("features.py",)  # flat imports of the script, zipped for --extra-py-files
+GLUE_MODULES = ("failure_line.py", "features.py")  # flat imports of the script, zipped for --extra-py-files
 GLUE_TEMP_PREFIX = TEMP_PREFIX + "glue/"
 # Where `cdk synth` builds the archive before staging it as an asset (inside the cloud assembly).
 BUILD_DIRECTORY = ".retrain-build"

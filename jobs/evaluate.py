@@ -8,7 +8,8 @@
 Writes `evaluation.json` ({"candidate", "champion" (or null), "test_rows", "test_window", "model", ...}),
 PNG plots (ROC, precision-recall, calibration; both models on each) and `report.html` linking them.
 The champion is fetched with boto3 and the ordinary credential chain and endpoint settings of the
-container. Any failure ends with `EvaluationFailed: <what and how to fix>` as the last line on stderr.
+container. Any failure ends with `EvaluationFailed: <what and how to fix>` as the last line on stderr
+(`failure_line.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import html
 import json
 import sys
 import tempfile
-import traceback
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from failure_line import JobFailure, run_job
 from model_bundle import ARCHIVE_FILE, MODEL_FILE, ModelBundle, ModelLoadError
 from scoring import BinaryClassificationMetrics
 
@@ -37,7 +38,7 @@ PLOTS = {"roc": "roc.png", "precision_recall": "precision_recall.png", "calibrat
 REPORTED_METRICS = ("average_precision", "roc_auc", "log_loss", "brier", "precision", "recall", "f1")
 
 
-class EvaluationFailed(Exception):
+class EvaluationFailed(JobFailure):
     """The evaluation cannot be completed; the message says what is wrong and how to fix it."""
 
 
@@ -296,22 +297,9 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        evaluate(parse_arguments(sys.argv[1:] if argv is None else argv))
-    except EvaluationFailed as failure:
-        _fail(str(failure))
-        return 1
-    except Exception as error:  # the pipeline needs the named line even for a bug
-        traceback.print_exc()
-        _fail(f"unexpected {type(error).__name__}: {error}")
-        return 1
-    return 0
-
-
-def _fail(message: str) -> None:
-    sys.stdout.flush()
-    one_line = " ".join(message.split())  # the pipeline reads the failure from a single line
-    print(f"EvaluationFailed: {one_line}", file=sys.stderr, flush=True)
+    arguments = sys.argv[1:] if argv is None else argv
+    # The pipeline needs the named line even for a bug: any exception ends as EvaluationFailed.
+    return run_job(lambda: evaluate(parse_arguments(arguments)), unexpected=EvaluationFailed)
 
 
 if __name__ == "__main__":

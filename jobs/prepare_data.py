@@ -9,10 +9,11 @@ Arguments (Glue passes every one as a string, `--name value`):
   --input_format          csv (with a header row) | json (JSON lines) | parquet
   --dataset               the `[dataset]` table of retrain.toml as JSON
 
-Only the partitions inside the window are listed and read. Failures end the job with one line on
-stderr, `<ErrorName>: <what and how to fix>`, whose first token the pipeline maps to its error
-(SchemaMismatch, DataQualityError). Every path goes through Spark and the Hadoop FileSystem API, so the
-job reads and writes s3:// on Glue and file:// elsewhere without knowing which.
+Only the partitions inside the window are listed and read. Failures end the job with its failure line
+on stderr (`failure_line.py`), `<ErrorName>: <what and how to fix>`, whose first token the pipeline maps
+to its error (SchemaMismatch, DataQualityError, InvalidJobArguments). Every path goes through Spark and
+the Hadoop FileSystem API, so the job reads and writes s3:// on Glue and file:// elsewhere without
+knowing which.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import reduce
 from typing import TYPE_CHECKING, Any
 
+from failure_line import JobFailure, run_job
 from features import FeatureSpec, FeatureSpecError
 
 if TYPE_CHECKING:
@@ -71,13 +73,6 @@ COMPATIBLE_SOURCE_TYPES = {
     "boolean": ("string", "boolean"),
     "timestamp": ("string", "timestamp", "timestamp_ntz", "date"),
 }
-
-
-class JobFailure(Exception):
-    """A failure the job reports as one line, `<ClassName>: <message>`."""
-
-    def line(self) -> str:
-        return f"{type(self).__name__}: {' '.join(str(self).split())}"
 
 
 class SchemaMismatch(JobFailure):
@@ -759,18 +754,17 @@ def _describe(dropped: Mapping[str, int]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv if argv is None else ["prepare_data.py", *argv])
-    try:
-        options = JobOptions.from_arguments(resolve_arguments(arguments))
-        from pyspark.sql import SparkSession
+    return run_job(lambda: _prepare(arguments))
 
-        spark = SparkSession.builder.appName(f"prepare-data-{options.run_name}").getOrCreate()
-        quality = PrepareDataJob(spark, options).run()
-    except JobFailure as failure:
-        print(failure.line(), file=sys.stderr, flush=True)
-        return 1
+
+def _prepare(arguments: list[str]) -> None:
+    options = JobOptions.from_arguments(resolve_arguments(arguments))
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName(f"prepare-data-{options.run_name}").getOrCreate()
+    quality = PrepareDataJob(spark, options).run()
     splits = ", ".join(f"{name} {quality['splits'][name]['rows']}" for name in SPLITS)
     print(f"prepare_data: wrote {splits} rows to {options.output_uri}", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ Parquet folders written by prepare_data.py, each with its `_feature_spec.json`.
 Writes to SM_MODEL_DIR `model.joblib` (the fitted pipeline) and `metadata.json` (features, target,
 versions, validation metrics, row counts, hyperparameters), and `metrics.json` to SM_OUTPUT_DATA_DIR.
 Prints `validation:<metric>=<value>;` lines for the job's metric definitions. Any failure ends with
-`TrainingScriptFailed: <what and how to fix>` as the last line on stderr and a non-zero exit.
+`TrainingScriptFailed: <what and how to fix>` as the last line on stderr (`failure_line.py`) and a
+non-zero exit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import os
 import platform
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from failure_line import JobFailure, run_job
 from features import FeatureSpec, FeatureSpecError
 from model_bundle import FORMAT_VERSION, ModelBundle
 from scoring import BinaryClassificationMetrics
@@ -37,7 +38,7 @@ FEATURE_SPEC_FILE = "_feature_spec.json"
 MAX_CATEGORIES = 255  # HistGradientBoosting's limit for a native categorical feature
 
 
-class TrainingScriptFailed(Exception):
+class TrainingScriptFailed(JobFailure):
     """Training cannot go on; the message says what is wrong and how to fix it."""
 
 
@@ -346,23 +347,9 @@ def train(hyperparameters: Hyperparameters, arguments: argparse.Namespace) -> di
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        hyperparameters, arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
-        train(hyperparameters, arguments)
-    except TrainingScriptFailed as failure:
-        _fail(str(failure))
-        return 1
-    except Exception as error:  # the pipeline needs the named line even for a bug
-        traceback.print_exc()
-        _fail(f"unexpected {type(error).__name__}: {error}")
-        return 1
-    return 0
-
-
-def _fail(message: str) -> None:
-    sys.stdout.flush()
-    one_line = " ".join(message.split())  # the pipeline reads the failure from a single line
-    print(f"TrainingScriptFailed: {one_line}", file=sys.stderr, flush=True)
+    arguments = sys.argv[1:] if argv is None else argv
+    # The pipeline needs the named line even for a bug: any exception ends as TrainingScriptFailed.
+    return run_job(lambda: train(*parse_arguments(arguments)), unexpected=TrainingScriptFailed)
 
 
 if __name__ == "__main__":

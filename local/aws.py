@@ -8,10 +8,8 @@ saves every service's state), waits a bounded time, then kills.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local.clients import DEFAULT_REGION, LocalClients, local_endpoint, local_port
 from local.home import StateDirectory
+from local.runtime.process import terminate, waiter
 from retrain.errors import RetrainError
 
 START_TIMEOUT_SECONDS = 60.0
@@ -185,11 +184,15 @@ class LocalAws:
         pid = process.pid if process else (self._child.pid if self._child and self._child.poll() is None else None)
         if pid is None:
             return False
-        if not already_signalled:
-            self._signal(pid, signal.SIGTERM)
-        if not self._wait_gone(pid, time.monotonic() + timeout):
-            self._signal(pid, signal.SIGKILL)
-            self._wait_gone(pid, time.monotonic() + 10)
+        # The emulator alone, not its process group: attached, that group is this command's too.
+        terminate(
+            pid,
+            group=False,
+            grace=timeout,
+            kill_wait=10,
+            wait=lambda seconds: self._wait_gone(pid, time.monotonic() + seconds),
+            signalled=already_signalled,
+        )
         self.home.pid_file.unlink(missing_ok=True)
         return True
 
@@ -228,8 +231,7 @@ class LocalAws:
 
     def _kill_child(self) -> None:
         if self._child is not None and self._child.poll() is None:
-            self._child.kill()
-            self._child.wait(timeout=10)
+            terminate(self._child.pid, group=False, grace=0, kill_wait=10, wait=waiter(self._child))
 
     def _wait_gone(self, pid: int, deadline: float) -> bool:
         while time.monotonic() < deadline:
@@ -240,11 +242,6 @@ class LocalAws:
                 return True
             time.sleep(_POLL_SECONDS)
         return False
-
-    @staticmethod
-    def _signal(pid: int, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
 
     @staticmethod
     def _alive(pid: int) -> bool:

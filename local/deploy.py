@@ -23,8 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ from botocore.exceptions import ClientError
 
 from local.clients import LocalClients
 from local.home import StateDirectory
+from local.runtime.process import Ending, ScriptProcess
 from retrain.errors import RetrainError
 
 LOCAL_ACCOUNT = "000000000000"
@@ -192,26 +191,18 @@ class CdkApp:
             "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
             "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         }
-        # Its own session: on a timeout the whole group goes (the app runs a node process too).
-        process = subprocess.Popen(
-            [sys.executable, self.entry],
-            cwd=self.directory,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise DeployError(f"synthesizing {entry} took more than {timeout:.0f}s") from None
+        stdout: list[str] = []
+        stderr: list[str] = []
+        # Its own process group: on a timeout the whole group goes (the app runs a node process too).
+        process = ScriptProcess([sys.executable, self.entry], cwd=self.directory, env=env)
+        process.start(on_stdout=stdout.append, on_stderr=stderr.append)
+        ending = process.supervise(timeout, grace=0)
+        process.join_output(timeout=10)
+        if ending is Ending.TIMED_OUT:
+            raise DeployError(f"synthesizing {entry} took more than {timeout:.0f}s")
         if process.returncode != 0:
-            raise DeployError(f"synthesizing {entry} failed:\n{(stderr or stdout).strip()[-3000:]}")
+            output = "".join(stderr) or "".join(stdout)
+            raise DeployError(f"synthesizing {entry} failed:\n{output.strip()[-3000:]}")
         return CloudAssembly(out_dir)
 
 

@@ -1,8 +1,8 @@
 """Turn what a Catch caught (`{"Error": ..., "Cause": ...}`) into a named error and a useful cause.
 
 Step Functions reports a failed job as `States.TaskFailed` with the job's description as the cause;
-jobs print `<DomainError>: <message>` as their failure reason (see `retrain.errors`), so the domain
-name is recovered from there:
+jobs print `<DomainError>: <message>` as their failure line (`retrain.failure_line`, with the names of
+`retrain.errors`), so the domain name is recovered from there:
 
 - a Lambda: the error is the exception class; the cause is `{"errorType", "errorMessage", ...}`;
 - a Glue job run (`.sync`): the cause is the JobRun, whose `ErrorMessage` names the error;
@@ -15,18 +15,18 @@ The result's cause is one line saying what broke, and one saying how to fix it.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from retrain import errors
 from retrain.contracts import FailureSummary
+from retrain.failure_line import last_named_failure, named_failure_pattern
 
 MAX_LINE = 400  # characters of each cause line: enough for a message, short enough for a Fail state
 
 _DOMAIN_NAMES = errors.DOMAIN_ERROR_NAMES
-# The last `Name: message` in a text, possibly module-qualified (`retrain.errors.Name: ...`).
-_DOMAIN_LINE = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(_DOMAIN_NAMES) + r")\s*:\s*([^\n]*)")
+# A domain error's failure line (`retrain.failure_line`) anywhere in a reported reason.
+_DOMAIN_LINE = named_failure_pattern(_DOMAIN_NAMES)
 
 # How to fix each error; every domain error has one (a unit test checks).
 _DOMAIN_HINTS: dict[type[errors.RetrainError], str] = {
@@ -111,11 +111,7 @@ def _describe(described: dict[str, Any] | None, cause: str) -> tuple[str, str]:
 
 
 def _last_domain_line(text: str) -> tuple[str, str] | None:
-    matches = list(_DOMAIN_LINE.finditer(text))
-    if not matches:
-        return None
-    name, message = matches[-1].groups()
-    return name, message.strip() or name
+    return last_named_failure(text, _DOMAIN_LINE)
 
 
 def _parse_json(text: str) -> dict[str, Any] | None:

@@ -17,8 +17,6 @@ import os
 import queue
 import secrets
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -27,16 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.runtime.process import ScriptProcess
+from local.runtime.staging import NoObjectsFound, S3Staging
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.model_containers import ModelContainers
-from local.sagemaker.s3transfer import NoObjectsFound, S3Transfer
 from local.sagemaker.store import Record
 
 MODEL_SERVER = Path(__file__).with_name("model_server.py")
 PORT_TIMEOUT_SECONDS = 30.0
 HEALTH_TIMEOUT_SECONDS = 120.0
 INVOCATION_TIMEOUT_SECONDS = 60.0  # SageMaker's limit for a real-time invocation
+STOP_GRACE_SECONDS = 5.0
 
 
 class FleetStartError(Exception):
@@ -73,7 +73,7 @@ class ModelStager:
             if not (base / ".staged").exists():
                 shutil.rmtree(base, ignore_errors=True)
                 model_dir.mkdir(parents=True)
-                s3 = S3Transfer(self._clients.client("s3", model["_Region"]), model["_Region"])
+                s3 = S3Staging(self._clients.client("s3", model["_Region"]), model["_Region"])
                 data_url = container.get("ModelDataUrl")
                 try:
                     if data_url:
@@ -103,7 +103,9 @@ class VariantInstance:
         self._log = log_factory(self.instance_id)
         self._interpreter = interpreter
         self._aws = aws_environment
-        self._process: subprocess.Popen[str] | None = None
+        self._process: ScriptProcess | None = None
+        self._port_line: queue.Queue[str] = queue.Queue()
+        self._port_seen = False
         self._connections: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue()
 
     @property
@@ -115,7 +117,7 @@ class VariantInstance:
         return self._log
 
     def alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.alive()
 
     def start(self) -> None:
         env = {name: os.environ[name] for name in ("HOME", "LANG", "TMPDIR", "PATH") if name in os.environ}
@@ -126,17 +128,14 @@ class VariantInstance:
             "PYTHONPATH": str(self.staged.code_dir),
             "SAGEMAKER_REGION": self._aws.get("AWS_REGION", ""),
         })
-        self._process = subprocess.Popen(
+        self._process = ScriptProcess(
             [self._interpreter, str(MODEL_SERVER), "--model-dir", str(self.staged.model_dir),
              "--code-dir", str(self.staged.code_dir), "--program", self.staged.program, "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
-            cwd=str(self.staged.code_dir if self.staged.code_dir.is_dir() else self.staged.model_dir),
-            env=env, start_new_session=True,
+            cwd=str(self.staged.code_dir if self.staged.code_dir.is_dir() else self.staged.model_dir), env=env,
         )
-        port_line: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, args=(port_line,), daemon=True).start()
+        self._process.start(on_stdout=self._output_line, on_output_end=self._output_end)
         try:
-            first = port_line.get(timeout=PORT_TIMEOUT_SECONDS)
+            first = self._port_line.get(timeout=PORT_TIMEOUT_SECONDS)
             self.port = int(json.loads(first)["port"])
         except (queue.Empty, ValueError, KeyError, TypeError):
             self.stop()
@@ -156,17 +155,17 @@ class VariantInstance:
         return (f"The primary container for production variant {self.variant} did not pass the ping "
                 "health check. Please check CloudWatch logs for this endpoint.")
 
-    def _pump(self, port_line: queue.Queue[str]) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        first = True
-        for line in self._process.stdout:
-            if first and line.startswith("{"):
-                port_line.put(line)
-                first = False
-                continue
+    def _output_line(self, line: str) -> None:
+        # The server's first JSON line says which port it bound; everything else is its log.
+        if not self._port_seen and line.startswith("{"):
+            self._port_seen = True
+            self._port_line.put(line)
+        else:
             self._log.write(line)
-        if first:
-            port_line.put("")
+
+    def _output_end(self) -> None:
+        if not self._port_seen:
+            self._port_line.put("")
 
     def ping(self) -> bool:
         try:
@@ -218,16 +217,8 @@ class VariantInstance:
                 self._connections.get_nowait().close()
             except queue.Empty:
                 break
-        if self._process is None or self._process.poll() is not None:
-            return
-        try:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            self._process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=5)
+        if self._process is not None:
+            self._process.stop(grace=STOP_GRACE_SECONDS)
 
 
 @dataclass

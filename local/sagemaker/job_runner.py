@@ -11,9 +11,9 @@ import shutil
 import threading
 from typing import ClassVar
 
+from local.runtime.staging import S3Staging
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobProcess
 from local.sagemaker.logstream import LogStream
-from local.sagemaker.s3transfer import S3Transfer
 from local.sagemaker.store import Record, StateStore
 
 logger = logging.getLogger("local.sagemaker")
@@ -68,7 +68,7 @@ class JobRunner:
         assert record is not None
         region = record["_Region"]
         clients = self._context.clients
-        s3 = S3Transfer(clients.client("s3", region), region)  # type: ignore[attr-defined]
+        s3 = S3Staging(clients.client("s3", region), region)  # type: ignore[attr-defined]
         work = self._context.state_dir / "work" / self.FOLDER / self.name
         shutil.rmtree(work, ignore_errors=True)
         paths = ContainerPaths(work, self._context.interpreter)
@@ -85,7 +85,7 @@ class JobRunner:
 
     # --- what each kind of job says itself ----------------------------------------------------
 
-    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Transfer, log: LogStream, region: str) -> None:
+    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         raise NotImplementedError
 
     def _mark_stopping(self) -> None:

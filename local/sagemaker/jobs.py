@@ -1,25 +1,23 @@
 """Running a job's container command as a local process, the way SageMaker runs the container.
 
 `ContainerPaths` maps the container's `/opt/ml/...` layout onto a work directory and the container's
-Python onto the interpreter that has the project's libraries; `JobProcess` supervises the command:
-output to the job's log stream, the error lines kept for `FailureReason`, `Stop*` and
-`MaxRuntimeInSeconds` ending the whole process group.
+Python onto the interpreter that has the project's libraries; `JobProcess` runs the command as a
+`local.runtime` script process: output to the job's log stream, the error lines kept for
+`FailureReason`, `Stop*` and `MaxRuntimeInSeconds` ending the whole process group.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import os
 import re
 import signal
-import subprocess
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from local.runtime.failures import read_failure
+from local.runtime.process import Ending, ScriptProcess
 from local.sagemaker.logstream import LogStream
 
 CONTAINER_ROOT = "/opt/ml"
@@ -30,7 +28,6 @@ _PYTHON_WORD = re.compile(
     r"(?<![\w./-])(?:/usr/bin/|/usr/local/bin/|/opt/conda/bin/|/miniconda3/bin/)?python(?:3(?:\.\d+)?)?(?![\w.-])"
 )
 _SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash"}
-STOP_GRACE_SECONDS = 10.0
 
 
 class ContainerPaths:
@@ -64,23 +61,10 @@ class ContainerPaths:
         return mapped
 
 
-def last_error_lines(lines: list[str], limit: int = 700) -> str:
+def last_error_lines(lines: Iterable[str], limit: int = 700) -> str:
     """The lines that say what went wrong: a traceback's final exception, else the last lines."""
-    lines = [line.rstrip() for line in lines if line.strip()]
-    start = None
-    for index in range(len(lines) - 1, -1, -1):
-        if lines[index].startswith("Traceback (most recent call last)"):
-            start = index
-            break
-    if start is not None:
-        tail = lines[start + 1:]
-        # The frames are indented; what follows the last frame is the exception and its message.
-        last_frame = max((i for i, line in enumerate(tail) if line.startswith(" ")), default=-1)
-        message = [line for line in tail[last_frame + 1:] if line]
-    else:
-        message = lines[-3:]
-    text = "\n".join(message)
-    return text[-limit:]
+    failure = read_failure(lines)
+    return "\n".join(failure.exception or failure.lines[-3:])[-limit:]
 
 
 @dataclass(frozen=True)
@@ -102,96 +86,47 @@ class JobProcess:
         max_runtime_seconds: float,
         on_line: Callable[[str], None] | None = None,
     ) -> None:
-        self._argv = argv
-        self._cwd = cwd
-        self._env = env
+        self._process = ScriptProcess(argv, cwd=cwd, env=env)
         self._log = log
         self._max_runtime = max_runtime_seconds
         self._on_line = on_line
-        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-        self._process: subprocess.Popen[str] | None = None
         self._stop_requested = threading.Event()
         self._started = threading.Event()
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._process.pid
 
     def wait_started(self, timeout: float) -> bool:
         return self._started.wait(timeout)
 
     def run(self) -> JobOutcome:
-        command = " ".join(self._argv)
+        command = " ".join(self._process.argv)
         try:
-            self._process = subprocess.Popen(
-                self._argv,
-                cwd=self._cwd,
-                env=self._env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                bufsize=1,
-                start_new_session=True,  # its own process group: a stop reaches `sh -c` children
-            )
+            # Its own process group: a stop reaches the children of `sh -c` too.
+            self._process.start(on_stdout=self._line, on_stderr=self._line)
         except OSError as error:
-            self._started.set()
             return JobOutcome(127, False, False, f"could not start {command!r}: {error}", command)
-        self._started.set()
-        readers = [
-            threading.Thread(target=self._pump, args=(self._process.stdout, False), daemon=True),
-            threading.Thread(target=self._pump, args=(self._process.stderr, True), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
-        deadline = time.monotonic() + self._max_runtime
-        timed_out = False
-        while True:
-            try:
-                self._process.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                if self._stop_requested.is_set():
-                    self._terminate()
-                    break
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    self._terminate()
-                    break
-        self._process.wait()
-        for reader in readers:
-            reader.join(timeout=10)
+        finally:
+            self._started.set()
+        ending = self._process.supervise(self._max_runtime, self._stop_requested.is_set)
+        self._process.join_output(timeout=10)
+        exit_code = self._process.returncode
         return JobOutcome(
-            exit_code=self._process.returncode,
+            exit_code=-signal.SIGKILL if exit_code is None else exit_code,
             stopped=self._stop_requested.is_set(),
-            timed_out=timed_out,
-            error_text=last_error_lines(list(self._stderr_tail)),
+            timed_out=ending is Ending.TIMED_OUT,
+            error_text=last_error_lines(list(self._process.tail)),
             command=command,
         )
 
     def stop(self) -> None:
         self._stop_requested.set()
 
-    def _terminate(self) -> None:
-        assert self._process is not None
-        self._signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
-
-    def _signal(self, signum: int) -> None:
-        assert self._process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self._process.pid, signum)
-
-    def _pump(self, stream: object, is_stderr: bool) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self._log.write(line)
-            if is_stderr:
-                self._stderr_tail.append(line)
-            if self._on_line is not None:
-                self._on_line(line)
+    def _line(self, line: str) -> None:
+        self._log.write(line)
+        if self._on_line is not None:
+            self._on_line(line)
 
 
 @dataclass(frozen=True)
@@ -200,7 +135,7 @@ class JobContext:
 
     state_dir: Path
     interpreter: str
-    clients: object  # AwsClients; typed loosely to keep this module free of boto3
+    clients: object  # local.clients.LocalClients; typed loosely to keep this module free of boto3
     ship_logs: bool = True
 
 

@@ -14,10 +14,10 @@ import threading
 import time
 from typing import Any
 
+from local.runtime.staging import NoObjectsFound, S3Staging
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
-from local.sagemaker.s3transfer import NoObjectsFound, S3Transfer
 from local.sagemaker.store import Record
 
 logger = logging.getLogger("local.sagemaker")
@@ -43,7 +43,7 @@ class ProcessingJobRunner(JobRunner):
         self._store.set_fields(KIND, self.name, ProcessingJobStatus=status, ProcessingEndTime=now,
                                LastModifiedTime=now, **fields)
 
-    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Transfer, log: LogStream, region: str) -> None:
+    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         self._store.set_fields(KIND, self.name, ProcessingStartTime=time.time(), LastModifiedTime=time.time())
         try:
             for item in record.get("ProcessingInputs") or []:
@@ -101,7 +101,7 @@ class ProcessingJobRunner(JobRunner):
             "current_host": HOST, "hosts": [HOST], "current_instance_type": resources.get("InstanceType"),
         }), encoding="utf-8")
 
-    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Transfer,
+    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging,
                   log: LogStream) -> None:
         if outcome.timed_out:
             limit = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -14,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from local.clients import LocalClients
+from local.runtime.process import terminate
 from local.sagemaker.api import ControlPlane
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.fleet import ModelStager
@@ -105,7 +105,7 @@ class LocalSageMaker:
             return  # gone, or not ours to look at
         if cwd.startswith(work_dir):
             with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
+                terminate(pid, grace=0, kill_wait=0)
 
     def shutdown(self) -> None:
         """Stop model servers and running jobs; state stays on disk for the next start."""

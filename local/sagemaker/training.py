@@ -18,10 +18,10 @@ import threading
 import time
 from typing import Any
 
+from local.runtime.staging import NoObjectsFound, S3Staging
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
-from local.sagemaker.s3transfer import NoObjectsFound, S3Transfer
 from local.sagemaker.store import Record, StateStore
 
 logger = logging.getLogger("local.sagemaker")
@@ -113,7 +113,7 @@ class TrainingJobRunner(JobRunner):
         self._set_secondary(secondary, TrainingJobStatus=status, TrainingEndTime=now,
                             TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds, **fields)
 
-    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Transfer, log: LogStream, region: str) -> None:
+    def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         self._set_secondary("Downloading", TrainingStartTime=time.time())
         raw_hps: dict[str, str] = record.get("HyperParameters") or {}
         decoded = {key: decode_hyperparameter(value) for key, value in raw_hps.items()}
@@ -296,7 +296,7 @@ class TrainingJobRunner(JobRunner):
                      for name, (value, at) in sorted(self._metrics.items())]
             self._store.set_fields(KIND, self.name, FinalMetricDataList=final)
 
-    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Transfer,
+    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging,
                   log: LogStream, program: str) -> None:
         output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         model_uri = f"{output_path}/{self.name}/output/model.tar.gz"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import io
@@ -15,6 +16,7 @@ import pytest
 from infra.app import PROJECT_ROOT
 from infra.archives import ARCHIVE_NAME, FIXED_MTIME, ModulesZip, SourceDirArchive
 from infra.images import SklearnImageRegistry
+from infra.jobs import GLUE_MODULES, GLUE_SCRIPT
 from tests.infra.synth import Synthesized
 
 
@@ -99,6 +101,15 @@ def test_code_version_is_the_sha256_of_the_archive_the_jobs_run(synthesized: Syn
     assert (synthesized.outdir / f"asset.{asset_hash}.tar.gz").read_bytes() == archive
     names = sorted(m.name for m in _members(archive))
     assert names == sorted(p.name for p in (PROJECT_ROOT / "jobs").iterdir() if p.suffix == ".py")
+
+
+def test_every_flat_import_of_the_glue_script_ships_in_its_modules_zip() -> None:
+    jobs = PROJECT_ROOT / "jobs"
+    tree = ast.parse((jobs / GLUE_SCRIPT).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    flat = {f"{name}.py" for name in imported if (jobs / f"{name}.py").is_file()}
+    assert flat == set(GLUE_MODULES)
 
 
 def test_the_image_table_agrees_with_the_sagemaker_sdk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -261,8 +261,9 @@ def test_the_glue_script_and_its_modules_are_the_project_files(synthesized: Synt
     modules = properties["DefaultArguments"]["--extra-py-files"]["Fn::Sub"].rsplit("/", 1)[1]
     assert modules.endswith(".zip")
     with zipfile.ZipFile(synthesized.outdir / f"asset.{modules}") as archive:
-        assert archive.namelist() == ["features.py"]
-        assert archive.read("features.py") == (PROJECT_ROOT / "jobs" / "features.py").read_bytes()
+        assert archive.namelist() == ["failure_line.py", "features.py"]
+        for name in archive.namelist():
+            assert archive.read(name) == (PROJECT_ROOT / "jobs" / name).read_bytes()
 
 
 def test_model_package_group_is_named_like_the_substitution(synthesized: Synthesized) -> None:

@@ -349,7 +349,8 @@ def test_the_glue_job_has_the_stacks_arguments(stack: DeployedStack, config: Ret
     assert object_at(job["Command"]["ScriptLocation"]) == (stack.project / "jobs" / "prepare_data.py").read_bytes()
     arguments = job["DefaultArguments"]
     with zipfile.ZipFile(io.BytesIO(object_at(arguments["--extra-py-files"]))) as modules:
-        assert modules.read("features.py") == (stack.project / "jobs" / "features.py").read_bytes()
+        for name in ("failure_line.py", "features.py"):
+            assert modules.read(name) == (stack.project / "jobs" / name).read_bytes()
     assert arguments["--TempDir"] == f"s3://{stack.outputs['DataBucketName']}/tmp/glue/"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
 

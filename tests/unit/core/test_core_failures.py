@@ -9,6 +9,7 @@ import pytest
 
 from retrain import errors
 from retrain.errors import DOMAIN_ERROR_NAMES, DOMAIN_ERRORS
+from retrain.failure_line import FAILURE_LINE, without_module
 from retrain.failures import HINTS, MAX_LINE, classify
 
 
@@ -158,3 +159,24 @@ def test_a_long_cause_is_trimmed_to_one_line() -> None:
     first = summary.cause.splitlines()[0]
     assert len(first) == MAX_LINE and first.endswith("...")
     assert "\n" not in first
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("SchemaMismatch: column a is missing", "SchemaMismatch"),
+        ("retrain.errors.DataQualityError: 12 rows", "DataQualityError"),
+        ("lowercase: not a class name", None),
+        ("NoSpace:after the colon", None),
+        ("SchemaMismatch: ", None),
+    ],
+)
+def test_the_failure_line_grammar(line: str, name: str | None) -> None:
+    match = FAILURE_LINE.match(line)
+    assert (match.group("name") if match else None) == name
+
+
+def test_readers_drop_the_module_path() -> None:
+    assert without_module("retrain.errors.SchemaMismatch: x.y: z") == "SchemaMismatch: x.y: z"
+    assert without_module("KeyboardInterrupt") == "KeyboardInterrupt"
+    assert without_module("  not an exception line") == "  not an exception line"

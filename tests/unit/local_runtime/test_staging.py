@@ -1,0 +1,83 @@
+"""S3 staging against moto's S3: SageMaker's S3Prefix layout, tarballs, the Glue mirror's sync back."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.runtime.staging import NoObjectsFound, S3Location, S3Mirror, S3Staging, StagingError
+
+BUCKET = "data"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        yield client
+
+
+def test_a_prefix_downloads_below_the_prefix(s3: Any, tmp_path: Path) -> None:
+    for key in ("in/train/part-0.csv", "in/train/sub/part-1.csv", "in/train/", "in/other.csv"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    staging = S3Staging(s3)
+    assert staging.download_prefix(f"s3://{BUCKET}/in/train", tmp_path) == 2
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
+        "part-0.csv", "sub/part-1.csv"]
+    assert staging.download_prefix(f"s3://{BUCKET}/in/other.csv", tmp_path / "one") == 1
+    assert (tmp_path / "one" / "other.csv").is_file()
+
+
+def test_nothing_under_a_prefix_or_no_bucket_is_no_objects_found(s3: Any, tmp_path: Path) -> None:
+    staging = S3Staging(s3, "eu-west-1")
+    with pytest.raises(NoObjectsFound, match=r'No S3 objects found under S3 URL "s3://data/none".*\(eu-west-1\)'):
+        staging.download_prefix(f"s3://{BUCKET}/none", tmp_path)
+    with pytest.raises(NoObjectsFound):
+        staging.download_prefix("s3://no-such-bucket/x", tmp_path)
+    with pytest.raises(StagingError, match="is not an s3://bucket/key URI"):
+        S3Location.parse("https://example.com/x")
+
+
+def test_a_tarball_round_trip_and_a_directory_upload(s3: Any, tmp_path: Path) -> None:
+    source = tmp_path / "model"
+    (source / "code").mkdir(parents=True)
+    (source / "model.joblib").write_bytes(b"m")
+    (source / "code" / "inference.py").write_text("x = 1\n")
+    staging = S3Staging(s3)
+    staging.upload_tarball(source, f"s3://{BUCKET}/out/model.tar.gz")
+    body = s3.get_object(Bucket=BUCKET, Key="out/model.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        assert sorted(archive.getnames()) == ["code", "code/inference.py", "model.joblib"]
+    staging.download_and_extract(f"s3://{BUCKET}/out/model.tar.gz", tmp_path / "unpacked")
+    assert (tmp_path / "unpacked" / "code" / "inference.py").read_text() == "x = 1\n"
+    assert staging.upload_directory(source, f"s3://{BUCKET}/eval/") == 2
+    assert s3.get_object(Bucket=BUCKET, Key="eval/code/inference.py")["Body"].read() == b"x = 1\n"
+    with pytest.raises(NoObjectsFound, match="Could not download"):
+        staging.download_and_extract(f"s3://{BUCKET}/missing.tar.gz", tmp_path / "none")
+
+
+def test_the_mirror_writes_back_what_changed_and_deletes_what_went(s3: Any, tmp_path: Path) -> None:
+    for key in ("processed/keep.parquet", "processed/change.parquet", "processed/drop.parquet"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"old")
+    mirror = S3Mirror(S3Staging(s3), tmp_path / "s3")
+    uri = mirror.mount(f"s3://{BUCKET}/processed/")
+    folder = Path(uri.removeprefix("file://"))
+    assert uri.endswith("/") and sorted(p.name for p in folder.iterdir()) == [
+        "change.parquet", "drop.parquet", "keep.parquet"]
+    (folder / "change.parquet").write_bytes(b"new content")
+    (folder / "drop.parquet").unlink()
+    (folder / "new.parquet").write_bytes(b"n")
+    (folder / ".new.parquet.crc").write_bytes(b"c")
+    assert mirror.sync_back() == (2, 1)
+    keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
+    assert keys == ["processed/change.parquet", "processed/keep.parquet", "processed/new.parquet"]
+    with pytest.raises(StagingError, match=r"cannot read s3://data/nothing\.py"):
+        mirror.download_file(f"s3://{BUCKET}/nothing.py", tmp_path / "script")
