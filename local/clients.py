@@ -1,7 +1,7 @@
 """The one factory of boto3 clients that reach the local AWS.
 
 Everything that talks to a local AWS builds its clients here: the lifecycle and the deployer
-(`local/aws.py`, `local/deploy.py`), the local SageMaker and Glue reaching the other local services
+(`local/aws.py`, `local/deploy/`), the local SageMaker and Glue reaching the other local services
 from inside the emulator, and the `retrain` command's local mode. A `LocalClients` is bound to one
 endpoint; `for_command()` picks that endpoint the way localstack-client does (`AWS_ENDPOINT_URL`
 when set, so one setting points the command at a LocalStack or a local AWS elsewhere; otherwise

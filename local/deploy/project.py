@@ -1,0 +1,92 @@
+"""This project's stack: `deploy_project_stack`, the one call the command makes to deploy it.
+
+It knows which app this project deploys (`infra/app.py` with `cdk.json`'s context and retrain.toml's
+`[local]` settings) and which files and packages its synthesis depends on, and hands both to the
+`IncrementalDeployer`, with the deploy records kept in the local AWS's state directory. The rest of
+the package knows nothing of which app it deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from local.clients import LocalClients
+from local.deploy.assembly import SYNTH_TIMEOUT_SECONDS, CdkApp, DeployError
+from local.deploy.fingerprints import DeploymentRecords, SourceFingerprint
+from local.deploy.incremental import IncrementalDeployer, Progress
+from local.deploy.stacks import STACK_TIMEOUT_SECONDS, LocalCdkDeployer
+from local.home import StateDirectory
+
+PROJECT_APP_ENTRY = "infra/app.py"
+# What `python infra/app.py` reads: the app, the packages it imports, the Lambda code asset, the
+# job files it archives, the definition it inlines, the config and the CDK context.
+PROJECT_SOURCES = (
+    "cdk.json",
+    "*.toml",
+    "infra/**/*.py",
+    "retrain/**/*.py",
+    "tasks/**/*.py",
+    "jobs/**/*.py",
+    "jobs/**/requirements.txt",
+    "statemachines/**/*.py",
+    "definitions/**/*.json",
+)
+# The synthesis itself (CDK, its checks) and the SageMaker SDK's image table the stack reads.
+SYNTH_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag", "sagemaker")
+
+
+def project_app(project_root: Path) -> CdkApp:
+    """The project's CDK app as `cdk deploy -c ...` runs it: `infra/app.py` with `cdk.json`'s context,
+    plus the `[local]` table of retrain.toml as deployment settings the app offers any account
+    (run defaults with short rollout timings, 10-second alarm periods), so a laptop cycle takes
+    minutes and an alarm can fire within a short canary."""
+    from retrain.config import load_config
+
+    local = load_config(project_root / "retrain.toml").local
+    context = {
+        "retrain:runDefaults": json.dumps(local.execution_input()),
+        "retrain:alarmPeriodSeconds": local.alarm_period_seconds,
+    }
+    return CdkApp(project_root, entry=PROJECT_APP_ENTRY, context=context)
+
+
+def project_sources(project_root: Path) -> SourceFingerprint:
+    return SourceFingerprint(project_root, PROJECT_SOURCES, SYNTH_DISTRIBUTIONS)
+
+
+def deploy_project_stack(
+    clients: LocalClients,
+    project_root: Path,
+    home: StateDirectory | None = None,
+    *,
+    progress: Progress | None = None,
+    stack_timeout: float = STACK_TIMEOUT_SECONDS,
+    synth_timeout: float = SYNTH_TIMEOUT_SECONDS,
+) -> dict[str, str]:
+    """Make sure this project's stack (`infra/app.py`) is deployed, as it is now, into the local
+    AWS that `clients` reach and whose state directory is `home` (default: `RETRAIN_HOME`, as
+    `LocalAws` uses it); return the stack's outputs (`StateMachineArn`, `DataBucketName`, ...).
+
+    The CLI calls this before anything that needs the pipeline. When nothing changed since the
+    last deploy into this local AWS it returns at once, without synthesizing; when the code or the
+    config changed, the stack is updated (functions get the new code, the definition the new
+    substitutions). Synthesis and each stack operation have hard timeouts (`DeployError`).
+    `progress` receives one line per slow step ("synthesizing ...", "deploying stack ...").
+    """
+    home = home or StateDirectory.from_environment()
+    root = project_root.resolve()
+    if not (root / PROJECT_APP_ENTRY).is_file():
+        raise DeployError(f"{root} has no {PROJECT_APP_ENTRY}; run from the project root (the folder of retrain.toml)")
+    deployer = IncrementalDeployer(
+        LocalCdkDeployer(clients, stack_timeout=stack_timeout),
+        DeploymentRecords(home.deployments),
+        synth_timeout=synth_timeout,
+        progress=progress,
+    )
+    home.tmp.mkdir(parents=True, exist_ok=True)
+    deployment = deployer.deploy_if_changed(project_app(root), project_sources(root), work_dir=home.tmp)
+    if len(deployment.stacks) != 1:
+        names = ", ".join(stack.stack_name for stack in deployment.stacks) or "none"
+        raise DeployError(f"{PROJECT_APP_ENTRY} should define exactly one stack, it defines: {names}")
+    return deployment.stacks[0].outputs
