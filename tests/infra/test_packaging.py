@@ -15,7 +15,7 @@ import pytest
 from infra.app import PROJECT_ROOT
 from infra.archives import ARCHIVE_NAME, FIXED_MTIME, ModulesZip, SourceDirArchive
 from infra.images import SklearnImageRegistry
-from tests.infra.synth import Synthesized
+from tests.support.synth import Synthesized
 
 
 def _jobs(tmp_path: Path) -> Path:

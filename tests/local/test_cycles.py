@@ -32,7 +32,7 @@ from retrain.cli.runs_cmd import read_timeline
 from retrain.config import load_config
 from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, approval_key
-from tests.polling import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 

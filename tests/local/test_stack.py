@@ -39,7 +39,7 @@ from local.home import StateDirectory
 from retrain.cli.clients import AwsClients
 from retrain.config import RetrainConfig, load_config
 from retrain.triggers import execution_name
-from tests.polling import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 

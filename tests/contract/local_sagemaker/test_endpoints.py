@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.local_sagemaker.conftest import ROLE_ARN, Load, SageMakerWorld, targz, wait_until
-from tests.unit.local_sagemaker.stack_alarms import stack_alarms, with_period
+from tests.support.polling import wait_until
+from tests.support.sagemaker import ROLE_ARN, Load, SageMakerWorld, targz
+from tests.support.stack_alarms import stack_alarms, with_period
 
 pytestmark = pytest.mark.local
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from jobs_support import REPO_ROOT
 from moto import mock_aws
 
 from retrain.cli.demo_data import landed_dates, next_dates
 from retrain.cli.main import main
+from tests.support.jobs import REPO_ROOT
 
 CONFIG = str(REPO_ROOT / "retrain.toml")
 
