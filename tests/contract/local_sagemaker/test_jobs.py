@@ -52,8 +52,10 @@ def test_training_job_runs_script_mode_with_the_sagemaker_contract(world: SageMa
     output = untar(world.get(f"s3://{world.bucket}/training/{unique_name}/output/output.tar.gz"))
     assert json.loads(output["metrics.json"]) == {"alpha": 0.5}
 
-    streams = world.client("logs").describe_log_streams(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{unique_name}/algo-1-")["logStreams"]
+    # The job's last lines are shipped when its log closes, after the job is marked Completed.
+    streams = wait_until(lambda: world.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{unique_name}/algo-1-")["logStreams"], 10,
+        "the job's log stream")
     assert len(streams) == 1
     events = wait_until(lambda: world.client("logs").get_log_events(
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams[0]["logStreamName"])["events"], 10,
