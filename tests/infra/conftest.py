@@ -16,7 +16,7 @@ from aws_cdk.assertions import Template
 
 from infra.app import build_app, project_context
 from infra.findings import AUDIT_CONTEXT_KEY
-from tests.infra.synth import REPORT, Acknowledged, Synthesized
+from tests.support.synth import REPORT, Acknowledged, Synthesized
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from infra.app import PROJECT_ROOT
 from infra.orchestration import DefinitionFile
 from infra.stack import DEFINITION_FILE
 from statemachines.placeholders import PLACEHOLDER_NAMES
-from tests.infra.synth import Synthesized
+from tests.support.synth import Synthesized
 
 
 def test_every_placeholder_has_a_substitution_and_every_substitution_a_placeholder(

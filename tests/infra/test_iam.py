@@ -13,7 +13,7 @@ import pytest
 from infra.app import PROJECT_ROOT
 from infra.stack import TASKS
 from statemachines.placeholders import Placeholder
-from tests.infra.synth import Synthesized
+from tests.support.synth import Synthesized
 
 
 @dataclass(frozen=True)

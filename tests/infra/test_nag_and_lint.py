@@ -7,7 +7,7 @@ import re
 
 from cfnlint.api import ManualArgs, lint_file
 
-from tests.infra.synth import REPORT, Acknowledged, Synthesized
+from tests.support.synth import REPORT, Acknowledged, Synthesized
 
 # Rules the stack may acknowledge at all; a new kind of exception needs a review, not just a reason.
 ACKNOWLEDGEABLE = {"AwsSolutions-IAM4", "AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-S1"}

@@ -17,7 +17,7 @@ from infra.app import PROJECT_ROOT
 from infra.archives import ARCHIVE_NAME, FIXED_MTIME, ModulesZip, SourceDirArchive
 from infra.images import SklearnImageRegistry
 from infra.jobs import GLUE_MODULES, GLUE_SCRIPT
-from tests.infra.synth import Synthesized
+from tests.support.synth import Synthesized
 
 
 def _jobs(tmp_path: Path) -> Path:

@@ -15,7 +15,7 @@ from infra.monitoring import VARIANT_NAME
 from infra.stack import METRICS_NAMESPACE, STARTER, TASKS
 from infra.storage import GLACIER_MARGIN_DAYS
 from retrain.config import RetrainConfig, load_config
-from tests.infra.synth import Synthesized
+from tests.support.synth import Synthesized
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 """Whole retrain cycles on the embedded local AWS, driven the way a user drives them: `retrain run`.
 
-The tests share one local AWS and run in order, as the life of one pipeline: a first champion,
-no new data, a rejected candidate, a canary promotion, a worse candidate kept out, a candidate
-that errors under traffic and is rolled back, then bad input and schema-broken data. Each asserts
-the outcome, the execution history and the endpoint.
+The tests share one local AWS, as the life of one pipeline: a first champion, no new data, a
+rejected candidate, a canary promotion, a worse candidate kept out, a candidate that errors under
+traffic and is rolled back, then bad input and schema-broken data. Each asserts the outcome, the
+execution history and the endpoint. Each arranges what it needs (a champion, the days it lands), so
+any one of them passes alone and in any order: the first run happens once, for whichever test needs
+a champion first, and is recorded for the test of the first run.
 """
 
 from __future__ import annotations
@@ -11,124 +13,26 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cli.executions import read_timeline
-from cli.landing import append_demo_days, sample_request
-from cli.pipeline import DeployedPipeline, read_stack_outputs
+from cli.landing import new_data_window, sample_request
 from local.aws import LocalAws
 from local.home import StateDirectory
-from retrain.config import load_config
 from retrain.runs import Timeline
-from retrain.state_table import PARTITION_KEY, SORT_KEY, approval_key
-from tests.polling import wait_until
+from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[2]
-RUN_TIMEOUT = 600.0
-
-
-
-
-@dataclass
-class LocalPipeline:
-    aws: LocalAws
-    env: dict[str, str]
-    _pipeline: DeployedPipeline | None = field(default=None, init=False)
-
-    @property
-    def pipeline(self) -> DeployedPipeline:
-        if self._pipeline is None:
-            clients = self.aws.clients()
-            config = load_config(ROOT / "retrain.toml")
-            self._pipeline = DeployedPipeline(config, clients, read_stack_outputs(clients, config.pipeline.name))
-        return self._pipeline
-
-    def client(self, service: str) -> Any:
-        return self.pipeline.client(service)
-
-    def retrain(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "cli", *args],
-            cwd=ROOT,
-            env=self.env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def run(self, *args: str) -> tuple[int, dict[str, Any], str]:
-        """`retrain run --json ...` to its end: exit code, the JSON summary, what it printed on stderr."""
-        process = self.retrain("run", "--json", *args)
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-        return process.returncode, json.loads(stdout) if stdout.strip() else {}, stderr
-
-    def timeline(self, summary: dict[str, Any]) -> Timeline:
-        return read_timeline(self.pipeline, summary["execution_arn"])
-
-    def endpoint(self) -> dict[str, Any]:
-        return dict(self.client("sagemaker").describe_endpoint(EndpointName=self.pipeline.endpoint_name))
-
-    def land_days(self, days: int) -> None:
-        """New data without the run it triggers: the test starts its own run, with its own input."""
-        append_demo_days(self.client("s3"), self.pipeline.bucket, self.pipeline.config, days=days)
-        sfn = self.client("stepfunctions")
-
-        def triggered() -> list[dict[str, Any]]:
-            return list(
-                sfn.list_executions(stateMachineArn=self.pipeline.state_machine_arn, statusFilter="RUNNING")[
-                    "executions"
-                ]
-            )
-
-        # The trigger may start a run (or refuse, if its 15-minute name is taken): stop any that starts.
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            for execution in triggered():
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="test starts its own run")
-            time.sleep(0.5)
-        assert not triggered()
-
-    def approval_status(self, execution_name: str) -> str | None:
-        item = (
-            self.client("dynamodb")
-            .get_item(
-                TableName=self.pipeline.state_table,
-                Key={
-                    PARTITION_KEY: {"S": self.pipeline.config.pipeline.name},
-                    SORT_KEY: {"S": approval_key(execution_name)},
-                },
-            )
-            .get("Item")
-        )
-        return item["status"]["S"] if item else None
-
-    def pending_run(self) -> str:
-        """The name of the run that waits for approval."""
-        sfn = self.client("stepfunctions")
-
-        def waiting() -> str | None:
-            for execution in sfn.list_executions(
-                stateMachineArn=self.pipeline.state_machine_arn, statusFilter="RUNNING"
-            )["executions"]:
-                if self.approval_status(execution["name"]) == "PENDING":
-                    return str(execution["name"])
-            return None
-
-        return str(wait_until(waiting, 300, "a run waiting for approval"))
 
 
 @pytest.fixture(scope="module")
@@ -143,12 +47,34 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
         aws.stop()
 
 
+@dataclass(frozen=True)
+class FirstRun:
+    code: int
+    summary: dict[str, Any]
+    stderr: str
+    endpoint: dict[str, Any]  # as the run left it
+
+
+@pytest.fixture(scope="module")
+def first_run(local: LocalPipeline) -> FirstRun:
+    """The pipeline's first run, on the fresh local AWS: `retrain run` deploys the stack, lands demo
+    days (the landing prefix is empty) and promotes the first champion."""
+    code, summary, stderr = local.run("--approve", "auto")
+    return FirstRun(code, summary, stderr, local.endpoint() if code == 0 else {})
+
+
+@pytest.fixture
+def champion(first_run: FirstRun) -> None:
+    """A champion serves the endpoint (the first run's, or one promoted since)."""
+    assert first_run.code == 0, f"the first run failed: {first_run.stderr}"
+
+
 def states(timeline: Timeline) -> list[str]:
     return [visit.name for visit in timeline.visits]
 
 
-def test_first_run_promotes_the_first_champion(local: LocalPipeline) -> None:
-    code, summary, stderr = local.run("--approve", "auto")
+def test_first_run_promotes_the_first_champion(local: LocalPipeline, first_run: FirstRun) -> None:
+    code, summary, stderr = first_run.code, first_run.summary, first_run.stderr
     assert code == 0, stderr
     assert summary["outcome"] == "Promoted" and summary["status"] == "SUCCEEDED"
     assert summary["champion"] is None and summary["candidate"]["average_precision"] > 0.2
@@ -168,7 +94,7 @@ def test_first_run_promotes_the_first_champion(local: LocalPipeline) -> None:
     ):
         assert state in visited
     assert "UpdateEndpoint" not in visited
-    endpoint = local.endpoint()
+    endpoint = first_run.endpoint
     assert endpoint["EndpointStatus"] == "InService"
     assert endpoint["EndpointConfigName"].endswith("-config")
     assert summary["endpoint"] == endpoint["EndpointName"]
@@ -180,7 +106,10 @@ def test_first_run_promotes_the_first_champion(local: LocalPipeline) -> None:
     assert "predictions" in json.loads(answer["Body"].read())
 
 
+@pytest.mark.usefixtures("champion")
 def test_no_new_data_ends_quietly(local: LocalPipeline) -> None:
+    local.discard_new_days()
+    assert new_data_window(local.pipeline) is None
     before = local.endpoint()["EndpointConfigName"]
     code, summary, stderr = local.run("--approve", "auto")
     assert code == 0, stderr
@@ -189,10 +118,14 @@ def test_no_new_data_ends_quietly(local: LocalPipeline) -> None:
     assert local.endpoint()["EndpointConfigName"] == before
 
 
+@pytest.mark.usefixtures("champion")
 def test_a_rejection_leaves_production_untouched(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.land_days(15)
     process = local.retrain("run", "--json", "--approve", "wait")
+    # The run prints the commands when its follower sees RequestApproval waiting; an answer sent
+    # before that ends the wait unseen, and they are never printed. Answer once they are.
+    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
     name = local.pending_run()
     reject = local.retrain("reject", name, "--reason", "candidate under review by risk team", "--as", "test-lead")
     assert reject.wait(timeout=60) == 0, reject.communicate()[1]
@@ -210,8 +143,10 @@ def test_a_rejection_leaves_production_untouched(local: LocalPipeline) -> None:
     assert package["ModelApprovalStatus"] == "Rejected"
 
 
+@pytest.mark.usefixtures("champion")
 def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
+    local.ensure_new_days(15)  # the demo stream drifts: a model of newer days beats the champion on them
     code, summary, stderr = local.run("--approve", "auto")
     assert code == 0, stderr
     assert summary["outcome"] == "Promoted"
@@ -227,6 +162,7 @@ def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     assert "new fleet" in stderr  # the traffic split was shown during the canary
 
 
+@pytest.mark.usefixtures("champion")
 def test_a_worse_candidate_is_kept_out(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.land_days(5)
@@ -293,6 +229,7 @@ class Traffic:
         self.thread.join(timeout=30)
 
 
+@pytest.mark.usefixtures("champion")
 def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.land_days(20)
@@ -321,6 +258,7 @@ def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeli
     assert any(ok for at, ok in traffic.answers if at <= ended)
 
 
+@pytest.mark.usefixtures("champion")
 def test_malformed_execution_input_fails_early_and_names_the_field(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     code, summary, stderr = local.run("--approve", "auto", "--input", json.dumps({"approval_timeout_seconds": "soon"}))
@@ -333,6 +271,7 @@ def test_malformed_execution_input_fails_early_and_names_the_field(local: LocalP
     assert "Traceback" not in stderr
 
 
+@pytest.mark.usefixtures("champion")
 def test_schema_broken_data_fails_with_the_column_named(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     pipeline = local.pipeline

@@ -39,7 +39,7 @@ from local.deploy import deploy_project_stack
 from local.home import StateDirectory
 from retrain.config import RetrainConfig, load_config
 from retrain.triggers import execution_name
-from tests.polling import wait_until
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -477,6 +477,9 @@ def test_the_schedule_starts_a_retrain_through_the_starter(stack: DeployedStack,
     assert scheduled_run["status"] == "RUNNING"
     assert json.loads(scheduled_run["input"]) == {"trigger": "schedule"}
     assert scheduled_run["name"] in window_names(scheduled_run["fired_at"], datetime.now(UTC))
+    # The starter logs its decision after the start returned: the execution can be seen before the line.
+    decision = stack.new_decision(0)
+    assert (decision["started"], decision["execution_name"]) == (True, scheduled_run["name"])
     # Scheduler delivers at least once (a slow cold start can bring a second delivery), so the
     # starter may see the trigger twice: exactly one start, and any repeat refused by name.
     decisions = stack.starter_decisions()
@@ -543,7 +546,8 @@ def test_an_object_under_the_landing_prefix_starts_a_retrain(fresh_stack: Deploy
         "reason": f"new object s3://{bucket}/{key}",
         "detail": {"bucket": bucket, "key": key, "size": size},
     }
-    [decision] = fresh_stack.starter_decisions()
+    decision = fresh_stack.new_decision(0)  # logged after the start returned
+    assert len(fresh_stack.starter_decisions()) == 1
     assert decision["started"] is True
 
 

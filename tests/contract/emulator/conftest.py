@@ -1,101 +1,12 @@
-"""Fixtures of the emulator contract tests: the shared local AWS, and small builders of Lambdas and
-state machines that poll with a bound instead of sleeping."""
+"""Fixtures of the emulator contract tests: builders of Lambdas and state machines on the session's
+local AWS (the root conftest starts it)."""
 
 from __future__ import annotations
-
-import io
-import json
-import zipfile
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from local.clients import LocalClients
-from tests.local.conftest import aws_clients, local_aws, unique_name
-from tests.polling import wait_until
-
-__all__ = ["aws_clients", "local_aws", "unique_name"]
-
-ROLE_ARN = "arn:aws:iam::000000000000:role/contract-test"
-
-
-
-
-@dataclass
-class FunctionFactory:
-    """Creates Python Lambdas from source text."""
-
-    clients: LocalClients
-    prefix: str
-
-    def create(self, name: str, source: str, **config: Any) -> str:
-        archive = io.BytesIO()
-        with zipfile.ZipFile(archive, "w") as zipped:
-            zipped.writestr("handler.py", source)
-        function_name = f"{self.prefix}-{name}"
-        response = self.clients.client("lambda").create_function(
-            FunctionName=function_name,
-            Runtime="python3.11",
-            Role=ROLE_ARN,
-            Handler="handler.handler",
-            Code={"ZipFile": archive.getvalue()},
-            Timeout=30,
-            **config,
-        )
-        return str(response["FunctionArn"])
-
-
-@dataclass
-class Execution:
-    arn: str
-    status: str
-    output: Any
-    error: str | None
-    cause: str | None
-    history: list[dict[str, Any]]
-
-    def events(self, event_type: str) -> list[dict[str, Any]]:
-        return [event for event in self.history if event["type"] == event_type]
-
-
-@dataclass
-class StateMachineRunner:
-    """Creates state machines and runs executions to their end."""
-
-    clients: LocalClients
-    prefix: str
-
-    @property
-    def sfn(self) -> Any:
-        return self.clients.client("stepfunctions")
-
-    def create(self, definition: dict[str, Any], name: str = "machine") -> str:
-        response = self.sfn.create_state_machine(
-            name=f"{self.prefix}-{name}", definition=json.dumps(definition), roleArn=ROLE_ARN
-        )
-        return str(response["stateMachineArn"])
-
-    def start(self, machine_arn: str, execution_input: Any = None, name: str | None = None) -> str:
-        request: dict[str, Any] = {"stateMachineArn": machine_arn, "input": json.dumps(execution_input or {})}
-        if name:
-            request["name"] = name
-        return str(self.sfn.start_execution(**request)["executionArn"])
-
-    def wait(self, execution_arn: str, timeout: float = 30.0) -> Execution:
-        described = wait_until(
-            lambda: (d := self.sfn.describe_execution(executionArn=execution_arn))["status"] != "RUNNING" and d,
-            timeout,
-            f"execution {execution_arn} to finish",
-        )
-        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        output = json.loads(described["output"]) if described.get("output") else None
-        return Execution(
-            execution_arn, described["status"], output, described.get("error"), described.get("cause"), history
-        )
-
-    def run(self, definition: dict[str, Any], execution_input: Any = None, timeout: float = 30.0) -> Execution:
-        return self.wait(self.start(self.create(definition), execution_input), timeout)
+from tests.support.emulator import FunctionFactory, StateMachineRunner
 
 
 @pytest.fixture

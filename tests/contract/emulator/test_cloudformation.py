@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from local.clients import LocalClients
 from local.deploy import CloudAssembly, DeployError, LocalCdkDeployer, StackDeployment
-from tests.contract.emulator.conftest import ROLE_ARN
+from tests.support.emulator import ROLE_ARN
 
 pytestmark = pytest.mark.local
 

@@ -17,7 +17,7 @@ from local.deploy import (
     LocalCdkDeployer,
     SourceFingerprint,
 )
-from tests.contract.emulator.conftest import StateMachineRunner
+from tests.support.emulator import StateMachineRunner
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 

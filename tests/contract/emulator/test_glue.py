@@ -15,7 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.glue_runner import failure_reason
-from tests.contract.emulator.conftest import ROLE_ARN, StateMachineRunner, wait_until
+from tests.support.emulator import ROLE_ARN, StateMachineRunner
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.contract.emulator.conftest import FunctionFactory, StateMachineRunner
+from tests.support.emulator import FunctionFactory, StateMachineRunner
 
 pytestmark = pytest.mark.local
 

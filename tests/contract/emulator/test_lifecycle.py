@@ -21,7 +21,8 @@ import pytest
 
 from local.aws import LocalAws, LocalAwsError
 from local.home import StateDirectory
-from tests.contract.emulator.conftest import ROLE_ARN, StateMachineRunner, wait_until
+from tests.support.emulator import ROLE_ARN, StateMachineRunner
+from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 

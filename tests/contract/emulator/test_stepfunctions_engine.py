@@ -14,7 +14,8 @@ import threading
 import pytest
 
 from local.emulator.stepfunctions import RetryBackoff
-from tests.contract.emulator.conftest import FunctionFactory, StateMachineRunner, wait_until
+from tests.support.emulator import FunctionFactory, StateMachineRunner
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.local
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.contract.emulator.conftest import ROLE_ARN, StateMachineRunner, wait_until
+from tests.support.emulator import ROLE_ARN, StateMachineRunner
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.local
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.local_sagemaker.conftest import ROLE_ARN, Load, SageMakerWorld, targz, wait_until
-from tests.unit.local_sagemaker.stack_alarms import stack_alarms, with_period
+from tests.support.polling import wait_until
+from tests.support.sagemaker import ROLE_ARN, Load, SageMakerWorld, targz
+from tests.support.stack_alarms import stack_alarms, with_period
 
 pytestmark = pytest.mark.local
 
@@ -95,8 +96,11 @@ def test_an_endpoint_serves_its_model_and_reports_model_errors(world: SageMakerW
         Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=dimensions, StartTime=time.time() - 300,
         EndTime=time.time() + 60, Period=60, ExtendedStatistics=["p99"])["Datapoints"]
     assert latency and latency[0]["Unit"] == "Microseconds"
-    groups = world.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/sagemaker/Endpoints/{unique_name}")
-    assert [group["logGroupName"] for group in groups["logGroups"]] == [f"/aws/sagemaker/Endpoints/{unique_name}"]
+    # The model server's output reaches CloudWatch Logs by a shipper that flushes every second, as the
+    # agent does on AWS: the group appears with its first flush, not with the first answer.
+    groups = wait_until(lambda: world.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/sagemaker/Endpoints/{unique_name}")["logGroups"], 15, "the endpoint's log group")
+    assert [group["logGroupName"] for group in groups] == [f"/aws/sagemaker/Endpoints/{unique_name}"]
 
 
 def test_names_are_unique_and_updates_wait_for_the_endpoint(world: SageMakerWorld, unique_name: str) -> None:

@@ -3,72 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.local_sagemaker.conftest import IMAGE, ROLE_ARN, SageMakerWorld, untar, wait_until
+from tests.support.polling import wait_until
+from tests.support.sagemaker import (
+    SageMakerWorld,
+    finished_processing,
+    finished_training,
+    processing_request,
+    training_request,
+    untar,
+)
 
 pytestmark = pytest.mark.local
-
-TERMINAL = ("Completed", "Failed", "Stopped")
-
-
-def training_request(world: SageMakerWorld, name: str, **hyperparameters: str) -> dict[str, Any]:
-    return {
-        "TrainingJobName": name,
-        "RoleArn": ROLE_ARN,
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File", "MetricDefinitions": [
-            {"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]},
-        "HyperParameters": {
-            "sagemaker_program": json.dumps("train.py"),
-            "sagemaker_submit_directory": json.dumps(f"s3://{world.bucket}/code/train.tar.gz"),
-            **hyperparameters,
-        },
-        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{world.bucket}/data/train",
-            "S3DataDistributionType": "FullyReplicated"}}}],
-        "OutputDataConfig": {"S3OutputPath": f"s3://{world.bucket}/training"},
-        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
-    }
-
-
-def finished_training(world: SageMakerWorld, name: str, timeout: float = 60) -> dict[str, Any]:
-    return wait_until(
-        lambda: (d := world.sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] in TERMINAL and d,
-        timeout, f"training job {name}")
-
-
-def processing_request(world: SageMakerWorld, name: str, entrypoint: list[str], arguments: list[str]) -> dict[str, Any]:
-    return {
-        "ProcessingJobName": name,
-        "RoleArn": ROLE_ARN,
-        "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": entrypoint, "ContainerArguments": arguments},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
-                                                  "VolumeSizeInGB": 10}},
-        "ProcessingInputs": [
-            {"InputName": "code", "S3Input": {"S3Uri": f"s3://{world.bucket}/code/process.py",
-                                              "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
-                                              "S3InputMode": "File"}},
-            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{world.bucket}/data/train/",
-                                              "LocalPath": "/opt/ml/processing/input/data", "S3DataType": "S3Prefix",
-                                              "S3InputMode": "File"}},
-        ],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
-            "S3Uri": f"s3://{world.bucket}/processing/{name}", "LocalPath": "/opt/ml/processing/output/evaluation",
-            "S3UploadMode": "EndOfJob"}}]},
-        "Environment": {"STAGE": "contract"},
-        "StoppingCondition": {"MaxRuntimeInSeconds": 120},
-    }
-
-
-def finished_processing(world: SageMakerWorld, name: str, timeout: float = 60) -> dict[str, Any]:
-    return wait_until(
-        lambda: (d := world.sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] in TERMINAL
-        and d, timeout, f"processing job {name}")
-
 
 def test_training_job_runs_script_mode_with_the_sagemaker_contract(world: SageMakerWorld, unique_name: str) -> None:
     world.sm.create_training_job(**training_request(world, unique_name, alpha="0.5", **{"model-dir": "/opt/ml/model"}))
@@ -103,8 +52,10 @@ def test_training_job_runs_script_mode_with_the_sagemaker_contract(world: SageMa
     output = untar(world.get(f"s3://{world.bucket}/training/{unique_name}/output/output.tar.gz"))
     assert json.loads(output["metrics.json"]) == {"alpha": 0.5}
 
-    streams = world.client("logs").describe_log_streams(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{unique_name}/algo-1-")["logStreams"]
+    # The job's last lines are shipped when its log closes, after the job is marked Completed.
+    streams = wait_until(lambda: world.client("logs").describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{unique_name}/algo-1-")["logStreams"], 10,
+        "the job's log stream")
     assert len(streams) == 1
     events = wait_until(lambda: world.client("logs").get_log_events(
         logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams[0]["logStreamName"])["events"], 10,

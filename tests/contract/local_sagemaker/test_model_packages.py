@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.contract.local_sagemaker.conftest import IMAGE, ROLE_ARN, SageMakerWorld, targz
+from tests.support.sagemaker import IMAGE, ROLE_ARN, SageMakerWorld, targz
 
 pytestmark = pytest.mark.local
 

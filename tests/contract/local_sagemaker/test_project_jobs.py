@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.contract.local_sagemaker.conftest import IMAGE, ROLE_ARN, SageMakerWorld, targz, wait_until
+from tests.support.polling import wait_until
+from tests.support.sagemaker import IMAGE, ROLE_ARN, SageMakerWorld, targz
 
 pytestmark = pytest.mark.local
 
@@ -18,7 +19,7 @@ JOBS = Path(__file__).resolve().parents[3] / "jobs"
 
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.unit.jobs.conftest import demo_data, write_processed  # prepare_data's output, without Spark
+    from tests.support.jobs import demo_data, write_processed  # prepare_data's output, without Spark
 
     return write_processed(tmp_path_factory.mktemp("processed"), demo_data.DEFAULT_START, days=6, rows_per_day=400)
 
@@ -98,7 +99,7 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
     endpoint = world.endpoint_status(unique_name, "InService", "Failed", timeout=90)
     assert endpoint["EndpointStatus"] == "InService", endpoint.get("FailureReason")
 
-    from tests.unit.jobs.conftest import demo_data
+    from tests.support.jobs import demo_data
 
     day = demo_data.generate_day(demo_data.DEFAULT_START, demo_data.DEFAULT_SEED, 3).frame()
     rows = json.loads(day.drop(columns=["is_fraud"]).to_json(orient="records", date_format="iso"))

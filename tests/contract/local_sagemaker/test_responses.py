@@ -14,8 +14,9 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 
 from local.sagemaker.shapes import ShapeChecker
-from tests.contract.local_sagemaker.conftest import SageMakerWorld, wait_until
-from tests.contract.local_sagemaker.test_jobs import (
+from tests.support.polling import wait_until
+from tests.support.sagemaker import (
+    SageMakerWorld,
     finished_processing,
     finished_training,
     processing_request,

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError
 
 from local.aws import LocalAws
 from local.home import StateDirectory
-from tests.contract.local_sagemaker.conftest import INFERENCE_SCRIPT, SageMakerWorld, targz, wait_until
+from tests.support.polling import wait_until
+from tests.support.sagemaker import INFERENCE_SCRIPT, SageMakerWorld, targz
 
 pytestmark = pytest.mark.local
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.contract.local_sagemaker.conftest import ROLE_ARN, SageMakerWorld, wait_until
-from tests.contract.local_sagemaker.test_jobs import processing_request, training_request
+from tests.support.polling import wait_until
+from tests.support.sagemaker import ROLE_ARN, SageMakerWorld, processing_request, training_request
 
 pytestmark = pytest.mark.local
 

@@ -1,4 +1,5 @@
-"""Fixtures of the tests of jobs/ (helpers live in jobs_support.py, which puts jobs/ on sys.path)."""
+"""Fixtures of the tests of jobs/ (helpers live in tests/support/jobs.py, which puts jobs/ on sys.path
+for the test modules' bare imports of the job files)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,7 @@ from typing import Any
 
 import pytest
 
-if str(Path(__file__).resolve().parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from jobs_support import (
+from tests.support.jobs import (
     DATASET,
     HYPERPARAMETERS,
     TrainedModel,

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 import train
 from features import FeatureSpec
-from jobs_support import DATASET
 from sklearn.metrics import average_precision_score
+
+from tests.support.jobs import DATASET
 
 START = demo_data.DEFAULT_START
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from jobs_support import REPO_ROOT
 from moto import mock_aws
 
 from cli.landing import landed_dates, next_dates
 from cli.main import main
+from tests.support.jobs import REPO_ROOT
 
 CONFIG = str(REPO_ROOT / "retrain.toml")
 

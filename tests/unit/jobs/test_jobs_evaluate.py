@@ -13,8 +13,17 @@ import evaluate
 import pandas as pd
 import pytest
 import train
-from jobs_support import HYPERPARAMETERS, TrainedModel, demo_data, pack_model, run_script, training_env, write_processed
 from moto import mock_aws
+
+from tests.support.jobs import (
+    HYPERPARAMETERS,
+    TrainedModel,
+    demo_data,
+    pack_model,
+    run_script,
+    training_env,
+    write_processed,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

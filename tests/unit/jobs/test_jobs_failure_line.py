@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import evaluate
-import jobs_support  # noqa: F401  (puts jobs/ on sys.path)
 import prepare_data
 import pytest
 import train

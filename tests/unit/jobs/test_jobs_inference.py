@@ -14,8 +14,9 @@ import inference
 import numpy as np
 import pandas as pd
 import pytest
-from jobs_support import DATASET, JOBS_DIR, TrainedModel, demo_data
 from model_bundle import ModelBundle, ModelLoadError
+
+from tests.support.jobs import DATASET, JOBS_DIR, TrainedModel, demo_data
 
 RAW_COLUMNS = [column for column in DATASET["schema"] if column != "is_fraud"]
 

@@ -11,7 +11,6 @@ from typing import Any
 import demo_data
 import pandas as pd
 import pytest
-from jobs_support import HYPERPARAMETERS, run_script, training_env
 from prepare_data import (
     DataQualityError,
     InvalidJobArguments,
@@ -19,6 +18,8 @@ from prepare_data import (
     main,
     partitions_in_window,
 )
+
+from tests.support.jobs import HYPERPARAMETERS, run_script, training_env
 
 START = demo_data.DEFAULT_START
 ROWS_PER_DAY = 400

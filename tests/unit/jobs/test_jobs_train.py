@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import train
-from jobs_support import HYPERPARAMETERS, TrainedModel, run_script, training_env
 from model_bundle import ModelBundle
+
+from tests.support.jobs import HYPERPARAMETERS, TrainedModel, run_script, training_env
 
 
 def test_training_writes_the_model_its_metadata_and_metrics(trained_model: TrainedModel, processed_dir: Path) -> None:

@@ -19,7 +19,7 @@ from local.sagemaker.alarms import (
     evaluate,
 )
 from local.sagemaker.metrics import InvocationMetrics
-from tests.unit.local_sagemaker.stack_alarms import stack_alarms
+from tests.support.stack_alarms import stack_alarms
 
 ENDPOINT_DIMENSIONS = (("EndpointName", "ep"), ("VariantName", "AllTraffic"))
 

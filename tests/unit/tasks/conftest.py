@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws  # imported before any handler, so the handlers' clients route to moto
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
+from tests.support.lambda_context import ACCOUNT, REGION, FakeLambdaContext
+
 PIPELINE = "fraud-retrain"
 BUCKET = "retrain-data"
 TABLE = "retrain-state"
@@ -22,17 +22,6 @@ TABLE = "retrain-state"
 
 def execution_arn(name: str) -> str:
     return f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{PIPELINE}:{name}"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "retrain-task"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:retrain-task"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @dataclass

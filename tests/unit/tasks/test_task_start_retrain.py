@@ -18,8 +18,12 @@ from moto import mock_aws
 
 from retrain.errors import InvalidTaskInput
 from retrain.triggers import RetrainRequest, execution_name
+from tests.support.lambda_context import ACCOUNT, REGION, FakeLambdaContext
 
-REGION = "eu-west-1"
+STARTER_CONTEXT = FakeLambdaContext(
+    function_name="fraud-retrain-start-retrain",
+    invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:fraud-retrain-start-retrain",
+)
 DEFINITION = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}})
 
 
@@ -84,21 +88,13 @@ def test_a_running_retrain_blocks_a_new_one() -> None:
 
 
 @dataclass
-class Context:
-    function_name: str = "fraud-retrain-start-retrain"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:fraud-retrain-start-retrain"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-
-@dataclass
 class Starter:
     module: ModuleType
     client: Any
     machine_arn: str
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.module.handler(event, Context())
+        result: dict[str, Any] = self.module.handler(event, STARTER_CONTEXT)
         return result
 
     def executions(self) -> list[dict[str, Any]]:

@@ -1,0 +1,46 @@
+"""Fixtures for every test folder: the session's local AWS, started on first use.
+
+One emulator serves the whole session, on a free port of 127.0.0.1 with a temporary `RETRAIN_HOME`,
+stopped at its end. Session fixtures live here so that every folder shares the one instance; tests
+that need an AWS of their own (a restart, a fresh stack) start one themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from local.clients import LocalClients
+    from tests.support.local_aws import RunningLocalAws
+
+
+@pytest.fixture(scope="session")
+def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocalAws]:
+    """The session's running local AWS."""
+    # Imported here: unit tests never start it, and need not import it.
+    from local.aws import LocalAws
+    from local.home import StateDirectory
+    from tests.support.local_aws import RunningLocalAws
+
+    aws = LocalAws(StateDirectory(tmp_path_factory.mktemp("retrain-home")), port=0)
+    running = RunningLocalAws(aws, aws.start())
+    try:
+        yield running
+    finally:
+        aws.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_clients(local_aws: RunningLocalAws) -> LocalClients:
+    """boto3 clients pointed at the session's local AWS."""
+    return local_aws.clients()
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A resource name no other test uses (the emulator is shared by the session)."""
+    return f"t-{uuid.uuid4().hex[:10]}"
