@@ -12,13 +12,9 @@ import demo_data
 import pandas as pd
 import pytest
 from jobs_support import HYPERPARAMETERS, run_script, training_env
-from prepare_data import (
-    DataQualityError,
-    InvalidJobArguments,
-    JobOptions,
-    main,
-    partitions_in_window,
-)
+from landing import partitions_in_window
+from prepare_data import JobOptions, main
+from prepare_failures import DataQualityError, InvalidJobArguments
 
 START = demo_data.DEFAULT_START
 ROWS_PER_DAY = 400
