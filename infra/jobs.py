@@ -25,7 +25,16 @@ from infra.storage import TEMP_PREFIX, DataBucket
 from retrain.config import GlueConfig
 
 GLUE_SCRIPT = "prepare_data.py"
-GLUE_MODULES = ("failure_line.py", "features.py")  # flat imports of the script, zipped for --extra-py-files
+# The script's flat imports and theirs, zipped for --extra-py-files.
+GLUE_MODULES = (
+    "cleaning.py",
+    "failure_line.py",
+    "features.py",
+    "hadoop_storage.py",
+    "landing.py",
+    "prepare_failures.py",
+    "time_split.py",
+)
 GLUE_TEMP_PREFIX = TEMP_PREFIX + "glue/"
 # Where `cdk synth` builds the archive before staging it as an asset (inside the cloud assembly).
 BUILD_DIRECTORY = ".retrain-build"

@@ -257,11 +257,19 @@ def test_the_glue_script_and_its_modules_are_the_project_files(synthesized: Synt
     assert (synthesized.outdir / f"asset.{script}").read_bytes() == (
         PROJECT_ROOT / "jobs" / "prepare_data.py"
     ).read_bytes()
-    # The flat import `from features import ...` works because a zip goes on the Python path.
+    # The flat imports (`from features import ...`) work because a zip goes on the Python path.
     modules = properties["DefaultArguments"]["--extra-py-files"]["Fn::Sub"].rsplit("/", 1)[1]
     assert modules.endswith(".zip")
     with zipfile.ZipFile(synthesized.outdir / f"asset.{modules}") as archive:
-        assert archive.namelist() == ["failure_line.py", "features.py"]
+        assert archive.namelist() == [
+            "cleaning.py",
+            "failure_line.py",
+            "features.py",
+            "hadoop_storage.py",
+            "landing.py",
+            "prepare_failures.py",
+            "time_split.py",
+        ]
         for name in archive.namelist():
             assert archive.read(name) == (PROJECT_ROOT / "jobs" / name).read_bytes()
 

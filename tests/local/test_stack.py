@@ -349,7 +349,16 @@ def test_the_glue_job_has_the_stacks_arguments(stack: DeployedStack, config: Ret
     assert object_at(job["Command"]["ScriptLocation"]) == (stack.project / "jobs" / "prepare_data.py").read_bytes()
     arguments = job["DefaultArguments"]
     with zipfile.ZipFile(io.BytesIO(object_at(arguments["--extra-py-files"]))) as modules:
-        for name in ("failure_line.py", "features.py"):
+        assert modules.namelist() == [
+            "cleaning.py",
+            "failure_line.py",
+            "features.py",
+            "hadoop_storage.py",
+            "landing.py",
+            "prepare_failures.py",
+            "time_split.py",
+        ]
+        for name in modules.namelist():
             assert modules.read(name) == (stack.project / "jobs" / name).read_bytes()
     assert arguments["--TempDir"] == f"s3://{stack.outputs['DataBucketName']}/tmp/glue/"
     assert arguments["--job-bookmark-option"] == "job-bookmark-disable"

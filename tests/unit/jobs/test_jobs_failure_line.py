@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import evaluate
-import prepare_data
+import prepare_failures
 import pytest
 import train
 from failure_line import JobFailure, failure_line, run_job
@@ -48,7 +48,7 @@ def test_a_bug_is_named_when_the_job_says_how(capsys: pytest.CaptureFixture[str]
         run_job(job)  # the Glue job: the service reports the traceback
 
 
-@pytest.mark.parametrize("module", [prepare_data, train, evaluate])
+@pytest.mark.parametrize("module", [prepare_failures, train, evaluate])
 def test_every_failure_a_job_names_is_a_pipeline_error_and_classifies(module: object) -> None:
     failures = [
         value for value in vars(module).values()

@@ -96,7 +96,8 @@ def sample_frame(spec: FeatureSpec) -> pd.DataFrame:
 
 def spark_side(spark: Any, spec: FeatureSpec, frame: pd.DataFrame) -> pd.DataFrame:
     """The Glue job's path: parse with RowCleaner, derive with FeatureSpec, times as epoch micros."""
-    from prepare_data import CORRUPT, LandingBatch, RowCleaner
+    from cleaning import RowCleaner
+    from landing import CORRUPT, LandingBatch
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -134,7 +135,7 @@ def same(left: Any, right: Any) -> bool:
 
 @pytest.mark.spark
 def test_spark_and_pandas_agree_on_every_value_and_every_rejection(spark: Any, dataset: dict[str, Any]) -> None:
-    from prepare_data import RowCleaner
+    from cleaning import RowCleaner
 
     spec = FeatureSpec.from_dataset(dataset)
     frame = sample_frame(spec)

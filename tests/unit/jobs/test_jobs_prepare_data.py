@@ -11,13 +11,9 @@ from typing import Any
 import demo_data
 import pandas as pd
 import pytest
-from prepare_data import (
-    DataQualityError,
-    InvalidJobArguments,
-    JobOptions,
-    main,
-    partitions_in_window,
-)
+from landing import partitions_in_window
+from prepare_data import JobOptions, main
+from prepare_failures import DataQualityError, InvalidJobArguments
 
 from tests.support.jobs import HYPERPARAMETERS, run_script, training_env
 
