@@ -39,7 +39,7 @@ MAX_REQUESTS = 200_000
 MAX_SECONDS = 300.0
 LOAD_THREADS = 4
 
-INFERENCE = '''
+INFERENCE = """
 import json, os, time
 def model_fn(model_dir):
     return json.load(open(os.path.join(model_dir, "model.json")))
@@ -51,16 +51,21 @@ def predict_fn(data, model):
     return {"version": model["version"], "score": sum(data["features"]) * model["factor"]}
 def output_fn(prediction, accept):
     return json.dumps(prediction), "application/json"
-'''
+"""
 
 
 def client(service: str, endpoint: str, retries: int = 3) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                        aws_secret_access_key="test",
-                        config=Config(retries={"max_attempts": retries, "mode": "standard"}, read_timeout=60))
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": retries, "mode": "standard"}, read_timeout=60),
+    )
 
 
 # --- the load generator (runs in its own process) -------------------------------------------------
@@ -135,8 +140,9 @@ def percentiles(latencies: list[float]) -> dict[str, float | int | None]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--load", nargs=4, metavar=("ENDPOINT_URL", "NAME", "OUTPUT", "STOP_FILE"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--load", nargs=4, metavar=("ENDPOINT_URL", "NAME", "OUTPUT", "STOP_FILE"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.load:
         run_load(args.load[0], args.load[1], Path(args.load[2]), Path(args.load[3]))
@@ -165,36 +171,70 @@ def run_benchmark(endpoint_url: str, work: Path) -> int:
     for version, behaviour in (("v1", {}), ("v2", {}), ("v3", {"delay_ms": 60})):
         model = json.dumps({"version": version, "factor": 1.0, **behaviour})
         s3.put_object(Bucket=bucket, Key=f"models/{version}/model.tar.gz", Body=targz({"model.json": model}))
-        sm.create_model(ModelName=f"{name}-{version}", ExecutionRoleArn=ROLE, PrimaryContainer={
-            "Image": "sklearn", "ModelDataUrl": f"s3://{bucket}/models/{version}/model.tar.gz",
-            "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                            "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/code/sourcedir.tar.gz"}})
-        sm.create_endpoint_config(EndpointConfigName=f"{name}-{version}", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": f"{name}-{version}", "InitialInstanceCount": 1,
-            "InstanceType": "ml.m5.large"}])
+        sm.create_model(
+            ModelName=f"{name}-{version}",
+            ExecutionRoleArn=ROLE,
+            PrimaryContainer={
+                "Image": "sklearn",
+                "ModelDataUrl": f"s3://{bucket}/models/{version}/model.tar.gz",
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{bucket}/code/sourcedir.tar.gz",
+                },
+            },
+        )
+        sm.create_endpoint_config(
+            EndpointConfigName=f"{name}-{version}",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": f"{name}-{version}",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
     alarm = "bench-latency-p99"
     cloudwatch.put_metric_alarm(
-        AlarmName=alarm, Namespace="AWS/SageMaker", MetricName="ModelLatency", ExtendedStatistic="p99",
+        AlarmName=alarm,
+        Namespace="AWS/SageMaker",
+        MetricName="ModelLatency",
+        ExtendedStatistic="p99",
         Dimensions=[{"Name": "EndpointName", "Value": name}, {"Name": "VariantName", "Value": "AllTraffic"}],
-        Period=2, EvaluationPeriods=1, Threshold=40_000.0, ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching")
+        Period=2,
+        EvaluationPeriods=1,
+        Threshold=40_000.0,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
     sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1")
     wait_for("the endpoint", lambda: sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService")
 
     def deploy(config: str) -> dict[str, Any]:
-        sm.update_endpoint(EndpointName=name, EndpointConfigName=config, DeploymentConfig={
-            "BlueGreenUpdatePolicy": {
-                "TrafficRoutingConfiguration": {"Type": "CANARY", "WaitIntervalInSeconds": 4,
-                                                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20}},
-                "TerminationWaitInSeconds": 1, "MaximumExecutionTimeoutInSeconds": 600},
-            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]}})
+        sm.update_endpoint(
+            EndpointName=name,
+            EndpointConfigName=config,
+            DeploymentConfig={
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {
+                        "Type": "CANARY",
+                        "WaitIntervalInSeconds": 4,
+                        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+                    },
+                    "TerminationWaitInSeconds": 1,
+                    "MaximumExecutionTimeoutInSeconds": 600,
+                },
+                "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm}]},
+            },
+        )
         time.sleep(0.5)
-        return wait_for(f"the update to {config}", lambda: (d := sm.describe_endpoint(EndpointName=name))[
-            "EndpointStatus"] == "InService" and d)
+        return wait_for(
+            f"the update to {config}",
+            lambda: (d := sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService" and d,
+        )
 
     records_file, stop_file = work / "requests.jsonl", work / "stop"
-    load = subprocess.Popen([sys.executable, __file__, "--load", endpoint_url, name, str(records_file),
-                             str(stop_file)])
+    load = subprocess.Popen([sys.executable, __file__, "--load", endpoint_url, name, str(records_file), str(stop_file)])
     marks: dict[str, float] = {}
     try:
         time.sleep(5)
@@ -222,8 +262,8 @@ def run_benchmark(endpoint_url: str, work: Path) -> int:
     first, last = requests[0]["t"], max(r["t"] for r in requests) + 1
     result = {
         "what": "InvokeEndpoint on the local SageMaker under steady load (4 client threads in another process, "
-                "loopback), through a canary rollout (v1 -> v2, CANARY 20%, 4 s bake) and a rollback "
-                "(v2 -> v3, a model 60 ms slower; ModelLatency p99 > 40 ms alarm, 2 s period)",
+        "loopback), through a canary rollout (v1 -> v2, CANARY 20%, 4 s bake) and a rollback "
+        "(v2 -> v3, a model 60 ms slower; ModelLatency p99 > 40 ms alarm, 2 s period)",
         "machine": "2 cores, one model server process per fleet",
         "requests_sent": len(requests),
         "requests_failed": sum(1 for r in requests if not r["ok"]),
@@ -236,16 +276,20 @@ def run_benchmark(endpoint_url: str, work: Path) -> int:
             "during_rollback": phase(marks["rollback_start"], marks["rollback_end"]),
             "after_rollback": phase(marks["rollback_end"], last),
         },
-        "rollout": {"seconds": round(marks["rollout_end"] - marks["rollout_start"], 2),
-                    "serving": promoted["EndpointConfigName"]},
+        "rollout": {
+            "seconds": round(marks["rollout_end"] - marks["rollout_start"], 2),
+            "serving": promoted["EndpointConfigName"],
+        },
         "rollback": {
             "seconds": round(marks["rollback_end"] - marks["rollback_start"], 2),
             "serving": rolled_back["EndpointConfigName"],
             "failure_reason": rolled_back.get("FailureReason"),
             "alarm_to_old_fleet_all_traffic_seconds": round(rollback["SecondsToBlue"], 4)
-            if "SecondsToBlue" in rollback else None,
+            if "SecondsToBlue" in rollback
+            else None,
             "alarm_to_last_new_fleet_answer_seconds": round(last_green - alarm_seen, 4)
-            if alarm_seen and last_green else None,
+            if alarm_seen and last_green
+            else None,
         },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -36,9 +36,30 @@ def definition() -> dict[str, Any]:
 
 # Readers of the JSON look for the type first, then what the state does, then where it goes.
 STATE_KEY_ORDER = (
-    "Type", "Comment", "Resource", "Parameters", "ResultSelector", "ResultPath", "Result", "InputPath",
-    "OutputPath", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "Seconds", "SecondsPath",
-    "Choices", "Default", "Error", "Cause", "ErrorPath", "CausePath", "Retry", "Catch", "Next", "End",
+    "Type",
+    "Comment",
+    "Resource",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "Result",
+    "InputPath",
+    "OutputPath",
+    "TimeoutSeconds",
+    "TimeoutSecondsPath",
+    "HeartbeatSeconds",
+    "Seconds",
+    "SecondsPath",
+    "Choices",
+    "Default",
+    "Error",
+    "Cause",
+    "ErrorPath",
+    "CausePath",
+    "Retry",
+    "Catch",
+    "Next",
+    "End",
 )
 
 

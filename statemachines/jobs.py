@@ -68,8 +68,7 @@ def train_candidate(failure: State) -> ReconciledJob:
                 "TrainingInputMode": "File",
                 "MetricDefinitions": [
                     {"Name": "validation:roc_auc", "Regex": "validation:roc_auc=([0-9.]+);"},
-                    {"Name": "validation:average_precision",
-                     "Regex": "validation:average_precision=([0-9.]+);"},
+                    {"Name": "validation:average_precision", "Regex": "validation:average_precision=([0-9.]+);"},
                 ],
             },
             "HyperParameters.$": "$.run.training.hyperparameters",
@@ -92,8 +91,7 @@ def train_candidate(failure: State) -> ReconciledJob:
             "model_data_url.$": "$.ModelArtifacts.S3ModelArtifacts",
         },
         result_path="$.training",
-        comment="SageMaker training job (scikit-learn script mode) on the prepared train and "
-        "validation splits.",
+        comment="SageMaker training job (scikit-learn script mode) on the prepared train and validation splits.",
         timeout_seconds=Timeouts.SAGEMAKER_JOB,
     )
     return ReconciledJob(
@@ -115,8 +113,8 @@ def train_candidate(failure: State) -> ReconciledJob:
 def evaluate_candidate(failure: State) -> ReconciledJob:
     # The code archive keeps the name it has in S3 (a CDK asset is named by its hash).
     entrypoint = (
-        f"cd {EVALUATION_CODE_DIR} && for archive in *.gz; do tar -xzf \"$archive\"; done "
-        "&& exec python3 evaluate.py \"$@\""
+        f'cd {EVALUATION_CODE_DIR} && for archive in *.gz; do tar -xzf "$archive"; done '
+        '&& exec python3 evaluate.py "$@"'
     )
     evaluate = sagemaker_task(
         "EvaluateCandidate",
@@ -208,6 +206,5 @@ def _evaluation_selector() -> dict[str, str]:
     return {
         "job_name.$": "$.ProcessingJobName",
         "status.$": "$.ProcessingJobStatus",
-        "evaluation_uri.$": "States.Format('{}/evaluation.json', "
-        "$.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri)",
+        "evaluation_uri.$": "States.Format('{}/evaluation.json', $.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri)",
     }

@@ -50,10 +50,12 @@ class ReconciledJob:
         self._status = Choice(f"{kind}JobStatus?", comment=f"Is the existing {kind.lower()} job done?")
         self._status_path = f"{result_path}.status"
         self._waiting_rule = (
-            ChoiceRule.Or([
-                ChoiceRule.StringEquals(self._status_path, "InProgress"),
-                ChoiceRule.StringEquals(self._status_path, "Stopping"),
-            ]),
+            ChoiceRule.Or(
+                [
+                    ChoiceRule.StringEquals(self._status_path, "InProgress"),
+                    ChoiceRule.StringEquals(self._status_path, "Stopping"),
+                ]
+            ),
             self._wait,
         )
         self._status.default_choice(failure)

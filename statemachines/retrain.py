@@ -96,7 +96,8 @@ class RetrainDefinition:
         )
         check_for_new_data.add_catch(catch_all(self.failure))
         wait_for_data = Wait(
-            "WaitForData", comment="Waits before looking for new data again.",
+            "WaitForData",
+            comment="Waits before looking for new data again.",
             seconds_path="$.run.data.wait_for_data_seconds",
         )
         wait_for_data.next(check_for_new_data)
@@ -166,8 +167,7 @@ class RetrainDefinition:
             "createModelPackage",
             parameters={
                 "ModelPackageGroupName.$": "$.run.model_package_group",
-                "ModelPackageDescription.$": "States.Format('Candidate trained by execution {}', "
-                "$$.Execution.Name)",
+                "ModelPackageDescription.$": "States.Format('Candidate trained by execution {}', $$.Execution.Name)",
                 "ModelApprovalStatus": "PendingManualApproval",
                 "InferenceSpecification": {
                     "Containers": [
@@ -253,8 +253,13 @@ class RetrainDefinition:
         # The rejection stands whether or not the notice goes out.
         notify_rejection = notice(
             "NotifyRejection",
-            payload={"kind": "rejected", "run.$": "$.run", "execution_arn.$": "$$.Execution.Id",
-                     "error.$": "$.error", "decision.$": "$.decision"},
+            payload={
+                "kind": "rejected",
+                "run.$": "$.run",
+                "execution_arn.$": "$$.Execution.Id",
+                "error.$": "$.error",
+                "decision.$": "$.decision",
+            },
             comment="Closes the approval request (rejected or expired) and tells the team.",
             then=rejected,
         )

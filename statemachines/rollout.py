@@ -149,11 +149,14 @@ def _update_endpoint() -> TrimmedTask:
 def _endpoint_polling(failure: State) -> Pass:
     """The bounded Wait/DescribeEndpoint loop and where each status leads; returns its first state."""
     start_polling = Pass(
-        "StartEndpointPolling", comment="Counts the DescribeEndpoint polls from zero.",
-        result={"polls": 0}, result_path="$.deployment.wait",
+        "StartEndpointPolling",
+        comment="Counts the DescribeEndpoint polls from zero.",
+        result={"polls": 0},
+        result_path="$.deployment.wait",
     )
     wait_for_endpoint = Wait(
-        "WaitForEndpoint", comment="Waits between two looks at the endpoint.",
+        "WaitForEndpoint",
+        comment="Waits between two looks at the endpoint.",
         seconds_path="$.run.deployment.poll_seconds",
     )
     check_endpoint = sagemaker_sdk_task(
@@ -166,7 +169,8 @@ def _endpoint_polling(failure: State) -> Pass:
     )
     check_endpoint.add_catch(catch_all(failure))
     count_poll = Pass(
-        "CountEndpointPoll", comment="One more poll.",
+        "CountEndpointPoll",
+        comment="One more poll.",
         parameters={"polls.$": "States.MathAdd($.deployment.wait.polls, 1)"},
         result_path="$.deployment.wait",
     )
@@ -188,19 +192,23 @@ def _endpoint_polling(failure: State) -> Pass:
 
     status = Choice("EndpointStatus?", comment="InService on the new config, rolled back, failed, or still going?")
     status.add_choice(
-        ChoiceRule.And([
-            ChoiceRule.StringEquals(STATUS, "InService"),
-            ChoiceRule.StringEqualsPath("$.deployment.current.config", NEW_CONFIG),
-        ]),
+        ChoiceRule.And(
+            [
+                ChoiceRule.StringEquals(STATUS, "InService"),
+                ChoiceRule.StringEqualsPath("$.deployment.current.config", NEW_CONFIG),
+            ]
+        ),
         _promote_and_notify(failure),
     )
     # InService on another config: SageMaker rolled the update back to the champion's.
     status.add_choice(ChoiceRule.StringEquals(STATUS, "InService"), _record_rollback())
     status.add_choice(
-        ChoiceRule.Or([
-            ChoiceRule.StringEquals(STATUS, "Failed"),
-            ChoiceRule.StringEquals(STATUS, "UpdateRollbackFailed"),
-        ]),
+        ChoiceRule.Or(
+            [
+                ChoiceRule.StringEquals(STATUS, "Failed"),
+                ChoiceRule.StringEquals(STATUS, "UpdateRollbackFailed"),
+            ]
+        ),
         endpoint_failed,
     )
     status.add_choice(
@@ -266,8 +274,7 @@ def _promote_and_notify(failure: State) -> TrimmedTask:
     # The model is live either way; a failed notice must not turn a promotion into a failure.
     notify_success = notice(
         "NotifySuccess",
-        payload={"kind": "success", "run.$": "$.run", "execution_arn.$": "$$.Execution.Id",
-                 "decision.$": "$.decision"},
+        payload={"kind": "success", "run.$": "$.run", "execution_arn.$": "$$.Execution.Id", "decision.$": "$.decision"},
         comment="Tells the team the new champion is live.",
         then=promoted,
     )

@@ -73,7 +73,11 @@ def sagemaker_task(
 
 
 def sagemaker_sdk_task(
-    name: str, action: str, parameters: dict[str, Any], result_selector: dict[str, str], result_path: str | None,
+    name: str,
+    action: str,
+    parameters: dict[str, Any],
+    result_selector: dict[str, str],
+    result_path: str | None,
     comment: str,
 ) -> TrimmedTask:
     """A SageMaker API call through the AWS SDK integration (any action, e.g. `describeEndpoint`)."""

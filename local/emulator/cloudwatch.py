@@ -111,17 +111,22 @@ def request_problem(metrics: list[dict[str, Any]], request: dict[str, Any]) -> s
     if problem is None:
         return None
     if problem.kind == "combined":
-        return (f"Metrics cannot be combined with {', '.join(problem.names)}: a metric math alarm names its metrics "
-                "in its MetricStat queries.")
+        return (
+            f"Metrics cannot be combined with {', '.join(problem.names)}: a metric math alarm names its metrics "
+            "in its MetricStat queries."
+        )
     if problem.kind == "not-a-list":
         return "Metrics must be a list of MetricDataQuery objects."
     if problem.kind == "no-id":
         return f"Metrics.member.{problem.index}.Id is required."
     if problem.kind == "stat-or-expression":
-        return (f"Metrics.member.{problem.index} ({problem.query_id}) must have exactly one of MetricStat and "
-                "Expression.")
-    return (f"Exactly one element of the Metrics list must have ReturnData true (the alarm's time series); "
-            f"{len(problem.names)} do ({', '.join(problem.names) or 'none'}).")
+        return (
+            f"Metrics.member.{problem.index} ({problem.query_id}) must have exactly one of MetricStat and Expression."
+        )
+    return (
+        f"Exactly one element of the Metrics list must have ReturnData true (the alarm's time series); "
+        f"{len(problem.names)} do ({', '.join(problem.names) or 'none'})."
+    )
 
 
 class MetricMathAlarms:
@@ -137,8 +142,9 @@ class MetricMathAlarms:
     def _keeping_metrics(original: Handler) -> Handler:
         cloudwatch = service("cloudwatch")
 
-        def put_metric_alarm(params: dict[str, Any], body: dict[str, Any], is_cbor: bool,
-                             is_json: bool = False) -> tuple[int, dict[str, str], bytes]:
+        def put_metric_alarm(
+            params: dict[str, Any], body: dict[str, Any], is_cbor: bool, is_json: bool = False
+        ) -> tuple[int, dict[str, str], bytes]:
             structured = is_cbor or is_json
             metrics = requested_metrics(params, body, structured)
             if metrics is None:
@@ -219,13 +225,14 @@ class MetricMathAlarmTemplates:
     def template_problem(problem: MetricsProblem) -> str:
         """A problem in the words of a template's properties (`Metrics[1]`, not `Metrics.member.1`)."""
         if problem.kind == "combined":
-            return (f"Metrics cannot be combined with {', '.join(problem.names)}; a metric math alarm names its "
-                    "metrics in its MetricStat queries")
+            return (
+                f"Metrics cannot be combined with {', '.join(problem.names)}; a metric math alarm names its "
+                "metrics in its MetricStat queries"
+            )
         if problem.kind == "not-a-list":
             return "Metrics must be a list of MetricDataQuery objects"
         if problem.kind == "no-id":
             return f"Metrics[{problem.index}].Id is required"
         if problem.kind == "stat-or-expression":
             return f"Metrics[{problem.index}] ({problem.query_id}) needs exactly one of MetricStat and Expression"
-        return (f"exactly one of Metrics must have ReturnData true (the alarm's series), "
-                f"{len(problem.names)} do")
+        return f"exactly one of Metrics must have ReturnData true (the alarm's series), {len(problem.names)} do"

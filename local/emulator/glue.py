@@ -72,9 +72,7 @@ class GlueJobs:
         limit = int((job.get("ExecutionProperty") or self.DEFAULT_EXECUTION_PROPERTY).get("MaxConcurrentRuns", 1))
         active = [run for run in glue._job_runs.get(job_name, []) if run.get("JobRunState") in self.ACTIVE]
         if len(active) >= limit:
-            return error_response(
-                "ConcurrentRunsExceededException", f"Concurrent runs exceeded for {job_name}", 400
-            )
+            return error_response("ConcurrentRunsExceededException", f"Concurrent runs exceeded for {job_name}", 400)
         run_id = "jr_" + uuid.uuid4().hex + uuid.uuid4().hex
         run_arguments = dict(data.get("Arguments") or {})
         arguments = {

@@ -25,9 +25,7 @@ def read_failure(output: str | Iterable[str], noise: re.Pattern[str] | None = No
     """The failure in `output` (the text, or its lines); lines `noise` matches (a framework's own log
     lines interleaved with the script's) are never part of it."""
     raw = output.splitlines() if isinstance(output, str) else output
-    lines = tuple(
-        line.rstrip() for line in raw if line.strip() and not (noise is not None and noise.match(line))
-    )
+    lines = tuple(line.rstrip() for line in raw if line.strip() and not (noise is not None and noise.match(line)))
     marker = max((i for i, line in enumerate(lines) if line.startswith(TRACEBACK_HEADER)), default=-1)
     exception: tuple[str, ...] = ()
     if marker >= 0:

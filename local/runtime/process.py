@@ -139,14 +139,26 @@ class ScriptProcess:
         if log_file is not None:
             with log_file.open("wb") as log:  # the child holds its own descriptor
                 self._process = subprocess.Popen(
-                    self.argv, cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True,
+                    self.argv,
+                    cwd=self._cwd,
+                    env=self._env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             return
         process = subprocess.Popen(
-            self.argv, cwd=self._cwd, env=self._env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT, start_new_session=True,
-            text=True, errors="replace", bufsize=1,
+            self.argv,
+            cwd=self._cwd,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+            bufsize=1,
         )
         self._process = process
         streams: list[tuple[IO[str] | None, LineSink | None, bool, Callable[[], None] | None]] = [

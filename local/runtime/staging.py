@@ -99,13 +99,13 @@ class S3Staging:
         except BucketNotFound:
             keys = []
         for key in keys:
-            relative = key[len(location.key):].lstrip("/") or key.rsplit("/", 1)[-1]
+            relative = key[len(location.key) :].lstrip("/") or key.rsplit("/", 1)[-1]
             self.download(S3Location(location.bucket, key), destination / relative)
         if not keys:
             raise NoObjectsFound(
                 f'No S3 objects found under S3 URL "{uri}" given in input data source. Please ensure '
                 f"that the bucket exists in the selected region ({self._region}), that objects exist "
-                "under that S3 prefix, and that the role has \"s3:ListBucket\" permissions on bucket "
+                'under that S3 prefix, and that the role has "s3:ListBucket" permissions on bucket '
                 f'"{location.bucket}".'
             )
         return len(keys)

@@ -54,8 +54,17 @@ class MetricQuery:
     unit: str | None = None
 
     @classmethod
-    def build(cls, alarm: str, query_id: str, namespace: Any, metric: Any, dimensions: Any, statistic: Any,
-              period: Any, unit: Any = None) -> MetricQuery:
+    def build(
+        cls,
+        alarm: str,
+        query_id: str,
+        namespace: Any,
+        metric: Any,
+        dimensions: Any,
+        statistic: Any,
+        period: Any,
+        unit: Any = None,
+    ) -> MetricQuery:
         if not (namespace and metric and statistic and period):
             raise UnsupportedAlarm(f"alarm {alarm}: query {query_id} names no metric, statistic or period")
         statistic = str(statistic)
@@ -64,10 +73,17 @@ class MetricQuery:
         elif statistic not in _STATISTICS:
             raise UnsupportedAlarm(
                 f"alarm {alarm}: the statistic {statistic} of query {query_id} is not evaluated locally (supported: "
-                f"{', '.join(_STATISTICS)} and percentiles such as p99)")
-        return cls(query_id, str(namespace), str(metric),
-                   tuple(sorted((d["Name"], d["Value"]) for d in dimensions or [])), statistic, int(period),
-                   str(unit) if unit else None)
+                f"{', '.join(_STATISTICS)} and percentiles such as p99)"
+            )
+        return cls(
+            query_id,
+            str(namespace),
+            str(metric),
+            tuple(sorted((d["Name"], d["Value"]) for d in dimensions or [])),
+            statistic,
+            int(period),
+            str(unit) if unit else None,
+        )
 
     @property
     def is_percentile(self) -> bool:
@@ -128,19 +144,31 @@ class AlarmDefinition:
         name = str(alarm.get("AlarmName"))
         comparison = alarm.get("ComparisonOperator", "")
         if comparison not in _COMPARISONS:
-            raise UnsupportedAlarm(f"alarm {name}: comparison {comparison!r} is not evaluated locally (supported: "
-                                   f"{', '.join(_COMPARISONS)})")
+            raise UnsupportedAlarm(
+                f"alarm {name}: comparison {comparison!r} is not evaluated locally (supported: "
+                f"{', '.join(_COMPARISONS)})"
+            )
         if alarm.get("Metrics"):
             queries, expressions, returned = cls._metric_math(name, alarm["Metrics"])
         else:
-            queries = (MetricQuery.build(
-                name, SINGLE_METRIC_ID, alarm.get("Namespace"), alarm.get("MetricName"), alarm.get("Dimensions"),
-                alarm.get("ExtendedStatistic") or alarm.get("Statistic"), alarm.get("Period"), alarm.get("Unit")),)
+            queries = (
+                MetricQuery.build(
+                    name,
+                    SINGLE_METRIC_ID,
+                    alarm.get("Namespace"),
+                    alarm.get("MetricName"),
+                    alarm.get("Dimensions"),
+                    alarm.get("ExtendedStatistic") or alarm.get("Statistic"),
+                    alarm.get("Period"),
+                    alarm.get("Unit"),
+                ),
+            )
             expressions, returned = (), SINGLE_METRIC_ID
         periods = sorted({query.period for query in queries})
         if len(periods) != 1:
-            raise UnsupportedAlarm(f"alarm {name}: its queries use different periods ({periods}); the local "
-                                   "evaluator needs one period")
+            raise UnsupportedAlarm(
+                f"alarm {name}: its queries use different periods ({periods}); the local evaluator needs one period"
+            )
         evaluation_periods = int(alarm.get("EvaluationPeriods") or 1)
         return cls(
             name=name,
@@ -156,19 +184,23 @@ class AlarmDefinition:
         )
 
     @staticmethod
-    def _metric_math(name: str, metrics: Sequence[Mapping[str, Any]]) -> tuple[
-            tuple[MetricQuery, ...], tuple[tuple[str, Expression], ...], str]:
+    def _metric_math(
+        name: str, metrics: Sequence[Mapping[str, Any]]
+    ) -> tuple[tuple[MetricQuery, ...], tuple[tuple[str, Expression], ...], str]:
         queries: list[MetricQuery] = []
         expressions: list[tuple[str, Expression]] = []
         returned = [query.get("Id", "") for query in metrics if query.get("ReturnData", True)]
         if len(returned) != 1:
-            raise UnsupportedAlarm(f"alarm {name}: exactly one of its Metrics must have ReturnData true, "
-                                   f"not {len(returned)}")
+            raise UnsupportedAlarm(
+                f"alarm {name}: exactly one of its Metrics must have ReturnData true, not {len(returned)}"
+            )
         ids = [query.get("Id", "") for query in metrics]
         for query_id in ids:
             if not _QUERY_ID.fullmatch(query_id) or ids.count(query_id) > 1:
-                raise UnsupportedAlarm(f"alarm {name}: query id {query_id!r} must be unique and start with a "
-                                       "lower-case letter (then letters, digits, underscores)")
+                raise UnsupportedAlarm(
+                    f"alarm {name}: query id {query_id!r} must be unique and start with a "
+                    "lower-case letter (then letters, digits, underscores)"
+                )
         for query in metrics:
             query_id = query["Id"]
             if query.get("Expression"):
@@ -179,18 +211,29 @@ class AlarmDefinition:
             elif query.get("MetricStat"):
                 stat = query["MetricStat"]
                 metric = stat.get("Metric") or {}
-                queries.append(MetricQuery.build(name, query_id, metric.get("Namespace"), metric.get("MetricName"),
-                                                 metric.get("Dimensions"), stat.get("Stat"), stat.get("Period"),
-                                                 stat.get("Unit")))
+                queries.append(
+                    MetricQuery.build(
+                        name,
+                        query_id,
+                        metric.get("Namespace"),
+                        metric.get("MetricName"),
+                        metric.get("Dimensions"),
+                        stat.get("Stat"),
+                        stat.get("Period"),
+                        stat.get("Unit"),
+                    )
+                )
             else:
                 raise UnsupportedAlarm(f"alarm {name}: query {query_id} has neither MetricStat nor Expression")
         known = set(ids)
         for query_id, expression in expressions:
             unknown = expression.ids - known
             if unknown:
-                raise UnsupportedAlarm(f"alarm {name}: the expression of {query_id} ({expression.text}) names "
-                                       f"{', '.join(sorted(unknown))}, which is no query id of the alarm "
-                                       f"({', '.join(ids)})")
+                raise UnsupportedAlarm(
+                    f"alarm {name}: the expression of {query_id} ({expression.text}) names "
+                    f"{', '.join(sorted(unknown))}, which is no query id of the alarm "
+                    f"({', '.join(ids)})"
+                )
         AlarmDefinition._check_cycles(name, dict(expressions))
         return tuple(queries), tuple(expressions), returned[0]
 
@@ -198,8 +241,9 @@ class AlarmDefinition:
     def _check_cycles(name: str, expressions: Mapping[str, Expression]) -> None:
         def visit(query_id: str, path: tuple[str, ...]) -> None:
             if query_id in path:
-                raise UnsupportedAlarm(f"alarm {name}: its expressions refer to each other in a cycle "
-                                       f"({' -> '.join((*path, query_id))})")
+                raise UnsupportedAlarm(
+                    f"alarm {name}: its expressions refer to each other in a cycle ({' -> '.join((*path, query_id))})"
+                )
             for used in sorted(expressions[query_id].ids if query_id in expressions else ()):
                 visit(used, (*path, query_id))
 
@@ -253,7 +297,7 @@ def evaluate(definition: AlarmDefinition, values: Sequence[float | None]) -> Ala
     datapoint to judge is INSUFFICIENT_DATA.
     """
     compare = _COMPARISONS[definition.comparison]
-    window = list(values)[-definition.evaluation_periods:]
+    window = list(values)[-definition.evaluation_periods :]
     breaching = present = 0
     shown: list[str] = []
     for value in window:
@@ -269,10 +313,14 @@ def evaluate(definition: AlarmDefinition, values: Sequence[float | None]) -> Ala
         if compare(value, definition.threshold):
             breaching += 1
     if breaching >= definition.datapoints_to_alarm:
-        return AlarmVerdict(ALARM, (
-            f"Threshold Crossed: {breaching} out of the last {len(window)} datapoints [{', '.join(shown)}] "
-            f"were {definition.comparison.replace('Threshold', '')} the threshold ({definition.threshold:g}) "
-            f"({definition.describe()})."))
+        return AlarmVerdict(
+            ALARM,
+            (
+                f"Threshold Crossed: {breaching} out of the last {len(window)} datapoints [{', '.join(shown)}] "
+                f"were {definition.comparison.replace('Threshold', '')} the threshold ({definition.threshold:g}) "
+                f"({definition.describe()})."
+            ),
+        )
     if present == 0:
         return AlarmVerdict(INSUFFICIENT_DATA, "Insufficient Data: no datapoints to evaluate.")
     return AlarmVerdict(OK, f"{breaching} of the last {len(window)} datapoints breached the threshold.")
@@ -304,8 +352,9 @@ class AlarmMonitor:
         end = math.floor((now - self.SETTLE_SECONDS) / definition.period) * definition.period
         start = end - definition.period * definition.evaluation_periods
         fetched = {
-            query.id: query.series(self._cloudwatch.get_metric_statistics(**query.request(start, end)).get(
-                "Datapoints", []))
+            query.id: query.series(
+                self._cloudwatch.get_metric_statistics(**query.request(start, end)).get("Datapoints", [])
+            )
             for query in definition.queries
         }
         return evaluate(definition, definition.values(fetched, end))
@@ -320,7 +369,8 @@ class AlarmMonitor:
     def publish_state(self, definition: AlarmDefinition, verdict: AlarmVerdict) -> None:
         """Show the alarm's evaluated state in CloudWatch too, as CloudWatch itself would."""
         try:
-            self._cloudwatch.set_alarm_state(AlarmName=definition.name, StateValue=verdict.state,
-                                             StateReason=verdict.reason[:1023])
+            self._cloudwatch.set_alarm_state(
+                AlarmName=definition.name, StateValue=verdict.state, StateReason=verdict.reason[:1023]
+            )
         except Exception as error:
             logger.warning("could not record the state of alarm %s: %s", definition.name, error)

@@ -35,8 +35,14 @@ _MOVING_ENDPOINT = ("Creating", "Updating", "SystemUpdating", "RollingBack", "De
 
 
 class ControlPlane:
-    def __init__(self, store: StateStore, endpoints: EndpointManager, registry: ModelRegistry,
-                 job_context: JobContext, containers: ModelContainers | None = None) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        endpoints: EndpointManager,
+        registry: ModelRegistry,
+        job_context: JobContext,
+        containers: ModelContainers | None = None,
+    ) -> None:
         self._store = store
         self._endpoints = endpoints
         self._registry = registry
@@ -103,8 +109,9 @@ class ControlPlane:
             known = operation in self._model.operation_names
             raise SageMakerError(
                 "UnknownOperationException" if not known else "NotImplementedException",
-                f"The local SageMaker does not implement {operation}." if known else
-                f"{operation} is not a SageMaker operation.",
+                f"The local SageMaker does not implement {operation}."
+                if known
+                else f"{operation} is not a SageMaker operation.",
             )
         model = self._model.operation_model(operation)
         if not isinstance(request, dict):
@@ -120,8 +127,14 @@ class ControlPlane:
     @staticmethod
     def _new(request: dict[str, Any], region: str, account: str, **fields: Any) -> Record:
         now = time.time()
-        return {**request, "CreationTime": now, "LastModifiedTime": now, "_Region": region, "_Account": account,
-                **fields}
+        return {
+            **request,
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "_Region": region,
+            "_Account": account,
+            **fields,
+        }
 
     def _get(self, kind: str, name: str, message: str) -> Record:
         record = self._store.get(kind, name)
@@ -143,8 +156,14 @@ class ControlPlane:
         name = request["TrainingJobName"]
         arn = sagemaker_arn("training-job", name, region, account)
         output = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-        record = self._new(request, region, account, TrainingJobArn=arn, TrainingJobStatus="InProgress",
-                           ModelArtifacts={"S3ModelArtifacts": f"{output}/{name}/output/model.tar.gz"})
+        record = self._new(
+            request,
+            region,
+            account,
+            TrainingJobArn=arn,
+            TrainingJobStatus="InProgress",
+            ModelArtifacts={"S3ModelArtifacts": f"{output}/{name}/output/model.tar.gz"},
+        )
         record.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
         record.setdefault("EnableNetworkIsolation", False)
         record.setdefault("EnableInterContainerTrafficEncryption", False)
@@ -153,7 +172,8 @@ class ControlPlane:
         if not self._store.put_new("TrainingJob", name, record):
             raise SageMakerError.in_use(
                 "Training job names must be unique within an AWS account and region, and a training job "
-                f"with this name already exists ({arn})")
+                f"with this name already exists ({arn})"
+            )
         runner = TrainingJobRunner(name, self._store, self._job_context)
         self.runners[("TrainingJob", name)] = runner
         runner.start()
@@ -167,15 +187,20 @@ class ControlPlane:
         record = self._get("TrainingJob", name, "Requested resource not found.")
         if record["TrainingJobStatus"] != "InProgress":
             raise SageMakerError.validation(
-                f"The request was rejected because the training job is in status {record['TrainingJobStatus']}.")
+                f"The request was rejected because the training job is in status {record['TrainingJobStatus']}."
+            )
         runner = self.runners.get(("TrainingJob", name))
         if isinstance(runner, TrainingJobRunner):
             runner.stop()
         return {}
 
     def list_training_jobs(self, request: dict[str, Any], region: str, account: str) -> Result:
-        listing = ListRequest(request, "TrainingJobName", "TrainingJobStatus", {
-            "Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"})
+        listing = ListRequest(
+            request,
+            "TrainingJobName",
+            "TrainingJobStatus",
+            {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"},
+        )
         page, token = listing.page(listing.select(self._store.all("TrainingJob")))
         return self._summaries(page, "TrainingJobSummaries", token)
 
@@ -184,20 +209,26 @@ class ControlPlane:
     def create_processing_job(self, request: dict[str, Any], region: str, account: str) -> Result:
         name = request["ProcessingJobName"]
         arn = sagemaker_arn("processing-job", name, region, account)
-        local_paths = [item["S3Input"]["LocalPath"] for item in request.get("ProcessingInputs") or []
-                       if "S3Input" in item]
-        local_paths += [item["S3Output"]["LocalPath"] for item in
-                        (request.get("ProcessingOutputConfig") or {}).get("Outputs") or [] if "S3Output" in item]
+        local_paths = [
+            item["S3Input"]["LocalPath"] for item in request.get("ProcessingInputs") or [] if "S3Input" in item
+        ]
+        local_paths += [
+            item["S3Output"]["LocalPath"]
+            for item in (request.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+            if "S3Output" in item
+        ]
         for path in local_paths:
             if not path.startswith("/opt/ml/processing/"):
                 raise SageMakerError.validation(
                     f"LocalPath {path!r} must be a path under /opt/ml/processing/ (the processing container's "
-                    "data directory).")
+                    "data directory)."
+                )
         record = self._new(request, region, account, ProcessingJobArn=arn, ProcessingJobStatus="InProgress")
         if not self._store.put_new("ProcessingJob", name, record):
             raise SageMakerError.in_use(
                 "Processing job names must be unique within an AWS account and region, and a processing job "
-                f"with this name already exists ({arn})")
+                f"with this name already exists ({arn})"
+            )
         runner = ProcessingJobRunner(name, self._store, self._job_context)
         self.runners[("ProcessingJob", name)] = runner
         runner.start()
@@ -212,16 +243,20 @@ class ControlPlane:
         record = self._get("ProcessingJob", name, f"Could not find requested job with name {name}")
         if record["ProcessingJobStatus"] != "InProgress":
             raise SageMakerError.validation(
-                f"The request was rejected because the processing job is in status {record['ProcessingJobStatus']}.")
+                f"The request was rejected because the processing job is in status {record['ProcessingJobStatus']}."
+            )
         runner = self.runners.get(("ProcessingJob", name))
         if isinstance(runner, ProcessingJobRunner):
             runner.stop()
         return {}
 
     def list_processing_jobs(self, request: dict[str, Any], region: str, account: str) -> Result:
-        listing = ListRequest(request, "ProcessingJobName", "ProcessingJobStatus",
-                              {"Name": "ProcessingJobName", "CreationTime": "CreationTime",
-                               "Status": "ProcessingJobStatus"})
+        listing = ListRequest(
+            request,
+            "ProcessingJobName",
+            "ProcessingJobStatus",
+            {"Name": "ProcessingJobName", "CreationTime": "CreationTime", "Status": "ProcessingJobStatus"},
+        )
         page, token = listing.page(listing.select(self._store.all("ProcessingJob")))
         return self._summaries(page, "ProcessingJobSummaries", token)
 
@@ -231,9 +266,11 @@ class ControlPlane:
         name = request["ModelName"]
         arn = sagemaker_arn("model", name, region, account)
         if not request.get("PrimaryContainer") and not request.get("Containers"):
-            raise SageMakerError.validation("CreateModel needs PrimaryContainer or Containers: the image, "
-                                            "ModelDataUrl and Environment of the model's container, or the "
-                                            "ModelPackageName of a model package version.")
+            raise SageMakerError.validation(
+                "CreateModel needs PrimaryContainer or Containers: the image, "
+                "ModelDataUrl and Environment of the model's container, or the "
+                "ModelPackageName of a model package version."
+            )
         self._containers.check(request, region, account)
         record = self._new(request, region, account, ModelArn=arn)
         record.setdefault("EnableNetworkIsolation", False)
@@ -267,12 +304,15 @@ class ControlPlane:
                 raise SageMakerError.validation(f"Variant name {variant['VariantName']} is used more than once.")
             seen.add(variant["VariantName"])
             if variant.get("ServerlessConfig"):
-                raise SageMakerError.validation("Serverless variants are not supported by the local SageMaker; "
-                                                "give InstanceType and InitialInstanceCount.")
+                raise SageMakerError.validation(
+                    "Serverless variants are not supported by the local SageMaker; "
+                    "give InstanceType and InitialInstanceCount."
+                )
             model_name = variant.get("ModelName")
             if not model_name or not self._store.exists("Model", model_name):
                 raise SageMakerError.validation(
-                    f'Could not find model "{sagemaker_arn("model", model_name or "", region, account)}".')
+                    f'Could not find model "{sagemaker_arn("model", model_name or "", region, account)}".'
+                )
         record = self._new(request, region, account, EndpointConfigArn=arn)
         record.pop("Tags", None)
         for variant in record["ProductionVariants"]:
@@ -288,8 +328,11 @@ class ControlPlane:
         return {"EndpointConfigArn": arn}
 
     def _endpoint_config(self, name: str, region: str, account: str) -> Record:
-        return self._get("EndpointConfig", name, "Could not find endpoint configuration "
-                         f'"{sagemaker_arn("endpoint-config", name, region, account)}".')
+        return self._get(
+            "EndpointConfig",
+            name,
+            f'Could not find endpoint configuration "{sagemaker_arn("endpoint-config", name, region, account)}".',
+        )
 
     def describe_endpoint_config(self, request: dict[str, Any], region: str, account: str) -> Result:
         return self._endpoint_config(request["EndpointConfigName"], region, account)
@@ -314,8 +357,13 @@ class ControlPlane:
         name = request["EndpointName"]
         arn = sagemaker_arn("endpoint", name, region, account)
         self._endpoint_config(request["EndpointConfigName"], region, account)
-        record = self._new({key: value for key, value in request.items() if key not in ("Tags", "DeploymentConfig")},
-                           region, account, EndpointArn=arn, EndpointStatus="Creating")
+        record = self._new(
+            {key: value for key, value in request.items() if key not in ("Tags", "DeploymentConfig")},
+            region,
+            account,
+            EndpointArn=arn,
+            EndpointStatus="Creating",
+        )
         if self._endpoints.busy(name) or not self._store.put_new("Endpoint", name, record):
             raise SageMakerError.validation(f'Cannot create already existing endpoint "{arn}".')
         self._endpoints.create(name)
@@ -336,8 +384,9 @@ class ControlPlane:
             deployment = record.get("LastDeploymentConfig")
         deployment = deployment or {}
         if deployment.get("RollingUpdatePolicy"):
-            raise SageMakerError.validation("RollingUpdatePolicy is not supported by the local SageMaker; use "
-                                            "BlueGreenUpdatePolicy.")
+            raise SageMakerError.validation(
+                "RollingUpdatePolicy is not supported by the local SageMaker; use BlueGreenUpdatePolicy."
+            )
         routing = (deployment.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration")
         instances = sum(int(v.get("InitialInstanceCount", 1)) for v in config["ProductionVariants"])
         try:
@@ -363,8 +412,12 @@ class ControlPlane:
         return {}
 
     def list_endpoints(self, request: dict[str, Any], region: str, account: str) -> Result:
-        listing = ListRequest(request, "EndpointName", "EndpointStatus",
-                              {"Name": "EndpointName", "CreationTime": "CreationTime", "Status": "EndpointStatus"})
+        listing = ListRequest(
+            request,
+            "EndpointName",
+            "EndpointStatus",
+            {"Name": "EndpointName", "CreationTime": "CreationTime", "Status": "EndpointStatus"},
+        )
         page, token = listing.page(listing.select(self._store.all("Endpoint")))
         return self._summaries(page, "Endpoints", token)
 

@@ -66,8 +66,16 @@ class RolledBack(Exception):
 
 
 class EndpointManager:
-    def __init__(self, store: StateStore, router: EndpointRouter, stager: ModelStager, clients: Any,
-                 interpreter: str, state_dir: Path, ship_logs: bool = True) -> None:
+    def __init__(
+        self,
+        store: StateStore,
+        router: EndpointRouter,
+        stager: ModelStager,
+        clients: Any,
+        interpreter: str,
+        state_dir: Path,
+        ship_logs: bool = True,
+    ) -> None:
         self._store = store
         self._router = router
         self._stager = stager
@@ -102,8 +110,9 @@ class EndpointManager:
     def restore(self, name: str, record: Record) -> None:
         self._start(name, lambda runtime: self._restore(runtime, record), "restore")
 
-    def _start(self, name: str, work: Callable[[EndpointRuntime], None], what: str,
-               after: threading.Thread | None = None) -> None:
+    def _start(
+        self, name: str, work: Callable[[EndpointRuntime], None], what: str, after: threading.Thread | None = None
+    ) -> None:
         runtime = self.runtime(name)
 
         def run() -> None:
@@ -114,8 +123,13 @@ class EndpointManager:
             except Exception as error:  # never leave an endpoint in a moving state silently
                 logger.exception("endpoint %s: %s failed in the local SageMaker", name, what)
                 if self._store.exists(KIND, name):
-                    self._store.set_fields(KIND, name, EndpointStatus="Failed", LastModifiedTime=time.time(),
-                                           FailureReason=f"InternalServerError: {error}"[:1024])
+                    self._store.set_fields(
+                        KIND,
+                        name,
+                        EndpointStatus="Failed",
+                        LastModifiedTime=time.time(),
+                        FailureReason=f"InternalServerError: {error}"[:1024],
+                    )
 
         runtime.operation = threading.Thread(target=run, name=f"endpoint-{what}-{name}", daemon=True)
         runtime.operation.start()
@@ -150,16 +164,22 @@ class EndpointManager:
         for spec in config["ProductionVariants"]:
             model = self._store.get("Model", spec["ModelName"])
             if model is None:
-                raise FleetStartError(f"Could not find model \"{spec['ModelName']}\" of production variant "
-                                      f"{spec['VariantName']}.")
+                raise FleetStartError(
+                    f'Could not find model "{spec["ModelName"]}" of production variant {spec["VariantName"]}.'
+                )
             staged = self._stager.stage(model)
-            variant = VariantFleet(spec["VariantName"], float(spec.get("InitialVariantWeight", 1.0)),
-                                   spec["ModelName"], spec.get("InstanceType", "ml.m5.large"))
+            variant = VariantFleet(
+                spec["VariantName"],
+                float(spec.get("InitialVariantWeight", 1.0)),
+                spec["ModelName"],
+                spec.get("InstanceType", "ml.m5.large"),
+            )
 
             def log_factory(instance_id: str, variant_name: str = variant.name) -> LogStream:
                 # Streams are named after the variant and instance, as SageMaker names them.
-                return LogStream(logs, group, f"{variant_name}/{instance_id}",
-                                 log_dir / f"{variant_name}-{instance_id}.log")
+                return LogStream(
+                    logs, group, f"{variant_name}/{instance_id}", log_dir / f"{variant_name}-{instance_id}.log"
+                )
 
             for _ in range(int(spec.get("InitialInstanceCount", 1))):
                 instance = VariantInstance(variant.name, staged, log_factory, self._interpreter, aws)
@@ -170,7 +190,7 @@ class EndpointManager:
     def _start_fleet(self, endpoint: Record, config_name: str) -> Fleet:
         config = self._store.get("EndpointConfig", config_name)
         if config is None:
-            raise FleetStartError(f"Could not find endpoint configuration \"{config_name}\".")
+            raise FleetStartError(f'Could not find endpoint configuration "{config_name}".')
         fleet = self._build_fleet(endpoint, config)
         fleet.start()
         return fleet
@@ -178,21 +198,25 @@ class EndpointManager:
     def _retire(self, fleet: Fleet) -> None:
         """Stop a fleet that no route names any more, once its requests in flight are answered."""
         if not self._router.wait_idle(fleet, DRAIN_TIMEOUT_SECONDS):
-            logger.warning("endpoint %s: fleet %s still busy after %ss; stopping it", fleet.endpoint,
-                           fleet.config_name, DRAIN_TIMEOUT_SECONDS)
+            logger.warning(
+                "endpoint %s: fleet %s still busy after %ss; stopping it",
+                fleet.endpoint,
+                fleet.config_name,
+                DRAIN_TIMEOUT_SECONDS,
+            )
         fleet.stop()
 
     @staticmethod
-    def _summaries(fleet: Fleet, config: Record | None, share: float, pending: bool,
-                   status: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    def _summaries(
+        fleet: Fleet, config: Record | None, share: float, pending: bool, status: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
         specs = {spec["VariantName"]: spec for spec in (config or {}).get("ProductionVariants", [])}
         summaries = []
         for variant in fleet.variants:
             image = (specs.get(variant.name) or {}).get("_Image") or "local-sklearn"
             summary: dict[str, Any] = {
                 "VariantName": variant.name,
-                "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image,
-                                    "ResolutionTime": time.time()}],
+                "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": time.time()}],
                 "CurrentWeight": variant.weight * share,
                 "DesiredWeight": variant.weight,
                 "CurrentInstanceCount": len(variant.instances),
@@ -213,8 +237,13 @@ class EndpointManager:
         try:
             fleet = self._start_fleet(endpoint, endpoint["EndpointConfigName"])
         except FleetStartError as error:
-            self._store.set_fields(KIND, runtime.name, EndpointStatus="Failed", FailureReason=str(error)[:1024],
-                                   LastModifiedTime=time.time())
+            self._store.set_fields(
+                KIND,
+                runtime.name,
+                EndpointStatus="Failed",
+                FailureReason=str(error)[:1024],
+                LastModifiedTime=time.time(),
+            )
             return
         if runtime.cancel.is_set():
             fleet.stop()
@@ -222,8 +251,13 @@ class EndpointManager:
         runtime.blue = fleet
         self._router.set_route(runtime.name, Route(fleet))
         config = self._store.get("EndpointConfig", endpoint["EndpointConfigName"])
-        self._store.set_fields(KIND, runtime.name, EndpointStatus="InService", LastModifiedTime=time.time(),
-                               ProductionVariants=self._summaries(fleet, config, 1.0, pending=False))
+        self._store.set_fields(
+            KIND,
+            runtime.name,
+            EndpointStatus="InService",
+            LastModifiedTime=time.time(),
+            ProductionVariants=self._summaries(fleet, config, 1.0, pending=False),
+        )
 
     def _restore(self, runtime: EndpointRuntime, record: Record) -> None:
         status = record.get("EndpointStatus")
@@ -238,8 +272,13 @@ class EndpointManager:
         try:
             fleet = self._start_fleet(record, record["EndpointConfigName"])
         except FleetStartError as error:
-            self._store.set_fields(KIND, runtime.name, EndpointStatus="Failed", LastModifiedTime=time.time(),
-                                   FailureReason=f"Could not restart the endpoint: {error}"[:1024])
+            self._store.set_fields(
+                KIND,
+                runtime.name,
+                EndpointStatus="Failed",
+                LastModifiedTime=time.time(),
+                FailureReason=f"Could not restart the endpoint: {error}"[:1024],
+            )
             return
         runtime.blue = fleet
         self._router.set_route(runtime.name, Route(fleet))
@@ -248,7 +287,8 @@ class EndpointManager:
             pending = (record.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
             fields["FailureReason"] = (
                 f"The local SageMaker restarted during the update to {pending}; the endpoint kept its "
-                f"previous configuration {record['EndpointConfigName']}.")
+                f"previous configuration {record['EndpointConfigName']}."
+            )
         self._store.update(KIND, runtime.name, _replace_fields(fields, drop=("PendingDeploymentSummary",)))
 
     def _delete(self, runtime: EndpointRuntime) -> None:
@@ -280,11 +320,17 @@ class EndpointManager:
                 summary["ProductionVariants"] = self._summaries(fleet, new_config, share, True, variant_status)
             else:
                 summary["ProductionVariants"] = [
-                    {"VariantName": spec["VariantName"], "DesiredWeight": float(spec.get("InitialVariantWeight", 1.0)),
-                     "CurrentWeight": 0.0, "DesiredInstanceCount": int(spec.get("InitialInstanceCount", 1)),
-                     "CurrentInstanceCount": 0, "InstanceType": spec.get("InstanceType", "ml.m5.large"),
-                     "VariantStatus": variant_status}
-                    for spec in (new_config or {}).get("ProductionVariants", [])]
+                    {
+                        "VariantName": spec["VariantName"],
+                        "DesiredWeight": float(spec.get("InitialVariantWeight", 1.0)),
+                        "CurrentWeight": 0.0,
+                        "DesiredInstanceCount": int(spec.get("InitialInstanceCount", 1)),
+                        "CurrentInstanceCount": 0,
+                        "InstanceType": spec.get("InstanceType", "ml.m5.large"),
+                        "VariantStatus": variant_status,
+                    }
+                    for spec in (new_config or {}).get("ProductionVariants", [])
+                ]
             self._store.set_fields(KIND, runtime.name, PendingDeploymentSummary=summary, LastModifiedTime=time.time())
 
         pending("Creating", "Launching the new fleet of instances", 0.0, None)
@@ -305,8 +351,9 @@ class EndpointManager:
                 pending("ActivatingTraffic", f"Shifting traffic: {step.label}", step.green_share, green)
                 self._router.set_route(runtime.name, Route(blue, green, step.green_share))
                 self._set_blue_share(runtime.name, blue, 1.0 - step.green_share)
-                pending("Baking", f"Baking period started ({step.label}, {step.bake_seconds:g}s)",
-                        step.green_share, green)
+                pending(
+                    "Baking", f"Baking period started ({step.label}, {step.bake_seconds:g}s)", step.green_share, green
+                )
                 self._watch(runtime, monitor, alarms, step.bake_seconds, deadline, step)
             self._router.set_route(runtime.name, Route(green))
             if termination_wait > 0:
@@ -318,13 +365,20 @@ class EndpointManager:
         runtime.blue, runtime.green = green, None
         self._router.set_route(runtime.name, Route(green))
         self._retire(blue)
-        self._store.update(KIND, runtime.name, _replace_fields({
-            "EndpointConfigName": config_name,
-            "EndpointStatus": "InService",
-            "LastModifiedTime": time.time(),
-            "ProductionVariants": self._summaries(green, new_config, 1.0, pending=False),
-            "LastDeploymentConfig": deployment,
-        }, drop=("PendingDeploymentSummary", "FailureReason")))
+        self._store.update(
+            KIND,
+            runtime.name,
+            _replace_fields(
+                {
+                    "EndpointConfigName": config_name,
+                    "EndpointStatus": "InService",
+                    "LastModifiedTime": time.time(),
+                    "ProductionVariants": self._summaries(green, new_config, 1.0, pending=False),
+                    "LastDeploymentConfig": deployment,
+                },
+                drop=("PendingDeploymentSummary", "FailureReason"),
+            ),
+        )
 
     def _set_blue_share(self, name: str, blue: Fleet, share: float) -> None:
         config = self._store.get("EndpointConfig", blue.config_name)
@@ -338,13 +392,23 @@ class EndpointManager:
         try:
             monitor.definitions(alarms)
         except UnsupportedAlarm as error:
-            raise RolledBack(f"Failed to update endpoint: the local SageMaker cannot evaluate its rollback alarms: "
-                             f"{error}", None, time.monotonic()) from error
+            raise RolledBack(
+                f"Failed to update endpoint: the local SageMaker cannot evaluate its rollback alarms: {error}",
+                None,
+                time.monotonic(),
+            ) from error
         except Exception as error:  # CloudWatch unreachable: the watch retries, say so
             logger.warning("endpoint %s: could not read the rollback alarms: %s", name, error)
 
-    def _watch(self, runtime: EndpointRuntime, monitor: AlarmMonitor, alarms: list[str], seconds: float,
-               deadline: float, step: TrafficStep | None) -> None:
+    def _watch(
+        self,
+        runtime: EndpointRuntime,
+        monitor: AlarmMonitor,
+        alarms: list[str],
+        seconds: float,
+        deadline: float,
+        step: TrafficStep | None,
+    ) -> None:
         """Bake for `seconds`, evaluating the alarms; RolledBack when one is in ALARM."""
         end = time.time() + seconds
         while True:
@@ -352,14 +416,18 @@ class EndpointManager:
             if runtime.cancel.is_set():
                 raise RolledBack("The update was interrupted by the endpoint's deletion.", None, time.monotonic())
             if now >= deadline:
-                raise RolledBack("The deployment exceeded its MaximumExecutionTimeoutInSeconds and was rolled "
-                                 "back.", None, time.monotonic())
+                raise RolledBack(
+                    "The deployment exceeded its MaximumExecutionTimeoutInSeconds and was rolled back.",
+                    None,
+                    time.monotonic(),
+                )
             if alarms:
                 try:
                     found = monitor.first_in_alarm(alarms, now)
                 except UnsupportedAlarm as error:  # changed during the deployment into one not judged here
-                    raise RolledBack(f"The local SageMaker cannot evaluate the rollback alarms: {error}", None,
-                                     time.monotonic()) from error
+                    raise RolledBack(
+                        f"The local SageMaker cannot evaluate the rollback alarms: {error}", None, time.monotonic()
+                    ) from error
                 except Exception as error:  # CloudWatch unreachable: keep baking, say so
                     logger.warning("endpoint %s: could not evaluate alarms: %s", runtime.name, error)
                     found = None
@@ -369,23 +437,38 @@ class EndpointManager:
                     where = f"during {step.label}" if step else "before terminating the old fleet"
                     raise RolledBack(
                         f"Rolled back the deployment because the CloudWatch alarm {definition.name} went into "
-                        f"ALARM {where}: {verdict.reason}", definition.name, time.monotonic())
+                        f"ALARM {where}: {verdict.reason}",
+                        definition.name,
+                        time.monotonic(),
+                    )
             if now >= end:
                 return
             time.sleep(min(WATCH_INTERVAL_SECONDS, max(0.0, end - now)))
 
-    def _roll_back(self, runtime: EndpointRuntime, blue: Fleet, green: Fleet, deployment: dict[str, Any],
-                   rollback: RolledBack) -> None:
-        self._store.set_fields(KIND, runtime.name, EndpointStatus="RollingBack", FailureReason=rollback.reason[:1024],
-                               LastModifiedTime=time.time())
+    def _roll_back(
+        self, runtime: EndpointRuntime, blue: Fleet, green: Fleet, deployment: dict[str, Any], rollback: RolledBack
+    ) -> None:
+        self._store.set_fields(
+            KIND,
+            runtime.name,
+            EndpointStatus="RollingBack",
+            FailureReason=rollback.reason[:1024],
+            LastModifiedTime=time.time(),
+        )
         self._router.set_route(runtime.name, Route(blue))  # one switch: every new request goes blue
         if rollback.alarm is not None:
             timing = RollbackTiming(rollback.alarm, rollback.seen_at, time.monotonic())
             runtime.last_rollback = timing
             # Kept with the endpoint (private, never in a response) for whoever measures rollbacks.
-            self._store.set_fields(KIND, runtime.name, _LastRollback={
-                "AlarmName": timing.alarm_name, "AlarmSeenAt": time.time() - (time.monotonic() - timing.alarm_seen_at),
-                "SecondsToBlue": timing.seconds})
+            self._store.set_fields(
+                KIND,
+                runtime.name,
+                _LastRollback={
+                    "AlarmName": timing.alarm_name,
+                    "AlarmSeenAt": time.time() - (time.monotonic() - timing.alarm_seen_at),
+                    "SecondsToBlue": timing.seconds,
+                },
+            )
         self._set_blue_share(runtime.name, blue, 1.0)
         self._retire(green)
         runtime.green = None
@@ -394,9 +477,19 @@ class EndpointManager:
         self._end_update(runtime.name, deployment, failure=rollback.reason)
 
     def _end_update(self, name: str, deployment: dict[str, Any], failure: str) -> None:
-        self._store.update(KIND, name, _replace_fields(
-            {"EndpointStatus": "InService", "FailureReason": failure[:1024], "LastModifiedTime": time.time(),
-             "LastDeploymentConfig": deployment}, drop=("PendingDeploymentSummary",)))
+        self._store.update(
+            KIND,
+            name,
+            _replace_fields(
+                {
+                    "EndpointStatus": "InService",
+                    "FailureReason": failure[:1024],
+                    "LastModifiedTime": time.time(),
+                    "LastDeploymentConfig": deployment,
+                },
+                drop=("PendingDeploymentSummary",),
+            ),
+        )
 
 
 def _replace_fields(fields: dict[str, Any], drop: tuple[str, ...] = ()) -> Callable[[Record], None]:

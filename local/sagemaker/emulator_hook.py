@@ -30,8 +30,9 @@ class ServiceModule:
     def __init__(self, local_sagemaker: LocalSageMaker) -> None:
         self._local = local_sagemaker
 
-    async def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                             query_params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    async def handle_request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, query_params: dict[str, Any]
+    ) -> tuple[int, dict[str, str], bytes]:
         return await self._local.handle_request(method, path, headers, body, query_params)
 
     def get_state(self) -> None:

@@ -62,8 +62,9 @@ class ModelStager:
         try:
             container = self._containers.primary(model)
         except SageMakerError as error:
-            raise FleetStartError(f"Could not resolve the container of model {model['ModelName']}: "
-                                  f"{error.message}") from error
+            raise FleetStartError(
+                f"Could not resolve the container of model {model['ModelName']}: {error.message}"
+            ) from error
         environment = dict(container.get("Environment") or {})
         fingerprint = hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:12]
         base = self._root / f"{model['ModelName']}-{fingerprint}"
@@ -85,7 +86,7 @@ class ModelStager:
                 (base / ".staged").write_text(time.ctime(), encoding="utf-8")
         if submit.startswith("/opt/ml/model"):
             # The SageMaker SDK repacks the code into model.tar.gz and points here.
-            code_dir = model_dir / submit[len("/opt/ml/model"):].lstrip("/")
+            code_dir = model_dir / submit[len("/opt/ml/model") :].lstrip("/")
         elif not submit.startswith("s3://"):
             code_dir = model_dir / "code" if (model_dir / "code").is_dir() else model_dir
         return StagedModel(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM", ""), environment)
@@ -94,8 +95,14 @@ class ModelStager:
 class VariantInstance:
     """One model server process of a production variant."""
 
-    def __init__(self, variant: str, staged: StagedModel, log_factory: Callable[[str], LogStream],
-                 interpreter: str, aws_environment: dict[str, str]) -> None:
+    def __init__(
+        self,
+        variant: str,
+        staged: StagedModel,
+        log_factory: Callable[[str], LogStream],
+        interpreter: str,
+        aws_environment: dict[str, str],
+    ) -> None:
         self.variant = variant
         self.instance_id = "i-" + secrets.token_hex(8)
         self.staged = staged
@@ -123,15 +130,28 @@ class VariantInstance:
         env = {name: os.environ[name] for name in ("HOME", "LANG", "TMPDIR", "PATH") if name in os.environ}
         env.update(self.staged.environment)
         env.update(self._aws)
-        env.update({
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(self.staged.code_dir),
-            "SAGEMAKER_REGION": self._aws.get("AWS_REGION", ""),
-        })
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(self.staged.code_dir),
+                "SAGEMAKER_REGION": self._aws.get("AWS_REGION", ""),
+            }
+        )
         self._process = ScriptProcess(
-            [self._interpreter, str(MODEL_SERVER), "--model-dir", str(self.staged.model_dir),
-             "--code-dir", str(self.staged.code_dir), "--program", self.staged.program, "--port", "0"],
-            cwd=str(self.staged.code_dir if self.staged.code_dir.is_dir() else self.staged.model_dir), env=env,
+            [
+                self._interpreter,
+                str(MODEL_SERVER),
+                "--model-dir",
+                str(self.staged.model_dir),
+                "--code-dir",
+                str(self.staged.code_dir),
+                "--program",
+                self.staged.program,
+                "--port",
+                "0",
+            ],
+            cwd=str(self.staged.code_dir if self.staged.code_dir.is_dir() else self.staged.model_dir),
+            env=env,
         )
         self._process.start(on_stdout=self._output_line, on_output_end=self._output_end)
         try:
@@ -152,8 +172,10 @@ class VariantInstance:
         raise FleetStartError(self._ping_failure())
 
     def _ping_failure(self) -> str:
-        return (f"The primary container for production variant {self.variant} did not pass the ping "
-                "health check. Please check CloudWatch logs for this endpoint.")
+        return (
+            f"The primary container for production variant {self.variant} did not pass the ping "
+            "health check. Please check CloudWatch logs for this endpoint."
+        )
 
     def _output_line(self, line: str) -> None:
         # The server's first JSON line says which port it bound; everything else is its log.
@@ -177,8 +199,9 @@ class VariantInstance:
         except OSError:
             return False
 
-    def invoke(self, body: bytes, content_type: str | None, accept: str | None,
-               custom_attributes: str | None) -> tuple[int, dict[str, str], bytes]:
+    def invoke(
+        self, body: bytes, content_type: str | None, accept: str | None, custom_attributes: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
         """POST /invocations on a pooled keep-alive connection; OSError when it cannot connect."""
         headers = {"Content-Length": str(len(body))}
         if content_type:
@@ -204,8 +227,7 @@ class VariantInstance:
                 connection.close()
                 if attempt == 2:
                     raise
-                connection = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                        timeout=INVOCATION_TIMEOUT_SECONDS)
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=INVOCATION_TIMEOUT_SECONDS)
             except Exception:
                 connection.close()
                 raise
@@ -262,4 +284,3 @@ class Fleet:
         for instance in self.instances:
             instance.stop()
             instance.log_stream.close()
-

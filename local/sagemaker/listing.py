@@ -27,8 +27,14 @@ def _seconds(value: Any) -> float:
 class ListRequest:
     """One List* request against a set of records of one kind."""
 
-    def __init__(self, request: dict[str, Any], name_key: str, status_key: str | None = None,
-                 sort_fields: dict[str, str] | None = None, default_sort: str = "CreationTime") -> None:
+    def __init__(
+        self,
+        request: dict[str, Any],
+        name_key: str,
+        status_key: str | None = None,
+        sort_fields: dict[str, str] | None = None,
+        default_sort: str = "CreationTime",
+    ) -> None:
         self._request = request
         self._name_key = name_key
         self._status_key = status_key
@@ -55,7 +61,8 @@ class ListRequest:
         field = self._sort_fields.get(sort_by)
         if field is None:
             raise SageMakerError.validation(
-                f"SortBy must be one of {', '.join(sorted(self._sort_fields))}, got {sort_by!r}")
+                f"SortBy must be one of {', '.join(sorted(self._sort_fields))}, got {sort_by!r}"
+            )
         descending = (request.get("SortOrder") or "Descending") == "Descending"
         chosen.sort(key=lambda record: (record.get(field) is None, record.get(field) or 0), reverse=descending)
         return chosen
@@ -74,9 +81,10 @@ class ListRequest:
             start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
         except (ValueError, UnicodeDecodeError):
             raise SageMakerError.validation(
-                f"NextToken {token!r} is not valid: pass the token a list returned") from None
+                f"NextToken {token!r} is not valid: pass the token a list returned"
+            ) from None
         size = int(self._request.get("MaxResults") or DEFAULT_MAX_RESULTS)
-        chunk = records[start:start + size]
+        chunk = records[start : start + size]
         following = start + size
         next_token = base64.urlsafe_b64encode(str(following).encode()).decode() if following < len(records) else None
         return chunk, next_token

@@ -27,13 +27,16 @@ Series = dict[int, float]
 Value = float | Series
 
 SUPPORTED = "+ - * / ^, unary minus, == != < <= > >=, AND (&&), OR (||), IF(...), parentheses, numbers and query ids"
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>==|!=|<=|>=|&&|\|\||[-+*/^<>(),\[\]])
   | (?P<string>"[^"]*"|'[^']*')
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 class MetricMathError(ValueError):
@@ -67,6 +70,7 @@ def _tokens(text: str) -> list[_Token]:
 
 
 # --- evaluation of one operator over numbers and series ----------------------------------------
+
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
@@ -131,6 +135,7 @@ def _series_value(value: Value, stamp: int, missing: float | None) -> float | No
 
 
 # --- the expression tree ----------------------------------------------------------------------------
+
 
 class _Node:
     def evaluate(self, series: Mapping[str, Series]) -> Value:
@@ -217,6 +222,7 @@ class _If(_Node):
 
 
 # --- the parser ---------------------------------------------------------------------------------------
+
 
 class _Parser:
     """Recursive descent, loosest binding first: OR, AND, comparisons, + -, * /, unary -, ^."""
@@ -311,21 +317,27 @@ class _Parser:
             return _Number(float(token.text))
         if token.kind == "id":
             if self._current.text == "(":
-                raise MetricMathError(f"{token.text}(...) at position {token.at + 1}: functions are written "
-                                      f"in upper case ({token.text.upper()})")
+                raise MetricMathError(
+                    f"{token.text}(...) at position {token.at + 1}: functions are written "
+                    f"in upper case ({token.text.upper()})"
+                )
             return _Ref(token.text)
         if token.kind == "name" and token.text not in ("AND", "OR"):
             if token.text != "IF":
-                raise MetricMathError(f"the metric math function {token.text} is not supported by the local "
-                                      f"alarm evaluator; it evaluates {SUPPORTED}")
+                raise MetricMathError(
+                    f"the metric math function {token.text} is not supported by the local "
+                    f"alarm evaluator; it evaluates {SUPPORTED}"
+                )
             return self._if(token)
         if token.text == "(":
             node = self._or()
             self._expect(")")
             return node
         if token.text == "[":
-            raise MetricMathError(f"arrays of time series ([...] at position {token.at + 1}) are not supported by "
-                                  f"the local alarm evaluator; it evaluates {SUPPORTED}")
+            raise MetricMathError(
+                f"arrays of time series ([...] at position {token.at + 1}) are not supported by "
+                f"the local alarm evaluator; it evaluates {SUPPORTED}"
+            )
         raise self._unexpected(token)
 
     def _if(self, name: _Token) -> _Node:
@@ -336,8 +348,10 @@ class _Parser:
             arguments.append(self._or())
         self._expect(")")
         if len(arguments) not in (2, 3):
-            raise MetricMathError(f"IF at position {name.at + 1} takes 2 or 3 arguments (condition, trueValue, "
-                                  f"falseValue), not {len(arguments)}")
+            raise MetricMathError(
+                f"IF at position {name.at + 1} takes 2 or 3 arguments (condition, trueValue, "
+                f"falseValue), not {len(arguments)}"
+            )
         return _If(arguments[0], arguments[1], arguments[2] if len(arguments) == 3 else None)
 
 
@@ -359,10 +373,14 @@ class Expression:
     def evaluate(self, series: Mapping[str, Series]) -> Series:
         unknown = self.ids - series.keys()
         if unknown:
-            raise MetricMathError(f"metric math expression {self.text!r} names {', '.join(sorted(unknown))}, "
-                                  f"which no query provides (known ids: {', '.join(sorted(series)) or 'none'})")
+            raise MetricMathError(
+                f"metric math expression {self.text!r} names {', '.join(sorted(unknown))}, "
+                f"which no query provides (known ids: {', '.join(sorted(series)) or 'none'})"
+            )
         result = self._tree.evaluate(series)
         if not isinstance(result, dict):
-            raise MetricMathError(f"metric math expression {self.text!r} yields a single number, not a time "
-                                  "series; an alarm needs a time series (use a query id in it)")
+            raise MetricMathError(
+                f"metric math expression {self.text!r} yields a single number, not a time "
+                "series; an alarm needs a time series (use a query id in it)"
+            )
         return result

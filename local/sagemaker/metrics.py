@@ -34,19 +34,28 @@ class _Second:
     overhead_latency: collections.Counter[int] = field(default_factory=collections.Counter)
 
 
-def _distribution(name: str, counter: collections.Counter[int], dimensions: list[dict[str, str]],
-                  stamp: dt.datetime, unit: str) -> list[dict[str, Any]]:
+def _distribution(
+    name: str, counter: collections.Counter[int], dimensions: list[dict[str, str]], stamp: dt.datetime, unit: str
+) -> list[dict[str, Any]]:
     items = sorted(counter.items())
     return [
-        {"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Unit": unit, "StorageResolution": 1,
-         "Values": [float(value) for value, _ in chunk], "Counts": [float(count) for _, count in chunk]}
-        for chunk in (items[i:i + _MAX_VALUES] for i in range(0, len(items), _MAX_VALUES))
+        {
+            "MetricName": name,
+            "Dimensions": dimensions,
+            "Timestamp": stamp,
+            "Unit": unit,
+            "StorageResolution": 1,
+            "Values": [float(value) for value, _ in chunk],
+            "Counts": [float(count) for _, count in chunk],
+        }
+        for chunk in (items[i : i + _MAX_VALUES] for i in range(0, len(items), _MAX_VALUES))
     ]
 
 
 class InvocationMetrics:
-    def __init__(self, publish: Callable[[str, list[dict[str, Any]]], None] | None = None,
-                 interval: float = 1.0) -> None:
+    def __init__(
+        self, publish: Callable[[str, list[dict[str, Any]]], None] | None = None, interval: float = 1.0
+    ) -> None:
         self._publish = publish
         self._interval = interval
         self._lock = threading.Lock()
@@ -54,8 +63,17 @@ class InvocationMetrics:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def record(self, region: str, endpoint: str, variant: str, status: int, model_latency_us: int,
-               overhead_latency_us: int, instances: int = 1, at: float | None = None) -> None:
+    def record(
+        self,
+        region: str,
+        endpoint: str,
+        variant: str,
+        status: int,
+        model_latency_us: int,
+        overhead_latency_us: int,
+        instances: int = 1,
+        at: float | None = None,
+    ) -> None:
         second = int(at if at is not None else time.time())
         with self._lock:
             bucket = self._seconds.setdefault((region, endpoint, variant, second), _Second())
@@ -80,16 +98,25 @@ class InvocationMetrics:
             common = {"Dimensions": dims, "Timestamp": stamp, "StorageResolution": 1}
             n = bucket.requests
             data = by_region[region]
-            data.append({"MetricName": "Invocations", "Unit": "None", "Values": [1.0], "Counts": [float(n)],
-                         **common})
-            for name, errors in (("Invocation4XXErrors", bucket.errors_4xx),
-                                 ("Invocation5XXErrors", bucket.errors_5xx)):
+            data.append({"MetricName": "Invocations", "Unit": "None", "Values": [1.0], "Counts": [float(n)], **common})
+            for name, errors in (
+                ("Invocation4XXErrors", bucket.errors_4xx),
+                ("Invocation5XXErrors", bucket.errors_5xx),
+            ):
                 values = [(0.0, n - errors), (1.0, errors)]
                 kept = [(value, count) for value, count in values if count]
-                data.append({"MetricName": name, "Unit": "None", "Values": [v for v, _ in kept],
-                             "Counts": [float(c) for _, c in kept], **common})
-            data.append({"MetricName": "InvocationsPerInstance", "Unit": "None", "Value": n / bucket.instances,
-                         **common})
+                data.append(
+                    {
+                        "MetricName": name,
+                        "Unit": "None",
+                        "Values": [v for v, _ in kept],
+                        "Counts": [float(c) for _, c in kept],
+                        **common,
+                    }
+                )
+            data.append(
+                {"MetricName": "InvocationsPerInstance", "Unit": "None", "Value": n / bucket.instances, **common}
+            )
             data.extend(_distribution("ModelLatency", bucket.model_latency, dims, stamp, "Microseconds"))
             data.extend(_distribution("OverheadLatency", bucket.overhead_latency, dims, stamp, "Microseconds"))
         return dict(by_region)
@@ -112,7 +139,7 @@ class InvocationMetrics:
         for region, data in self.drain(before).items():
             for start in range(0, len(data), 500):
                 try:
-                    self._publish(region, data[start:start + 500])
+                    self._publish(region, data[start : start + 500])
                 except Exception as error:  # metrics are best effort; serving must go on
                     logger.warning("could not publish %d endpoint metrics: %s", len(data), error)
 

@@ -57,13 +57,15 @@ class ModelContainers:
         arn = package["ModelPackageArn"]
         wanted = container.get("InferenceSpecificationName")
         if wanted:
-            named = [spec for spec in package.get("AdditionalInferenceSpecifications") or []
-                     if spec.get("Name") == wanted]
+            named = [
+                spec for spec in package.get("AdditionalInferenceSpecifications") or [] if spec.get("Name") == wanted
+            ]
             if not named:
                 known = [spec.get("Name") for spec in package.get("AdditionalInferenceSpecifications") or []]
                 raise SageMakerError.validation(
                     f"{where}: InferenceSpecificationName {wanted} is not an additional inference specification of "
-                    f"model package {arn} (it has: {', '.join(known) or 'none'}).")
+                    f"model package {arn} (it has: {', '.join(known) or 'none'})."
+                )
             spec = named[0]
         else:
             spec = package.get("InferenceSpecification") or {}
@@ -71,5 +73,6 @@ class ModelContainers:
         if not containers:
             raise SageMakerError.validation(
                 f"{where}: model package {arn} has no inference specification with a container; a model can only "
-                "be created from a package whose InferenceSpecification names its image and model data.")
+                "be created from a package whose InferenceSpecification names its image and model data."
+            )
         return dict(containers[0])

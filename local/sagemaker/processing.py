@@ -40,8 +40,9 @@ class ProcessingJobRunner(JobRunner):
 
     def _finish(self, status: str, **fields: Any) -> None:
         now = time.time()
-        self._store.set_fields(KIND, self.name, ProcessingJobStatus=status, ProcessingEndTime=now,
-                               LastModifiedTime=now, **fields)
+        self._store.set_fields(
+            KIND, self.name, ProcessingJobStatus=status, ProcessingEndTime=now, LastModifiedTime=now, **fields
+        )
 
     def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         self._store.set_fields(KIND, self.name, ProcessingStartTime=time.time(), LastModifiedTime=time.time())
@@ -52,8 +53,9 @@ class ProcessingJobRunner(JobRunner):
                     raise NoObjectsFound(f"input {item.get('InputName')!r}: only S3Input is supported locally")
                 local = paths.host(source["LocalPath"])
                 if source.get("S3CompressionType", "None") == "Gzip":
-                    raise NoObjectsFound(f"input {item['InputName']!r}: S3CompressionType Gzip is not "
-                                         "supported locally")
+                    raise NoObjectsFound(
+                        f"input {item['InputName']!r}: S3CompressionType Gzip is not supported locally"
+                    )
                 count = s3.download_prefix(source["S3Uri"], local)
                 log.write(f"Downloaded {count} object(s) for input {item['InputName']} to {source['LocalPath']}")
         except (NoObjectsFound, ValueError) as error:
@@ -72,9 +74,13 @@ class ProcessingJobRunner(JobRunner):
         app = record["AppSpecification"]
         command = list(app.get("ContainerEntrypoint") or []) + list(app.get("ContainerArguments") or [])
         if not command:
-            self._finish("Failed", FailureReason=(
-                "ClientError: AppSpecification has no ContainerEntrypoint: the local SageMaker runs the "
-                "entry point and arguments of the job, not an image's default command"))
+            self._finish(
+                "Failed",
+                FailureReason=(
+                    "ClientError: AppSpecification has no ContainerEntrypoint: the local SageMaker runs the "
+                    "entry point and arguments of the job, not an image's default command"
+                ),
+            )
             return
         argv = paths.map_command(command)
         aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
@@ -97,12 +103,20 @@ class ProcessingJobRunner(JobRunner):
         public = {key: value for key, value in record.items() if not key.startswith("_")}
         (config / "processingjobconfig.json").write_text(json.dumps(public, default=str), encoding="utf-8")
         resources = record["ProcessingResources"]["ClusterConfig"]
-        (config / "resourceconfig.json").write_text(json.dumps({
-            "current_host": HOST, "hosts": [HOST], "current_instance_type": resources.get("InstanceType"),
-        }), encoding="utf-8")
+        (config / "resourceconfig.json").write_text(
+            json.dumps(
+                {
+                    "current_host": HOST,
+                    "hosts": [HOST],
+                    "current_instance_type": resources.get("InstanceType"),
+                }
+            ),
+            encoding="utf-8",
+        )
 
-    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging,
-                  log: LogStream) -> None:
+    def _conclude(
+        self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging, log: LogStream
+    ) -> None:
         if outcome.timed_out:
             limit = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400)
             self._finish("Stopped", ExitMessage=f"Processing job exceeded MaxRuntimeInSeconds ({limit})")
@@ -111,7 +125,7 @@ class ProcessingJobRunner(JobRunner):
             self._finish("Stopped")
             return
         if outcome.exit_code != 0:
-            reason = f"AlgorithmError: ExitCode {outcome.exit_code}\nErrorMessage \"{outcome.error_text}\""
+            reason = f'AlgorithmError: ExitCode {outcome.exit_code}\nErrorMessage "{outcome.error_text}"'
             self._finish("Failed", FailureReason=reason[:1024], ExitMessage=outcome.error_text[-1024:])
             return
         for output in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:

@@ -16,8 +16,15 @@ from local.sagemaker.listing import ListRequest
 from local.sagemaker.store import Record, StateStore
 
 GROUP, PACKAGE = "ModelPackageGroup", "ModelPackage"
-_UPDATABLE = ("ModelApprovalStatus", "ApprovalDescription", "CustomerMetadataProperties", "InferenceSpecification",
-              "SourceUri", "ModelCard", "ModelLifeCycle")
+_UPDATABLE = (
+    "ModelApprovalStatus",
+    "ApprovalDescription",
+    "CustomerMetadataProperties",
+    "InferenceSpecification",
+    "SourceUri",
+    "ModelCard",
+    "ModelLifeCycle",
+)
 
 
 def _caller(account: str) -> dict[str, Any]:
@@ -34,8 +41,15 @@ class ModelRegistry:
         name = request["ModelPackageGroupName"]
         arn = sagemaker_arn("model-package-group", name, region, account)
         now = time.time()
-        record = {**request, "ModelPackageGroupArn": arn, "CreationTime": now, "CreatedBy": _caller(account),
-                  "ModelPackageGroupStatus": "Completed", "_Region": region, "_Account": account}
+        record = {
+            **request,
+            "ModelPackageGroupArn": arn,
+            "CreationTime": now,
+            "CreatedBy": _caller(account),
+            "ModelPackageGroupStatus": "Completed",
+            "_Region": region,
+            "_Account": account,
+        }
         if not self._store.put_new(GROUP, name, record):
             raise SageMakerError.validation(f"Model Package Group already exists: {arn}")
         return {"ModelPackageGroupArn": arn}
@@ -49,7 +63,8 @@ class ModelRegistry:
                 if by_arn or candidate["ModelPackageGroupName"].lower() == name.lower():
                     return candidate
             raise SageMakerError.validation(
-                f"ModelPackageGroup {sagemaker_arn('model-package-group', name, region, account)} does not exist.")
+                f"ModelPackageGroup {sagemaker_arn('model-package-group', name, region, account)} does not exist."
+            )
         return record
 
     def list_groups(self, request: dict[str, Any]) -> tuple[list[Record], str | None]:
@@ -62,35 +77,53 @@ class ModelRegistry:
         now = time.time()
         group_name = request.get("ModelPackageGroupName")
         if group_name and request.get("ModelPackageName"):
-            raise SageMakerError.validation("Specify either ModelPackageGroupName (a versioned package) or "
-                                            "ModelPackageName (an unversioned one), not both.")
+            raise SageMakerError.validation(
+                "Specify either ModelPackageGroupName (a versioned package) or "
+                "ModelPackageName (an unversioned one), not both."
+            )
         record: dict[str, Any] = {key: value for key, value in request.items() if key not in ("ClientToken",)}
         if group_name:
             group = self.group(group_name, region, account)
             name = group["ModelPackageGroupName"]
-            version = 1 + max((p.get("ModelPackageVersion", 0) for p in self._store.all(PACKAGE)
-                               if p.get("ModelPackageGroupName") == name), default=0)
+            version = 1 + max(
+                (
+                    p.get("ModelPackageVersion", 0)
+                    for p in self._store.all(PACKAGE)
+                    if p.get("ModelPackageGroupName") == name
+                ),
+                default=0,
+            )
             arn = f"{group['ModelPackageGroupArn'].replace(':model-package-group/', ':model-package/')}/{version}"
-            record.update({"ModelPackageGroupName": name, "ModelPackageName": name, "ModelPackageVersion": version,
-                           "ModelApprovalStatus": request.get("ModelApprovalStatus") or "PendingManualApproval"})
+            record.update(
+                {
+                    "ModelPackageGroupName": name,
+                    "ModelPackageName": name,
+                    "ModelPackageVersion": version,
+                    "ModelApprovalStatus": request.get("ModelApprovalStatus") or "PendingManualApproval",
+                }
+            )
         elif request.get("ModelPackageName"):
             name = request["ModelPackageName"]
             arn = sagemaker_arn("model-package", name, region, account)
             if self._store.exists(PACKAGE, arn):
-                raise SageMakerError.validation(f"Cannot create already existing model package \"{arn}\".")
+                raise SageMakerError.validation(f'Cannot create already existing model package "{arn}".')
         else:
-            raise SageMakerError.validation("CreateModelPackage needs ModelPackageGroupName (a versioned package) "
-                                            "or ModelPackageName (an unversioned one).")
-        record.update({
-            "ModelPackageArn": arn,
-            "CreationTime": now,
-            "LastModifiedTime": now,
-            "CreatedBy": _caller(account),
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
-            "_Region": region,
-            "_Account": account,
-        })
+            raise SageMakerError.validation(
+                "CreateModelPackage needs ModelPackageGroupName (a versioned package) "
+                "or ModelPackageName (an unversioned one)."
+            )
+        record.update(
+            {
+                "ModelPackageArn": arn,
+                "CreationTime": now,
+                "LastModifiedTime": now,
+                "CreatedBy": _caller(account),
+                "ModelPackageStatus": "Completed",
+                "ModelPackageStatusDetails": {"ValidationStatuses": [], "ImageScanStatuses": []},
+                "_Region": region,
+                "_Account": account,
+            }
+        )
         self._store.put(PACKAGE, arn, record)
         return {"ModelPackageArn": arn}
 
@@ -99,8 +132,11 @@ class ModelRegistry:
         if record is None and not name_or_arn.startswith("arn:"):
             record = self._store.get(PACKAGE, sagemaker_arn("model-package", name_or_arn, region, account))
         if record is None:
-            shown = name_or_arn if name_or_arn.startswith("arn:") else sagemaker_arn(
-                "model-package", name_or_arn, region, account)
+            shown = (
+                name_or_arn
+                if name_or_arn.startswith("arn:")
+                else sagemaker_arn("model-package", name_or_arn, region, account)
+            )
             raise SageMakerError.validation(f"ModelPackage {shown} does not exist.")
         return record
 
@@ -118,7 +154,8 @@ class ModelRegistry:
                 (record.get("CustomerMetadataProperties") or {}).pop(key, None)
             if request.get("AdditionalInferenceSpecificationsToAdd"):
                 record.setdefault("AdditionalInferenceSpecifications", []).extend(
-                    request["AdditionalInferenceSpecificationsToAdd"])
+                    request["AdditionalInferenceSpecificationsToAdd"]
+                )
             record["LastModifiedTime"] = time.time()
             record["LastModifiedBy"] = _caller(account)
 

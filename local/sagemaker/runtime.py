@@ -57,12 +57,21 @@ class RuntimeApi:
         status, reply_headers, payload, model_us = await self._forward(lease, body, lowered)
         self._router.release(lease)
         overhead_us = int((time.perf_counter() - arrived) * 1_000_000) - model_us
-        self._metrics.record(record.get("_Region", "us-east-1"), name, lease.variant.name, status, model_us,
-                             overhead_us, instances=len(lease.variant.instances))
+        self._metrics.record(
+            record.get("_Region", "us-east-1"),
+            name,
+            lease.variant.name,
+            status,
+            model_us,
+            overhead_us,
+            instances=len(lease.variant.instances),
+        )
         if 200 <= status < 300:
             # Lower-case on purpose: the gateway rewrites a "Content-Type" it takes for an envelope.
-            out = {"content-type": reply_headers.get("Content-Type", "application/json"),
-                   "x-Amzn-Invoked-Production-Variant": lease.variant.name}
+            out = {
+                "content-type": reply_headers.get("Content-Type", "application/json"),
+                "x-Amzn-Invoked-Production-Variant": lease.variant.name,
+            }
             if "X-Amzn-SageMaker-Custom-Attributes" in reply_headers:
                 out["X-Amzn-SageMaker-Custom-Attributes"] = reply_headers["X-Amzn-SageMaker-Custom-Attributes"]
             return 200, out, payload
@@ -70,10 +79,13 @@ class RuntimeApi:
         text = payload.decode("utf-8", errors="replace")
         region = record.get("_Region", "us-east-1")
         log_arn = f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}"
-        message = (f'Received {kind} error ({status}) from primary with message "{text}". See '
-                   f"/aws/sagemaker/Endpoints/{name} in account {account} for more information.")
-        response = _error("ModelError", message, 424, OriginalStatusCode=status, OriginalMessage=text,
-                          LogStreamArn=log_arn)
+        message = (
+            f'Received {kind} error ({status}) from primary with message "{text}". See '
+            f"/aws/sagemaker/Endpoints/{name} in account {account} for more information."
+        )
+        response = _error(
+            "ModelError", message, 424, OriginalStatusCode=status, OriginalMessage=text, LogStreamArn=log_arn
+        )
         response[1]["x-Amzn-Invoked-Production-Variant"] = lease.variant.name
         return response
 
@@ -93,13 +105,18 @@ class RuntimeApi:
             return _error("ValidationError", f"Endpoint {name} is not in service (status {status}).", 400)
         return _error("ServiceUnavailable", f"Endpoint {name} has no instance ready to serve.", 503)
 
-    async def _forward(self, lease: Lease, body: bytes,
-                       headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, int]:
+    async def _forward(
+        self, lease: Lease, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes, int]:
         started = time.perf_counter()
         try:
             status, reply_headers, payload = await asyncio.to_thread(
-                lease.instance.invoke, body, headers.get("content-type"), headers.get("accept"),
-                headers.get("x-amzn-sagemaker-custom-attributes"))
+                lease.instance.invoke,
+                body,
+                headers.get("content-type"),
+                headers.get("accept"),
+                headers.get("x-amzn-sagemaker-custom-attributes"),
+            )
         except TimeoutError:
             status, reply_headers = 0, {}
             payload = b"Your invocation timed out while waiting for a response from container primary."

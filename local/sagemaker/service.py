@@ -31,8 +31,16 @@ Response = tuple[int, dict[str, str], bytes]
 
 
 class LocalSageMaker:
-    def __init__(self, endpoint_url: str, state_dir: Path, interpreter: str, *, region: str = "us-east-1",
-                 ship_logs: bool = True, publish_metrics: bool = True) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        state_dir: Path,
+        interpreter: str,
+        *,
+        region: str = "us-east-1",
+        ship_logs: bool = True,
+        publish_metrics: bool = True,
+    ) -> None:
         self.root = state_dir / "sagemaker"
         self.root.mkdir(parents=True, exist_ok=True)
         self.clients = LocalClients(endpoint_url, region)
@@ -42,10 +50,22 @@ class LocalSageMaker:
         self.metrics = InvocationMetrics(publish)
         registry = ModelRegistry(self.store)
         containers = ModelContainers(registry)
-        self.endpoints = EndpointManager(self.store, self.router, ModelStager(self.root, self.clients, containers),
-                                         self.clients, interpreter, self.root, ship_logs=ship_logs)
-        self.control_plane = ControlPlane(self.store, self.endpoints, registry,
-                                          JobContext(self.root, interpreter, self.clients, ship_logs), containers)
+        self.endpoints = EndpointManager(
+            self.store,
+            self.router,
+            ModelStager(self.root, self.clients, containers),
+            self.clients,
+            interpreter,
+            self.root,
+            ship_logs=ship_logs,
+        )
+        self.control_plane = ControlPlane(
+            self.store,
+            self.endpoints,
+            registry,
+            JobContext(self.root, interpreter, self.clients, ship_logs),
+            containers,
+        )
         self.runtime = RuntimeApi(self.store, self.router, self.metrics)
         self._stopped = False
 
@@ -58,16 +78,20 @@ class LocalSageMaker:
         """Resume after a restart of the local AWS: endpoints come back, interrupted jobs end."""
         self.metrics.start()
         now = time.time()
-        for kind, status_key, name_key in (("TrainingJob", "TrainingJobStatus", "TrainingJobName"),
-                                           ("ProcessingJob", "ProcessingJobStatus", "ProcessingJobName")):
+        for kind, status_key, name_key in (
+            ("TrainingJob", "TrainingJobStatus", "TrainingJobName"),
+            ("ProcessingJob", "ProcessingJobStatus", "ProcessingJobName"),
+        ):
             for record in self.store.all(kind):
                 if record[status_key] not in ("InProgress", "Stopping"):
                     continue
                 stopped = record[status_key] == "Stopping"
                 fields: dict[str, Any] = {status_key: "Stopped" if stopped else "Failed", "LastModifiedTime": now}
                 if not stopped:
-                    fields["FailureReason"] = ("InternalServerError: the local SageMaker restarted while the job "
-                                               "was running; start it again under a new name.")
+                    fields["FailureReason"] = (
+                        "InternalServerError: the local SageMaker restarted while the job "
+                        "was running; start it again under a new name."
+                    )
                 if kind == "TrainingJob":
                     fields.update(SecondaryStatus=fields["TrainingJobStatus"], TrainingEndTime=now)
                 else:
@@ -132,8 +156,9 @@ class LocalSageMaker:
 
     # --- the emulator's service handler ---------------------------------------------------------
 
-    async def handle_request(self, method: str, path: str, headers: dict[str, str], body: bytes,
-                             query_params: dict[str, Any]) -> Response:
+    async def handle_request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, query_params: dict[str, Any]
+    ) -> Response:
         from local.emulator.seam import get_account_id, get_region
 
         region, account = get_region(), get_account_id()
@@ -142,6 +167,9 @@ class LocalSageMaker:
             return self.control_plane.handle(target, body, region, account)
         if RuntimeApi.matches(method, path):
             return await self.runtime.handle(path, headers, body, account)
-        return (404, {"Content-Type": "application/json"},
-                b'{"__type": "UnknownOperationException", "message": "The local SageMaker serves the SageMaker '
-                b'JSON API (X-Amz-Target: SageMaker.<Operation>) and POST /endpoints/<name>/invocations."}')
+        return (
+            404,
+            {"Content-Type": "application/json"},
+            b'{"__type": "UnknownOperationException", "message": "The local SageMaker serves the SageMaker '
+            b'JSON API (X-Amz-Target: SageMaker.<Operation>) and POST /endpoints/<name>/invocations."}',
+        )

@@ -22,37 +22,51 @@ from local.sagemaker.errors import SageMakerError
 PREFIX = "arn:aws:states:::sagemaker:"
 _ACTIONS = {
     "createTrainingJob": ("CreateTrainingJob", "DescribeTrainingJob", "TrainingJobName", "TrainingJobStatus"),
-    "createProcessingJob": ("CreateProcessingJob", "DescribeProcessingJob", "ProcessingJobName",
-                            "ProcessingJobStatus"),
+    "createProcessingJob": ("CreateProcessingJob", "DescribeProcessingJob", "ProcessingJobName", "ProcessingJobStatus"),
     "createModel": ("CreateModel", None, None, None),
     "createEndpointConfig": ("CreateEndpointConfig", None, None, None),
     "createEndpoint": ("CreateEndpoint", None, None, None),
     "updateEndpoint": ("UpdateEndpoint", None, None, None),
 }
 SYNC_POLL_SECONDS = 0.5
-_TIMESTAMP_FIELDS = {"CreationTime", "LastModifiedTime", "TrainingStartTime", "TrainingEndTime", "StartTime",
-                     "EndTime", "ProcessingStartTime", "ProcessingEndTime", "Timestamp", "ResolutionTime"}
+_TIMESTAMP_FIELDS = {
+    "CreationTime",
+    "LastModifiedTime",
+    "TrainingStartTime",
+    "TrainingEndTime",
+    "StartTime",
+    "EndTime",
+    "ProcessingStartTime",
+    "ProcessingEndTime",
+    "Timestamp",
+    "ResolutionTime",
+}
 
 
 def _epoch_millis(value: Any) -> Any:
     """Step Functions shows an optimized integration's timestamps as epoch milliseconds."""
     if isinstance(value, dict):
-        return {key: (round(item * 1000) if key in _TIMESTAMP_FIELDS and isinstance(item, int | float)
-                      else _epoch_millis(item)) for key, item in value.items()}
+        return {
+            key: (
+                round(item * 1000)
+                if key in _TIMESTAMP_FIELDS and isinstance(item, int | float)
+                else _epoch_millis(item)
+            )
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_epoch_millis(item) for item in value]
     return value
 
 
 class StepFunctionsIntegration:
-    def __init__(self, control_plane: ControlPlane, execution_error: type[Exception],
-                 scope: Any) -> None:
+    def __init__(self, control_plane: ControlPlane, execution_error: type[Exception], scope: Any) -> None:
         self._control_plane = control_plane
         self._execution_error = execution_error  # the engine's own task error class
         self._scope = scope  # () -> (region, account) of the running execution
 
     def __call__(self, resource: str, parameters: dict[str, Any]) -> Any:
-        action = resource[len(PREFIX):]
+        action = resource[len(PREFIX) :]
         sync = action.endswith(".sync")
         action = action.removesuffix(".sync").removesuffix(".waitForTaskToken")
         entry = _ACTIONS.get(action)

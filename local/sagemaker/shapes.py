@@ -72,27 +72,28 @@ class ShapeChecker:
         where = path or "request"
         if isinstance(shape, StructureShape):
             if not isinstance(value, dict):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a structure")
+                out.append(
+                    f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a structure"
+                )
                 return
             for required in shape.required_members:
                 if value.get(required) is None:
-                    out.append(f"Value null at '{self._join(path, required)}' failed to satisfy "
-                               "constraint: Member must not be null")
+                    out.append(
+                        f"Value null at '{self._join(path, required)}' failed to satisfy "
+                        "constraint: Member must not be null"
+                    )
             for key, item in value.items():
                 member = shape.members.get(key)
                 if member is None:
                     if self._strict_members:
-                        out.append(f"Unknown member '{self._join(path, key)}': it is not part of "
-                                   f"{shape.name}")
+                        out.append(f"Unknown member '{self._join(path, key)}': it is not part of {shape.name}")
                     continue
                 if item is not None:
                     self._check(item, member, self._join(path, key), out)
             return
         if isinstance(shape, ListShape):
             if not isinstance(value, list):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a list")
+                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a list")
                 return
             self._length(value, shape, where, out, "length")
             for index, item in enumerate(value):
@@ -100,8 +101,7 @@ class ShapeChecker:
             return
         if isinstance(shape, MapShape):
             if not isinstance(value, dict):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a map")
+                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a map")
                 return
             self._length(value, shape, where, out, "length")
             for key, item in value.items():
@@ -114,62 +114,69 @@ class ShapeChecker:
         kind = shape.type_name
         if kind == "string":
             if not isinstance(value, str):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a string")
+                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a string")
                 return
             self._length(value, shape, where, out, "length")
             enum = shape.metadata.get("enum")
             if enum and value not in enum:
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           f"Member must satisfy enum value set: [{', '.join(enum)}]")
+                out.append(
+                    f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
+                    f"Member must satisfy enum value set: [{', '.join(enum)}]"
+                )
             pattern = shape.metadata.get("pattern")
             if pattern and value and _compiled(pattern).fullmatch(value) is None:
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           f"Member must satisfy regular expression pattern: {pattern}")
+                out.append(
+                    f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
+                    f"Member must satisfy regular expression pattern: {pattern}"
+                )
         elif kind in ("integer", "long"):
             if isinstance(value, bool) or not isinstance(value, int):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be an integer")
+                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be an integer")
                 return
             self._range(value, shape, where, out)
         elif kind in ("float", "double"):
             if isinstance(value, bool) or not isinstance(value, int | float):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a number")
+                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a number")
                 return
             self._range(value, shape, where, out)
         elif kind == "boolean":
             if not isinstance(value, bool):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a boolean")
+                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a boolean")
         elif kind == "timestamp":
             if isinstance(value, bool) or not isinstance(value, int | float | str | _dt.datetime):
-                out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                           "Member must be a timestamp")
+                out.append(
+                    f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a timestamp"
+                )
         elif kind == "blob" and not isinstance(value, str | bytes | bytearray):
-            out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                       "Member must be a blob")
+            out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: Member must be a blob")
 
     @staticmethod
     def _length(value: Any, shape: Shape, where: str, out: list[str], what: str) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         size = len(value)
         if low is not None and size < low:
-            out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                       f"Member must have {what} greater than or equal to {low}")
+            out.append(
+                f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
+                f"Member must have {what} greater than or equal to {low}"
+            )
         if high is not None and size > high:
-            out.append(f"Value at '{where}' failed to satisfy constraint: "
-                       f"Member must have {what} less than or equal to {high}")
+            out.append(
+                f"Value at '{where}' failed to satisfy constraint: Member must have {what} less than or equal to {high}"
+            )
 
     @staticmethod
     def _range(value: float, shape: Shape, where: str, out: list[str]) -> None:
         low, high = shape.metadata.get("min"), shape.metadata.get("max")
         if low is not None and value < low:
-            out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                       f"Member must have value greater than or equal to {low}")
+            out.append(
+                f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
+                f"Member must have value greater than or equal to {low}"
+            )
         if high is not None and value > high:
-            out.append(f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
-                       f"Member must have value less than or equal to {high}")
+            out.append(
+                f"Value {_show(value)} at '{where}' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {high}"
+            )
 
     @staticmethod
     def _join(path: str, member: str) -> str:

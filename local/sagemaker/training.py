@@ -38,8 +38,13 @@ _STATUS_MESSAGES = {
     "Stopped": "The training job was stopped",
     "MaxRuntimeExceeded": "Training job exceeded its maximum allowed runtime (MaxRuntimeInSeconds)",
 }
-SAGEMAKER_KEYS = ("sagemaker_program", "sagemaker_submit_directory", "sagemaker_region",
-                  "sagemaker_container_log_level", "sagemaker_job_name")
+SAGEMAKER_KEYS = (
+    "sagemaker_program",
+    "sagemaker_submit_directory",
+    "sagemaker_region",
+    "sagemaker_container_log_level",
+    "sagemaker_job_name",
+)
 
 
 def decode_hyperparameter(value: str) -> Any:
@@ -68,8 +73,7 @@ def transition(record: Record, status: str, now: float) -> None:
     transitions = record.setdefault("SecondaryStatusTransitions", [])
     if transitions and "EndTime" not in transitions[-1]:
         transitions[-1]["EndTime"] = now
-    entry: dict[str, Any] = {"Status": status, "StartTime": now,
-                             "StatusMessage": _STATUS_MESSAGES.get(status, status)}
+    entry: dict[str, Any] = {"Status": status, "StartTime": now, "StatusMessage": _STATUS_MESSAGES.get(status, status)}
     if status in ("Completed", "Failed", "Stopped", "MaxRuntimeExceeded"):
         entry["EndTime"] = now
     transitions.append(entry)
@@ -110,8 +114,14 @@ class TrainingJobRunner(JobRunner):
         record = self._store.get(KIND, self.name) or {}
         started = record.get("TrainingStartTime", now)
         seconds = max(1, round(now - started))
-        self._set_secondary(secondary, TrainingJobStatus=status, TrainingEndTime=now,
-                            TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds, **fields)
+        self._set_secondary(
+            secondary,
+            TrainingJobStatus=status,
+            TrainingEndTime=now,
+            TrainingTimeInSeconds=seconds,
+            BillableTimeInSeconds=seconds,
+            **fields,
+        )
 
     def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         self._set_secondary("Downloading", TrainingStartTime=time.time())
@@ -120,10 +130,15 @@ class TrainingJobRunner(JobRunner):
         program = decoded.get("sagemaker_program")
         submit_dir = decoded.get("sagemaker_submit_directory")
         if not program or not submit_dir:
-            self._finish("Failed", "Failed", FailureReason=(
-                "ClientError: the local SageMaker runs training in script mode: set the hyperparameters "
-                "sagemaker_program (the entry point, e.g. train.py) and sagemaker_submit_directory "
-                "(the S3 URI of a sourcedir.tar.gz)"))
+            self._finish(
+                "Failed",
+                "Failed",
+                FailureReason=(
+                    "ClientError: the local SageMaker runs training in script mode: set the hyperparameters "
+                    "sagemaker_program (the entry point, e.g. train.py) and sagemaker_submit_directory "
+                    "(the S3 URI of a sourcedir.tar.gz)"
+                ),
+            )
             return
         code_dir = paths.host("/opt/ml/code")
         model_dir = paths.host("/opt/ml/model")
@@ -145,15 +160,16 @@ class TrainingJobRunner(JobRunner):
                 if source is None:
                     raise NoObjectsFound(f"channel {name!r}: only S3DataSource inputs are supported locally")
                 if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                    raise NoObjectsFound(f"channel {name!r}: S3DataType {source['S3DataType']} is not "
-                                         "supported locally; use S3Prefix")
+                    raise NoObjectsFound(
+                        f"channel {name!r}: S3DataType {source['S3DataType']} is not supported locally; use S3Prefix"
+                    )
                 target = paths.host(f"/opt/ml/input/data/{name}")
                 count = s3.download_prefix(source["S3Uri"], target)
                 log.write(f"Downloaded {count} object(s) for channel {name} from {source['S3Uri']}")
                 channels[name] = str(target)
                 input_config[name] = {
-                    "TrainingInputMode": channel.get("InputMode") or record["AlgorithmSpecification"].get(
-                        "TrainingInputMode", "File"),
+                    "TrainingInputMode": channel.get("InputMode")
+                    or record["AlgorithmSpecification"].get("TrainingInputMode", "File"),
                     "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
                     "RecordWrapperType": channel.get("RecordWrapperType", "None"),
                     **({"ContentType": channel["ContentType"]} if channel.get("ContentType") else {}),
@@ -174,8 +190,9 @@ class TrainingJobRunner(JobRunner):
             "current_instance_type": instance_type,
             "current_group_name": "homogeneousCluster",
             "hosts": [HOST],
-            "instance_groups": [{"instance_group_name": "homogeneousCluster",
-                                 "instance_type": instance_type, "hosts": [HOST]}],
+            "instance_groups": [
+                {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": [HOST]}
+            ],
             "network_interface_name": "eth0",
         }
         (config_dir / "hyperparameters.json").write_text(json.dumps(raw_hps), encoding="utf-8")
@@ -191,9 +208,14 @@ class TrainingJobRunner(JobRunner):
         else:
             argv = [str(code_dir / str(program)), *args]
         if not (code_dir / str(program)).exists():
-            self._finish("Failed", "Failed", FailureReason=(
-                f"AlgorithmError: ExecuteUserScriptError: the entry point {program} is not in the code "
-                f"from {submit_dir}"))
+            self._finish(
+                "Failed",
+                "Failed",
+                FailureReason=(
+                    f"AlgorithmError: ExecuteUserScriptError: the entry point {program} is not in the code "
+                    f"from {submit_dir}"
+                ),
+            )
             return
 
         self._set_secondary("Training")
@@ -208,9 +230,17 @@ class TrainingJobRunner(JobRunner):
         self._store_metrics()
         self._conclude(record, outcome, paths, s3, log, str(program))
 
-    def _environment(self, record: Record, paths: ContainerPaths, decoded: dict[str, Any],
-                     user_hps: dict[str, Any], channels: dict[str, str], input_config: dict[str, Any],
-                     resource_config: dict[str, Any], region: str) -> dict[str, str]:
+    def _environment(
+        self,
+        record: Record,
+        paths: ContainerPaths,
+        decoded: dict[str, Any],
+        user_hps: dict[str, Any],
+        channels: dict[str, str],
+        input_config: dict[str, Any],
+        resource_config: dict[str, Any],
+        region: str,
+    ) -> dict[str, str]:
         aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
         env = base_environment(self._context.interpreter, aws)
         program = str(decoded["sagemaker_program"])
@@ -240,35 +270,37 @@ class TrainingJobRunner(JobRunner):
             "additional_framework_parameters": {},
         }
         compact = {"sort_keys": True, "separators": (",", ":")}
-        env.update({
-            "SM_HOSTS": json.dumps([HOST]),
-            "SM_CURRENT_HOST": HOST,
-            "SM_NETWORK_INTERFACE_NAME": "eth0",
-            "SM_HPS": json.dumps(user_hps, **compact),  # type: ignore[arg-type]
-            "SM_USER_ENTRY_POINT": program,
-            "SM_FRAMEWORK_PARAMS": "{}",
-            "SM_RESOURCE_CONFIG": json.dumps(resource_config, **compact),  # type: ignore[arg-type]
-            "SM_INPUT_DATA_CONFIG": json.dumps(input_config, **compact),  # type: ignore[arg-type]
-            "SM_OUTPUT_DATA_DIR": training_env["output_data_dir"],
-            "SM_CHANNELS": json.dumps(sorted(channels)),
-            "SM_MODULE_NAME": module_name,
-            "SM_LOG_LEVEL": "20",
-            "SM_FRAMEWORK_MODULE": "",
-            "SM_INPUT_DIR": training_env["input_dir"],
-            "SM_INPUT_CONFIG_DIR": training_env["input_config_dir"],
-            "SM_OUTPUT_DIR": training_env["output_dir"],
-            "SM_NUM_CPUS": str(training_env["num_cpus"]),
-            "SM_NUM_GPUS": "0",
-            "SM_MODEL_DIR": training_env["model_dir"],
-            "SM_MODULE_DIR": training_env["module_dir"],
-            "SM_TRAINING_ENV": json.dumps(training_env, **compact),  # type: ignore[arg-type]
-            "SM_USER_ARGS": json.dumps(to_cmd_args(user_hps)),
-            "SM_OUTPUT_INTERMEDIATE_DIR": str(paths.host("/opt/ml/output/intermediate")),
-            "TRAINING_JOB_NAME": self.name,
-            "TRAINING_JOB_ARN": record["TrainingJobArn"],
-            "SAGEMAKER_REGION": region,
-            "PYTHONPATH": code_dir,
-        })
+        env.update(
+            {
+                "SM_HOSTS": json.dumps([HOST]),
+                "SM_CURRENT_HOST": HOST,
+                "SM_NETWORK_INTERFACE_NAME": "eth0",
+                "SM_HPS": json.dumps(user_hps, **compact),  # type: ignore[arg-type]
+                "SM_USER_ENTRY_POINT": program,
+                "SM_FRAMEWORK_PARAMS": "{}",
+                "SM_RESOURCE_CONFIG": json.dumps(resource_config, **compact),  # type: ignore[arg-type]
+                "SM_INPUT_DATA_CONFIG": json.dumps(input_config, **compact),  # type: ignore[arg-type]
+                "SM_OUTPUT_DATA_DIR": training_env["output_data_dir"],
+                "SM_CHANNELS": json.dumps(sorted(channels)),
+                "SM_MODULE_NAME": module_name,
+                "SM_LOG_LEVEL": "20",
+                "SM_FRAMEWORK_MODULE": "",
+                "SM_INPUT_DIR": training_env["input_dir"],
+                "SM_INPUT_CONFIG_DIR": training_env["input_config_dir"],
+                "SM_OUTPUT_DIR": training_env["output_dir"],
+                "SM_NUM_CPUS": str(training_env["num_cpus"]),
+                "SM_NUM_GPUS": "0",
+                "SM_MODEL_DIR": training_env["model_dir"],
+                "SM_MODULE_DIR": training_env["module_dir"],
+                "SM_TRAINING_ENV": json.dumps(training_env, **compact),  # type: ignore[arg-type]
+                "SM_USER_ARGS": json.dumps(to_cmd_args(user_hps)),
+                "SM_OUTPUT_INTERMEDIATE_DIR": str(paths.host("/opt/ml/output/intermediate")),
+                "TRAINING_JOB_NAME": self.name,
+                "TRAINING_JOB_ARN": record["TrainingJobArn"],
+                "SAGEMAKER_REGION": region,
+                "PYTHONPATH": code_dir,
+            }
+        )
         for name, directory in channels.items():
             env[f"SM_CHANNEL_{name.upper()}"] = directory
         for key, value in user_hps.items():
@@ -278,8 +310,10 @@ class TrainingJobRunner(JobRunner):
         return env
 
     def _scan_metrics(self, record: Record) -> Any:
-        definitions = [(item["Name"], re.compile(item["Regex"]))
-                       for item in (record.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []]
+        definitions = [
+            (item["Name"], re.compile(item["Regex"]))
+            for item in (record.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []
+        ]
 
         def scan(line: str) -> None:
             for name, pattern in definitions:
@@ -292,12 +326,15 @@ class TrainingJobRunner(JobRunner):
 
     def _store_metrics(self) -> None:
         if self._metrics:
-            final = [{"MetricName": name, "Value": value, "Timestamp": at}
-                     for name, (value, at) in sorted(self._metrics.items())]
+            final = [
+                {"MetricName": name, "Value": value, "Timestamp": at}
+                for name, (value, at) in sorted(self._metrics.items())
+            ]
             self._store.set_fields(KIND, self.name, FinalMetricDataList=final)
 
-    def _conclude(self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging,
-                  log: LogStream, program: str) -> None:
+    def _conclude(
+        self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging, log: LogStream, program: str
+    ) -> None:
         output_path = record["OutputDataConfig"]["S3OutputPath"].rstrip("/")
         model_uri = f"{output_path}/{self.name}/output/model.tar.gz"
         model_dir = paths.host("/opt/ml/model")
@@ -321,9 +358,11 @@ class TrainingJobRunner(JobRunner):
             if failure_file.exists() and failure_file.read_text(errors="replace").strip():
                 reason = "AlgorithmError: " + failure_file.read_text(errors="replace").strip()
             else:
-                reason = (f"AlgorithmError: ExecuteUserScriptError:\nExitCode {outcome.exit_code}\n"
-                          f"ErrorMessage \"{outcome.error_text}\"\nCommand \"{outcome.command}\", "
-                          f"exit code: {outcome.exit_code}")
+                reason = (
+                    f"AlgorithmError: ExecuteUserScriptError:\nExitCode {outcome.exit_code}\n"
+                    f'ErrorMessage "{outcome.error_text}"\nCommand "{outcome.command}", '
+                    f"exit code: {outcome.exit_code}"
+                )
             self._finish("Failed", "Failed", FailureReason=_fit(reason))
 
 

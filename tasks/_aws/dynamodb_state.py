@@ -65,9 +65,7 @@ class DynamoPipelineStateTable:
         item = self._get(approval_key(execution_name))
         if item is None:
             return None
-        return StoredApproval(
-            execution_name, item.get("status", {}).get("S"), item.get("task_token", {}).get("S", "")
-        )
+        return StoredApproval(execution_name, item.get("status", {}).get("S"), item.get("task_token", {}).get("S", ""))
 
     def save_approval_request(self, request: ApprovalRequest) -> None:
         self._dynamodb.update_item(

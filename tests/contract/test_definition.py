@@ -40,8 +40,8 @@ def test_check_reports_a_changed_state_with_a_diff(tmp_path: Path) -> None:
     document["States"]["WaitForData"]["SecondsPath"] = "$.somewhere.else"
     stale.write_text(render_json(document))
     diff = drift(stale)
-    assert "-      \"SecondsPath\": \"$.somewhere.else\"" in diff
-    assert "+      \"SecondsPath\": \"$.run.data.wait_for_data_seconds\"" in diff
+    assert '-      "SecondsPath": "$.somewhere.else"' in diff
+    assert '+      "SecondsPath": "$.run.data.wait_for_data_seconds"' in diff
 
 
 def test_build_is_quiet_offline_and_byte_stable(tmp_path: Path) -> None:
@@ -146,8 +146,14 @@ def test_design_states_and_integrations(definition: dict[str, Any]) -> None:
     assert states["WaitForData"]["Type"] == "Wait"
     assert states["CandidateBetter?"]["Type"] == "Choice"
     assert states["WaitForEndpoint"]["Type"] == "Wait"
-    for name, kind in [("NoNewData", "Succeed"), ("KeptChampion", "Succeed"), ("Promoted", "Succeed"),
-                       ("DeploymentRolledBack", "Fail"), ("Rejected", "Fail"), ("PipelineFailed", "Fail")]:
+    for name, kind in [
+        ("NoNewData", "Succeed"),
+        ("KeptChampion", "Succeed"),
+        ("Promoted", "Succeed"),
+        ("DeploymentRolledBack", "Fail"),
+        ("Rejected", "Fail"),
+        ("PipelineFailed", "Fail"),
+    ]:
         assert states[name]["Type"] == kind, name
     assert "Generated" in definition["Comment"] or "GENERATED" in definition["Comment"]
     assert "python -m statemachines build" in definition["Comment"]

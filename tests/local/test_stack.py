@@ -75,8 +75,6 @@ DEPLOY_TIMEOUT = 300.0
 TRIGGER_TIMEOUT = 60.0
 
 
-
-
 @dataclass
 class DeployedStack:
     """A local AWS with the project's stack deployed into it."""

@@ -21,7 +21,7 @@ ROLE_ARN = "arn:aws:iam::000000000000:role/sagemaker-contract-test"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 # A training entry point that records what SageMaker's training contract handed it.
-TRAIN_SCRIPT = '''
+TRAIN_SCRIPT = """
 import argparse, json, os, sys
 parser = argparse.ArgumentParser()
 parser.add_argument("--alpha", type=float, required=True)
@@ -49,10 +49,10 @@ with open(os.path.join(args.model_dir, "model.json"), "w") as out:
 with open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "metrics.json"), "w") as out:
     json.dump({"alpha": args.alpha}, out)
 print(f"validation:auc={0.5 + args.alpha / 10}")
-'''
+"""
 
 # A processing entry point: reads its input folder, writes a report to its output folder.
-PROCESS_SCRIPT = '''
+PROCESS_SCRIPT = """
 import argparse, json, os, sys
 parser = argparse.ArgumentParser()
 parser.add_argument("--input", required=True)
@@ -67,10 +67,10 @@ rows = sum(1 for name in os.listdir(args.input) for _ in open(os.path.join(args.
 os.makedirs(args.output, exist_ok=True)
 with open(os.path.join(args.output, "evaluation.json"), "w") as out:
     json.dump({"rows": rows, "python": sys.executable, "stage": os.environ.get("STAGE")}, out)
-'''
+"""
 
 # An inference script with the SKLearn serving contract. The model file says how it behaves.
-INFERENCE_SCRIPT = '''
+INFERENCE_SCRIPT = """
 import json, os, time
 
 class UnsupportedPayload(ValueError):
@@ -97,7 +97,7 @@ def predict_fn(data, model):
 
 def output_fn(prediction, accept):
     return json.dumps(prediction), "application/json"
-'''
+"""
 
 
 def targz(files: dict[str, str | bytes]) -> bytes:
@@ -127,7 +127,10 @@ class SageMakerWorld:
     def client(self, service: str) -> Any:
         if service not in self.clients:
             self.clients[service] = boto3.client(
-                service, endpoint_url=self.endpoint_url, region_name="us-east-1", aws_access_key_id="test",
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name="us-east-1",
+                aws_access_key_id="test",
                 aws_secret_access_key="test",
                 config=Config(retries={"max_attempts": 4, "mode": "standard"}, read_timeout=90),
             )
@@ -146,34 +149,53 @@ class SageMakerWorld:
         return f"s3://{self.bucket}/{key}"
 
     def get(self, uri: str) -> bytes:
-        bucket, _, key = uri[len("s3://"):].partition("/")
+        bucket, _, key = uri[len("s3://") :].partition("/")
         return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def create_model(self, name: str, version: str, **behaviour: Any) -> str:
-        model_uri = self.put(f"models/{name}/model.tar.gz", targz({"model.json": json.dumps(
-            {"version": version, **behaviour})}))
+        model_uri = self.put(
+            f"models/{name}/model.tar.gz", targz({"model.json": json.dumps({"version": version, **behaviour})})
+        )
         self.sm.create_model(
-            ModelName=name, ExecutionRoleArn=ROLE_ARN,
-            PrimaryContainer={"Image": IMAGE, "ModelDataUrl": model_uri, "Environment": {
-                "SAGEMAKER_PROGRAM": "inference.py",
-                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{self.bucket}/code/inference.tar.gz"}},
+            ModelName=name,
+            ExecutionRoleArn=ROLE_ARN,
+            PrimaryContainer={
+                "Image": IMAGE,
+                "ModelDataUrl": model_uri,
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{self.bucket}/code/inference.tar.gz",
+                },
+            },
         )
         return name
 
     def create_config(self, name: str, model: str, instances: int = 1) -> str:
-        self.sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": instances,
-            "InstanceType": "ml.m5.large", "InitialVariantWeight": 1.0}])
+        self.sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": model,
+                    "InitialInstanceCount": instances,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )
         return name
 
     def endpoint_status(self, name: str, *statuses: str, timeout: float = 60.0) -> dict[str, Any]:
         return wait_until(
             lambda: (d := self.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] in statuses and d,
-            timeout, f"endpoint {name} to reach {'/'.join(statuses)}")
+            timeout,
+            f"endpoint {name} to reach {'/'.join(statuses)}",
+        )
 
     def invoke(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
-        response = self.runtime.invoke_endpoint(EndpointName=endpoint, Body=json.dumps(payload),
-                                                ContentType="application/json")
+        response = self.runtime.invoke_endpoint(
+            EndpointName=endpoint, Body=json.dumps(payload), ContentType="application/json"
+        )
         return json.loads(response["Body"].read())
 
 
@@ -205,14 +227,19 @@ class Load:
 
     def _run(self) -> None:
         client = boto3.client(
-            "sagemaker-runtime", endpoint_url=self.world.endpoint_url, region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}, read_timeout=30))  # no retries: every failure counts
+            "sagemaker-runtime",
+            endpoint_url=self.world.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}, read_timeout=30),
+        )  # no retries: every failure counts
         deadline = time.monotonic() + 180  # bounded even if a test forgets to stop it
         while not self._stop.is_set() and time.monotonic() < deadline:
             try:
-                response = client.invoke_endpoint(EndpointName=self.endpoint, Body=json.dumps(self.payload),
-                                                  ContentType="application/json")
+                response = client.invoke_endpoint(
+                    EndpointName=self.endpoint, Body=json.dumps(self.payload), ContentType="application/json"
+                )
                 version = json.loads(response["Body"].read())["version"]
                 self.versions[version] += 1
                 self.timeline.append((time.monotonic(), version))
@@ -228,16 +255,28 @@ def training_request(world: SageMakerWorld, name: str, **hyperparameters: str) -
     return {
         "TrainingJobName": name,
         "RoleArn": ROLE_ARN,
-        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File", "MetricDefinitions": [
-            {"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}]},
+        "AlgorithmSpecification": {
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "validation:auc", "Regex": "validation:auc=([0-9.]+)"}],
+        },
         "HyperParameters": {
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(f"s3://{world.bucket}/code/train.tar.gz"),
             **hyperparameters,
         },
-        "InputDataConfig": [{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{world.bucket}/data/train",
-            "S3DataDistributionType": "FullyReplicated"}}}],
+        "InputDataConfig": [
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{world.bucket}/data/train",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        ],
         "OutputDataConfig": {"S3OutputPath": f"s3://{world.bucket}/training"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": 120},
@@ -247,7 +286,9 @@ def training_request(world: SageMakerWorld, name: str, **hyperparameters: str) -
 def finished_training(world: SageMakerWorld, name: str, timeout: float = 60) -> dict[str, Any]:
     return wait_until(
         lambda: (d := world.sm.describe_training_job(TrainingJobName=name))["TrainingJobStatus"] in TERMINAL and d,
-        timeout, f"training job {name}")
+        timeout,
+        f"training job {name}",
+    )
 
 
 def processing_request(world: SageMakerWorld, name: str, entrypoint: list[str], arguments: list[str]) -> dict[str, Any]:
@@ -255,19 +296,41 @@ def processing_request(world: SageMakerWorld, name: str, entrypoint: list[str], 
         "ProcessingJobName": name,
         "RoleArn": ROLE_ARN,
         "AppSpecification": {"ImageUri": IMAGE, "ContainerEntrypoint": entrypoint, "ContainerArguments": arguments},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
-                                                  "VolumeSizeInGB": 10}},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
         "ProcessingInputs": [
-            {"InputName": "code", "S3Input": {"S3Uri": f"s3://{world.bucket}/code/process.py",
-                                              "LocalPath": "/opt/ml/processing/input/code", "S3DataType": "S3Prefix",
-                                              "S3InputMode": "File"}},
-            {"InputName": "data", "S3Input": {"S3Uri": f"s3://{world.bucket}/data/train/",
-                                              "LocalPath": "/opt/ml/processing/input/data", "S3DataType": "S3Prefix",
-                                              "S3InputMode": "File"}},
+            {
+                "InputName": "code",
+                "S3Input": {
+                    "S3Uri": f"s3://{world.bucket}/code/process.py",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": f"s3://{world.bucket}/data/train/",
+                    "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                },
+            },
         ],
-        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "evaluation", "S3Output": {
-            "S3Uri": f"s3://{world.bucket}/processing/{name}", "LocalPath": "/opt/ml/processing/output/evaluation",
-            "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {
+                        "S3Uri": f"s3://{world.bucket}/processing/{name}",
+                        "LocalPath": "/opt/ml/processing/output/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
         "Environment": {"STAGE": "contract"},
         "StoppingCondition": {"MaxRuntimeInSeconds": 120},
     }
@@ -275,5 +338,9 @@ def processing_request(world: SageMakerWorld, name: str, entrypoint: list[str], 
 
 def finished_processing(world: SageMakerWorld, name: str, timeout: float = 60) -> dict[str, Any]:
     return wait_until(
-        lambda: (d := world.sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] in TERMINAL
-        and d, timeout, f"processing job {name}")
+        lambda: (
+            (d := world.sm.describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"] in TERMINAL and d
+        ),
+        timeout,
+        f"processing job {name}",
+    )

@@ -18,16 +18,24 @@ def _synthesized(endpoint: str, errors: str, latency: str, error_rate: float, la
     from retrain.config import DeploymentConfig
 
     stack = Stack(App(), "Alarms")
-    deployment = DeploymentConfig(endpoint_name=endpoint, alarm_names=[errors, latency],
-                                  error_rate_threshold=error_rate, latency_p99_threshold_ms=latency_ms)
+    deployment = DeploymentConfig(
+        endpoint_name=endpoint,
+        alarm_names=[errors, latency],
+        error_rate_threshold=error_rate,
+        latency_p99_threshold_ms=latency_ms,
+    )
     EndpointAlarms(stack, "EndpointAlarms", deployment=deployment, topic=sns.Topic(stack, "Topic"))
     resources = Template.from_stack(stack).to_json()["Resources"]
-    return {resource["Properties"]["AlarmName"]: resource["Properties"]
-            for resource in resources.values() if resource["Type"] == "AWS::CloudWatch::Alarm"}
+    return {
+        resource["Properties"]["AlarmName"]: resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
 
 
-def stack_alarms(endpoint: str, *, error_rate: float = 0.05, latency_ms: int = 500) -> tuple[dict[str, Any],
-                                                                                            dict[str, Any]]:
+def stack_alarms(
+    endpoint: str, *, error_rate: float = 0.05, latency_ms: int = 500
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The error-rate and the latency alarm's template properties (copies: callers may change them)."""
     errors, latency = f"{endpoint}-invocation-errors", f"{endpoint}-model-latency"
     found = _synthesized(endpoint, errors, latency, error_rate, latency_ms)
@@ -37,8 +45,11 @@ def stack_alarms(endpoint: str, *, error_rate: float = 0.05, latency_ms: int = 5
 def with_period(properties: dict[str, Any], seconds: int) -> dict[str, Any]:
     """The alarm with a shorter period everywhere it has one, as PutMetricAlarm parameters (the
     template's properties are PutMetricAlarm's members; actions and tags refer to the stack)."""
-    alarm = {key: value for key, value in copy.deepcopy(properties).items()
-             if key not in ("AlarmActions", "OKActions", "InsufficientDataActions", "Tags")}
+    alarm = {
+        key: value
+        for key, value in copy.deepcopy(properties).items()
+        if key not in ("AlarmActions", "OKActions", "InsufficientDataActions", "Tags")
+    }
     if "Period" in alarm:
         alarm["Period"] = seconds
     for query in alarm.get("Metrics", []):

@@ -32,16 +32,21 @@ def stack_alarms_for(world: SageMakerWorld, endpoint: str, **thresholds: Any) ->
 
 def deployment(alarms: tuple[str, ...], routing: dict[str, Any], termination_wait: int = 0) -> dict[str, Any]:
     return {
-        "BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": routing,
-                                  "TerminationWaitInSeconds": termination_wait,
-                                  "MaximumExecutionTimeoutInSeconds": 600},
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": termination_wait,
+            "MaximumExecutionTimeoutInSeconds": 600,
+        },
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm} for alarm in alarms]},
     }
 
 
 def canary(percent: int, bake_seconds: int) -> dict[str, Any]:
-    return {"Type": "CANARY", "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": percent},
-            "WaitIntervalInSeconds": bake_seconds}
+    return {
+        "Type": "CANARY",
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": percent},
+        "WaitIntervalInSeconds": bake_seconds,
+    }
 
 
 def serving_endpoint(world: SageMakerWorld, name: str, **behaviour: Any) -> str:
@@ -60,8 +65,9 @@ def test_an_endpoint_serves_its_model_and_reports_model_errors(world: SageMakerW
     endpoint = world.endpoint_status(unique_name, "InService")
     assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == 1
 
-    response = world.runtime.invoke_endpoint(EndpointName=unique_name, Body=json.dumps({"x": 21}),
-                                             ContentType="application/json", Accept="application/json")
+    response = world.runtime.invoke_endpoint(
+        EndpointName=unique_name, Body=json.dumps({"x": 21}), ContentType="application/json", Accept="application/json"
+    )
     assert json.loads(response["Body"].read()) == {"version": "v1", "score": 42}
     assert response["ContentType"] == "application/json"
     assert response["InvokedProductionVariant"] == "AllTraffic"
@@ -86,20 +92,37 @@ def test_an_endpoint_serves_its_model_and_reports_model_errors(world: SageMakerW
 
     def invocations() -> float:
         points = world.client("cloudwatch").get_metric_statistics(
-            Namespace="AWS/SageMaker", MetricName="Invocations", Dimensions=dimensions,
-            StartTime=time.time() - 300, EndTime=time.time() + 60, Period=60, Statistics=["Sum"])["Datapoints"]
+            Namespace="AWS/SageMaker",
+            MetricName="Invocations",
+            Dimensions=dimensions,
+            StartTime=time.time() - 300,
+            EndTime=time.time() + 60,
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
         return sum(point["Sum"] for point in points)
 
     wait_until(lambda: invocations() >= 3, 15, "the invocation metrics")
     assert invocations() == 3
     latency = world.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/SageMaker", MetricName="ModelLatency", Dimensions=dimensions, StartTime=time.time() - 300,
-        EndTime=time.time() + 60, Period=60, ExtendedStatistics=["p99"])["Datapoints"]
+        Namespace="AWS/SageMaker",
+        MetricName="ModelLatency",
+        Dimensions=dimensions,
+        StartTime=time.time() - 300,
+        EndTime=time.time() + 60,
+        Period=60,
+        ExtendedStatistics=["p99"],
+    )["Datapoints"]
     assert latency and latency[0]["Unit"] == "Microseconds"
     # The model server's output reaches CloudWatch Logs by a shipper that flushes every second, as the
     # agent does on AWS: the group appears with its first flush, not with the first answer.
-    groups = wait_until(lambda: world.client("logs").describe_log_groups(
-        logGroupNamePrefix=f"/aws/sagemaker/Endpoints/{unique_name}")["logGroups"], 15, "the endpoint's log group")
+    groups = wait_until(
+        lambda: world.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/sagemaker/Endpoints/{unique_name}")[
+            "logGroups"
+        ],
+        15,
+        "the endpoint's log group",
+    )
     assert [group["logGroupName"] for group in groups] == [f"/aws/sagemaker/Endpoints/{unique_name}"]
 
 
@@ -117,8 +140,9 @@ def test_names_are_unique_and_updates_wait_for_the_endpoint(world: SageMakerWorl
             call()
         assert error.value.response["Error"]["Code"] == "ValidationException"
         assert error.value.response["Error"]["Message"].startswith(
-            f'Cannot create already existing {kind.replace("-config", " configuration")} '
-            f'"arn:aws:sagemaker:{account_region}:{kind}/{unique_name}"')
+            f"Cannot create already existing {kind.replace('-config', ' configuration')} "
+            f'"arn:aws:sagemaker:{account_region}:{kind}/{unique_name}"'
+        )
     with pytest.raises(ClientError) as busy:
         world.sm.update_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
     assert "Cannot update in-progress endpoint" in busy.value.response["Error"]["Message"]
@@ -127,24 +151,40 @@ def test_names_are_unique_and_updates_wait_for_the_endpoint(world: SageMakerWorl
         world.sm.describe_endpoint(EndpointName=f"{unique_name}-none")
     assert missing.value.response["Error"]["Message"].startswith("Could not find endpoint")
     world.sm.delete_endpoint(EndpointName=unique_name)
-    wait_until(lambda: unique_name not in [e["EndpointName"] for e in world.sm.list_endpoints(
-        NameContains=unique_name)["Endpoints"]], 30, "the endpoint to be deleted")
+    wait_until(
+        lambda: (
+            unique_name
+            not in [e["EndpointName"] for e in world.sm.list_endpoints(NameContains=unique_name)["Endpoints"]]
+        ),
+        30,
+        "the endpoint to be deleted",
+    )
 
 
 def test_a_model_that_cannot_load_fails_the_endpoint(world: SageMakerWorld, unique_name: str) -> None:
     bad_model = world.put(f"models/{unique_name}/model.tar.gz", targz({"weights.bin": b"not a model.json"}))
-    world.sm.create_model(ModelName=unique_name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={
-        "Image": "sklearn", "ModelDataUrl": bad_model, "Environment": {
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{world.bucket}/code/inference.tar.gz"}})
+    world.sm.create_model(
+        ModelName=unique_name,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={
+            "Image": "sklearn",
+            "ModelDataUrl": bad_model,
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{world.bucket}/code/inference.tar.gz",
+            },
+        },
+    )
     world.create_config(unique_name, unique_name)
     world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
 
     failed = world.endpoint_status(unique_name, "Failed", "InService")
 
     assert failed["EndpointStatus"] == "Failed"
-    assert failed["FailureReason"] == ("The primary container for production variant AllTraffic did not pass the "
-                                       "ping health check. Please check CloudWatch logs for this endpoint.")
+    assert failed["FailureReason"] == (
+        "The primary container for production variant AllTraffic did not pass the "
+        "ping health check. Please check CloudWatch logs for this endpoint."
+    )
     with pytest.raises(ClientError) as error:
         world.invoke(unique_name, {"x": 1})
     assert error.value.response["Error"]["Code"] == "ValidationError"
@@ -162,9 +202,19 @@ def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_na
         world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
         updating = world.sm.describe_endpoint(EndpointName=name)
         assert updating["EndpointStatus"] == "Updating"
-        baking = wait_until(lambda: (d := world.sm.describe_endpoint(EndpointName=name)).get(
-            "PendingDeploymentSummary", {}).get("ProductionVariants", [{}])[0].get("VariantStatus", [{}])[0].get(
-            "Status") == "Baking" and d, 30, "the canary to bake")
+        baking = wait_until(
+            lambda: (
+                (d := world.sm.describe_endpoint(EndpointName=name))
+                .get("PendingDeploymentSummary", {})
+                .get("ProductionVariants", [{}])[0]
+                .get("VariantStatus", [{}])[0]
+                .get("Status")
+                == "Baking"
+                and d
+            ),
+            30,
+            "the canary to bake",
+        )
         assert baking["EndpointConfigName"] == f"{name}-v1"
         assert baking["PendingDeploymentSummary"]["EndpointConfigName"] == f"{name}-v2"
         done = world.endpoint_status(name, "InService", timeout=60)
@@ -180,7 +230,8 @@ def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_na
 
 
 def test_a_model_that_errors_under_traffic_trips_the_error_rate_alarm_and_is_rolled_back(
-        world: SageMakerWorld, unique_name: str) -> None:
+    world: SageMakerWorld, unique_name: str
+) -> None:
     name = serving_endpoint(world, unique_name)
     errors_alarm, latency_alarm = stack_alarms_for(world, name)
     # The new model answers ordinary requests but fails on a kind of transaction in the traffic.
@@ -192,8 +243,15 @@ def test_a_model_that_errors_under_traffic_trips_the_error_rate_alarm_and_is_rol
     with Load(world, name, {"x": 1}) as clients, Load(world, name, {"x": 1, "probe": True}, threads=1) as probes:
         wait_until(lambda: sum(clients.versions.values()) > 20, 20, "traffic on the old model")
         world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
-        rolled_back = wait_until(lambda: (d := world.sm.describe_endpoint(EndpointName=name))[
-            "EndpointStatus"] == "InService" and "FailureReason" in d and d, 60, "the rollback")
+        rolled_back = wait_until(
+            lambda: (
+                (d := world.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
+                and "FailureReason" in d
+                and d
+            ),
+            60,
+            "the rollback",
+        )
         back_at = time.monotonic()
         wait_until(lambda: sum(1 for at, _ in clients.timeline if at > back_at) > 20, 10, "traffic after it")
 
@@ -220,8 +278,15 @@ def test_a_slow_model_trips_the_latency_alarm_and_is_rolled_back(world: SageMake
     with Load(world, name, {"x": 1}) as clients:
         wait_until(lambda: sum(clients.versions.values()) > 20, 20, "traffic on the old model")
         world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
-        rolled_back = wait_until(lambda: (d := world.sm.describe_endpoint(EndpointName=name))[
-            "EndpointStatus"] == "InService" and "FailureReason" in d and d, 60, "the rollback")
+        rolled_back = wait_until(
+            lambda: (
+                (d := world.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
+                and "FailureReason" in d
+                and d
+            ),
+            60,
+            "the rollback",
+        )
 
     assert clients.failures == [], clients.failures[:3]
     assert clients.versions["v2"] > 0
@@ -231,7 +296,8 @@ def test_a_slow_model_trips_the_latency_alarm_and_is_rolled_back(world: SageMake
 
 
 def test_an_alarm_that_cannot_be_evaluated_stops_the_rollout_before_any_traffic_moves(
-        world: SageMakerWorld, unique_name: str) -> None:
+    world: SageMakerWorld, unique_name: str
+) -> None:
     name = serving_endpoint(world, unique_name)
     errors, _ = stack_alarms(name)
     unsupported = with_period(errors, TEST_PERIOD_SECONDS)
@@ -243,15 +309,26 @@ def test_an_alarm_that_cannot_be_evaluated_stops_the_rollout_before_any_traffic_
 
     with Load(world, name, {"x": 1}) as clients:
         wait_until(lambda: sum(clients.versions.values()) > 5, 20, "traffic on the old model")
-        world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2",
-                                 DeploymentConfig=deployment((unsupported["AlarmName"],), canary(50, 120)))
-        failed = wait_until(lambda: (d := world.sm.describe_endpoint(EndpointName=name))[
-            "EndpointStatus"] == "InService" and "FailureReason" in d and d, 60, "the update to end")
+        world.sm.update_endpoint(
+            EndpointName=name,
+            EndpointConfigName=f"{name}-v2",
+            DeploymentConfig=deployment((unsupported["AlarmName"],), canary(50, 120)),
+        )
+        failed = wait_until(
+            lambda: (
+                (d := world.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
+                and "FailureReason" in d
+                and d
+            ),
+            60,
+            "the update to end",
+        )
 
     assert clients.failures == [] and set(clients.versions) == {"v1"}
     assert failed["EndpointConfigName"] == f"{name}-v1"
     assert failed["FailureReason"].startswith(
-        "Failed to update endpoint: the local SageMaker cannot evaluate its rollback alarms: ")
+        "Failed to update endpoint: the local SageMaker cannot evaluate its rollback alarms: "
+    )
     assert "the metric math function FILL is not supported" in failed["FailureReason"]
 
 
@@ -270,8 +347,15 @@ def test_cloudwatch_keeps_the_queries_of_a_metric_math_alarm(world: SageMakerWor
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert "Metrics cannot be combined with MetricName" in refused.value.response["Error"]["Message"]
     # A single-metric alarm of the same name replaces it, queries and all.
-    cloudwatch.put_metric_alarm(AlarmName=errors["AlarmName"], Namespace="AWS/SageMaker", MetricName="Invocations",
-                                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0,
-                                ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.put_metric_alarm(
+        AlarmName=errors["AlarmName"],
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
     replaced = cloudwatch.describe_alarms(AlarmNames=[errors["AlarmName"]])["MetricAlarms"][0]
     assert "Metrics" not in replaced and replaced["MetricName"] == "Invocations"

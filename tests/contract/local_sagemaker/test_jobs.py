@@ -19,16 +19,24 @@ from tests.support.sagemaker import (
 
 pytestmark = pytest.mark.local
 
+
 def test_training_job_runs_script_mode_with_the_sagemaker_contract(world: SageMakerWorld, unique_name: str) -> None:
     world.sm.create_training_job(**training_request(world, unique_name, alpha="0.5", **{"model-dir": "/opt/ml/model"}))
-    assert world.sm.describe_training_job(TrainingJobName=unique_name)["TrainingJobStatus"] in ("InProgress",
-                                                                                                 "Completed")
+    assert world.sm.describe_training_job(TrainingJobName=unique_name)["TrainingJobStatus"] in (
+        "InProgress",
+        "Completed",
+    )
     job = finished_training(world, unique_name)
 
     assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
     assert job["SecondaryStatus"] == "Completed"
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
-        "Starting", "Downloading", "Training", "Uploading", "Completed"]
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
     model_uri = f"s3://{world.bucket}/training/{unique_name}/output/model.tar.gz"
     assert job["ModelArtifacts"]["S3ModelArtifacts"] == model_uri
     assert job["FinalMetricDataList"][0]["MetricName"] == "validation:auc"
@@ -53,13 +61,21 @@ def test_training_job_runs_script_mode_with_the_sagemaker_contract(world: SageMa
     assert json.loads(output["metrics.json"]) == {"alpha": 0.5}
 
     # The job's last lines are shipped when its log closes, after the job is marked Completed.
-    streams = wait_until(lambda: world.client("logs").describe_log_streams(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{unique_name}/algo-1-")["logStreams"], 10,
-        "the job's log stream")
+    streams = wait_until(
+        lambda: world.client("logs").describe_log_streams(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=f"{unique_name}/algo-1-"
+        )["logStreams"],
+        10,
+        "the job's log stream",
+    )
     assert len(streams) == 1
-    events = wait_until(lambda: world.client("logs").get_log_events(
-        logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams[0]["logStreamName"])["events"], 10,
-        "the job's log events")
+    events = wait_until(
+        lambda: world.client("logs").get_log_events(
+            logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams[0]["logStreamName"]
+        )["events"],
+        10,
+        "the job's log events",
+    )
     assert any("validation:auc=0.55" in event["message"] for event in events)
 
 
@@ -80,11 +96,16 @@ def test_stop_and_max_runtime_end_a_training_job(world: SageMakerWorld, unique_n
     limited = training_request(world, f"{unique_name}-limit", alpha="1", mode="sleep")
     limited["StoppingCondition"] = {"MaxRuntimeInSeconds": 2}
     world.sm.create_training_job(**limited)
-    wait_until(lambda: world.sm.describe_training_job(TrainingJobName=f"{unique_name}-stop")["SecondaryStatus"]
-               == "Training", 30, "the job to be training")
+    wait_until(
+        lambda: world.sm.describe_training_job(TrainingJobName=f"{unique_name}-stop")["SecondaryStatus"] == "Training",
+        30,
+        "the job to be training",
+    )
     world.sm.stop_training_job(TrainingJobName=f"{unique_name}-stop")
     assert world.sm.describe_training_job(TrainingJobName=f"{unique_name}-stop")["TrainingJobStatus"] in (
-        "Stopping", "Stopped")
+        "Stopping",
+        "Stopped",
+    )
 
     stopped = finished_training(world, f"{unique_name}-stop")
     limited_job = finished_training(world, f"{unique_name}-limit")
@@ -116,8 +137,10 @@ def test_a_missing_input_fails_the_training_job_as_a_client_error(world: SageMak
 
 def test_processing_job_maps_container_paths_and_python(world: SageMakerWorld, unique_name: str) -> None:
     # An `sh -c` command string, as pipelines often use: paths and `python3` inside it are mapped too.
-    command = ("python3 /opt/ml/processing/input/code/process.py --input /opt/ml/processing/input/data "
-               "--output /opt/ml/processing/output/evaluation")
+    command = (
+        "python3 /opt/ml/processing/input/code/process.py --input /opt/ml/processing/input/data "
+        "--output /opt/ml/processing/output/evaluation"
+    )
     world.sm.create_processing_job(**processing_request(world, unique_name, ["sh", "-c"], [command]))
     job = finished_processing(world, unique_name)
 
@@ -130,8 +153,14 @@ def test_processing_job_maps_container_paths_and_python(world: SageMakerWorld, u
 
 
 def test_a_failing_processing_script_fails_the_job_with_its_error(world: SageMakerWorld, unique_name: str) -> None:
-    arguments = ["/opt/ml/processing/input/code/process.py", "--input", "/opt/ml/processing/input/data",
-                 "--output", "/opt/ml/processing/output/evaluation", "--fail"]
+    arguments = [
+        "/opt/ml/processing/input/code/process.py",
+        "--input",
+        "/opt/ml/processing/input/data",
+        "--output",
+        "/opt/ml/processing/output/evaluation",
+        "--fail",
+    ]
     world.sm.create_processing_job(**processing_request(world, unique_name, ["python3"], arguments))
     job = finished_processing(world, unique_name)
 

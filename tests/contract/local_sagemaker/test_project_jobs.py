@@ -31,25 +31,47 @@ def upload_folder(world: SageMakerWorld, folder: Path, prefix: str) -> str:
     return f"s3://{world.bucket}/{prefix}"
 
 
-def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, unique_name: str,
-                                                    processed: Path) -> None:
-    sourcedir = world.put(f"{unique_name}/code/sourcedir.tar.gz", targz(
-        {path.name: path.read_bytes() for path in JOBS.glob("*.py")}))
+def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, unique_name: str, processed: Path) -> None:
+    sourcedir = world.put(
+        f"{unique_name}/code/sourcedir.tar.gz", targz({path.name: path.read_bytes() for path in JOBS.glob("*.py")})
+    )
     data = upload_folder(world, processed, f"{unique_name}/processed")
     hyperparameters = {"max_iter": "50", "learning_rate": "0.1", "early_stopping": "false", "random_state": "42"}
     world.sm.create_training_job(
-        TrainingJobName=f"{unique_name}-train", RoleArn=ROLE_ARN,
-        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File", "MetricDefinitions": [
-            {"Name": "validation:average_precision", "Regex": "validation:average_precision=([0-9.]+)"}]},
-        HyperParameters={"sagemaker_program": json.dumps("train.py"),
-                         "sagemaker_submit_directory": json.dumps(sourcedir), **hyperparameters},
-        InputDataConfig=[{"ChannelName": channel, "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"{data}/{channel}/"}}} for channel in ("train", "validation")],
+        TrainingJobName=f"{unique_name}-train",
+        RoleArn=ROLE_ARN,
+        AlgorithmSpecification={
+            "TrainingImage": IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [
+                {"Name": "validation:average_precision", "Regex": "validation:average_precision=([0-9.]+)"}
+            ],
+        },
+        HyperParameters={
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(sourcedir),
+            **hyperparameters,
+        },
+        InputDataConfig=[
+            {
+                "ChannelName": channel,
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{data}/{channel}/"}},
+            }
+            for channel in ("train", "validation")
+        ],
         OutputDataConfig={"S3OutputPath": f"s3://{world.bucket}/{unique_name}/models"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 300})
-    training = wait_until(lambda: (d := world.sm.describe_training_job(TrainingJobName=f"{unique_name}-train"))[
-        "TrainingJobStatus"] in ("Completed", "Failed", "Stopped") and d, 180, "train.py")
+        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    )
+    training = wait_until(
+        lambda: (
+            (d := world.sm.describe_training_job(TrainingJobName=f"{unique_name}-train"))["TrainingJobStatus"]
+            in ("Completed", "Failed", "Stopped")
+            and d
+        ),
+        180,
+        "train.py",
+    )
     assert training["TrainingJobStatus"] == "Completed", training.get("FailureReason")
     model_uri = training["ModelArtifacts"]["S3ModelArtifacts"]
     assert [m["MetricName"] for m in training.get("FinalMetricDataList", [])] == ["validation:average_precision"]
@@ -58,27 +80,61 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
     for path in JOBS.glob("*.py"):
         world.put(f"{unique_name}/evaluation-code/{path.name}", path.read_bytes())
     inputs: list[dict[str, Any]] = [
-        {"InputName": name, "S3Input": {"S3Uri": uri, "LocalPath": f"/opt/ml/processing/input/{name}",
-                                        "S3DataType": "S3Prefix", "S3InputMode": "File"}}
-        for name, uri in (("code", code_prefix), ("model", model_uri), ("test", f"{data}/test/"))]
+        {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": f"/opt/ml/processing/input/{name}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+        for name, uri in (("code", code_prefix), ("model", model_uri), ("test", f"{data}/test/"))
+    ]
     world.sm.create_processing_job(
-        ProcessingJobName=f"{unique_name}-eval", RoleArn=ROLE_ARN,
-        AppSpecification={"ImageUri": IMAGE,
-                          "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/evaluate.py"],
-                          "ContainerArguments": ["--model-dir", "/opt/ml/processing/input/model",
-                                                 "--test-dir", "/opt/ml/processing/input/test",
-                                                 "--output-dir", "/opt/ml/processing/output/evaluation",
-                                                 "--champion-model-uri", "none"]},
-        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
-                                               "VolumeSizeInGB": 10}},
+        ProcessingJobName=f"{unique_name}-eval",
+        RoleArn=ROLE_ARN,
+        AppSpecification={
+            "ImageUri": IMAGE,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/evaluate.py"],
+            "ContainerArguments": [
+                "--model-dir",
+                "/opt/ml/processing/input/model",
+                "--test-dir",
+                "/opt/ml/processing/input/test",
+                "--output-dir",
+                "/opt/ml/processing/output/evaluation",
+                "--champion-model-uri",
+                "none",
+            ],
+        },
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 10}
+        },
         ProcessingInputs=inputs,
-        ProcessingOutputConfig={"Outputs": [{"OutputName": "evaluation", "S3Output": {
-            "S3Uri": f"s3://{world.bucket}/{unique_name}/evaluation",
-            "LocalPath": "/opt/ml/processing/output/evaluation", "S3UploadMode": "EndOfJob"}}]},
-        Environment={"MPLBACKEND": "Agg"})
-    evaluation_job = wait_until(lambda: (d := world.sm.describe_processing_job(
-        ProcessingJobName=f"{unique_name}-eval"))["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped") and d,
-        180, "evaluate.py")
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {
+                        "S3Uri": f"s3://{world.bucket}/{unique_name}/evaluation",
+                        "LocalPath": "/opt/ml/processing/output/evaluation",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+        Environment={"MPLBACKEND": "Agg"},
+    )
+    evaluation_job = wait_until(
+        lambda: (
+            (d := world.sm.describe_processing_job(ProcessingJobName=f"{unique_name}-eval"))["ProcessingJobStatus"]
+            in ("Completed", "Failed", "Stopped")
+            and d
+        ),
+        180,
+        "evaluate.py",
+    )
     assert evaluation_job["ProcessingJobStatus"] == "Completed", evaluation_job.get("FailureReason")
     evaluation = json.loads(world.get(f"s3://{world.bucket}/{unique_name}/evaluation/evaluation.json"))
     assert evaluation["champion"] is None and 0.0 <= evaluation["candidate"]["roc_auc"] <= 1.0
@@ -86,14 +142,24 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
     # Served as the pipeline serves it: registered, then a model made from the package version.
     world.sm.create_model_package_group(ModelPackageGroupName=unique_name)
     package_arn = world.sm.create_model_package(
-        ModelPackageGroupName=unique_name, ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={"Containers": [{"Image": IMAGE, "ModelDataUrl": model_uri, "Environment": {
-            "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": sourcedir}}],
+        ModelPackageGroupName=unique_name,
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": IMAGE,
+                    "ModelDataUrl": model_uri,
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": sourcedir},
+                }
+            ],
             "SupportedContentTypes": ["text/csv", "application/json"],
-            "SupportedResponseMIMETypes": ["application/json", "text/csv"]})["ModelPackageArn"]
+            "SupportedResponseMIMETypes": ["application/json", "text/csv"],
+        },
+    )["ModelPackageArn"]
     world.sm.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
-    world.sm.create_model(ModelName=unique_name, ExecutionRoleArn=ROLE_ARN,
-                          PrimaryContainer={"ModelPackageName": package_arn})
+    world.sm.create_model(
+        ModelName=unique_name, ExecutionRoleArn=ROLE_ARN, PrimaryContainer={"ModelPackageName": package_arn}
+    )
     world.create_config(unique_name, unique_name)
     world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
     endpoint = world.endpoint_status(unique_name, "InService", "Failed", timeout=90)
@@ -103,7 +169,8 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
 
     day = demo_data.generate_day(demo_data.DEFAULT_START, demo_data.DEFAULT_SEED, 3).frame()
     rows = json.loads(day.drop(columns=["is_fraud"]).to_json(orient="records", date_format="iso"))
-    answer = world.runtime.invoke_endpoint(EndpointName=unique_name, ContentType="application/json",
-                                           Body=json.dumps({"instances": rows}))
+    answer = world.runtime.invoke_endpoint(
+        EndpointName=unique_name, ContentType="application/json", Body=json.dumps({"instances": rows})
+    )
     predictions = json.loads(answer["Body"].read())["predictions"]
     assert len(predictions) == 3 and all(0.0 <= p["score"] <= 1.0 and p["label"] in (0, 1) for p in predictions)

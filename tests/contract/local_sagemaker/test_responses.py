@@ -27,13 +27,34 @@ pytestmark = pytest.mark.local
 
 MODEL = botocore.session.get_session().get_service_model("sagemaker")
 OPERATIONS = {
-    "CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "ListTrainingJobs",
-    "CreateProcessingJob", "DescribeProcessingJob", "StopProcessingJob", "ListProcessingJobs",
-    "CreateModel", "DescribeModel", "DeleteModel", "ListModels",
-    "CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig", "ListEndpointConfigs",
-    "CreateEndpoint", "UpdateEndpoint", "DescribeEndpoint", "DeleteEndpoint", "ListEndpoints",
-    "CreateModelPackageGroup", "DescribeModelPackageGroup", "ListModelPackageGroups",
-    "CreateModelPackage", "DescribeModelPackage", "UpdateModelPackage", "ListModelPackages",
+    "CreateTrainingJob",
+    "DescribeTrainingJob",
+    "StopTrainingJob",
+    "ListTrainingJobs",
+    "CreateProcessingJob",
+    "DescribeProcessingJob",
+    "StopProcessingJob",
+    "ListProcessingJobs",
+    "CreateModel",
+    "DescribeModel",
+    "DeleteModel",
+    "ListModels",
+    "CreateEndpointConfig",
+    "DescribeEndpointConfig",
+    "DeleteEndpointConfig",
+    "ListEndpointConfigs",
+    "CreateEndpoint",
+    "UpdateEndpoint",
+    "DescribeEndpoint",
+    "DeleteEndpoint",
+    "ListEndpoints",
+    "CreateModelPackageGroup",
+    "DescribeModelPackageGroup",
+    "ListModelPackageGroups",
+    "CreateModelPackage",
+    "DescribeModelPackage",
+    "UpdateModelPackage",
+    "ListModelPackages",
 }
 
 
@@ -77,8 +98,11 @@ def exercise_every_operation(world: SageMakerWorld, name: str) -> None:
     sm = world.sm
     sm.create_training_job(**training_request(world, f"{name}-train", alpha="0.5"))
     sm.create_training_job(**training_request(world, f"{name}-stop", alpha="0.5", mode="sleep"))
-    wait_until(lambda: sm.describe_training_job(TrainingJobName=f"{name}-stop")["SecondaryStatus"] == "Training",
-               30, "the job to train")
+    wait_until(
+        lambda: sm.describe_training_job(TrainingJobName=f"{name}-stop")["SecondaryStatus"] == "Training",
+        30,
+        "the job to train",
+    )
     sm.stop_training_job(TrainingJobName=f"{name}-stop")
     finished_training(world, f"{name}-train")
     finished_training(world, f"{name}-stop")
@@ -86,15 +110,25 @@ def exercise_every_operation(world: SageMakerWorld, name: str) -> None:
     assert len(sm.list_training_jobs(NameContains=name, MaxResults=1)["TrainingJobSummaries"]) == 1
     pages = sm.get_paginator("list_training_jobs").paginate(NameContains=name, PaginationConfig={"PageSize": 1})
     assert sorted(s["TrainingJobName"] for page in pages for s in page["TrainingJobSummaries"]) == [
-        f"{name}-stop", f"{name}-train"]
+        f"{name}-stop",
+        f"{name}-train",
+    ]
 
-    command = ["/opt/ml/processing/input/code/process.py", "--input", "/opt/ml/processing/input/data",
-               "--output", "/opt/ml/processing/output/evaluation"]
+    command = [
+        "/opt/ml/processing/input/code/process.py",
+        "--input",
+        "/opt/ml/processing/input/data",
+        "--output",
+        "/opt/ml/processing/output/evaluation",
+    ]
     sm.create_processing_job(**processing_request(world, f"{name}-eval", ["python3"], command))
     sleeper = processing_request(world, f"{name}-sleep", ["sh", "-c"], ["sleep 60"])
     sm.create_processing_job(**sleeper)
-    wait_until(lambda: sm.describe_processing_job(ProcessingJobName=f"{name}-sleep").get("ProcessingStartTime"),
-               30, "the processing job to start")
+    wait_until(
+        lambda: sm.describe_processing_job(ProcessingJobName=f"{name}-sleep").get("ProcessingStartTime"),
+        30,
+        "the processing job to start",
+    )
     sm.stop_processing_job(ProcessingJobName=f"{name}-sleep")
     finished_processing(world, f"{name}-eval")
     assert finished_processing(world, f"{name}-sleep")["ProcessingJobStatus"] == "Stopped"
@@ -103,9 +137,9 @@ def exercise_every_operation(world: SageMakerWorld, name: str) -> None:
     world.create_model(f"{name}-model", "v1")
     world.create_model(f"{name}-model-2", "v2")
     sm.describe_model(ModelName=f"{name}-model")
-    assert [m["ModelName"] for m in sm.list_models(NameContains=name, SortBy="Name",
-                                                   SortOrder="Ascending")["Models"]] == [
-        f"{name}-model", f"{name}-model-2"]
+    assert [
+        m["ModelName"] for m in sm.list_models(NameContains=name, SortBy="Name", SortOrder="Ascending")["Models"]
+    ] == [f"{name}-model", f"{name}-model-2"]
     world.create_config(f"{name}-config", f"{name}-model")
     world.create_config(f"{name}-config-2", f"{name}-model-2")
     sm.describe_endpoint_config(EndpointConfigName=f"{name}-config")
@@ -116,8 +150,9 @@ def exercise_every_operation(world: SageMakerWorld, name: str) -> None:
     sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config-2")
     sm.describe_endpoint(EndpointName=name)  # Updating
     world.endpoint_status(name, "InService")
-    wait_until(lambda: sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == f"{name}-config-2", 30,
-               "the update")
+    wait_until(
+        lambda: sm.describe_endpoint(EndpointName=name)["EndpointConfigName"] == f"{name}-config-2", 30, "the update"
+    )
     sm.list_endpoints(NameContains=name, StatusEquals="InService")
     sm.delete_endpoint(EndpointName=name)
     wait_until(lambda: not sm.list_endpoints(NameContains=name)["Endpoints"], 30, "the endpoint's deletion")
@@ -129,11 +164,17 @@ def exercise_every_operation(world: SageMakerWorld, name: str) -> None:
     sm.describe_model_package_group(ModelPackageGroupName=group)
     sm.list_model_package_groups(NameContains=name)
     arn = sm.create_model_package(
-        ModelPackageGroupName=group, ModelPackageDescription="candidate", CustomerMetadataProperties={"run": name},
-        InferenceSpecification={"Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
-        ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json",
-                                                      "S3Uri": "s3://b/evaluation.json"}}},
+        ModelPackageGroupName=group,
+        ModelPackageDescription="candidate",
+        CustomerMetadataProperties={"run": name},
+        InferenceSpecification={
+            "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        ModelMetrics={
+            "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/evaluation.json"}}
+        },
     )["ModelPackageArn"]
     sm.describe_model_package(ModelPackageName=arn)
     sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved", ApprovalDescription="ok")
@@ -148,10 +189,16 @@ def test_the_registry_versions_packages_and_records_approvals(world: SageMakerWo
     with pytest.raises(ClientError) as duplicate:
         sm.create_model_package_group(ModelPackageGroupName=unique_name)
     assert duplicate.value.response["Error"]["Code"] == "ValidationException"
-    spec = {"Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/m.tar.gz"}],
-            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["application/json"]}
-    first = sm.create_model_package(ModelPackageGroupName=unique_name, InferenceSpecification=spec,
-                                    MetadataProperties={"GeneratedBy": "execution-1", "CommitId": "abc123"})
+    spec = {
+        "Containers": [{"Image": "sklearn", "ModelDataUrl": "s3://b/m.tar.gz"}],
+        "SupportedContentTypes": ["text/csv"],
+        "SupportedResponseMIMETypes": ["application/json"],
+    }
+    first = sm.create_model_package(
+        ModelPackageGroupName=unique_name,
+        InferenceSpecification=spec,
+        MetadataProperties={"GeneratedBy": "execution-1", "CommitId": "abc123"},
+    )
     second = sm.create_model_package(ModelPackageGroupName=unique_name, InferenceSpecification=spec)
 
     assert first["ModelPackageArn"].endswith(f"model-package/{unique_name}/1")
@@ -162,16 +209,20 @@ def test_the_registry_versions_packages_and_records_approvals(world: SageMakerWo
     assert package["ModelPackageStatus"] == "Completed"
     assert package["MetadataProperties"] == {"GeneratedBy": "execution-1", "CommitId": "abc123"}
 
-    sm.update_model_package(ModelPackageArn=first["ModelPackageArn"], ModelApprovalStatus="Approved",
-                            ApprovalDescription="approved by ml-lead: +0.02 average precision")
+    sm.update_model_package(
+        ModelPackageArn=first["ModelPackageArn"],
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="approved by ml-lead: +0.02 average precision",
+    )
     approved = sm.describe_model_package(ModelPackageName=first["ModelPackageArn"])
     assert approved["ModelApprovalStatus"] == "Approved"
     assert approved["ApprovalDescription"] == "approved by ml-lead: +0.02 average precision"
     assert approved["LastModifiedTime"] >= approved["CreationTime"]
     listed = sm.list_model_packages(ModelPackageGroupName=unique_name, ModelApprovalStatus="Approved")
     assert [p["ModelPackageVersion"] for p in listed["ModelPackageSummaryList"]] == [1]
-    newest = sm.list_model_packages(ModelPackageGroupName=unique_name, SortBy="CreationTime", SortOrder="Descending",
-                                    MaxResults=1)["ModelPackageSummaryList"]
+    newest = sm.list_model_packages(
+        ModelPackageGroupName=unique_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+    )["ModelPackageSummaryList"]
     assert newest[0]["ModelPackageVersion"] == 2
     with pytest.raises(ClientError) as missing:
         sm.describe_model_package(ModelPackageName=f"{first['ModelPackageArn'][:-1]}9")
@@ -184,17 +235,25 @@ def test_a_bad_request_is_refused_with_the_field_named(world: SageMakerWorld, un
     request = training_request(world, unique_name, alpha="1")
     request["StoppingCondition"] = {"MaxRuntimeInSeconds": 0}
     request["TrainingJobName"] = "not_a valid name"
-    http = urllib.request.Request(world.endpoint_url, data=json.dumps(request).encode(), method="POST", headers={
-        "X-Amz-Target": "SageMaker.CreateTrainingJob", "Content-Type": "application/x-amz-json-1.1",
-        "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request, "
-                         "SignedHeaders=host, Signature=0"})
+    http = urllib.request.Request(
+        world.endpoint_url,
+        data=json.dumps(request).encode(),
+        method="POST",
+        headers={
+            "X-Amz-Target": "SageMaker.CreateTrainingJob",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/sagemaker/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(http, timeout=10)
     body = json.loads(refused.value.read())
     assert refused.value.code == 400
     assert body["__type"] == "ValidationException"
-    assert "at 'trainingJobName' failed to satisfy constraint: Member must satisfy regular expression" in body[
-        "message"]
+    assert (
+        "at 'trainingJobName' failed to satisfy constraint: Member must satisfy regular expression" in body["message"]
+    )
     assert "at 'stoppingCondition.maxRuntimeInSeconds'" in body["message"]
     assert body["message"].startswith("2 validation errors detected: ")
     with pytest.raises(ClientError):

@@ -38,9 +38,14 @@ def test_a_restart_keeps_endpoints_answering(own_local_aws: LocalAws) -> None:
     world.sm.create_endpoint(EndpointName="survivor", EndpointConfigName="config-v1")
     world.endpoint_status("survivor", "InService")
     world.sm.create_model_package_group(ModelPackageGroupName="survivors")
-    world.sm.create_model_package(ModelPackageGroupName="survivors", InferenceSpecification={
-        "Containers": [{"Image": "sklearn"}], "SupportedContentTypes": ["application/json"],
-        "SupportedResponseMIMETypes": ["application/json"]})
+    world.sm.create_model_package(
+        ModelPackageGroupName="survivors",
+        InferenceSpecification={
+            "Containers": [{"Image": "sklearn"}],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )
     assert world.invoke("survivor", {"x": 2}) == {"version": "v1", "score": 6}
 
     own_local_aws.stop()

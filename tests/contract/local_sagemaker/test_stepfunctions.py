@@ -21,7 +21,9 @@ def run(world: SageMakerWorld, name: str, definition: dict[str, Any], timeout: f
     execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
     return wait_until(
         lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
-        timeout, f"execution of {name}")
+        timeout,
+        f"execution of {name}",
+    )
 
 
 def task(resource: str, parameters: dict[str, Any], next_state: str | None, **extra: Any) -> dict[str, Any]:
@@ -35,12 +37,26 @@ def task(resource: str, parameters: dict[str, Any], next_state: str | None, **ex
 
 def test_sync_jobs_and_deployment_tasks_run_through_step_functions(world: SageMakerWorld, unique_name: str) -> None:
     training = training_request(world, f"{unique_name}-train", alpha="0.5")
-    processing = processing_request(world, f"{unique_name}-eval", ["python3"], [
-        "/opt/ml/processing/input/code/process.py", "--input", "/opt/ml/processing/input/data",
-        "--output", "/opt/ml/processing/output/evaluation"])
-    model_container = {"Image": "sklearn", "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts",
-                       "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                       "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{world.bucket}/code/inference.tar.gz"}}
+    processing = processing_request(
+        world,
+        f"{unique_name}-eval",
+        ["python3"],
+        [
+            "/opt/ml/processing/input/code/process.py",
+            "--input",
+            "/opt/ml/processing/input/data",
+            "--output",
+            "/opt/ml/processing/output/evaluation",
+        ],
+    )
+    model_container = {
+        "Image": "sklearn",
+        "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts",
+        "Environment": {
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{world.bucket}/code/inference.tar.gz",
+        },
+    }
     group = f"{unique_name}-group"
     world.sm.create_model_package_group(ModelPackageGroupName=group)
     # In the pipeline's order: the candidate is registered and approved, and the model is made from
@@ -48,41 +64,90 @@ def test_sync_jobs_and_deployment_tasks_run_through_step_functions(world: SageMa
     definition = {
         "StartAt": "TrainCandidate",
         "States": {
-            "TrainCandidate": task("arn:aws:states:::sagemaker:createTrainingJob.sync", training, "DescribeTraining",
-                                   ResultSelector={"ModelArtifacts.$": "$.ModelArtifacts",
-                                                   "TrainingJobStatus.$": "$.TrainingJobStatus"},
-                                   ResultPath="$.training"),
-            "DescribeTraining": task("arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
-                                     {"TrainingJobName": f"{unique_name}-train"}, "EvaluateCandidate",
-                                     ResultSelector={"SecondaryStatus.$": "$.SecondaryStatus"},
-                                     ResultPath="$.described"),
-            "EvaluateCandidate": task("arn:aws:states:::sagemaker:createProcessingJob.sync", processing,
-                                      "RegisterCandidate",
-                                      ResultSelector={"ProcessingJobStatus.$": "$.ProcessingJobStatus"},
-                                      ResultPath="$.evaluation"),
-            "RegisterCandidate": task("arn:aws:states:::aws-sdk:sagemaker:createModelPackage", {
-                "ModelPackageGroupName": group, "ModelApprovalStatus": "PendingManualApproval",
-                "InferenceSpecification": {"Containers": [model_container],
-                                           "SupportedContentTypes": ["application/json"],
-                                           "SupportedResponseMIMETypes": ["application/json"]}},
-                "Approve", ResultPath="$.package"),
-            "Approve": task("arn:aws:states:::aws-sdk:sagemaker:updateModelPackage", {
-                "ModelPackageArn.$": "$.package.ModelPackageArn", "ModelApprovalStatus": "Approved",
-                "ApprovalDescription": "approved by the contract test"}, "CreateModel", ResultPath="$.approved"),
-            "CreateModel": task("arn:aws:states:::sagemaker:createModel", {
-                "ModelName": f"{unique_name}-model", "ExecutionRoleArn": ROLE_ARN,
-                "PrimaryContainer": {"ModelPackageName.$": "$.package.ModelPackageArn"}}, "CreateEndpointConfig",
-                ResultPath="$.model"),
-            "CreateEndpointConfig": task("arn:aws:states:::sagemaker:createEndpointConfig", {
-                "EndpointConfigName": f"{unique_name}-config", "ProductionVariants": [{
-                    "VariantName": "AllTraffic", "ModelName": f"{unique_name}-model", "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large"}]}, "CreateEndpoint", ResultPath="$.config"),
-            "CreateEndpoint": task("arn:aws:states:::sagemaker:createEndpoint", {
-                "EndpointName": unique_name, "EndpointConfigName": f"{unique_name}-config"}, "DescribeEndpoint",
-                ResultPath="$.endpoint"),
-            "DescribeEndpoint": task("arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
-                                     {"EndpointName": unique_name}, None, ResultSelector={
-                                         "EndpointStatus.$": "$.EndpointStatus"}, ResultPath="$.described_endpoint"),
+            "TrainCandidate": task(
+                "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                training,
+                "DescribeTraining",
+                ResultSelector={"ModelArtifacts.$": "$.ModelArtifacts", "TrainingJobStatus.$": "$.TrainingJobStatus"},
+                ResultPath="$.training",
+            ),
+            "DescribeTraining": task(
+                "arn:aws:states:::aws-sdk:sagemaker:describeTrainingJob",
+                {"TrainingJobName": f"{unique_name}-train"},
+                "EvaluateCandidate",
+                ResultSelector={"SecondaryStatus.$": "$.SecondaryStatus"},
+                ResultPath="$.described",
+            ),
+            "EvaluateCandidate": task(
+                "arn:aws:states:::sagemaker:createProcessingJob.sync",
+                processing,
+                "RegisterCandidate",
+                ResultSelector={"ProcessingJobStatus.$": "$.ProcessingJobStatus"},
+                ResultPath="$.evaluation",
+            ),
+            "RegisterCandidate": task(
+                "arn:aws:states:::aws-sdk:sagemaker:createModelPackage",
+                {
+                    "ModelPackageGroupName": group,
+                    "ModelApprovalStatus": "PendingManualApproval",
+                    "InferenceSpecification": {
+                        "Containers": [model_container],
+                        "SupportedContentTypes": ["application/json"],
+                        "SupportedResponseMIMETypes": ["application/json"],
+                    },
+                },
+                "Approve",
+                ResultPath="$.package",
+            ),
+            "Approve": task(
+                "arn:aws:states:::aws-sdk:sagemaker:updateModelPackage",
+                {
+                    "ModelPackageArn.$": "$.package.ModelPackageArn",
+                    "ModelApprovalStatus": "Approved",
+                    "ApprovalDescription": "approved by the contract test",
+                },
+                "CreateModel",
+                ResultPath="$.approved",
+            ),
+            "CreateModel": task(
+                "arn:aws:states:::sagemaker:createModel",
+                {
+                    "ModelName": f"{unique_name}-model",
+                    "ExecutionRoleArn": ROLE_ARN,
+                    "PrimaryContainer": {"ModelPackageName.$": "$.package.ModelPackageArn"},
+                },
+                "CreateEndpointConfig",
+                ResultPath="$.model",
+            ),
+            "CreateEndpointConfig": task(
+                "arn:aws:states:::sagemaker:createEndpointConfig",
+                {
+                    "EndpointConfigName": f"{unique_name}-config",
+                    "ProductionVariants": [
+                        {
+                            "VariantName": "AllTraffic",
+                            "ModelName": f"{unique_name}-model",
+                            "InitialInstanceCount": 1,
+                            "InstanceType": "ml.m5.large",
+                        }
+                    ],
+                },
+                "CreateEndpoint",
+                ResultPath="$.config",
+            ),
+            "CreateEndpoint": task(
+                "arn:aws:states:::sagemaker:createEndpoint",
+                {"EndpointName": unique_name, "EndpointConfigName": f"{unique_name}-config"},
+                "DescribeEndpoint",
+                ResultPath="$.endpoint",
+            ),
+            "DescribeEndpoint": task(
+                "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+                {"EndpointName": unique_name},
+                None,
+                ResultSelector={"EndpointStatus.$": "$.EndpointStatus"},
+                ResultPath="$.described_endpoint",
+            ),
         },
     }
     execution = run(world, unique_name, definition)
@@ -91,7 +156,8 @@ def test_sync_jobs_and_deployment_tasks_run_through_step_functions(world: SageMa
     output = json.loads(execution["output"])
     assert output["training"]["TrainingJobStatus"] == "Completed"
     assert output["training"]["ModelArtifacts"]["S3ModelArtifacts"].endswith(
-        f"/{unique_name}-train/output/model.tar.gz")
+        f"/{unique_name}-train/output/model.tar.gz"
+    )
     assert output["described"] == {"SecondaryStatus": "Completed"}
     assert output["evaluation"] == {"ProcessingJobStatus": "Completed"}
     assert output["model"]["ModelArn"].endswith(f":model/{unique_name}-model")
@@ -110,12 +176,29 @@ def test_a_failed_job_fails_its_sync_task_with_the_reason(world: SageMakerWorld,
     definition = {
         "StartAt": "TrainCandidate",
         "States": {
-            "TrainCandidate": task("arn:aws:states:::sagemaker:createTrainingJob.sync", training, None, Catch=[
-                {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failure", "Next": "Evaluate"}]),
-            "Evaluate": task("arn:aws:states:::sagemaker:createProcessingJob.sync", processing_request(
-                world, f"{unique_name}-eval", ["python3"], ["/opt/ml/processing/input/code/process.py", "--input",
-                                                            "/opt/ml/processing/input/data", "--output",
-                                                            "/opt/ml/processing/output/evaluation", "--fail"]), None),
+            "TrainCandidate": task(
+                "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                training,
+                None,
+                Catch=[{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failure", "Next": "Evaluate"}],
+            ),
+            "Evaluate": task(
+                "arn:aws:states:::sagemaker:createProcessingJob.sync",
+                processing_request(
+                    world,
+                    f"{unique_name}-eval",
+                    ["python3"],
+                    [
+                        "/opt/ml/processing/input/code/process.py",
+                        "--input",
+                        "/opt/ml/processing/input/data",
+                        "--output",
+                        "/opt/ml/processing/output/evaluation",
+                        "--fail",
+                    ],
+                ),
+                None,
+            ),
         },
     }
     execution = run(world, unique_name, definition)
@@ -125,19 +208,28 @@ def test_a_failed_job_fails_its_sync_task_with_the_reason(world: SageMakerWorld,
     cause = json.loads(execution["cause"])
     assert cause["ProcessingJobStatus"] == "Failed"
     assert "EvaluationFailed" in cause["FailureReason"]
-    history = world.client("stepfunctions").get_execution_history(executionArn=execution["executionArn"],
-                                                                   maxResults=1000)["events"]
-    caught = next(json.loads(event["taskFailedEventDetails"]["cause"]) for event in history
-                  if event["type"] == "TaskFailed")
+    history = world.client("stepfunctions").get_execution_history(
+        executionArn=execution["executionArn"], maxResults=1000
+    )["events"]
+    caught = next(
+        json.loads(event["taskFailedEventDetails"]["cause"]) for event in history if event["type"] == "TaskFailed"
+    )
     assert caught["TrainingJobStatus"] == "Failed"
     assert "TrainingScriptFailed: the training channel holds no usable rows" in caught["FailureReason"]
 
 
 def test_an_api_error_fails_an_optimized_task_as_on_aws(world: SageMakerWorld, unique_name: str) -> None:
     world.create_model(unique_name, "v1")
-    definition = {"StartAt": "CreateModel", "States": {"CreateModel": task(
-        "arn:aws:states:::sagemaker:createModel", {"ModelName": unique_name, "ExecutionRoleArn": ROLE_ARN,
-                                                   "PrimaryContainer": {"Image": "sklearn"}}, None)}}
+    definition = {
+        "StartAt": "CreateModel",
+        "States": {
+            "CreateModel": task(
+                "arn:aws:states:::sagemaker:createModel",
+                {"ModelName": unique_name, "ExecutionRoleArn": ROLE_ARN, "PrimaryContainer": {"Image": "sklearn"}},
+                None,
+            )
+        },
+    }
     execution = run(world, unique_name, definition)
 
     assert execution["status"] == "FAILED"

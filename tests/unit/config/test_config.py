@@ -37,21 +37,33 @@ def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["deployment"].update(canary_size_percent="ten"),
-         "retrain.toml: deployment.canary_size_percent: expected an integer, got 'ten'"),
+        (
+            lambda d: d["deployment"].update(canary_size_percent="ten"),
+            "retrain.toml: deployment.canary_size_percent: expected an integer, got 'ten'",
+        ),
         (lambda d: d["deployment"].pop("endpoint_name"), "retrain.toml: deployment.endpoint_name: missing; add it"),
         (lambda d: d["deployment"].update(colour="blue"), "retrain.toml: deployment.colour: unknown key"),
-        (lambda d: d["deployment"].update(traffic_routing="BLUE"),
-         "retrain.toml: deployment.traffic_routing: expected one of 'ALL_AT_ONCE', 'CANARY' or 'LINEAR', got 'BLUE'"),
-        (lambda d: d["dataset"].update(target="label"),
-         "retrain.toml: dataset: target 'label' is not a column of dataset.schema"),
-        (lambda d: d["dataset"]["schema"].update(amount="float"),
-         "retrain.toml: dataset.schema.amount: expected one of"),
-        (lambda d: d["training"]["hyperparameters"].update(max_iter=[1]),
-         "retrain.toml: training.hyperparameters.max_iter: expected a string, number or boolean, got [1]"),
+        (
+            lambda d: d["deployment"].update(traffic_routing="BLUE"),
+            "retrain.toml: deployment.traffic_routing: expected one of 'ALL_AT_ONCE', 'CANARY' or 'LINEAR', got 'BLUE'",
+        ),
+        (
+            lambda d: d["dataset"].update(target="label"),
+            "retrain.toml: dataset: target 'label' is not a column of dataset.schema",
+        ),
+        (
+            lambda d: d["dataset"]["schema"].update(amount="float"),
+            "retrain.toml: dataset.schema.amount: expected one of",
+        ),
+        (
+            lambda d: d["training"]["hyperparameters"].update(max_iter=[1]),
+            "retrain.toml: training.hyperparameters.max_iter: expected a string, number or boolean, got [1]",
+        ),
         (lambda d: d["promotion"].update(direction="up"), "retrain.toml: promotion.direction: expected one of"),
-        (lambda d: d["approval"].update(timeout_seconds=True),
-         "retrain.toml: approval.timeout_seconds: expected an integer"),
+        (
+            lambda d: d["approval"].update(timeout_seconds=True),
+            "retrain.toml: approval.timeout_seconds: expected an integer",
+        ),
         (lambda d: d.pop("pipeline"), "retrain.toml: pipeline: missing; add it"),
     ],
 )
@@ -79,7 +91,10 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     bad.write_text(text.replace("canary_size_percent = 10", 'canary_size_percent = "ten"'))
     result = subprocess.run(
         [sys.executable, "-m", "cli", "check-config", "--config", str(bad)],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -58,8 +58,13 @@ def test_all_at_once_routing(config: RetrainConfig) -> None:
 
 
 def test_rollout_timings_from_the_input_win_even_when_zero(config: RetrainConfig) -> None:
-    given = {"wait_interval_seconds": 0, "termination_wait_seconds": 5, "endpoint_poll_seconds": 2,
-             "max_endpoint_polls": 30, "traffic_routing": "LINEAR"}
+    given = {
+        "wait_interval_seconds": 0,
+        "termination_wait_seconds": 5,
+        "endpoint_poll_seconds": 2,
+        "max_endpoint_polls": 30,
+        "traffic_routing": "LINEAR",
+    }
     deployment = plan_run(event(input=given), config, "eu-west-1").deployment
     assert deployment.traffic_routing["WaitIntervalInSeconds"] == 0
     assert deployment.traffic_routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}

@@ -32,7 +32,8 @@ class History:
 
 def test_a_promoted_run_has_its_states_in_order_with_durations() -> None:
     history = (
-        History().add("ExecutionStarted")
+        History()
+        .add("ExecutionStarted")
         .state("Task", "ValidateInput", 0.5)
         .state("Task", "CheckForNewData", 0.7, {"data": {"enough": True}})
         .state("Choice", "EnoughNewData?", 0.0)
@@ -42,7 +43,12 @@ def test_a_promoted_run_has_its_states_in_order_with_durations() -> None:
     )
     timeline = build_timeline(history.events)
     assert [v.name for v in timeline.visits] == [
-        "ValidateInput", "CheckForNewData", "EnoughNewData?", "PrepareData", "Promoted"]
+        "ValidateInput",
+        "CheckForNewData",
+        "EnoughNewData?",
+        "PrepareData",
+        "Promoted",
+    ]
     assert timeline.outcome == "Promoted"
     assert timeline.status == "SUCCEEDED"
     assert timeline.seconds_per_state()["PrepareData"] == 30
@@ -62,7 +68,8 @@ def test_a_wait_loop_adds_up_and_the_outcome_is_the_terminal_state() -> None:
 
 def test_a_failed_run_keeps_the_domain_error_and_where_it_happened() -> None:
     history = (
-        History().add("ExecutionStarted")
+        History()
+        .add("ExecutionStarted")
         .add("TaskStateEntered", stateEnteredEventDetails={"name": "PrepareData", "input": "{}"})
         .add("TaskFailed", 12, taskFailedEventDetails={"error": "States.TaskFailed", "cause": "SchemaMismatch: x"})
         .add("TaskStateExited", stateExitedEventDetails={"name": "PrepareData", "output": "{}"})
@@ -79,7 +86,8 @@ def test_a_failed_run_keeps_the_domain_error_and_where_it_happened() -> None:
 
 def test_a_retried_failure_is_not_the_state_error() -> None:
     history = (
-        History().add("ExecutionStarted")
+        History()
+        .add("ExecutionStarted")
         .add("TaskStateEntered", stateEnteredEventDetails={"name": "CheckForNewData", "input": "{}"})
         .add("LambdaFunctionFailed", 1, lambdaFunctionFailedEventDetails={"error": "Lambda.ServiceException"})
         .add("LambdaFunctionSucceeded", 2)
@@ -91,15 +99,20 @@ def test_a_retried_failure_is_not_the_state_error() -> None:
 
 def test_rollback_and_rejection_map_to_their_outcomes() -> None:
     for terminal, outcome in [("DeploymentRolledBack", "RolledBack"), ("Rejected", "Rejected")]:
-        history = History().add("ExecutionStarted").add(
-            "FailStateEntered", stateEnteredEventDetails={"name": terminal, "input": "{}"}
-        ).add("ExecutionFailed", executionFailedEventDetails={"error": "x"})
+        history = (
+            History()
+            .add("ExecutionStarted")
+            .add("FailStateEntered", stateEnteredEventDetails={"name": terminal, "input": "{}"})
+            .add("ExecutionFailed", executionFailedEventDetails={"error": "x"})
+        )
         assert build_timeline(history.events).outcome == outcome
 
 
 def test_a_running_execution() -> None:
-    history = History().add("ExecutionStarted").add(
-        "TaskStateEntered", stateEnteredEventDetails={"name": "TrainCandidate", "input": "{}"}
+    history = (
+        History()
+        .add("ExecutionStarted")
+        .add("TaskStateEntered", stateEnteredEventDetails={"name": "TrainCandidate", "input": "{}"})
     )
     timeline = build_timeline(history.events)
     assert timeline.outcome == "Running" and timeline.current_state == "TrainCandidate"

@@ -19,8 +19,9 @@ def _imports_emulator(path: Path) -> bool:
         names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
         if isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
-        if any(name == seam.EMULATOR_DISTRIBUTION or name.startswith(f"{seam.EMULATOR_DISTRIBUTION}.")
-               for name in names):
+        if any(
+            name == seam.EMULATOR_DISTRIBUTION or name.startswith(f"{seam.EMULATOR_DISTRIBUTION}.") for name in names
+        ):
             return True
     return False
 

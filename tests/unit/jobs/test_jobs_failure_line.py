@@ -51,7 +51,8 @@ def test_a_bug_is_named_when_the_job_says_how(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize("module", [prepare_failures, train, evaluate])
 def test_every_failure_a_job_names_is_a_pipeline_error_and_classifies(module: object) -> None:
     failures = [
-        value for value in vars(module).values()
+        value
+        for value in vars(module).values()
         if isinstance(value, type) and issubclass(value, JobFailure) and value is not JobFailure
     ]
     assert failures
@@ -59,7 +60,8 @@ def test_every_failure_a_job_names_is_a_pipeline_error_and_classifies(module: ob
         line = failure("what broke;\nhow to fix it").line()
         match = FAILURE_LINE.match(line)
         assert match and match.group("name") == failure.__name__ in DOMAIN_ERROR_NAMES
-        summary = classify({"Error": "States.TaskFailed", "Cause": json.dumps({"ExitMessage": line,
-                                                                             "ProcessingJobName": "j"})})
+        summary = classify(
+            {"Error": "States.TaskFailed", "Cause": json.dumps({"ExitMessage": line, "ProcessingJobName": "j"})}
+        )
         assert summary.error == failure.__name__
         assert summary.cause.startswith("Processing job j failed: what broke; how to fix it")

@@ -14,7 +14,7 @@ def test_the_exception_is_what_follows_the_last_tracebacks_frames() -> None:
         "starting\n"
         "Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyError: 'first'\n\n"
         "During handling of the above exception, another exception occurred:\n\n"
-        "Traceback (most recent call last):\n  File \"a.py\", line 3, in <module>\n    main()\n"
+        'Traceback (most recent call last):\n  File "a.py", line 3, in <module>\n    main()\n'
         "ValueError: second\nTrainingScriptFailed: unexpected ValueError: second\n"
     )
     failure = read_failure(output)

@@ -52,7 +52,8 @@ def test_output_goes_line_by_line_and_the_stderr_tail_is_kept(tmp_path: Path) ->
     err: list[str] = []
     process = ScriptProcess(
         [sys.executable, "-c", "import sys; print('to stdout'); print('boom', file=sys.stderr); sys.exit(3)"],
-        cwd=tmp_path, env=dict(os.environ),
+        cwd=tmp_path,
+        env=dict(os.environ),
     )
     process.start(on_stdout=out.append, on_stderr=err.append)
     assert process.supervise(30) is Ending.EXITED
@@ -66,7 +67,8 @@ def test_output_to_a_log_file_holds_both_streams(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     process = ScriptProcess(
         [sys.executable, "-c", "import sys; print('out', flush=True); print('err', file=sys.stderr)"],
-        cwd=tmp_path, env=dict(os.environ),
+        cwd=tmp_path,
+        env=dict(os.environ),
     )
     process.start(log_file=log)
     assert process.supervise(30) is Ending.EXITED

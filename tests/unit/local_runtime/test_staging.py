@@ -31,7 +31,9 @@ def test_a_prefix_downloads_below_the_prefix(s3: Any, tmp_path: Path) -> None:
     staging = S3Staging(s3)
     assert staging.download_prefix(f"s3://{BUCKET}/in/train", tmp_path) == 2
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == [
-        "part-0.csv", "sub/part-1.csv"]
+        "part-0.csv",
+        "sub/part-1.csv",
+    ]
     assert staging.download_prefix(f"s3://{BUCKET}/in/other.csv", tmp_path / "one") == 1
     assert (tmp_path / "one" / "other.csv").is_file()
 
@@ -71,7 +73,10 @@ def test_the_mirror_writes_back_what_changed_and_deletes_what_went(s3: Any, tmp_
     uri = mirror.mount(f"s3://{BUCKET}/processed/")
     folder = Path(uri.removeprefix("file://"))
     assert uri.endswith("/") and sorted(p.name for p in folder.iterdir()) == [
-        "change.parquet", "drop.parquet", "keep.parquet"]
+        "change.parquet",
+        "drop.parquet",
+        "keep.parquet",
+    ]
     (folder / "change.parquet").write_bytes(b"new content")
     (folder / "drop.parquet").unlink()
     (folder / "new.parquet").write_bytes(b"n")

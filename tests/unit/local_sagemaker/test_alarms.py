@@ -26,31 +26,54 @@ ENDPOINT_DIMENSIONS = (("EndpointName", "ep"), ("VariantName", "AllTraffic"))
 
 def definition(**overrides: Any) -> AlarmDefinition:
     alarm = {
-        "AlarmName": "errors", "Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors",
+        "AlarmName": "errors",
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "Invocation5XXErrors",
         "Dimensions": [{"Name": "VariantName", "Value": "AllTraffic"}, {"Name": "EndpointName", "Value": "ep"}],
-        "Statistic": "Average", "Period": 10, "EvaluationPeriods": 3, "Threshold": 0.05,
-        "ComparisonOperator": "GreaterThanThreshold", **overrides,
+        "Statistic": "Average",
+        "Period": 10,
+        "EvaluationPeriods": 3,
+        "Threshold": 0.05,
+        "ComparisonOperator": "GreaterThanThreshold",
+        **overrides,
     }
     return AlarmDefinition.from_describe(alarm)
 
 
 def math_alarm(expression: str = "IF(invocations > 0, errors / invocations, 0)", **overrides: Any) -> dict[str, Any]:
     def stat(query_id: str, metric: str, statistic: str = "Sum", period: int = 60) -> dict[str, Any]:
-        return {"Id": query_id, "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric,
-                       "Dimensions": [{"Name": "EndpointName", "Value": "ep"}]},
-            "Period": period, "Stat": statistic}}
+        return {
+            "Id": query_id,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/SageMaker",
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "EndpointName", "Value": "ep"}],
+                },
+                "Period": period,
+                "Stat": statistic,
+            },
+        }
 
     return {
-        "AlarmName": "error-rate", "EvaluationPeriods": 3, "DatapointsToAlarm": 2, "Threshold": 0.05,
-        "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
-        "Metrics": [{"Id": "rate", "Expression": expression, "ReturnData": True},
-                    stat("errors", "Invocation5XXErrors"), stat("invocations", "Invocations")],
+        "AlarmName": "error-rate",
+        "EvaluationPeriods": 3,
+        "DatapointsToAlarm": 2,
+        "Threshold": 0.05,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "Metrics": [
+            {"Id": "rate", "Expression": expression, "ReturnData": True},
+            stat("errors", "Invocation5XXErrors"),
+            stat("invocations", "Invocations"),
+        ],
         **overrides,
     }
 
 
 # --- reading definitions ------------------------------------------------------------------------
+
 
 def test_the_definition_is_read_from_describe_alarms() -> None:
     alarm = definition(DatapointsToAlarm=2, TreatMissingData="breaching")
@@ -69,15 +92,21 @@ def test_the_stacks_error_rate_alarm_is_metric_math_over_the_endpoints_variant()
     alarm = AlarmDefinition.from_describe(errors)
 
     assert {query.id: (query.metric_name, query.statistic) for query in alarm.queries} == {
-        "errors": ("Invocation5XXErrors", "Sum"), "invocations": ("Invocations", "Sum")}
+        "errors": ("Invocation5XXErrors", "Sum"),
+        "invocations": ("Invocations", "Sum"),
+    }
     # The dimensions the endpoint's metrics are published with: the alarm can see them.
     assert {query.dimensions for query in alarm.queries} == {
-        (("EndpointName", "fraud-detector"), ("VariantName", "AllTraffic"))}
+        (("EndpointName", "fraud-detector"), ("VariantName", "AllTraffic"))
+    }
     assert [text.text for _, text in alarm.expressions] == ["IF(invocations > 0, errors / invocations, 0)"]
     assert alarm.returned == alarm.expressions[0][0]
     assert (alarm.period, alarm.evaluation_periods, alarm.datapoints_to_alarm) == (60, 3, 2)
     assert (alarm.threshold, alarm.comparison, alarm.treat_missing_data) == (
-        0.05, "GreaterThanThreshold", "notBreaching")
+        0.05,
+        "GreaterThanThreshold",
+        "notBreaching",
+    )
 
 
 def test_the_stacks_latency_alarm_is_the_p99_of_model_latency_over_the_endpoints_variant() -> None:
@@ -96,8 +125,7 @@ def test_the_stacks_latency_alarm_is_the_p99_of_model_latency_over_the_endpoints
 
 def test_the_published_invocation_metrics_carry_the_dimensions_the_stacks_alarms_filter_on() -> None:
     errors, latency = stack_alarms("fraud-detector")
-    wanted = {query.dimensions for props in (errors, latency)
-              for query in AlarmDefinition.from_describe(props).queries}
+    wanted = {query.dimensions for props in (errors, latency) for query in AlarmDefinition.from_describe(props).queries}
     metrics = InvocationMetrics()
     metrics.record("us-east-1", "fraud-detector", "AllTraffic", 500, 1200, 300, at=1000.0)
 
@@ -109,13 +137,25 @@ def test_the_published_invocation_metrics_carry_the_dimensions_the_stacks_alarms
 
 
 def test_a_metric_stat_returned_from_metrics_is_a_single_metric_alarm() -> None:
-    alarm = AlarmDefinition.from_describe({
-        "AlarmName": "latency", "EvaluationPeriods": 1, "Threshold": 500000.0,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "Metrics": [{"Id": "m1", "ReturnData": True, "MetricStat": {
-            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "ModelLatency", "Dimensions": []},
-            "Period": 60, "Stat": "P99"}}],
-    })
+    alarm = AlarmDefinition.from_describe(
+        {
+            "AlarmName": "latency",
+            "EvaluationPeriods": 1,
+            "Threshold": 500000.0,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Metrics": [
+                {
+                    "Id": "m1",
+                    "ReturnData": True,
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "ModelLatency", "Dimensions": []},
+                        "Period": 60,
+                        "Stat": "P99",
+                    },
+                }
+            ],
+        }
+    )
     (query,) = alarm.queries
     assert (query.metric_name, query.statistic, alarm.period, alarm.returned) == ("ModelLatency", "p99", 60, "m1")
 
@@ -123,30 +163,77 @@ def test_a_metric_stat_returned_from_metrics_is_a_single_metric_alarm() -> None:
 @pytest.mark.parametrize(
     ("alarm", "message"),
     [
-        (math_alarm(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold"),
-         "alarm error-rate: comparison 'LessThanLowerOrGreaterThanUpperThreshold' is not evaluated locally"),
-        (math_alarm("FILL(errors, 0) / invocations"),
-         "alarm error-rate, query rate: metric math expression 'FILL(errors, 0) / invocations': the metric math "
-         "function FILL is not supported"),
-        (math_alarm("errors / requests"), "names requests, which is no query id of the alarm (rate, errors, "
-                                          "invocations)"),
-        (math_alarm(Metrics=[*math_alarm()["Metrics"][:1], {**math_alarm()["Metrics"][1], "ReturnData": True}]),
-         "exactly one of its Metrics must have ReturnData true, not 2"),
-        (math_alarm(Metrics=[{**query, "Id": "Errors"} if query["Id"] == "errors" else query
-                             for query in math_alarm()["Metrics"]]), "query id 'Errors' must be unique and start"),
-        (math_alarm(Metrics=[*math_alarm()["Metrics"], {"Id": "late", "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "ModelLatency"}, "Period": 300, "Stat": "p99"}}]),
-         "its queries use different periods ([60, 300])"),
-        (math_alarm(Metrics=[{**query, "MetricStat": {**query["MetricStat"], "Stat": "tm99"}}
-                             if query["Id"] == "errors" else query for query in math_alarm()["Metrics"]]),
-         "the statistic tm99 of query errors is not evaluated locally"),
-        (math_alarm("other", Metrics=[*math_alarm("other")["Metrics"],
-                                      {"Id": "other", "Expression": "rate * 2", "ReturnData": False}]),
-         "cycle (rate -> other -> rate)"),
-        (math_alarm(Metrics=[*math_alarm()["Metrics"], {"Id": "odd", "ReturnData": False}]),
-         "query odd has neither MetricStat nor Expression"),
-        ({"AlarmName": "bare", "ComparisonOperator": "GreaterThanThreshold", "Threshold": 1.0},
-         "alarm bare: query m1 names no metric, statistic or period"),
+        (
+            math_alarm(ComparisonOperator="LessThanLowerOrGreaterThanUpperThreshold"),
+            "alarm error-rate: comparison 'LessThanLowerOrGreaterThanUpperThreshold' is not evaluated locally",
+        ),
+        (
+            math_alarm("FILL(errors, 0) / invocations"),
+            "alarm error-rate, query rate: metric math expression 'FILL(errors, 0) / invocations': the metric math "
+            "function FILL is not supported",
+        ),
+        (
+            math_alarm("errors / requests"),
+            "names requests, which is no query id of the alarm (rate, errors, invocations)",
+        ),
+        (
+            math_alarm(Metrics=[*math_alarm()["Metrics"][:1], {**math_alarm()["Metrics"][1], "ReturnData": True}]),
+            "exactly one of its Metrics must have ReturnData true, not 2",
+        ),
+        (
+            math_alarm(
+                Metrics=[
+                    {**query, "Id": "Errors"} if query["Id"] == "errors" else query for query in math_alarm()["Metrics"]
+                ]
+            ),
+            "query id 'Errors' must be unique and start",
+        ),
+        (
+            math_alarm(
+                Metrics=[
+                    *math_alarm()["Metrics"],
+                    {
+                        "Id": "late",
+                        "ReturnData": False,
+                        "MetricStat": {
+                            "Metric": {"Namespace": "AWS/SageMaker", "MetricName": "ModelLatency"},
+                            "Period": 300,
+                            "Stat": "p99",
+                        },
+                    },
+                ]
+            ),
+            "its queries use different periods ([60, 300])",
+        ),
+        (
+            math_alarm(
+                Metrics=[
+                    {**query, "MetricStat": {**query["MetricStat"], "Stat": "tm99"}}
+                    if query["Id"] == "errors"
+                    else query
+                    for query in math_alarm()["Metrics"]
+                ]
+            ),
+            "the statistic tm99 of query errors is not evaluated locally",
+        ),
+        (
+            math_alarm(
+                "other",
+                Metrics=[
+                    *math_alarm("other")["Metrics"],
+                    {"Id": "other", "Expression": "rate * 2", "ReturnData": False},
+                ],
+            ),
+            "cycle (rate -> other -> rate)",
+        ),
+        (
+            math_alarm(Metrics=[*math_alarm()["Metrics"], {"Id": "odd", "ReturnData": False}]),
+            "query odd has neither MetricStat nor Expression",
+        ),
+        (
+            {"AlarmName": "bare", "ComparisonOperator": "GreaterThanThreshold", "Threshold": 1.0},
+            "alarm bare: query m1 names no metric, statistic or period",
+        ),
     ],
 )
 def test_alarms_that_cannot_be_evaluated_locally_are_refused_by_name(alarm: dict[str, Any], message: str) -> None:
@@ -156,6 +243,7 @@ def test_alarms_that_cannot_be_evaluated_locally_are_refused_by_name(alarm: dict
 
 
 # --- judging ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("values", "overrides", "state"),
@@ -210,8 +298,9 @@ def test_a_query_places_datapoints_in_their_periods() -> None:
         ({0: 2.0, 60: 2.0, 120: 2.0}, {0: 40.0, 60: 40.0, 120: 40.0}, OK),
     ],
 )
-def test_the_error_rate_is_computed_per_period_and_judged(errors: dict[int, float], invocations: dict[int, float],
-                                                         state: str) -> None:
+def test_the_error_rate_is_computed_per_period_and_judged(
+    errors: dict[int, float], invocations: dict[int, float], state: str
+) -> None:
     alarm = AlarmDefinition.from_describe(math_alarm())
 
     values = alarm.values({"errors": errors, "invocations": invocations}, end=180)
@@ -223,9 +312,17 @@ def test_the_error_rate_is_computed_per_period_and_judged(errors: dict[int, floa
 
 
 def test_expressions_may_build_on_each_other() -> None:
-    alarm = AlarmDefinition.from_describe(math_alarm("percent", Metrics=[
-        *math_alarm()["Metrics"][1:], {"Id": "ratio", "Expression": "errors / invocations", "ReturnData": False},
-        {"Id": "percent", "Expression": "ratio * 100", "ReturnData": True}], Threshold=5.0))
+    alarm = AlarmDefinition.from_describe(
+        math_alarm(
+            "percent",
+            Metrics=[
+                *math_alarm()["Metrics"][1:],
+                {"Id": "ratio", "Expression": "errors / invocations", "ReturnData": False},
+                {"Id": "percent", "Expression": "ratio * 100", "ReturnData": True},
+            ],
+            Threshold=5.0,
+        )
+    )
 
     assert alarm.values({"errors": {0: 1.0}, "invocations": {0: 10.0, 60: 5.0}}, end=180) == [10.0, 0.0, None]
 
@@ -245,8 +342,11 @@ class FakeCloudWatch:
     def get_metric_statistics(self, **request: Any) -> dict[str, Any]:
         self.requests.append(request)
         start, end = request["StartTime"].timestamp(), request["EndTime"].timestamp()
-        return {"Datapoints": [p for p in self.datapoints.get(request["MetricName"], [])
-                               if start <= p["Timestamp"].timestamp() < end]}
+        return {
+            "Datapoints": [
+                p for p in self.datapoints.get(request["MetricName"], []) if start <= p["Timestamp"].timestamp() < end
+            ]
+        }
 
     def set_alarm_state(self, AlarmName: str, StateValue: str, StateReason: str) -> None:
         self.states.append((AlarmName, StateValue))
@@ -257,12 +357,22 @@ def stamp(seconds: int) -> dt.datetime:
 
 
 def test_the_monitor_asks_for_the_alarms_metric_and_dimensions_over_settled_periods() -> None:
-    alarm = {"AlarmName": "errors", "Namespace": "AWS/SageMaker", "MetricName": "Invocation5XXErrors",
-             "Dimensions": [{"Name": "EndpointName", "Value": "ep"}], "Statistic": "Sum", "Period": 5,
-             "EvaluationPeriods": 2, "DatapointsToAlarm": 1, "Threshold": 0.0,
-             "ComparisonOperator": "GreaterThanThreshold"}
-    cloudwatch = FakeCloudWatch([alarm], {"Invocation5XXErrors": [{"Timestamp": stamp(1005), "Sum": 3.0},
-                                                                  {"Timestamp": stamp(1015), "Sum": 9.0}]})
+    alarm = {
+        "AlarmName": "errors",
+        "Namespace": "AWS/SageMaker",
+        "MetricName": "Invocation5XXErrors",
+        "Dimensions": [{"Name": "EndpointName", "Value": "ep"}],
+        "Statistic": "Sum",
+        "Period": 5,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 1,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+    }
+    cloudwatch = FakeCloudWatch(
+        [alarm],
+        {"Invocation5XXErrors": [{"Timestamp": stamp(1005), "Sum": 3.0}, {"Timestamp": stamp(1015), "Sum": 9.0}]},
+    )
     monitor = AlarmMonitor(cloudwatch)
 
     found = monitor.first_in_alarm(["errors", "missing-alarm"], now=1016.0)
@@ -280,28 +390,39 @@ def test_the_monitor_asks_for_the_alarms_metric_and_dimensions_over_settled_peri
 
 def test_the_monitor_fetches_each_query_of_the_stacks_error_rate_alarm_and_evaluates_it() -> None:
     errors, latency = stack_alarms("ep")
-    cloudwatch = FakeCloudWatch([errors, latency], {
-        "Invocation5XXErrors": [{"Timestamp": stamp(60), "Sum": 1.0}, {"Timestamp": stamp(120), "Sum": 6.0}],
-        "Invocations": [{"Timestamp": stamp(0), "Sum": 50.0}, {"Timestamp": stamp(60), "Sum": 10.0},
-                        {"Timestamp": stamp(120), "Sum": 30.0}],
-        "ModelLatency": [{"Timestamp": stamp(120), "ExtendedStatistics": {"p99": 20_000.0}}],
-    })
+    cloudwatch = FakeCloudWatch(
+        [errors, latency],
+        {
+            "Invocation5XXErrors": [{"Timestamp": stamp(60), "Sum": 1.0}, {"Timestamp": stamp(120), "Sum": 6.0}],
+            "Invocations": [
+                {"Timestamp": stamp(0), "Sum": 50.0},
+                {"Timestamp": stamp(60), "Sum": 10.0},
+                {"Timestamp": stamp(120), "Sum": 30.0},
+            ],
+            "ModelLatency": [{"Timestamp": stamp(120), "ExtendedStatistics": {"p99": 20_000.0}}],
+        },
+    )
     monitor = AlarmMonitor(cloudwatch)
 
-    verdicts = {alarm.name: monitor.check(alarm, now=182.0)
-                for alarm in monitor.definitions([latency["AlarmName"], errors["AlarmName"]])}
+    verdicts = {
+        alarm.name: monitor.check(alarm, now=182.0)
+        for alarm in monitor.definitions([latency["AlarmName"], errors["AlarmName"]])
+    }
 
     # Periods [0, 60), [60, 120), [120, 180): rates 0, 0.1, 0.2: two breach.
     assert verdicts[errors["AlarmName"]].state == ALARM
     assert verdicts[errors["AlarmName"]].reason.startswith(
-        "Threshold Crossed: 2 out of the last 3 datapoints [0, 0.1, 0.2]")
+        "Threshold Crossed: 2 out of the last 3 datapoints [0, 0.1, 0.2]"
+    )
     assert verdicts[latency["AlarmName"]].state == OK  # one period at 20 ms, the rest missing: not breaching
-    asked = {(r["MetricName"], tuple(r.get("Statistics") or r.get("ExtendedStatistics") or ()))
-             for r in cloudwatch.requests}
+    asked = {
+        (r["MetricName"], tuple(r.get("Statistics") or r.get("ExtendedStatistics") or ())) for r in cloudwatch.requests
+    }
     assert asked == {("ModelLatency", ("p99",)), ("Invocation5XXErrors", ("Sum",)), ("Invocations", ("Sum",))}
-    assert all(r["Dimensions"] == [{"Name": "EndpointName", "Value": "ep"}, {"Name": "VariantName",
-                                                                            "Value": "AllTraffic"}]
-               for r in cloudwatch.requests)
+    assert all(
+        r["Dimensions"] == [{"Name": "EndpointName", "Value": "ep"}, {"Name": "VariantName", "Value": "AllTraffic"}]
+        for r in cloudwatch.requests
+    )
 
 
 def test_the_monitor_refuses_an_alarm_it_cannot_judge() -> None:

@@ -15,8 +15,11 @@ def series(*values: float | None, step: int = 60) -> Series:
 # The CloudWatch user guide's comparison example: metric1 [30, 20, 0, 0], metric2 [20, -, 20, -].
 COMPARED = {"metric1": series(30, 20, 0, 0), "metric2": series(20, None, 20, None)}
 # Its IF examples: metric1 [1, 1, 0, 0, -], metric2 [30, -, 0, 0, 30], metric3 [0, 0, 20, -, 20].
-CHOSEN = {"metric1": series(1, 1, 0, 0, None), "metric2": series(30, None, 0, 0, 30),
-          "metric3": series(0, 0, 20, None, 20)}
+CHOSEN = {
+    "metric1": series(1, 1, 0, 0, None),
+    "metric2": series(30, None, 0, 0, 30),
+    "metric3": series(0, 0, 20, None, 20),
+}
 # The project's error-rate alarm: no traffic in the second-to-last period, no error datum in the last.
 TRAFFIC = {"invocations": series(10, 40, 0, None, 4), "errors": series(1, 0, 0, 3, None)}
 
@@ -53,10 +56,10 @@ TRAFFIC = {"invocations": series(10, 40, 0, None, 4), "errors": series(1, 0, 0, 
         ("-(metric1 - 40) / 10", COMPARED, series(1, 2, 4, 4)),
         ("1 + 2 * metric2", COMPARED, series(41, None, 41, None)),
         ("(1 + 2) * metric2", COMPARED, series(60, None, 60, None)),
-        ("metric2 ^ 0.5", COMPARED, series(20 ** 0.5, None, 20 ** 0.5, None)),
+        ("metric2 ^ 0.5", COMPARED, series(20**0.5, None, 20**0.5, None)),
         ("0 * metric2 + 2 ^ 3 ^ 2", COMPARED, series(512, None, 512, None)),  # ^ is right-associative
         ("0 * metric2 + -2 ^ 2", COMPARED, series(-4, None, -4, None)),  # unary minus binds looser than ^
-        ("(metric1 - 10) ^ 0.5", COMPARED, series(20 ** 0.5, 10 ** 0.5, None, None)),  # no real root: dropped
+        ("(metric1 - 10) ^ 0.5", COMPARED, series(20**0.5, 10**0.5, None, None)),  # no real root: dropped
         ("metric2 + 1 / 0", COMPARED, {}),  # a number with no value leaves no datapoint
         ("metric2 + 1.5e1 - .5", COMPARED, series(34.5, None, 34.5, None)),
         # the project's error-rate alarm

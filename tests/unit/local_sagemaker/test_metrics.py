@@ -31,9 +31,14 @@ def test_a_second_of_requests_becomes_counts_rates_and_latencies() -> None:
     model_latency = data["ModelLatency"][0]
     assert model_latency["Unit"] == "Microseconds"
     assert dict(zip(model_latency["Values"], model_latency["Counts"], strict=True)) == {
-        1000.0: 2.0, 2000.0: 1.0, 3000.0: 1.0}
-    assert model_latency["Dimensions"] == [{"Name": "EndpointName", "Value": "ep"},
-                                     {"Name": "VariantName", "Value": "AllTraffic"}]
+        1000.0: 2.0,
+        2000.0: 1.0,
+        3000.0: 1.0,
+    }
+    assert model_latency["Dimensions"] == [
+        {"Name": "EndpointName", "Value": "ep"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
     assert model_latency["Timestamp"].timestamp() == 100
     assert model_latency["StorageResolution"] == 1
     assert metrics.drain(before=101.5) == {}

@@ -12,8 +12,11 @@ from local.sagemaker.registry import ModelRegistry
 from local.sagemaker.store import StateStore
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
-PACKAGE_CONTAINER = {"Image": "sklearn:1.2", "ModelDataUrl": "s3://models/candidate/model.tar.gz",
-                     "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://code/"}}
+PACKAGE_CONTAINER = {
+    "Image": "sklearn:1.2",
+    "ModelDataUrl": "s3://models/candidate/model.tar.gz",
+    "Environment": {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://code/"},
+}
 
 
 @pytest.fixture
@@ -24,11 +27,17 @@ def registry() -> ModelRegistry:
 
 
 def package(registry: ModelRegistry, **request: Any) -> str:
-    request.setdefault("InferenceSpecification", {"Containers": [PACKAGE_CONTAINER],
-                                                  "SupportedContentTypes": ["application/json"],
-                                                  "SupportedResponseMIMETypes": ["application/json"]})
-    return str(registry.create_package({"ModelPackageGroupName": "fraud", **request}, REGION, ACCOUNT)[
-        "ModelPackageArn"])
+    request.setdefault(
+        "InferenceSpecification",
+        {
+            "Containers": [PACKAGE_CONTAINER],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )
+    return str(
+        registry.create_package({"ModelPackageGroupName": "fraud", **request}, REGION, ACCOUNT)["ModelPackageArn"]
+    )
 
 
 def model(**containers: Any) -> dict[str, Any]:
@@ -47,9 +56,14 @@ def test_a_package_model_runs_the_packages_container_whatever_its_approval(regis
 
 def test_the_package_may_be_named_by_group_and_version_and_in_containers(registry: ModelRegistry) -> None:
     package(registry)
-    second = package(registry, InferenceSpecification={
-        "Containers": [{**PACKAGE_CONTAINER, "ModelDataUrl": "s3://models/v2/model.tar.gz"}],
-        "SupportedContentTypes": ["application/json"], "SupportedResponseMIMETypes": ["application/json"]})
+    second = package(
+        registry,
+        InferenceSpecification={
+            "Containers": [{**PACKAGE_CONTAINER, "ModelDataUrl": "s3://models/v2/model.tar.gz"}],
+            "SupportedContentTypes": ["application/json"],
+            "SupportedResponseMIMETypes": ["application/json"],
+        },
+    )
     assert second.endswith("model-package/fraud/2")
 
     running = ModelContainers(registry).primary(model(Containers=[{"ModelPackageName": "fraud/2"}]))
@@ -59,31 +73,50 @@ def test_the_package_may_be_named_by_group_and_version_and_in_containers(registr
 
 def test_an_environment_beside_the_package_goes_on_top_of_the_packages(registry: ModelRegistry) -> None:
     arn = package(registry)
-    running = ModelContainers(registry).primary(model(PrimaryContainer={
-        "ModelPackageName": arn, "Environment": {"SAGEMAKER_PROGRAM": "serve.py", "LOG_LEVEL": "debug"}}))
-    assert running["Environment"] == {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://code/",
-                                      "LOG_LEVEL": "debug"}
+    running = ModelContainers(registry).primary(
+        model(
+            PrimaryContainer={
+                "ModelPackageName": arn,
+                "Environment": {"SAGEMAKER_PROGRAM": "serve.py", "LOG_LEVEL": "debug"},
+            }
+        )
+    )
+    assert running["Environment"] == {
+        "SAGEMAKER_PROGRAM": "serve.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://code/",
+        "LOG_LEVEL": "debug",
+    }
 
 
 def test_an_additional_inference_specification_is_picked_by_name(registry: ModelRegistry) -> None:
-    arn = package(registry, AdditionalInferenceSpecifications=[
-        {"Name": "gpu", "Containers": [{"Image": "sklearn-gpu", "ModelDataUrl": "s3://models/gpu.tar.gz"}]}])
+    arn = package(
+        registry,
+        AdditionalInferenceSpecifications=[
+            {"Name": "gpu", "Containers": [{"Image": "sklearn-gpu", "ModelDataUrl": "s3://models/gpu.tar.gz"}]}
+        ],
+    )
     containers = ModelContainers(registry)
 
     running = containers.primary(model(PrimaryContainer={"ModelPackageName": arn, "InferenceSpecificationName": "gpu"}))
 
     assert running["Image"] == "sklearn-gpu"
-    with pytest.raises(SageMakerError, match="InferenceSpecificationName tpu is not an additional inference "
-                                             r"specification of model package .*fraud/1 \(it has: gpu\)"):
-        containers.check({"PrimaryContainer": {"ModelPackageName": arn, "InferenceSpecificationName": "tpu"}},
-                         REGION, ACCOUNT)
+    with pytest.raises(
+        SageMakerError,
+        match="InferenceSpecificationName tpu is not an additional inference "
+        r"specification of model package .*fraud/1 \(it has: gpu\)",
+    ):
+        containers.check(
+            {"PrimaryContainer": {"ModelPackageName": arn, "InferenceSpecificationName": "tpu"}}, REGION, ACCOUNT
+        )
 
 
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("arn:aws:sagemaker:us-east-1:000000000000:model-package/fraud/9",
-         "ModelPackage arn:aws:sagemaker:us-east-1:000000000000:model-package/fraud/9 does not exist."),
+        (
+            "arn:aws:sagemaker:us-east-1:000000000000:model-package/fraud/9",
+            "ModelPackage arn:aws:sagemaker:us-east-1:000000000000:model-package/fraud/9 does not exist.",
+        ),
         ("fraud", "ModelPackage arn:aws:sagemaker:us-east-1:000000000000:model-package/fraud does not exist."),
         ("other/1", "ModelPackage arn:aws:sagemaker:us-east-1:000000000000:model-package/other/1 does not exist."),
     ],

@@ -10,7 +10,7 @@ import pytest
 
 from local.sagemaker.model_server import DefaultHandlers, ModelService, ServingError
 
-SCRIPT = '''
+SCRIPT = """
 import json
 
 class TooLarge(ValueError):
@@ -31,7 +31,7 @@ def predict_fn(data, model):
     if data == [0]:
         raise ZeroDivisionError("cannot score zero")
     return [row * model["factor"] for row in data]
-'''
+"""
 
 
 @pytest.fixture

@@ -14,8 +14,16 @@ from local.sagemaker.router import EndpointRouter, Route, UnknownVariant, pick_w
 
 @pytest.mark.parametrize(
     ("weights", "draw", "index"),
-    [([1.0], 0.99, 0), ([1.0, 1.0], 0.49, 0), ([1.0, 1.0], 0.5, 1), ([1.0, 3.0], 0.24, 0), ([1.0, 3.0], 0.25, 1),
-     ([0.0, 2.0], 0.0, 1), ([0.0, 0.0], 0.7, 1), ([2.0, 0.0, 2.0], 0.5, 2)],
+    [
+        ([1.0], 0.99, 0),
+        ([1.0, 1.0], 0.49, 0),
+        ([1.0, 1.0], 0.5, 1),
+        ([1.0, 3.0], 0.24, 0),
+        ([1.0, 3.0], 0.25, 1),
+        ([0.0, 2.0], 0.0, 1),
+        ([0.0, 0.0], 0.7, 1),
+        ([2.0, 0.0, 2.0], 0.5, 2),
+    ],
 )
 def test_pick_weighted_gives_each_index_its_share(weights: list[float], draw: float, index: int) -> None:
     assert pick_weighted(weights, draw) == index
@@ -30,9 +38,16 @@ class FakeInstance:
 
 
 def fleet(name: str, weights: dict[str, float], instances: int = 1) -> Fleet:
-    variants = [VariantFleet(variant, weight, f"{name}-model", "ml.m5.large",
-                             [FakeInstance(f"{name}-{variant}-{i}") for i in range(instances)])  # type: ignore[misc]
-                for variant, weight in weights.items()]
+    variants = [
+        VariantFleet(
+            variant,
+            weight,
+            f"{name}-model",
+            "ml.m5.large",
+            [FakeInstance(f"{name}-{variant}-{i}") for i in range(instances)],
+        )  # type: ignore[misc]
+        for variant, weight in weights.items()
+    ]
     return Fleet("ep", name, variants)
 
 

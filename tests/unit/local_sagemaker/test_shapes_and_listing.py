@@ -15,8 +15,10 @@ def test_requests_are_checked_with_sagemakers_wording() -> None:
     checker = ShapeChecker(MODEL)
     shape = MODEL.operation_model("CreateEndpoint").input_shape
     problems = checker.problems({"EndpointName": "bad_name", "Tags": [{"Key": "k"}], "Extra": 1}, shape)
-    assert "Value 'bad_name' at 'endpointName' failed to satisfy constraint: Member must satisfy regular " \
-           "expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}" in problems
+    assert (
+        "Value 'bad_name' at 'endpointName' failed to satisfy constraint: Member must satisfy regular "
+        "expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}" in problems
+    )
     assert "Value null at 'endpointConfigName' failed to satisfy constraint: Member must not be null" in problems
     assert "Value null at 'tags.1.member.value' failed to satisfy constraint: Member must not be null" in problems
     assert any("Unknown member 'extra'" in problem for problem in problems)
@@ -34,15 +36,26 @@ def test_numbers_enums_and_ranges_are_checked() -> None:
 
 def test_a_record_answers_with_what_the_output_shape_declares() -> None:
     shape = MODEL.operation_model("DescribeModel").output_shape
-    record = {"ModelName": "m", "ModelArn": "arn", "CreationTime": 1.0, "_Region": "us-east-1", "Tags": [],
-              "PrimaryContainer": {"Image": "i", "_Private": 1}}
-    assert project(record, shape) == {"ModelName": "m", "ModelArn": "arn", "CreationTime": 1.0,
-                                      "PrimaryContainer": {"Image": "i"}}
+    record = {
+        "ModelName": "m",
+        "ModelArn": "arn",
+        "CreationTime": 1.0,
+        "_Region": "us-east-1",
+        "Tags": [],
+        "PrimaryContainer": {"Image": "i", "_Private": 1},
+    }
+    assert project(record, shape) == {
+        "ModelName": "m",
+        "ModelArn": "arn",
+        "CreationTime": 1.0,
+        "PrimaryContainer": {"Image": "i"},
+    }
 
 
 def records() -> list[dict[str, object]]:
-    return [{"Name": f"job-{i}", "CreationTime": float(i), "Status": "Completed" if i % 2 else "Failed"}
-            for i in range(5)]
+    return [
+        {"Name": f"job-{i}", "CreationTime": float(i), "Status": "Completed" if i % 2 else "Failed"} for i in range(5)
+    ]
 
 
 def test_lists_filter_sort_and_page() -> None:
@@ -53,8 +66,9 @@ def test_lists_filter_sort_and_page() -> None:
     assert [r["Name"] for r in page] == ["job-3"] and token
     second, last_token = ListRequest({"MaxResults": 1, "NextToken": token}, "Name").page(chosen)
     assert [r["Name"] for r in second] == ["job-1"] and last_token is None
-    ascending = ListRequest({"SortBy": "Name", "SortOrder": "Ascending", "NameContains": "JOB-",
-                             "CreationTimeAfter": 1.5}, "Name").select(records())
+    ascending = ListRequest(
+        {"SortBy": "Name", "SortOrder": "Ascending", "NameContains": "JOB-", "CreationTimeAfter": 1.5}, "Name"
+    ).select(records())
     assert [r["Name"] for r in ascending] == ["job-2", "job-3", "job-4"]
 
 
