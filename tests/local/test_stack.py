@@ -25,182 +25,27 @@ import re
 import shutil
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from local.aws import LocalAws
-from local.clients import LocalClients
-from local.deploy import deploy_project_stack
-from local.home import StateDirectory
 from retrain.config import RetrainConfig, load_config
-from retrain.triggers import execution_name
 from tests.support.polling import wait_until
+from tests.support.stack import (
+    APP_FILES,
+    NAME,
+    OUTPUTS,
+    PROJECT_ROOT,
+    TASK_MODULES,
+    TRIGGER_TIMEOUT,
+    DeployedStack,
+    start_and_deploy,
+    window_names,
+)
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# What `infra/app.py` reads. The tests deploy a snapshot of these, taken once: other work in the
-# tree while the tests run must not turn "redeploy without changes" into a change.
-APP_FILES = ("infra", "retrain", "tasks", "jobs", "statemachines", "definitions", "retrain.toml", "cdk.json")
-CONFIG = load_config(PROJECT_ROOT / "retrain.toml")
-NAME = CONFIG.pipeline.name
-OUTPUTS = {
-    "StateMachineArn",
-    "StateMachineConsoleUrl",
-    "DataBucketName",
-    "NotificationTopicArn",
-    "StateTableName",
-    "MLLeadsRoleArn",
-    "ModelPackageGroupName",
-    "ModelRegistryConsoleUrl",
-    "EndpointName",
-    "GlueJobName",
-    "StarterFunctionName",
-    "CodeVersion",
-}
-TASK_MODULES = (
-    "validate_input",
-    "check_for_new_data",
-    "compare_with_champion",
-    "request_approval",
-    "promote_champion",
-    "notify",
-)
-DEPLOY_TIMEOUT = 300.0
-TRIGGER_TIMEOUT = 60.0
-
-
-@dataclass
-class DeployedStack:
-    """A local AWS with the project's stack deployed into it."""
-
-    aws: LocalAws
-    project: Path
-    outputs: dict[str, str]
-    progress: list[str] = field(default_factory=list)  # of the last deploy
-    first_deploy: list[str] = field(default_factory=list)  # progress of the first one
-
-    @property
-    def home(self) -> StateDirectory:
-        return self.aws.home
-
-    @property
-    def clients(self) -> LocalClients:
-        return self.aws.clients()
-
-    def client(self, service: str) -> Any:
-        return self.clients.client(service)
-
-    def deploy(self) -> dict[str, str]:
-        self.progress.clear()
-        return deploy_project_stack(
-            self.clients, self.project, self.home, progress=self.progress.append, stack_timeout=DEPLOY_TIMEOUT
-        )
-
-    @property
-    def machine_arn(self) -> str:
-        return self.outputs["StateMachineArn"]
-
-    def executions(self) -> list[dict[str, Any]]:
-        return list(self.client("stepfunctions").list_executions(stateMachineArn=self.machine_arn)["executions"])
-
-    def describe(self, execution_arn: str) -> dict[str, Any]:
-        return dict(self.client("stepfunctions").describe_execution(executionArn=execution_arn))
-
-    def a_running_execution(self) -> str:
-        """The name of a RUNNING execution: one already going, else a new one that waits for data
-        (nothing this module lands is in the counted layout), so tests need not run in file order."""
-        running = [e["name"] for e in self.executions() if e["status"] == "RUNNING"]
-        if running:
-            return running[0]
-        name = f"waits-for-data-{datetime.now(UTC):%H%M%S%f}"
-        self.client("stepfunctions").start_execution(
-            stateMachineArn=self.machine_arn,
-            name=name,
-            input=json.dumps({"trigger": "manual", "wait_for_data_seconds": 3600, "max_data_checks": 2}),
-        )
-        wait_until(
-            lambda: any(e["name"] == name and e["status"] == "RUNNING" for e in self.executions()),
-            TRIGGER_TIMEOUT,
-            "the execution to start",
-        )
-        return name
-
-    def stop_running(self) -> None:
-        """Triggered executions wait for data for an hour: stop them so nothing runs on."""
-        sfn = self.client("stepfunctions")
-        for execution in self.executions():
-            if execution["status"] == "RUNNING":
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="test over")
-        wait_until(lambda: all(e["status"] != "RUNNING" for e in self.executions()), 30, "the executions to stop")
-
-    def fire_schedule(self) -> datetime:
-        """Fire the deployed schedule's target once, through the Scheduler (see the module doc)."""
-        scheduler = self.client("scheduler")
-        deployed = scheduler.get_schedule(Name=f"{NAME}-schedule")
-        fired_at = datetime.now(UTC)
-        due = (fired_at + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
-        scheduler.create_schedule(
-            Name=f"{NAME}-once-{fired_at:%H%M%S%f}",
-            ScheduleExpression=f"at({due})",
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            Target=deployed["Target"],
-            ActionAfterCompletion="DELETE",
-        )
-        return fired_at
-
-    def land_object(self, key: str) -> datetime:
-        landed_at = datetime.now(UTC)
-        self.client("s3").put_object(
-            Bucket=self.outputs["DataBucketName"],
-            Key=key,
-            Body=b"transaction_id,event_time\nt-1,2026-01-01T00:00:00Z\n",
-        )
-        return landed_at
-
-    def starter_decisions(self) -> list[dict[str, Any]]:
-        """What the starter logged for each trigger it handled (Powertools JSON lines)."""
-        logs = self.client("logs")
-        group = f"/aws/lambda/{self.outputs['StarterFunctionName']}"
-        try:
-            events = logs.filter_log_events(logGroupName=group)["events"]
-        except ClientError:
-            return []
-        decisions = []
-        for event in sorted(events, key=lambda e: e["timestamp"]):
-            try:
-                line = json.loads(event["message"])
-            except ValueError:
-                continue
-            if isinstance(line, dict) and line.get("message") == "retrain trigger handled":
-                decisions.append(line)
-        return decisions
-
-    def new_decision(self, seen: int) -> dict[str, Any]:
-        return wait_until(
-            lambda: (decisions := self.starter_decisions())[seen:] and decisions[seen],
-            TRIGGER_TIMEOUT,
-            "the starter to handle the trigger",
-        )
-
-
-def start_and_deploy(home: Path, project: Path) -> DeployedStack:
-    aws = LocalAws(StateDirectory(home), port=0)
-    aws.start()
-    try:
-        stack = DeployedStack(aws, project, {})
-        stack.outputs = stack.deploy()
-        stack.first_deploy = list(stack.progress)
-    except BaseException:
-        aws.stop()
-        raise
-    return stack
 
 
 @pytest.fixture(scope="module")
@@ -229,11 +74,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[D
 @pytest.fixture
 def config(project: Path) -> RetrainConfig:
     return load_config(project / "retrain.toml")
-
-
-def window_names(*moments: datetime) -> set[str]:
-    """The execution names of the 15-minute windows the moments fall in."""
-    return {execution_name(moment) for moment in moments}
 
 
 # --- what was deployed ------------------------------------------------------------------------
