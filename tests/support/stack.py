@@ -60,6 +60,7 @@ class DeployedStack:
     outputs: dict[str, str]
     progress: list[str] = field(default_factory=list)  # of the last deploy
     first_deploy: list[str] = field(default_factory=list)  # progress of the first one
+    first_status: str = ""  # the stack's status right after the first deploy (later tests update it)
 
     @property
     def home(self) -> StateDirectory:
@@ -89,11 +90,10 @@ class DeployedStack:
         return dict(self.client("stepfunctions").describe_execution(executionArn=execution_arn))
 
     def a_running_execution(self) -> str:
-        """The name of a RUNNING execution: one already going, else a new one that waits for data
-        (nothing this module lands is in the counted layout), so tests need not run in file order."""
-        running = [e["name"] for e in self.executions() if e["status"] == "RUNNING"]
-        if running:
-            return running[0]
+        """A new execution that waits for data for an hour (nothing this module lands is in the counted
+        layout), the only one running. Triggered runs wait 5 s here (the local run defaults): a test
+        cannot count on one of those still running, nor on file order."""
+        self.stop_running()
         name = f"waits-for-data-{datetime.now(UTC):%H%M%S%f}"
         self.client("stepfunctions").start_execution(
             stateMachineArn=self.machine_arn,
@@ -173,6 +173,8 @@ def start_and_deploy(home: Path, project: Path) -> DeployedStack:
         stack = DeployedStack(aws, project, {})
         stack.outputs = stack.deploy()
         stack.first_deploy = list(stack.progress)
+        [described] = stack.client("cloudformation").describe_stacks(StackName=NAME)["Stacks"]
+        stack.first_status = described["StackStatus"]
     except BaseException:
         aws.stop()
         raise
