@@ -55,15 +55,17 @@ def sagemaker_task(
     action: str,
     parameters: dict[str, Any],
     result_selector: dict[str, str],
-    result_path: str,
+    result_path: str | None,
     comment: str,
     timeout_seconds: int,
+    integration: str = "sagemaker",
 ) -> TrimmedTask:
-    """A SageMaker optimized integration (`createModel`, `createTrainingJob.sync`, ...)."""
+    """A SageMaker optimized integration (`createModel`, `createTrainingJob.sync`, ...), or with
+    `integration="aws-sdk:sagemaker"` any API call (see `sagemaker_sdk_task`)."""
     return TrimmedTask(
         name,
         comment=comment,
-        resource=f"arn:aws:states:::sagemaker:{action}",
+        resource=f"arn:aws:states:::{integration}:{action}",
         parameters=parameters,
         result_selector=result_selector,
         result_path=result_path,
@@ -81,15 +83,15 @@ def sagemaker_sdk_task(
     comment: str,
 ) -> TrimmedTask:
     """A SageMaker API call through the AWS SDK integration (any action, e.g. `describeEndpoint`)."""
-    return TrimmedTask(
+    return sagemaker_task(
         name,
-        comment=comment,
-        resource=f"arn:aws:states:::aws-sdk:sagemaker:{action}",
-        parameters=parameters,
-        result_selector=result_selector,
-        result_path=result_path,
-        timeout_seconds=Timeouts.SDK_CALL,
-        retry=transient_retry(SAGEMAKER_TRANSIENT),
+        action,
+        parameters,
+        result_selector,
+        result_path,
+        comment,
+        Timeouts.SDK_CALL,
+        integration="aws-sdk:sagemaker",
     )
 
 
