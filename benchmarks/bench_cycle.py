@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from cli.executions import read_timeline  # noqa: E402
 from cli.pipeline import DeployedPipeline, read_stack_outputs  # noqa: E402
 from local.aws import LocalAws  # noqa: E402
+from local.clock import configured_clock_scale  # noqa: E402
 from local.home import StateDirectory  # noqa: E402
 from retrain.config import load_config  # noqa: E402
 
@@ -121,6 +122,7 @@ def main() -> None:
     document = {
         "benchmark": "README main command: retrain run --approve auto",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+        "sagemaker_clock_scale": configured_clock_scale(env),
         "runs": results,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -150,10 +150,12 @@ def main() -> int:
 
     sys.path.insert(0, str(ROOT))
     from local.aws import LocalAws
+    from local.clock import CLOCK_SCALE_ENV
     from local.home import StateDirectory
 
     work = Path(tempfile.mkdtemp(prefix="bench-endpoint-"))
-    aws = LocalAws(StateDirectory(work / "home"), port=0)
+    # Unscaled rollout clocks: the 2 s alarm periods and 4 s bakes below are meant as written.
+    aws = LocalAws(StateDirectory(work / "home"), port=0, environment={CLOCK_SCALE_ENV: "1"})
     process = aws.start()
     endpoint_url = process.endpoint
     try:

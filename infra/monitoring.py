@@ -22,7 +22,7 @@ VARIANT_NAME = "AllTraffic"
 NAMESPACE = "AWS/SageMaker"
 # One-minute datapoints (SageMaker publishes endpoint metrics each minute), 2 bad periods out of 3:
 # fires well inside a canary's baking period. A test stack may use shorter periods
-# (`retrain:alarmPeriodSeconds`), e.g. the local one, whose canaries bake for seconds.
+# (`retrain:alarmPeriodSeconds`); the local one keeps these and compresses its clocks instead.
 DEFAULT_PERIOD_SECONDS = 60
 EVALUATION_PERIODS = 3
 DATAPOINTS_TO_ALARM = 2

@@ -23,6 +23,7 @@ from typing import IO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from local.clients import DEFAULT_REGION, LocalClients, local_endpoint, local_port
+from local.clock import ClockScale, ClockScaleError, configured_clock_scale
 from local.home import StateDirectory
 from local.runtime.process import terminate, waiter
 from retrain.errors import RetrainError
@@ -43,6 +44,7 @@ class EmulatorProcess:
     pid: int
     port: int
     started_at: float
+    clock_scale: str | None = None  # SageMaker's rollout clock scale (`local.clock`); None: not recorded
 
     @property
     def endpoint(self) -> str:
@@ -71,7 +73,7 @@ class LocalAws:
     ) -> None:
         self.home = home or StateDirectory.from_environment()
         self.port = local_port() if port is None else port
-        # Extra environment for the emulator process (e.g. SFN_WAIT_SCALE for fast test waits).
+        # Extra environment for the emulator process (e.g. SAGEMAKER_CLOCK_SCALE, SFN_WAIT_SCALE).
         self.environment = dict(environment or {})
         self._child: subprocess.Popen[bytes] | None = None
 
@@ -81,7 +83,13 @@ class LocalAws:
         """The emulator serving this home, or None (a stale pid file is cleaned up)."""
         try:
             record = json.loads(self.home.pid_file.read_text(encoding="utf-8"))
-            process = EmulatorProcess(int(record["pid"]), int(record["port"]), float(record["started_at"]))
+            scale = record.get("clock_scale")
+            process = EmulatorProcess(
+                int(record["pid"]),
+                int(record["port"]),
+                float(record["started_at"]),
+                str(scale) if scale is not None else None,
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
         if self._alive(process.pid) and self._is_our_server(process.pid):
@@ -122,10 +130,14 @@ class LocalAws:
                 f"port {self.port} on 127.0.0.1 is in use; stop what listens there or set RETRAIN_LOCAL_PORT "
                 "to a free port"
             )
+        env = {**os.environ, **self.environment}
+        try:
+            ClockScale.parse(configured_clock_scale(env))
+        except ClockScaleError as error:
+            raise LocalAwsError(str(error)) from None
         self.home.ensure()
         self.home.pid_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", "local.server", "--home", str(self.home.root), "--port", str(self.port)]
-        env = {**os.environ, **self.environment}
         log: IO[bytes] | None = None
         if attach:
             self._child = subprocess.Popen(command, env=env)

@@ -11,6 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from local.clock import CLOCK_SCALE_ENV, configured_clock_scale
+
 HOME_ENV = "RETRAIN_HOME"
 DEFAULT_HOME_NAME = ".retrain"
 # A project root is the nearest directory holding one of these.
@@ -113,4 +115,7 @@ class StateDirectory:
             # Listeners on fixed extra ports would collide between two homes side by side.
             "SFTP_ENABLED": "0",
             "IOT_MTLS_ENABLED": "0",
+            # SageMaker's rollout clocks (bakes, termination wait, alarm periods) in seconds, not
+            # minutes, unless the caller's environment sets another scale (`local.clock`).
+            CLOCK_SCALE_ENV: configured_clock_scale(),
         }

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+from local.clock import ClockScale, ClockScaleError
 from local.home import StateDirectory
 
 logger = logging.getLogger("retrain.local")
@@ -38,12 +39,17 @@ class EmulatorServer:
         self.requested_port = port
         self._stop: asyncio.Event | None = None
         self._signals = 0
+        self.clock_scale = ClockScale()
 
     def serve(self) -> int:
         self.home.ensure()
         listener = self._bind()
         port = listener.getsockname()[1]
         os.environ.update(self.home.emulator_environment(port))
+        try:
+            self.clock_scale = ClockScale.from_environment()
+        except ClockScaleError as error:
+            raise SystemExit(f"retrain local: {error}") from None
         tempfile.tempdir = None  # forget a temp dir chosen before TMPDIR was set
         self._write_pid_file(port)
         try:
@@ -111,7 +117,13 @@ class EmulatorServer:
         os._exit(1)
 
     def _write_pid_file(self, port: int) -> None:
-        record = {"pid": os.getpid(), "port": port, "home": str(self.home.root), "started_at": time.time()}
+        record = {
+            "pid": os.getpid(),
+            "port": port,
+            "home": str(self.home.root),
+            "started_at": time.time(),
+            "clock_scale": str(self.clock_scale),
+        }
         tmp = self.home.pid_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(record), encoding="utf-8")
         tmp.replace(self.home.pid_file)

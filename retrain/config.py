@@ -139,22 +139,19 @@ class DeploymentConfig(Section):
 class LocalRunConfig(Section):
     """Run defaults of the stack deployed into the embedded local AWS (`retrain:runDefaults`).
 
-    Production timings (an hour between data checks, five-minute canary steps) would make a laptop
-    cycle take hours; these are execution-input fields, which any execution input may still set.
+    Production timings (an hour between data checks) would make a laptop cycle take hours; these
+    are execution-input fields, which any execution input may still set. The rollout is not among
+    them: the local stack deploys `[deployment]`'s waits and one-minute alarms, as AWS runs them,
+    and the local AWS runs SageMaker's rollout clocks at its clock scale (`SAGEMAKER_CLOCK_SCALE`).
     """
 
     wait_for_data_seconds: PositiveInt = 5
     max_data_checks: PositiveInt = 1
-    wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
-    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 5
-    endpoint_poll_seconds: PositiveInt = 2
+    endpoint_poll_seconds: PositiveInt = 1
     max_endpoint_polls: PositiveInt = 300
-    # Not a run default: the period of the local stack's rollback alarms (`retrain:alarmPeriodSeconds`),
-    # short enough for an alarm to fire within a local canary's baking period.
-    alarm_period_seconds: Annotated[int, Field(ge=10)] = 10
 
     def execution_input(self) -> dict[str, int]:
-        return self.model_dump(exclude={"alarm_period_seconds"})
+        return self.model_dump()
 
 
 class RetrainConfig(Section):

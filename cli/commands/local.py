@@ -1,7 +1,9 @@
 """`retrain local up|status|down|reset`: the embedded local AWS.
 
 State lives under `RETRAIN_HOME` (default `.retrain/` at the project root); the port is
-`RETRAIN_LOCAL_PORT` (default 4566). Nothing is bound but 127.0.0.1.
+`RETRAIN_LOCAL_PORT` (default 4566). Nothing is bound but 127.0.0.1. SageMaker's rollout clocks
+(canary bakes, termination wait, alarm periods) run at `SAGEMAKER_CLOCK_SCALE` (default 1/60: a
+minute in a second), read when the local AWS starts.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from local.aws import LocalAws, LocalAwsError, environment_line
+from local.aws import EmulatorProcess, LocalAws, LocalAwsError, environment_line
+from local.clock import CLOCK_SCALE_ENV, ClockScale
 
 
 def register(subparsers: Any) -> None:
@@ -80,8 +83,21 @@ def _status(args: argparse.Namespace) -> int:
             f"local AWS (pid {process.pid}) runs at {process.endpoint} but does not answer; see {aws.home.emulator_log}"
         )
         return 1
-    print(environment_line(process.endpoint) if args.env else process.endpoint)
+    if args.env:  # a comment line: `eval` of this output still works
+        print(f"{environment_line(process.endpoint)}\n# {_clock_line(process)}")
+    else:
+        print(f"{process.endpoint}\n{_clock_line(process)}")
     return 0
+
+
+def _clock_line(process: EmulatorProcess) -> str:
+    if process.clock_scale is None:
+        return f"SageMaker rollout clock scale: not recorded ({CLOCK_SCALE_ENV}; restart the local AWS to see it)"
+    clock = ClockScale.parse(process.clock_scale)
+    return (
+        f"SageMaker rollout clock scale: {clock} ({CLOCK_SCALE_ENV}): a 300 s canary bake takes "
+        f"{clock.seconds(300):g} s, a 60 s alarm period {clock.period(60)} s"
+    )
 
 
 def _down(args: argparse.Namespace) -> int:

@@ -38,16 +38,13 @@ SYNTH_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag", "sagemake
 
 def project_app(project_root: Path) -> CdkApp:
     """The project's CDK app as `cdk deploy -c ...` runs it: `infra/app.py` with `cdk.json`'s context,
-    plus the `[local]` table of retrain.toml as deployment settings the app offers any account
-    (run defaults with short rollout timings, 10-second alarm periods), so a laptop cycle takes
-    minutes and an alarm can fire within a short canary."""
+    plus the `[local]` table of retrain.toml as run defaults (short data waits and endpoint polls),
+    so a laptop cycle takes minutes. The rollout's waits and alarm periods are AWS's: the local
+    AWS runs them at its clock scale (`local.clock`)."""
     from retrain.config import load_config
 
     local = load_config(project_root / "retrain.toml").local
-    context = {
-        "retrain:runDefaults": json.dumps(local.execution_input()),
-        "retrain:alarmPeriodSeconds": local.alarm_period_seconds,
-    }
+    context = {"retrain:runDefaults": json.dumps(local.execution_input())}
     return CdkApp(project_root, entry=PROJECT_APP_ENTRY, context=context)
 
 

@@ -8,6 +8,10 @@ another endpoint's errors, or never, so the deployment controller evaluates each
 statistic, period) or its metric math (`Metrics`: MetricStat queries and the expression over them,
 `local.sagemaker.metric_math`), threshold, comparison, evaluation periods, datapoints to alarm and
 missing-data treatment, against the datapoints CloudWatch returns for each query.
+
+At the local AWS's clock scale (`local.clock`) an alarm of period P is judged over P * scale second
+periods and evaluated once every such period, as CloudWatch evaluates an alarm once per period
+("Evaluating an alarm", CloudWatch user guide); nothing else about it changes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from local.clock import ClockScale
 from local.sagemaker.metric_math import Expression, MetricMathError, Series
 
 logger = logging.getLogger("local.sagemaker")
@@ -89,15 +94,15 @@ class MetricQuery:
     def is_percentile(self) -> bool:
         return self.statistic.startswith("p")
 
-    def request(self, start: float, end: float) -> dict[str, Any]:
-        """GetMetricStatistics for the periods in [start, end)."""
+    def request(self, start: float, end: float, period: int | None = None) -> dict[str, Any]:
+        """GetMetricStatistics for the periods in [start, end), of `period` seconds (default: the query's)."""
         request: dict[str, Any] = {
             "Namespace": self.namespace,
             "MetricName": self.metric_name,
             "Dimensions": [{"Name": name, "Value": value} for name, value in self.dimensions],
             "StartTime": dt.datetime.fromtimestamp(start, dt.UTC),
             "EndTime": dt.datetime.fromtimestamp(end, dt.UTC),
-            "Period": self.period,
+            "Period": period or self.period,
         }
         if self.is_percentile:
             request["ExtendedStatistics"] = [self.statistic]
@@ -258,12 +263,14 @@ class AlarmDefinition:
         query = next(query for query in self.queries if query.id == self.returned)
         return f"{query.describe()} over {self.period}s periods"
 
-    def window(self, end: float) -> list[int]:
-        """The start of each of the `evaluation_periods` periods that end at `end` (oldest first)."""
-        first = int(end) - self.period * self.evaluation_periods
-        return [first + index * self.period for index in range(self.evaluation_periods)]
+    def window(self, end: float, period: int | None = None) -> list[int]:
+        """The start of each of the `evaluation_periods` periods of `period` seconds (default: the
+        alarm's) that end at `end` (oldest first)."""
+        period = period or self.period
+        first = int(end) - period * self.evaluation_periods
+        return [first + index * period for index in range(self.evaluation_periods)]
 
-    def values(self, fetched: Mapping[str, Series], end: float) -> list[float | None]:
+    def values(self, fetched: Mapping[str, Series], end: float, period: int | None = None) -> list[float | None]:
         """The judged series (the returned query's, expressions evaluated) over the window."""
         resolved: dict[str, Series] = dict(fetched)
         expressions = dict(self.expressions)
@@ -280,7 +287,7 @@ class AlarmDefinition:
             return resolved[query_id]
 
         judged = series(self.returned)
-        return [judged.get(start) for start in self.window(end)]
+        return [judged.get(start) for start in self.window(end, period)]
 
 
 @dataclass(frozen=True)
@@ -332,9 +339,11 @@ class AlarmMonitor:
     # Datapoints of the last second may still be on their way: judge only settled periods.
     SETTLE_SECONDS = 2.0
 
-    def __init__(self, cloudwatch: Any) -> None:
+    def __init__(self, cloudwatch: Any, clock: ClockScale | None = None) -> None:
         self._cloudwatch = cloudwatch
+        self._clock = clock or ClockScale()
         self._reported: set[str] = set()
+        self._judged: dict[str, tuple[int, AlarmVerdict]] = {}  # alarm -> (end of its newest period, verdict)
 
     def definitions(self, names: Sequence[str]) -> list[AlarmDefinition]:
         """The named alarms that exist; UnsupportedAlarm when one of them cannot be evaluated here."""
@@ -348,16 +357,27 @@ class AlarmMonitor:
             self._reported.add(name)
         return definitions
 
+    def period(self, definition: AlarmDefinition) -> int:
+        """The alarm's period in local seconds."""
+        return self._clock.period(definition.period)
+
     def check(self, definition: AlarmDefinition, now: float) -> AlarmVerdict:
-        end = math.floor((now - self.SETTLE_SECONDS) / definition.period) * definition.period
-        start = end - definition.period * definition.evaluation_periods
+        """The alarm's state over its newest settled periods; judged once per period, as CloudWatch does."""
+        period = self.period(definition)
+        end = math.floor((now - self.SETTLE_SECONDS) / period) * period
+        judged = self._judged.get(definition.name)
+        if judged is not None and judged[0] == end:
+            return judged[1]
+        start = end - period * definition.evaluation_periods
         fetched = {
             query.id: query.series(
-                self._cloudwatch.get_metric_statistics(**query.request(start, end)).get("Datapoints", [])
+                self._cloudwatch.get_metric_statistics(**query.request(start, end, period)).get("Datapoints", [])
             )
             for query in definition.queries
         }
-        return evaluate(definition, definition.values(fetched, end))
+        verdict = evaluate(definition, definition.values(fetched, end, period))
+        self._judged[definition.name] = (end, verdict)
+        return verdict
 
     def first_in_alarm(self, names: Sequence[str], now: float) -> tuple[AlarmDefinition, AlarmVerdict] | None:
         for definition in self.definitions(names):

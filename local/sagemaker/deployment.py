@@ -7,6 +7,9 @@ the blue one serves; traffic moves in the steps of the traffic plan, each baked 
 the blue fleet is drained and stopped. An alarm in ALARM (or `MaximumExecutionTimeoutInSeconds`
 passing) sends all traffic back to the blue fleet at once (`RollingBack`), drains and stops the green
 one, and leaves the endpoint `InService` on its old configuration with the reason in `FailureReason`.
+
+Every rollout clock runs at the local AWS's clock scale (`local.clock`): the bakes, the termination
+wait, the execution timeout and the alarms' periods, so AWS's values keep their proportions.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.clock import ClockScale
 from local.sagemaker.alarms import AlarmMonitor, UnsupportedAlarm
 from local.sagemaker.fleet import Fleet, FleetStartError, ModelStager, VariantFleet, VariantInstance
 from local.sagemaker.logstream import LogStream
@@ -30,7 +34,7 @@ logger = logging.getLogger("local.sagemaker")
 
 KIND = "Endpoint"
 DRAIN_TIMEOUT_SECONDS = 70.0  # longer than one invocation may take
-WATCH_INTERVAL_SECONDS = 1.0
+WATCH_INTERVAL_SECONDS = 0.25  # below one scaled alarm period, so each is judged as it settles
 DEFAULT_MAX_EXECUTION_SECONDS = 28800
 
 
@@ -75,8 +79,10 @@ class EndpointManager:
         interpreter: str,
         state_dir: Path,
         ship_logs: bool = True,
+        clock: ClockScale | None = None,
     ) -> None:
         self._store = store
+        self._clock = clock or ClockScale()
         self._router = router
         self._stager = stager
         self._clients = clients
@@ -310,7 +316,7 @@ class EndpointManager:
         routing = policy.get("TrafficRoutingConfiguration")
         alarms = [alarm["AlarmName"] for alarm in (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms", [])]
         termination_wait = float(policy.get("TerminationWaitInSeconds", 0))
-        deadline = started + float(policy.get("MaximumExecutionTimeoutInSeconds", DEFAULT_MAX_EXECUTION_SECONDS))
+        timeout = float(policy.get("MaximumExecutionTimeoutInSeconds", DEFAULT_MAX_EXECUTION_SECONDS))
         new_config = self._store.get("EndpointConfig", config_name)
 
         def pending(status: str, message: str, share: float, fleet: Fleet | None) -> None:
@@ -340,7 +346,10 @@ class EndpointManager:
             self._end_update(runtime.name, deployment, failure=f"Failed to update endpoint: {error}")
             return
         runtime.green = green
-        monitor = AlarmMonitor(self._clients.client("cloudwatch", endpoint["_Region"]))
+        # The timeout runs on the scaled clock from here: starting a local fleet is real work that
+        # takes seconds, not one of AWS's clocks (it takes minutes there).
+        deadline = time.time() + self._clock.seconds(timeout)
+        monitor = AlarmMonitor(self._clients.client("cloudwatch", endpoint["_Region"]), self._clock)
         try:
             try:
                 steps = plan_traffic(routing, len(green.instances))
@@ -351,14 +360,14 @@ class EndpointManager:
                 pending("ActivatingTraffic", f"Shifting traffic: {step.label}", step.green_share, green)
                 self._router.set_route(runtime.name, Route(blue, green, step.green_share))
                 self._set_blue_share(runtime.name, blue, 1.0 - step.green_share)
-                pending(
-                    "Baking", f"Baking period started ({step.label}, {step.bake_seconds:g}s)", step.green_share, green
-                )
-                self._watch(runtime, monitor, alarms, step.bake_seconds, deadline, step)
+                bake = self._clock.shown(step.bake_seconds)
+                pending("Baking", f"Baking period started ({step.label}, {bake})", step.green_share, green)
+                self._watch(runtime, monitor, alarms, self._clock.seconds(step.bake_seconds), deadline, step)
             self._router.set_route(runtime.name, Route(green))
             if termination_wait > 0:
-                pending("Baking", f"Waiting {termination_wait:g}s before terminating the old fleet", 1.0, green)
-                self._watch(runtime, monitor, alarms, termination_wait, deadline, None)
+                wait = self._clock.shown(termination_wait)
+                pending("Baking", f"Waiting {wait} before terminating the old fleet", 1.0, green)
+                self._watch(runtime, monitor, alarms, self._clock.seconds(termination_wait), deadline, None)
         except RolledBack as rollback:
             self._roll_back(runtime, blue, green, deployment, rollback)
             return

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from local.clients import LocalClients
+from local.clock import ClockScale
 from local.runtime.process import terminate
 from local.sagemaker.api import ControlPlane
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
@@ -40,6 +41,7 @@ class LocalSageMaker:
         region: str = "us-east-1",
         ship_logs: bool = True,
         publish_metrics: bool = True,
+        clock: ClockScale | None = None,
     ) -> None:
         self.root = state_dir / "sagemaker"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -58,6 +60,7 @@ class LocalSageMaker:
             interpreter,
             self.root,
             ship_logs=ship_logs,
+            clock=clock or ClockScale.from_environment(),
         )
         self.control_plane = ControlPlane(
             self.store,

@@ -86,9 +86,23 @@ def test_run_defaults_are_checked_like_an_execution_input() -> None:
 
 
 def test_the_local_canary_bakes_long_enough_for_its_alarms_to_fire() -> None:
-    # A guardrail that cannot fire within the canary step guards nothing.
-    from infra.monitoring import DATAPOINTS_TO_ALARM
+    # A guardrail that cannot fire within the canary step guards nothing. The local stack deploys the
+    # rollout as AWS runs it (AWS's alarm period, [deployment]'s bake) and the local AWS runs both at
+    # one clock scale: the bake outlasts DatapointsToAlarm periods on AWS, and in local seconds too,
+    # where the newest datapoints also take a moment to settle before they are judged.
+    from infra.monitoring import DATAPOINTS_TO_ALARM, DEFAULT_PERIOD_SECONDS
+    from local.clock import DEFAULT_CLOCK_SCALE, ClockScale
+    from local.deploy.project import project_app
+    from local.sagemaker.alarms import AlarmMonitor
     from retrain.config import load_config
 
-    local = load_config(Path(__file__).resolve().parents[2] / "retrain.toml").local
-    assert local.wait_interval_seconds > DATAPOINTS_TO_ALARM * local.alarm_period_seconds
+    root = Path(__file__).resolve().parents[2]
+    settings = InfraSettings.from_context(Context(**project_app(root).context))
+    bake = settings.run_defaults.get(
+        "wait_interval_seconds", load_config(root / "retrain.toml").deployment.wait_interval_seconds
+    )
+    period = settings.alarm_period_seconds
+    assert period == DEFAULT_PERIOD_SECONDS  # what AWS evaluates SageMaker's one-minute endpoint metrics over
+    assert bake > DATAPOINTS_TO_ALARM * period
+    clock = ClockScale.parse(DEFAULT_CLOCK_SCALE)
+    assert clock.seconds(bake) > DATAPOINTS_TO_ALARM * clock.period(period) + AlarmMonitor.SETTLE_SECONDS

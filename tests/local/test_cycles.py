@@ -233,8 +233,8 @@ class Traffic:
 def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.land_days(20)
-    # A longer canary step than the local default, so the 10-second rollback alarms can fire in it.
-    process = local.retrain("run", "--json", "--approve", "wait", "--input", json.dumps({"wait_interval_seconds": 90}))
+    # The README cycle's rollout timings and alarms, at the local AWS's clock scale.
+    process = local.retrain("run", "--json", "--approve", "wait")
     name = local.pending_run()
     arn = local.pipeline.execution_arn(name)
     approval_input = read_timeline(local.pipeline, arn).last_visit("RequestApproval")

@@ -192,6 +192,18 @@ class SageMakerWorld:
             f"endpoint {name} to reach {'/'.join(statuses)}",
         )
 
+    def update_refused(self, name: str, what: str, timeout: float = 60.0) -> dict[str, Any]:
+        """The endpoint once an update ended without taking effect: InService again, with its FailureReason."""
+        return wait_until(
+            lambda: (
+                (d := self.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
+                and "FailureReason" in d
+                and d
+            ),
+            timeout,
+            what,
+        )
+
     def invoke(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.runtime.invoke_endpoint(
             EndpointName=endpoint, Body=json.dumps(payload), ContentType="application/json"

@@ -42,17 +42,11 @@ def stack_alarms(
     return copy.deepcopy(found[errors]), copy.deepcopy(found[latency])
 
 
-def with_period(properties: dict[str, Any], seconds: int) -> dict[str, Any]:
-    """The alarm with a shorter period everywhere it has one, as PutMetricAlarm parameters (the
-    template's properties are PutMetricAlarm's members; actions and tags refer to the stack)."""
-    alarm = {
+def put_request(properties: dict[str, Any]) -> dict[str, Any]:
+    """The alarm as PutMetricAlarm parameters: the template's properties are PutMetricAlarm's members;
+    actions and tags refer to the stack and are left out."""
+    return {
         key: value
         for key, value in copy.deepcopy(properties).items()
         if key not in ("AlarmActions", "OKActions", "InsufficientDataActions", "Tags")
     }
-    if "Period" in alarm:
-        alarm["Period"] = seconds
-    for query in alarm.get("Metrics", []):
-        if "MetricStat" in query:
-            query["MetricStat"]["Period"] = seconds
-    return alarm

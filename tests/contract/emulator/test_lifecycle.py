@@ -119,6 +119,7 @@ def test_two_homes_run_side_by_side(tmp_path: Path) -> None:
 
 def retrain(home: Path, port: int, *arguments: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RETRAIN_HOME": str(home), "RETRAIN_LOCAL_PORT": str(port)}
+    env.pop("SAGEMAKER_CLOCK_SCALE", None)  # the default scale, whatever the caller's shell sets
     return subprocess.run(
         [sys.executable, "-m", "cli", "local", *arguments],
         env=env,
@@ -145,7 +146,12 @@ def test_the_local_commands(tmp_path: Path) -> None:
         assert (home / "logs" / "emulator.log").exists()
 
         status = retrain(home, port, "status")
-        assert (status.returncode, status.stdout.strip()) == (0, endpoint)
+        assert (status.returncode, status.stdout.splitlines()[0]) == (0, endpoint)
+        # SageMaker's rollout clocks run at the default scale (`local.clock`), and the line says so.
+        assert status.stdout.splitlines()[1] == (
+            "SageMaker rollout clock scale: 1/60 (SAGEMAKER_CLOCK_SCALE): a 300 s canary bake takes 5 s, "
+            "a 60 s alarm period 1 s"
+        )
         clients = LocalAws(StateDirectory(home), port=port).clients()
         clients.client("stepfunctions").create_state_machine(
             name="kept",

@@ -11,21 +11,20 @@ from botocore.exceptions import ClientError
 
 from tests.support.polling import wait_until
 from tests.support.sagemaker import ROLE_ARN, Load, SageMakerWorld, targz
-from tests.support.stack_alarms import stack_alarms, with_period
+from tests.support.stack_alarms import put_request, stack_alarms
 
 pytestmark = pytest.mark.local
 
 
-# The stack's alarms with 2-second periods instead of 60: they judge the last 3 periods as deployed
-# (2 breaching datapoints of 3), in seconds rather than minutes.
-TEST_PERIOD_SECONDS = 2
+# Rollouts here use AWS's values (the stack's one-minute alarms, bakes of minutes): the session's
+# local AWS runs them at its clock scale (`local.clock`, default 1/60: a minute in a second).
 
 
 def stack_alarms_for(world: SageMakerWorld, endpoint: str, **thresholds: Any) -> tuple[str, str]:
     """The stack's error-rate (metric math) and latency (p99) alarms for `endpoint`, put in CloudWatch."""
     names = []
     for properties in stack_alarms(endpoint, **thresholds):
-        world.client("cloudwatch").put_metric_alarm(**with_period(properties, TEST_PERIOD_SECONDS))
+        world.client("cloudwatch").put_metric_alarm(**put_request(properties))
         names.append(properties["AlarmName"])
     return names[0], names[1]
 
@@ -35,10 +34,14 @@ def deployment(alarms: tuple[str, ...], routing: dict[str, Any], termination_wai
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": routing,
             "TerminationWaitInSeconds": termination_wait,
-            "MaximumExecutionTimeoutInSeconds": 600,
+            "MaximumExecutionTimeoutInSeconds": 3600,
         },
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": alarm} for alarm in alarms]},
     }
+
+
+# 20 minutes (20 s at 1/60): longer than any alarm takes to fire, within the 3600 s execution timeout.
+LONG_BAKE_SECONDS = 1200
 
 
 def canary(percent: int, bake_seconds: int) -> dict[str, Any]:
@@ -195,7 +198,7 @@ def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_na
     alarms = stack_alarms_for(world, name)
     world.create_model(f"{name}-v2", "v2")
     world.create_config(f"{name}-v2", f"{name}-v2")
-    config = deployment(alarms, canary(25, 2 * TEST_PERIOD_SECONDS), termination_wait=1)
+    config = deployment(alarms, canary(25, 240), termination_wait=60)
 
     with Load(world, name, {"x": 1}) as load:
         wait_until(lambda: sum(load.versions.values()) > 20, 20, "traffic on the old model")
@@ -238,20 +241,12 @@ def test_a_model_that_errors_under_traffic_trips_the_error_rate_alarm_and_is_rol
     world.create_model(f"{name}-v2", "v2", fails_on_probe=True)
     world.create_config(f"{name}-v2", f"{name}-v2")
     # A long baking period: only an alarm can end this canary early.
-    config = deployment((errors_alarm, latency_alarm), canary(50, 120))
+    config = deployment((errors_alarm, latency_alarm), canary(50, LONG_BAKE_SECONDS))
 
     with Load(world, name, {"x": 1}) as clients, Load(world, name, {"x": 1, "probe": True}, threads=1) as probes:
         wait_until(lambda: sum(clients.versions.values()) > 20, 20, "traffic on the old model")
         world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
-        rolled_back = wait_until(
-            lambda: (
-                (d := world.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
-                and "FailureReason" in d
-                and d
-            ),
-            60,
-            "the rollback",
-        )
+        rolled_back = world.update_refused(name, "the rollback", timeout=60)
         back_at = time.monotonic()
         wait_until(lambda: sum(1 for at, _ in clients.timeline if at > back_at) > 20, 10, "traffic after it")
 
@@ -273,20 +268,12 @@ def test_a_slow_model_trips_the_latency_alarm_and_is_rolled_back(world: SageMake
     errors_alarm, latency_alarm = stack_alarms_for(world, name, latency_ms=100)
     world.create_model(f"{name}-v2", "v2", delay_ms=300)  # answers, but slower than the p99 threshold
     world.create_config(f"{name}-v2", f"{name}-v2")
-    config = deployment((errors_alarm, latency_alarm), canary(50, 120))
+    config = deployment((errors_alarm, latency_alarm), canary(50, LONG_BAKE_SECONDS))
 
     with Load(world, name, {"x": 1}) as clients:
         wait_until(lambda: sum(clients.versions.values()) > 20, 20, "traffic on the old model")
         world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
-        rolled_back = wait_until(
-            lambda: (
-                (d := world.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
-                and "FailureReason" in d
-                and d
-            ),
-            60,
-            "the rollback",
-        )
+        rolled_back = world.update_refused(name, "the rollback", timeout=60)
 
     assert clients.failures == [], clients.failures[:3]
     assert clients.versions["v2"] > 0
@@ -300,7 +287,7 @@ def test_an_alarm_that_cannot_be_evaluated_stops_the_rollout_before_any_traffic_
 ) -> None:
     name = serving_endpoint(world, unique_name)
     errors, _ = stack_alarms(name)
-    unsupported = with_period(errors, TEST_PERIOD_SECONDS)
+    unsupported = put_request(errors)
     unsupported["AlarmName"] = f"{name}-filled-errors"
     unsupported["Metrics"][0]["Expression"] = "FILL(errors, 0) / invocations"
     world.client("cloudwatch").put_metric_alarm(**unsupported)
@@ -312,17 +299,9 @@ def test_an_alarm_that_cannot_be_evaluated_stops_the_rollout_before_any_traffic_
         world.sm.update_endpoint(
             EndpointName=name,
             EndpointConfigName=f"{name}-v2",
-            DeploymentConfig=deployment((unsupported["AlarmName"],), canary(50, 120)),
+            DeploymentConfig=deployment((unsupported["AlarmName"],), canary(50, LONG_BAKE_SECONDS)),
         )
-        failed = wait_until(
-            lambda: (
-                (d := world.sm.describe_endpoint(EndpointName=name))["EndpointStatus"] == "InService"
-                and "FailureReason" in d
-                and d
-            ),
-            60,
-            "the update to end",
-        )
+        failed = world.update_refused(name, "the update to end", timeout=60)
 
     assert clients.failures == [] and set(clients.versions) == {"v1"}
     assert failed["EndpointConfigName"] == f"{name}-v1"
@@ -335,7 +314,7 @@ def test_an_alarm_that_cannot_be_evaluated_stops_the_rollout_before_any_traffic_
 def test_cloudwatch_keeps_the_queries_of_a_metric_math_alarm(world: SageMakerWorld, unique_name: str) -> None:
     cloudwatch = world.client("cloudwatch")
     errors, _ = stack_alarms(unique_name)
-    cloudwatch.put_metric_alarm(**with_period(errors, 60))
+    cloudwatch.put_metric_alarm(**put_request(errors))
 
     described = cloudwatch.describe_alarms(AlarmNames=[errors["AlarmName"]])["MetricAlarms"][0]
 
@@ -343,7 +322,7 @@ def test_cloudwatch_keeps_the_queries_of_a_metric_math_alarm(world: SageMakerWor
     assert not {"MetricName", "Namespace", "Statistic", "Period", "Dimensions"} & described.keys()
     assert (described["EvaluationPeriods"], described["DatapointsToAlarm"], described["Threshold"]) == (3, 2, 0.05)
     with pytest.raises(ClientError) as refused:
-        cloudwatch.put_metric_alarm(**with_period(errors, 60), MetricName="Invocations")
+        cloudwatch.put_metric_alarm(**put_request(errors), MetricName="Invocations")
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert "Metrics cannot be combined with MetricName" in refused.value.response["Error"]["Message"]
     # A single-metric alarm of the same name replaces it, queries and all.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from local.clock import ClockScale
 from local.sagemaker.alarms import (
     ALARM,
     INSUFFICIENT_DATA,
@@ -429,3 +430,33 @@ def test_the_monitor_refuses_an_alarm_it_cannot_judge() -> None:
     cloudwatch = FakeCloudWatch([math_alarm("RATE(errors)")], {})
     with pytest.raises(UnsupportedAlarm, match="the metric math function RATE is not supported"):
         AlarmMonitor(cloudwatch).first_in_alarm(["error-rate"], now=1000.0)
+
+
+def test_at_a_clock_scale_the_stacks_alarm_judges_scaled_periods_once_each() -> None:
+    # At 1/60 the stack's one-minute error-rate alarm is judged over 1 s periods: the same three
+    # periods, two of them breaching, as in the unscaled test above, a minute compressed into a second.
+    errors, _ = stack_alarms("ep")
+    cloudwatch = FakeCloudWatch(
+        [errors],
+        {
+            "Invocation5XXErrors": [{"Timestamp": stamp(1), "Sum": 1.0}, {"Timestamp": stamp(2), "Sum": 6.0}],
+            "Invocations": [
+                {"Timestamp": stamp(0), "Sum": 50.0},
+                {"Timestamp": stamp(1), "Sum": 10.0},
+                {"Timestamp": stamp(2), "Sum": 30.0},
+            ],
+        },
+    )
+    monitor = AlarmMonitor(cloudwatch, ClockScale.parse("1/60"))
+    (alarm,) = monitor.definitions([errors["AlarmName"]])
+
+    verdict = monitor.check(alarm, now=5.0)  # 5 - 2 s to settle: the periods [0, 1), [1, 2), [2, 3)
+
+    assert monitor.period(alarm) == 1
+    assert {request["Period"] for request in cloudwatch.requests} == {1}
+    assert {(r["StartTime"].timestamp(), r["EndTime"].timestamp()) for r in cloudwatch.requests} == {(0.0, 3.0)}
+    assert verdict.state == ALARM and "2 out of the last 3 datapoints [0, 0.1, 0.2]" in verdict.reason
+    asked = len(cloudwatch.requests)
+    assert monitor.check(alarm, now=5.9) == verdict and len(cloudwatch.requests) == asked  # same period
+    monitor.check(alarm, now=6.0)  # the next period settled: judged again
+    assert len(cloudwatch.requests) == 2 * asked
