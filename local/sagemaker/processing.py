@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from local.runtime.staging import NoObjectsFound, S3Staging
+from local.sagemaker.images import UnknownImage
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -86,6 +87,11 @@ class ProcessingJobRunner(JobRunner):
         aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
         env = base_environment(self._context.interpreter, aws)
         env.update({key: paths.map_text(value) for key, value in (record.get("Environment") or {}).items()})
+        try:
+            env.update(self._context.guards.environment(app.get("ImageUri"), env.get("PYTHONPATH")))
+        except UnknownImage as error:
+            self._finish("Failed", FailureReason=f"ClientError: {error}"[:1024])
+            return
         processing_root = paths.host("/opt/ml/processing")
         processing_root.mkdir(parents=True, exist_ok=True)
         log.write("Running: " + " ".join(argv))
