@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from failure_line import JobFailure, run_job
+from failure_line import JobFailure, processing_message_file, run_job
 from model_bundle import ARCHIVE_FILE, MODEL_FILE, ModelBundle, ModelLoadError
 from report_plots import Chart, Series
 from scoring import BinaryClassificationMetrics
@@ -287,8 +287,19 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
-    # The pipeline needs the named line even for a bug: any exception ends as EvaluationFailed.
-    return run_job(lambda: evaluate(parse_arguments(arguments)), unexpected=EvaluationFailed)
+    parsed: list[argparse.Namespace] = []
+
+    def job() -> None:
+        parsed.append(parse_arguments(arguments))
+        evaluate(parsed[0])
+
+    # The pipeline needs the named line even for a bug: any exception ends as EvaluationFailed, written
+    # to /opt/ml/output/message too, the only failure text SageMaker keeps of a processing job (ExitMessage).
+    return run_job(
+        job,
+        unexpected=EvaluationFailed,
+        failure_file=lambda: processing_message_file(parsed[0].output_dir if parsed else None),
+    )
 
 
 if __name__ == "__main__":

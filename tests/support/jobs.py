@@ -116,6 +116,7 @@ def training_env(root: Path, processed: Path) -> dict[str, str]:
         "SM_CHANNEL_VALIDATION": str(processed / "validation"),
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
+        "SM_OUTPUT_DIR": str(output_dir.parent),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.polling import wait_until
 from tests.support.sagemaker import (
     SageMakerWorld,
     finished_processing,
@@ -60,5 +61,18 @@ def test_a_processing_script_importing_a_package_the_image_lacks_fails_the_job(
     world.sm.create_processing_job(**request)
     job = finished_processing(world, unique_name)
 
+    # A processing job's failure text is its message file, which a script that cannot import never writes:
+    # the error is in the job's log (aws/sagemaker-spark-container test_sagemaker_spark_errors.py).
     assert job["ProcessingJobStatus"] == "Failed"
-    assert "ModuleNotFoundError: No module named 'pydantic'" in job["FailureReason"]
+    assert job["FailureReason"] == "AlgorithmError: See job logs for more information"
+    # The job's last lines are shipped when its log closes, after the job is marked Failed.
+    group, logs = "/aws/sagemaker/ProcessingJobs", world.client("logs")
+    wait_until(
+        lambda: any(
+            "ModuleNotFoundError: No module named 'pydantic'" in event["message"]
+            for stream in logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=unique_name)["logStreams"]
+            for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+        ),
+        10,
+        "the import error in the job's log",
+    )

@@ -119,6 +119,10 @@ def test_a_champion_that_is_not_there_fails_the_evaluation_by_name(
     assert evaluate.main(processing_args(layout, "s3://models/missing/model.tar.gz")) == 1
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("EvaluationFailed: the champion model s3://models/missing/model.tar.gz cannot be downloaded")
+    # SageMaker keeps no stderr of a processing job: its failure text is /opt/ml/output/message (ExitMessage),
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/byoc-metadata.html
+    message_file = tmp_path / "opt" / "ml" / "output" / "message"
+    assert message_file.read_text(encoding="utf-8") == last + "\n"
 
 
 @pytest.mark.parametrize(
