@@ -137,12 +137,9 @@ class VariantInstance:
         env = {name: os.environ[name] for name in ("HOME", "LANG", "TMPDIR", "PATH") if name in os.environ}
         env.update(self.staged.environment)
         env.update(self._aws)
-        env.update(
-            {
-                "PYTHONUNBUFFERED": "1",
-                "SAGEMAKER_REGION": self._aws.get("AWS_REGION", ""),
-            }
-        )
+        # Only what the model's Environment holds and the AWS variables SageMaker gives every container:
+        # SAGEMAKER_REGION, SAGEMAKER_PROGRAM... are the SDK's, in the model's Environment when set at all.
+        env["PYTHONUNBUFFERED"] = "1"
         env.update(self.staged.runtime_environment)
         self._process = ScriptProcess(
             [
