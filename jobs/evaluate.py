@@ -6,7 +6,8 @@
   --champion-model-uri   s3:// URI of the champion's model.tar.gz, or `none` for a first model
 
 Writes `evaluation.json` ({"candidate", "champion" (or null), "test_rows", "test_window", "model", ...}),
-PNG plots (ROC, precision-recall, calibration; both models on each) and `report.html` linking them.
+SVG plots (ROC, precision-recall, calibration; both models on each, drawn by `report_plots.py`: the
+SageMaker scikit-learn image has no matplotlib) and `report.html` linking them.
 The champion is fetched with boto3 and the ordinary credential chain and endpoint settings of the
 container. Any failure ends with `EvaluationFailed: <what and how to fix>` as the last line on stderr
 (`failure_line.py`).
@@ -27,14 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from failure_line import JobFailure, run_job
+from failure_line import JobFailure, processing_message_file, run_job
 from model_bundle import ARCHIVE_FILE, MODEL_FILE, ModelBundle, ModelLoadError
+from report_plots import Chart, Series
 from scoring import BinaryClassificationMetrics
 
 NO_CHAMPION = "none"
 EVALUATION_FILE = "evaluation.json"
 REPORT_FILE = "report.html"
-PLOTS = {"roc": "roc.png", "precision_recall": "precision_recall.png", "calibration": "calibration.png"}
+PLOTS = {"roc": "roc.svg", "precision_recall": "precision_recall.svg", "calibration": "calibration.svg"}
 REPORTED_METRICS = ("average_precision", "roc_auc", "log_loss", "brier", "precision", "recall", "f1")
 
 
@@ -157,42 +159,29 @@ class EvaluationReport:
         self.scores = scores  # "candidate" first, then "champion" when there is one
 
     def write_plots(self) -> dict[str, str]:
-        import matplotlib
-
-        matplotlib.use("Agg")  # no display in a processing container
-        import matplotlib.pyplot as plt
         from sklearn.calibration import calibration_curve
         from sklearn.metrics import precision_recall_curve, roc_curve
 
+        charts = {
+            "roc": Chart("ROC", "false positive rate", "true positive rate"),
+            "precision_recall": Chart("Precision-recall", "recall", "precision"),
+            "calibration": Chart("Calibration", "mean predicted probability", "observed fraud rate"),
+        }
+        for role, scores in self.scores.items():
+            fpr, tpr, _ = roc_curve(self.labels, scores)
+            charts["roc"].add(Series(role, fpr.tolist(), tpr.tolist()))
+            precision, recall, _ = precision_recall_curve(self.labels, scores)
+            charts["precision_recall"].add(Series(role, recall.tolist(), precision.tolist()))
+            observed, predicted = calibration_curve(self.labels, scores, n_bins=10, strategy="uniform")
+            charts["calibration"].add(Series(role, predicted.tolist(), observed.tolist(), markers=True))
+        rate = float(self.labels.mean())
+        charts["roc"].add(Series("chance", [0, 1], [0, 1], dashed=True))
+        charts["precision_recall"].add(Series(f"base rate {rate:.3f}", [0, 1], [rate, rate], dashed=True))
+        charts["calibration"].add(Series("perfectly calibrated", [0, 1], [0, 1], dashed=True))
         written = {}
-        for kind, name in PLOTS.items():
-            figure, axes = plt.subplots(figsize=(5.5, 4.5), dpi=100)
-            for role, scores in self.scores.items():
-                if kind == "roc":
-                    x, y, _ = roc_curve(self.labels, scores)
-                elif kind == "precision_recall":
-                    y, x, _ = precision_recall_curve(self.labels, scores)
-                else:
-                    y, x = calibration_curve(self.labels, scores, n_bins=10, strategy="uniform")
-                axes.plot(x, y, marker="o" if kind == "calibration" else None, markersize=3, label=role)
-            if kind == "roc":
-                axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="chance")
-                axes.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-            elif kind == "precision_recall":
-                rate = float(self.labels.mean())
-                axes.axhline(rate, linestyle="--", color="grey", linewidth=0.8, label=f"base rate {rate:.3f}")
-                axes.set(xlabel="recall", ylabel="precision", title="Precision-recall")
-            else:
-                axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="perfectly calibrated")
-                axes.set(xlabel="mean predicted probability", ylabel="observed fraud rate", title="Calibration")
-            axes.set_xlim(0, 1)
-            axes.set_ylim(0, 1.02)
-            axes.grid(alpha=0.3)
-            axes.legend(loc="best", fontsize=8)
-            figure.tight_layout()
-            figure.savefig(self.output / name)
-            plt.close(figure)
-            written[kind] = name
+        for kind, chart in charts.items():
+            (self.output / PLOTS[kind]).write_text(chart.svg(), encoding="utf-8")
+            written[kind] = PLOTS[kind]
         return written
 
     def write_html(self, evaluation: dict[str, Any], plots: dict[str, str]) -> str:
@@ -298,8 +287,19 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
-    # The pipeline needs the named line even for a bug: any exception ends as EvaluationFailed.
-    return run_job(lambda: evaluate(parse_arguments(arguments)), unexpected=EvaluationFailed)
+    parsed: list[argparse.Namespace] = []
+
+    def job() -> None:
+        parsed.append(parse_arguments(arguments))
+        evaluate(parsed[0])
+
+    # The pipeline needs the named line even for a bug: any exception ends as EvaluationFailed, written
+    # to /opt/ml/output/message too, the only failure text SageMaker keeps of a processing job (ExitMessage).
+    return run_job(
+        job,
+        unexpected=EvaluationFailed,
+        failure_file=lambda: processing_message_file(parsed[0].output_dir if parsed else None),
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""SageMaker scikit-learn serving entry point: model_fn, input_fn, predict_fn, output_fn.
+"""SageMaker scikit-learn serving entry point: model_fn and transform_fn.
 
 Requests carry raw transactions, never features: the derived features are computed here by
 features.py, the same code that prepared the training data.
@@ -11,11 +11,18 @@ features.py, the same code that prepared the training data.
 Responses: application/json (default) {"predictions": [{"score": p, "label": 0|1}, ...]}, or text/csv
 with one `score,label` line per transaction.
 
-Client mistakes raise `BadRequest` (a ValueError) or a subclass carrying an HTTP `status_code`
-(400 bad payload, 415 unsupported content type, 406 unsupported accept type); the message names the
-row, the column and what was expected. A model server maps `status_code` to the response status;
-this project's local model server does so. The AWS scikit-learn container does not read the attribute:
-it answers an exception from these functions with an error response whose body carries the message.
+Client mistakes are `BadRequest` (a ValueError) or a subclass with its HTTP `status_code` (400 bad
+payload, 415 unsupported content type, 406 unsupported accept type); the message names the row, the
+column and what was expected. They must reach the caller as that 4xx: a 5xx counts in the endpoint's
+Invocation5XXErrors, which the rollback alarm watches, so bad callers could roll back a good model.
+The container answers 500 for any exception a script's function raises, whatever its type or
+attributes (sagemaker-containers 2.8.6.post2 `_functions.error_wrapper` re-raises it as ClientError,
+which `_transformer.py` does not catch; only its own decoder's UnsupportedFormatError becomes 415/406).
+So `transform_fn` catches `BadRequest` and *returns* the answer, as an `ErrorResponse`: a WSGI
+application, which Flask (the container's server) runs for the status it sets (`Flask.make_response`
+-> `Response.force_type`). Any other exception is the model's fault and stays a 500. The steps are
+`decode`, `predict` and `encode`, not `input_fn`/`predict_fn`/`output_fn`: the container refuses a
+script that defines those beside `transform_fn` (sagemaker_sklearn_container/serving.py).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +60,19 @@ class NotAcceptable(BadRequest):
     status_code = 406
 
 
+class ErrorResponse:
+    """A caller's mistake as a WSGI application: its status code and a JSON body naming it."""
+
+    def __init__(self, mistake: BadRequest) -> None:
+        self.status = mistake.status_code
+        self.body = json.dumps({"error": type(mistake).__name__, "error-message": str(mistake)}).encode("utf-8")
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        headers = [("Content-Type", JSON), ("Content-Length", str(len(self.body)))]
+        start_response(f"{self.status} {HTTPStatus(self.status).phrase}", headers)
+        return [self.body]
+
+
 @dataclass(frozen=True)
 class Transactions:
     """A decoded request: records keyed by column, or value lists in the CSV column order."""
@@ -70,7 +92,17 @@ def model_fn(model_dir: str) -> ModelBundle:
     return ModelBundle.load(Path(model_dir))
 
 
-def input_fn(request_body: Any, request_content_type: str | None) -> Transactions:
+def transform_fn(
+    model: ModelBundle, request_body: Any, request_content_type: str | None, accept: str | None
+) -> tuple[str, str] | ErrorResponse:
+    """The container's one call per request: the response and its content type, or the caller's mistake."""
+    try:
+        return encode(predict(decode(request_body, request_content_type), model), accept)
+    except BadRequest as mistake:
+        return ErrorResponse(mistake)
+
+
+def decode(request_body: Any, request_content_type: str | None) -> Transactions:
     media_type = _media_type(request_content_type, JSON)
     if isinstance(request_body, (bytes, bytearray)):
         try:
@@ -102,7 +134,7 @@ def input_fn(request_body: Any, request_content_type: str | None) -> Transaction
     raise UnsupportedMediaType(f"content type {media_type!r} is not supported; send {CSV} or {JSON}")
 
 
-def predict_fn(input_data: Transactions, model: ModelBundle) -> list[dict[str, Any]]:
+def predict(input_data: Transactions, model: ModelBundle) -> list[dict[str, Any]]:
     frame = _to_frame(input_data, model)
     spec = model.spec
     typed, invalid = spec.parse_pandas(frame)
@@ -148,7 +180,7 @@ def _to_frame(input_data: Transactions, model: ModelBundle) -> pd.DataFrame:
     return pd.DataFrame({column: [row[index] for row in rows] for index, column in enumerate(columns)}, dtype=object)
 
 
-def output_fn(prediction: list[dict[str, Any]], accept: str | None) -> tuple[str, str]:
+def encode(prediction: list[dict[str, Any]], accept: str | None) -> tuple[str, str]:
     media_type = _media_type(accept, JSON)
     if media_type in (JSON, "*/*"):
         return json.dumps({"predictions": prediction}), JSON

@@ -348,8 +348,13 @@ def train(hyperparameters: Hyperparameters, arguments: argparse.Namespace) -> di
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
-    # The pipeline needs the named line even for a bug: any exception ends as TrainingScriptFailed.
-    return run_job(lambda: train(*parse_arguments(arguments)), unexpected=TrainingScriptFailed)
+    # The pipeline needs the named line even for a bug: any exception ends as TrainingScriptFailed, written
+    # to the failure file too, whose text SageMaker makes the job's FailureReason.
+    return run_job(
+        lambda: train(*parse_arguments(arguments)),
+        unexpected=TrainingScriptFailed,
+        failure_file=lambda: Path(os.environ.get("SM_OUTPUT_DIR") or "/opt/ml/output") / "failure",
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ jobs print `<DomainError>: <message>` as their failure line (`retrain.failure_li
 - a Lambda: the error is the exception class; the cause is `{"errorType", "errorMessage", ...}`;
 - a Glue job run (`.sync`): the cause is the JobRun, whose `ErrorMessage` names the error;
 - a SageMaker training or processing job (`.sync`): the cause is its description, whose
-  `FailureReason` (or `ExitMessage`) holds the script's last error line.
+  `FailureReason` (training) or `ExitMessage` (processing, whose `FailureReason` is generic) holds the
+  script's last error line.
 
 The result's cause is one line saying what broke, and one saying how to fix it.
 """
@@ -101,8 +102,10 @@ def _describe(described: dict[str, Any] | None, cause: str) -> tuple[str, str]:
         return "", str(described.get("errorMessage") or described.get("errorType") or "")
     for kind, name_key in (("Training job", "TrainingJobName"), ("Processing job", "ProcessingJobName")):
         if name_key in described:
-            reason = described.get("FailureReason") or described.get("ExitMessage") or "no failure reason"
-            return f"{kind} {described[name_key]} failed", str(reason)
+            # A processing job's FailureReason is generic on AWS; its script's failure line is in ExitMessage.
+            reasons = [str(described[key]) for key in ("FailureReason", "ExitMessage") if described.get(key)]
+            named = [reason for reason in reasons if _last_domain_line(reason)]
+            return f"{kind} {described[name_key]} failed", (named or reasons or ["no failure reason"])[0]
     if "JobRunState" in described or "ErrorMessage" in described:  # a Glue JobRun
         job = " ".join(str(described[key]) for key in ("JobName", "Id") if described.get(key))
         state = str(described.get("JobRunState", "FAILED")).lower()

@@ -174,9 +174,17 @@ class RetrainDefinition:
                         {
                             "Image.$": "$.run.training.image_uri",
                             "ModelDataUrl.$": "$.training.model_data_url",
+                            # What the SageMaker SDK sets for a framework model (sagemaker 2.x
+                            # FrameworkModel._script_mode_env_vars); the serving toolkit reads them.
                             "Environment": {
                                 "SAGEMAKER_PROGRAM": "inference.py",
                                 "SAGEMAKER_SUBMIT_DIRECTORY.$": "$.run.training.code_uri",
+                                "SAGEMAKER_CONTAINER_LOG_LEVEL.$": (
+                                    "$.run.training.hyperparameters.sagemaker_container_log_level"
+                                ),
+                                "SAGEMAKER_REGION.$": (
+                                    "States.StringToJson($.run.training.hyperparameters.sagemaker_region)"
+                                ),
                             },
                         }
                     ],

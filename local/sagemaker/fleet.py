@@ -28,6 +28,7 @@ from typing import Any
 from local.runtime.process import ScriptProcess
 from local.runtime.staging import NoObjectsFound, S3Staging
 from local.sagemaker.errors import SageMakerError
+from local.sagemaker.images import ImportGuards, UnknownImage
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.model_containers import ModelContainers
 from local.sagemaker.store import Record
@@ -49,11 +50,13 @@ class StagedModel:
     code_dir: Path
     program: str
     environment: dict[str, str]
+    runtime_environment: dict[str, str]  # the image's import guard, the code on PYTHONPATH
 
 
 class ModelStager:
-    def __init__(self, state_dir: Path, clients: Any, containers: ModelContainers) -> None:
+    def __init__(self, state_dir: Path, clients: Any, containers: ModelContainers, guards: ImportGuards) -> None:
         self._root = state_dir / "models"
+        self._guards = guards
         self._clients = clients
         self._containers = containers
         self._lock = threading.Lock()
@@ -89,7 +92,11 @@ class ModelStager:
             code_dir = model_dir / submit[len("/opt/ml/model") :].lstrip("/")
         elif not submit.startswith("s3://"):
             code_dir = model_dir / "code" if (model_dir / "code").is_dir() else model_dir
-        return StagedModel(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM", ""), environment)
+        try:
+            runtime = self._guards.environment(container.get("Image"), str(code_dir))
+        except UnknownImage as error:
+            raise FleetStartError(f"Could not start model {model['ModelName']}: {error}") from error
+        return StagedModel(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM", ""), environment, runtime)
 
 
 class VariantInstance:
@@ -130,13 +137,10 @@ class VariantInstance:
         env = {name: os.environ[name] for name in ("HOME", "LANG", "TMPDIR", "PATH") if name in os.environ}
         env.update(self.staged.environment)
         env.update(self._aws)
-        env.update(
-            {
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(self.staged.code_dir),
-                "SAGEMAKER_REGION": self._aws.get("AWS_REGION", ""),
-            }
-        )
+        # Only what the model's Environment holds and the AWS variables SageMaker gives every container:
+        # SAGEMAKER_REGION, SAGEMAKER_PROGRAM... are the SDK's, in the model's Environment when set at all.
+        env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.staged.runtime_environment)
         self._process = ScriptProcess(
             [
                 self._interpreter,

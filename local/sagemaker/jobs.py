@@ -18,6 +18,7 @@ from pathlib import Path
 
 from local.runtime.failures import read_failure
 from local.runtime.process import Ending, ScriptProcess
+from local.sagemaker.images import ImportGuards
 from local.sagemaker.logstream import LogStream
 
 CONTAINER_ROOT = "/opt/ml"
@@ -136,6 +137,7 @@ class JobContext:
     state_dir: Path
     interpreter: str
     clients: object  # local.clients.LocalClients; typed loosely to keep this module free of boto3
+    guards: ImportGuards  # what a job's image lets it import
     ship_logs: bool = True
 
 

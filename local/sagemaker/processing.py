@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from local.runtime.staging import NoObjectsFound, S3Staging
+from local.sagemaker.images import UnknownImage
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -23,6 +24,8 @@ from local.sagemaker.store import Record
 logger = logging.getLogger("local.sagemaker")
 
 KIND = "ProcessingJob"
+MESSAGE_FILE = "/opt/ml/output/message"
+ALGORITHM_ERROR = "AlgorithmError: See job logs for more information"
 
 
 class ProcessingJobRunner(JobRunner):
@@ -86,8 +89,14 @@ class ProcessingJobRunner(JobRunner):
         aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
         env = base_environment(self._context.interpreter, aws)
         env.update({key: paths.map_text(value) for key, value in (record.get("Environment") or {}).items()})
+        try:
+            env.update(self._context.guards.environment(app.get("ImageUri"), env.get("PYTHONPATH")))
+        except UnknownImage as error:
+            self._finish("Failed", FailureReason=f"ClientError: {error}"[:1024])
+            return
         processing_root = paths.host("/opt/ml/processing")
         processing_root.mkdir(parents=True, exist_ok=True)
+        paths.host("/opt/ml/output").mkdir(parents=True, exist_ok=True)
         log.write("Running: " + " ".join(argv))
         max_runtime = float((record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400))
         self._process = JobProcess(argv, processing_root, env, log, max_runtime)
@@ -117,16 +126,30 @@ class ProcessingJobRunner(JobRunner):
     def _conclude(
         self, record: Record, outcome: JobOutcome, paths: ContainerPaths, s3: S3Staging, log: LogStream
     ) -> None:
+        # SageMaker keeps no stderr of a processing container: ExitMessage is the first 1 KB of the
+        # /opt/ml/output/message it wrote, whatever the terminal status, and text that is not UTF-8 fails
+        # the job with a ClientError (https://docs.aws.amazon.com/sagemaker/latest/dg/byoc-metadata.html).
+        message: dict[str, str] = {}
+        message_file = paths.host(MESSAGE_FILE)
+        if message_file.is_file():
+            try:
+                message["ExitMessage"] = message_file.read_bytes().decode("utf-8")[:1024]
+            except UnicodeDecodeError:
+                self._finish("Failed", FailureReason=f"ClientError: {MESSAGE_FILE} is not UTF-8 encoded text")
+                return
         if outcome.timed_out:
             limit = (record.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds", 86400)
-            self._finish("Stopped", ExitMessage=f"Processing job exceeded MaxRuntimeInSeconds ({limit})")
+            self._finish(
+                "Stopped", **{"ExitMessage": f"Processing job exceeded MaxRuntimeInSeconds ({limit})", **message}
+            )
             return
         if outcome.stopped:
-            self._finish("Stopped")
+            self._finish("Stopped", **message)
             return
         if outcome.exit_code != 0:
-            reason = f'AlgorithmError: ExitCode {outcome.exit_code}\nErrorMessage "{outcome.error_text}"'
-            self._finish("Failed", FailureReason=reason[:1024], ExitMessage=outcome.error_text[-1024:])
+            # What DescribeProcessingJob says of a container that exited non-zero, its message file or not
+            # (aws/sagemaker-spark-container test/integration/sagemaker/test_sagemaker_spark_errors.py).
+            self._finish("Failed", FailureReason=ALGORITHM_ERROR, **message)
             return
         for output in (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
             target = output.get("S3Output")
@@ -134,4 +157,4 @@ class ProcessingJobRunner(JobRunner):
                 continue
             count = s3.upload_directory(paths.host(target["LocalPath"]), target["S3Uri"])
             log.write(f"Uploaded {count} file(s) of output {output['OutputName']} to {target['S3Uri']}")
-        self._finish("Completed")
+        self._finish("Completed", **message)

@@ -18,6 +18,7 @@ from local.runtime.process import terminate
 from local.sagemaker.api import ControlPlane
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.fleet import ModelStager
+from local.sagemaker.images import ImportGuards
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.metrics import InvocationMetrics
 from local.sagemaker.model_containers import ModelContainers
@@ -52,10 +53,11 @@ class LocalSageMaker:
         self.metrics = InvocationMetrics(publish)
         registry = ModelRegistry(self.store)
         containers = ModelContainers(registry)
+        guards = ImportGuards(self.root / "runtimes")  # every container runs under its image's profile
         self.endpoints = EndpointManager(
             self.store,
             self.router,
-            ModelStager(self.root, self.clients, containers),
+            ModelStager(self.root, self.clients, containers, guards),
             self.clients,
             interpreter,
             self.root,
@@ -66,7 +68,7 @@ class LocalSageMaker:
             self.store,
             self.endpoints,
             registry,
-            JobContext(self.root, interpreter, self.clients, ship_logs),
+            JobContext(self.root, interpreter, self.clients, guards, ship_logs=ship_logs),
             containers,
         )
         self.runtime = RuntimeApi(self.store, self.router, self.metrics)

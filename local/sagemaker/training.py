@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from local.runtime.staging import NoObjectsFound, S3Staging
+from local.sagemaker.images import UnknownImage
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -199,7 +200,11 @@ class TrainingJobRunner(JobRunner):
         (config_dir / "inputdataconfig.json").write_text(json.dumps(input_config), encoding="utf-8")
         (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config), encoding="utf-8")
 
-        env = self._environment(record, paths, decoded, user_hps, channels, input_config, resource_config, region)
+        try:
+            env = self._environment(record, paths, decoded, user_hps, channels, input_config, resource_config, region)
+        except UnknownImage as error:
+            self._finish("Failed", "Failed", FailureReason=f"ClientError: {error}"[:1024])
+            return
         args = [paths.map_text(arg) for arg in to_cmd_args(user_hps)]
         if str(program).endswith(".py"):
             argv = [self._context.interpreter, str(program), *args]
@@ -298,7 +303,6 @@ class TrainingJobRunner(JobRunner):
                 "TRAINING_JOB_NAME": self.name,
                 "TRAINING_JOB_ARN": record["TrainingJobArn"],
                 "SAGEMAKER_REGION": region,
-                "PYTHONPATH": code_dir,
             }
         )
         for name, directory in channels.items():
@@ -307,6 +311,9 @@ class TrainingJobRunner(JobRunner):
             env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
         for key, value in (record.get("Environment") or {}).items():
             env[key] = paths.map_text(value)
+        image = (record.get("AlgorithmSpecification") or {}).get("TrainingImage")
+        python_path = os.pathsep.join(filter(None, [code_dir, env.get("PYTHONPATH")]))
+        env.update(self._context.guards.environment(image, python_path))
         return env
 
     def _scan_metrics(self, record: Record) -> Any:

@@ -231,3 +231,16 @@ def test_registry_metadata_carries_no_json(definition: dict[str, Any]) -> None:
     for key, value in metadata.items():
         assert "States.JsonToString" not in value and "States.Format" not in value, key
         assert key.endswith(".$") and value.startswith("$"), f"{key}: only plain paths to names, URIs and ids"
+
+
+def test_the_served_model_gets_the_environment_the_sagemaker_sdk_sets(definition: dict[str, Any]) -> None:
+    # sagemaker 2.x FrameworkModel._script_mode_env_vars; the serving toolkit's ServingEnv reads them
+    # (sagemaker-containers 2.8.6.post2 _params.py). The local model server adds none of them itself.
+    spec = definition["States"]["RegisterCandidate"]["Parameters"]["InferenceSpecification"]
+    environment = spec["Containers"][0]["Environment"]
+    assert {key.removesuffix(".$") for key in environment} == {
+        "SAGEMAKER_PROGRAM",
+        "SAGEMAKER_SUBMIT_DIRECTORY",
+        "SAGEMAKER_CONTAINER_LOG_LEVEL",
+        "SAGEMAKER_REGION",
+    }

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -37,12 +38,20 @@ DATASET: dict[str, Any] = {
 SCRIPT_TIMEOUT_SECONDS = 180
 
 
-def run_script(script: str, args: Sequence[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a job file as its container would: `python <script> <args>` from the folder of the code."""
+def run_script(
+    script: str, args: Sequence[str], env: dict[str, str] | None = None, *, image: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a job file as its container would: `python <script> <args>` from the folder of the code; with
+    `image` (a SageMaker image URI), under that image's import guard, as the local SageMaker runs it."""
+    guard: dict[str, str] = {}
+    if image is not None:
+        from local.sagemaker.images import ImportGuards
+
+        guard = ImportGuards(Path(tempfile.mkdtemp(prefix="guard-"))).environment(image, None)
     return subprocess.run(
         [sys.executable, str(JOBS_DIR / script), *args],
         cwd=JOBS_DIR,
-        env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
+        env={**os.environ, **(env or {}), **guard},
         capture_output=True,
         text=True,
         timeout=SCRIPT_TIMEOUT_SECONDS,
@@ -107,6 +116,7 @@ def training_env(root: Path, processed: Path) -> dict[str, str]:
         "SM_CHANNEL_VALIDATION": str(processed / "validation"),
         "SM_MODEL_DIR": str(model_dir),
         "SM_OUTPUT_DATA_DIR": str(output_dir),
+        "SM_OUTPUT_DIR": str(output_dir.parent),
     }
 
 

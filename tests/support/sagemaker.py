@@ -58,11 +58,16 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--input", required=True)
 parser.add_argument("--output", required=True)
 parser.add_argument("--fail", action="store_true")
+parser.add_argument("--message-file")
 args = parser.parse_args()
 if args.fail:
     class EvaluationFailed(Exception):
         pass
-    raise EvaluationFailed("evaluation.json could not be written: the test split is empty")
+    failure = EvaluationFailed("evaluation.json could not be written: the test split is empty")
+    if args.message_file:
+        with open(args.message_file, "w") as out:
+            out.write(f"{type(failure).__name__}: {failure}")
+    raise failure
 rows = sum(1 for name in os.listdir(args.input) for _ in open(os.path.join(args.input, name)))
 os.makedirs(args.output, exist_ok=True)
 with open(os.path.join(args.output, "evaluation.json"), "w") as out:

@@ -75,17 +75,19 @@ def test_an_endpoint_serves_its_model_and_reports_model_errors(world: SageMakerW
     assert response["ContentType"] == "application/json"
     assert response["InvokedProductionVariant"] == "AllTraffic"
 
-    # input_fn rejects the payload: a 4xx from the model, ModelError (424) at the runtime API.
+    # input_fn raises, with a status_code of 415: the scikit-learn 1.2-1 container answers 500 for any
+    # exception of the script's functions (sagemaker-containers 2.8.6.post2 _functions.error_wrapper,
+    # _transformer.py), ModelError (424) at the runtime API.
     with pytest.raises(ClientError) as unsupported:
         world.runtime.invoke_endpoint(EndpointName=unique_name, Body=b"21", ContentType="text/csv")
     error = unsupported.value.response
     assert error["Error"]["Code"] == "ModelError"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
-    assert error["OriginalStatusCode"] == 415
-    assert "this model reads application/json, not text/csv" in error["OriginalMessage"]
+    assert error["OriginalStatusCode"] == 500
+    assert "Internal Server Error" in error["OriginalMessage"]
     with pytest.raises(ClientError) as missing_field:
         world.runtime.invoke_endpoint(EndpointName=unique_name, Body=b"{}", ContentType="application/json")
-    assert missing_field.value.response["OriginalStatusCode"] == 400
+    assert missing_field.value.response["OriginalStatusCode"] == 500
     with pytest.raises(ClientError) as unknown:
         world.runtime.invoke_endpoint(EndpointName=f"{unique_name}-none", Body=b"{}", ContentType="application/json")
     assert unknown.value.response["Error"]["Code"] == "ValidationError"

@@ -152,7 +152,14 @@ def test_processing_job_maps_container_paths_and_python(world: SageMakerWorld, u
     assert job["ProcessingStartTime"] <= job["ProcessingEndTime"]
 
 
-def test_a_failing_processing_script_fails_the_job_with_its_error(world: SageMakerWorld, unique_name: str) -> None:
+# What DescribeProcessingJob says of a container that exited non-zero, with or without a message file
+# (aws/sagemaker-spark-container test/integration/sagemaker/test_sagemaker_spark_errors.py).
+ALGORITHM_ERROR = "AlgorithmError: See job logs for more information"
+
+
+def test_a_failing_processing_script_fails_the_job_with_its_message(world: SageMakerWorld, unique_name: str) -> None:
+    # ExitMessage is the first 1 KB of /opt/ml/output/message, never the script's stderr
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/byoc-metadata.html).
     arguments = [
         "/opt/ml/processing/input/code/process.py",
         "--input",
@@ -160,15 +167,28 @@ def test_a_failing_processing_script_fails_the_job_with_its_error(world: SageMak
         "--output",
         "/opt/ml/processing/output/evaluation",
         "--fail",
+        "--message-file",
+        "/opt/ml/output/message",
     ]
     world.sm.create_processing_job(**processing_request(world, unique_name, ["python3"], arguments))
     job = finished_processing(world, unique_name)
 
     assert job["ProcessingJobStatus"] == "Failed"
-    assert "EvaluationFailed: evaluation.json could not be written" in job["FailureReason"]
-    assert job["FailureReason"].startswith("AlgorithmError: ")
+    assert job["FailureReason"] == ALGORITHM_ERROR
+    assert job["ExitMessage"] == "EvaluationFailed: evaluation.json could not be written: the test split is empty"
     with pytest.raises(ClientError) as error:
         world.sm.create_processing_job(**processing_request(world, unique_name, ["python3"], arguments))
     assert error.value.response["Error"]["Code"] == "ResourceInUse"
     summaries = world.sm.list_processing_jobs(NameContains=unique_name)["ProcessingJobSummaries"]
     assert [(s["ProcessingJobName"], s["ProcessingJobStatus"]) for s in summaries] == [(unique_name, "Failed")]
+
+
+def test_a_processing_scripts_stderr_is_not_its_failure_text(world: SageMakerWorld, unique_name: str) -> None:
+    arguments = ["/opt/ml/processing/input/code/process.py", "--input", "/opt/ml/processing/input/data"]
+    arguments += ["--output", "/opt/ml/processing/output/evaluation", "--fail"]
+    world.sm.create_processing_job(**processing_request(world, unique_name, ["python3"], arguments))
+    job = finished_processing(world, unique_name)
+
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"] == ALGORITHM_ERROR
+    assert "ExitMessage" not in job

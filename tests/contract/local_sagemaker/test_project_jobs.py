@@ -124,7 +124,6 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
                 }
             ]
         },
-        Environment={"MPLBACKEND": "Agg"},
     )
     evaluation_job = wait_until(
         lambda: (

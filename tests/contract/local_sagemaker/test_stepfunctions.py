@@ -195,6 +195,8 @@ def test_a_failed_job_fails_its_sync_task_with_the_reason(world: SageMakerWorld,
                         "--output",
                         "/opt/ml/processing/output/evaluation",
                         "--fail",
+                        "--message-file",
+                        "/opt/ml/output/message",
                     ],
                 ),
                 None,
@@ -207,7 +209,8 @@ def test_a_failed_job_fails_its_sync_task_with_the_reason(world: SageMakerWorld,
     assert execution["error"] == "States.TaskFailed"
     cause = json.loads(execution["cause"])
     assert cause["ProcessingJobStatus"] == "Failed"
-    assert "EvaluationFailed" in cause["FailureReason"]
+    assert cause["FailureReason"] == "AlgorithmError: See job logs for more information"
+    assert cause["ExitMessage"].startswith("EvaluationFailed: ")
     history = world.client("stepfunctions").get_execution_history(
         executionArn=execution["executionArn"], maxResults=1000
     )["events"]

@@ -38,6 +38,13 @@ PROCESSING_JOB = {
     "ProcessingJobStatus": "Failed",
     "ExitMessage": "EvaluationFailed: the champion model at s3://b/m.tar.gz could not be loaded",
 }
+# As AWS reports it: a generic FailureReason beside the message file's text, here with its newline
+# (aws/sagemaker-spark-container test/integration/sagemaker/test_sagemaker_spark_errors.py).
+PROCESSING_JOB_ON_AWS = {
+    **PROCESSING_JOB,
+    "FailureReason": "AlgorithmError: See job logs for more information",
+    "ExitMessage": PROCESSING_JOB["ExitMessage"] + "\n",
+}
 
 CASES = [
     # id, caught error, expected error, expected first line of the cause
@@ -52,6 +59,12 @@ CASES = [
         {"Error": "States.TaskFailed", "Cause": json.dumps(TRAINING_JOB)},
         "TrainingScriptFailed",
         "Training job run-1-train-0 failed: the training split has one class",
+    ),
+    (
+        "processing job exit message beside a generic failure reason",
+        {"Error": "States.TaskFailed", "Cause": json.dumps(PROCESSING_JOB_ON_AWS)},
+        "EvaluationFailed",
+        "Processing job run-1-eval failed: the champion model at s3://b/m.tar.gz could not be loaded",
     ),
     (
         "processing job exit message",

@@ -37,7 +37,7 @@ def raw_test_rows(processed_dir: Path) -> pd.DataFrame:
 
 
 def invoke(model: ModelBundle, body: Any, content_type: str, accept: str = "application/json") -> tuple[str, str]:
-    return inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model), accept)
+    return inference.encode(inference.predict(inference.decode(body, content_type), model), accept)
 
 
 def as_csv(frame: pd.DataFrame) -> str:
@@ -141,8 +141,9 @@ def test_the_serving_functions_work_in_their_own_process(
         f"""
         import inference, sys
         model = inference.model_fn({str(trained_model.model_dir)!r})
-        data = inference.input_fn(open({str(body)!r}, "rb").read(), "text/csv")
-        response, content_type = inference.output_fn(inference.predict_fn(data, model), "application/json")
+        response, content_type = inference.transform_fn(
+            model, open({str(body)!r}, "rb").read(), "text/csv", "application/json"
+        )
         print(content_type)
         print(response)
         """
@@ -154,3 +155,55 @@ def test_the_serving_functions_work_in_their_own_process(
     content_type, response = result.stdout.strip().splitlines()
     assert content_type == "application/json"
     assert len(json.loads(response)["predictions"]) == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "accept", "status"),
+    [
+        ("tx-1,2025-01-09T02:10:00Z,c1,gas,twenty,1.0,forty,mobile,false\n", "text/csv", "application/json", 400),
+        ("<xml/>", "application/xml", "application/json", 415),
+        ("tx-1,2025-01-09T02:10:00Z,c1,gas,20.0,1.0,40,mobile,false\n", "text/csv", "text/html", 406),
+    ],
+)
+def test_transform_fn_answers_a_callers_mistake_with_its_status(
+    model: ModelBundle, body: str, content_type: str, accept: str, status: int
+) -> None:
+    # The container's Flask runs a returned WSGI application for its status (Flask.make_response); an
+    # exception would be a 500 there whatever its status_code (sagemaker-containers _functions.error_wrapper).
+    answer = inference.transform_fn(model, body.encode(), content_type, accept)
+    started: list[Any] = []
+    assert isinstance(answer, inference.ErrorResponse)
+    payload = b"".join(answer({}, lambda status_line, headers: started.append((status_line, dict(headers)))))
+    status_line, headers = started[0]
+    assert int(status_line.split()[0]) == status
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(payload)["error"] in ("BadRequest", "UnsupportedMediaType", "NotAcceptable")
+
+
+def test_transform_fn_lets_a_broken_model_fail(model: ModelBundle) -> None:
+    class Broken:
+        raw_columns, target, spec = model.raw_columns, model.target, model.spec
+
+        def score(self, frame: pd.DataFrame) -> np.ndarray:
+            raise RuntimeError("the model cannot score")
+
+    row = b"tx-1,2025-01-09T02:10:00Z,c1,gas,20.0,1.0,40,mobile,false\n"
+    with pytest.raises(RuntimeError, match="cannot score"):
+        inference.transform_fn(Broken(), row, "text/csv", "application/json")  # type: ignore[arg-type]
+
+
+def test_the_projects_inference_script_answers_caller_mistakes_with_4xx_and_model_faults_with_5xx(
+    trained_model: TrainedModel,
+) -> None:
+    # As the local model server runs it, answering as the SageMaker scikit-learn 1.2-1 container does.
+    from local.sagemaker.model_server import ModelService
+
+    service = ModelService(str(trained_model.model_dir), str(JOBS_DIR), "inference.py")
+    service.load()
+    row = b"tx-1,2025-01-09T02:10:00Z,c1,gas,20.0,1.0,40,mobile,false\n"
+    assert service.invoke(row, "text/csv", "")[0] == 200
+    assert service.invoke(b"tx-1,2025-01-09T02:10:00Z,c1,gas,twenty,1,4,m,false\n", "text/csv", "")[0] == 400
+    assert service.invoke(b"<xml/>", "application/xml", "")[0] == 415
+    assert service.invoke(row, "text/csv", "text/html")[0] == 406
+    service.model = None  # a model that cannot score: the model's fault
+    assert service.invoke(row, "text/csv", "")[0] == 500

@@ -91,6 +91,9 @@ def test_bad_input_fails_with_a_message_that_says_how_to_fix_it(
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("TrainingScriptFailed: ")
     assert re.search(message, last), last
+    # SageMaker's FailureReason is the failure file's text (the training toolkit only writes one when the
+    # script did not: sagemaker-training 4.8.0 files.write_failure_file).
+    assert (tmp_path / "opt" / "ml" / "output" / "failure").read_text(encoding="utf-8") == last + "\n"
 
 
 def test_hyperparameters_arrive_json_encoded_as_sagemaker_sends_them() -> None:
