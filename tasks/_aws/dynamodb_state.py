@@ -19,11 +19,13 @@ from retrain.state_table import (
     CHAMPION,
     PARTITION_KEY,
     PENDING,
+    QUEUED_TRIGGERS,
     SORT_KEY,
     WATERMARK,
     approval_key,
     champion_history_key,
 )
+from retrain.triggers import QueuedTriggers
 
 _STRING_FIELDS = (
     "model_data_url",
@@ -33,8 +35,9 @@ _STRING_FIELDS = (
     "execution_name",
     "promoted_at",
 )
-# `status` is a DynamoDB reserved word.
+# `status` and `count` are DynamoDB reserved words.
 _STATUS = {"#status": "status"}
+_COUNT = {"#count": "count"}
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,46 @@ class DynamoPipelineStateTable:
                 raise
             return _champion(stored)
         return None
+
+    # --- the trigger queue (retrain.ports.TriggerQueue) -------------------------------------------
+
+    def add(self, reason: str, at: str) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=self._key(QUEUED_TRIGGERS),
+            UpdateExpression=(
+                "SET first_at = if_not_exists(first_at, :at), first_reason = if_not_exists(first_reason, :reason), "
+                "last_at = :at, last_reason = :reason ADD #count :one"
+            ),
+            ExpressionAttributeNames=_COUNT,
+            ExpressionAttributeValues={":at": {"S": at}, ":reason": {"S": reason}, ":one": {"N": "1"}},
+        )
+
+    def peek(self) -> QueuedTriggers | None:
+        item = self._get(QUEUED_TRIGGERS)
+        if item is None:
+            return None
+        return QueuedTriggers(
+            count=int(item["count"]["N"]),
+            first_at=item["first_at"]["S"],
+            first_reason=item["first_reason"]["S"],
+            last_reason=item["last_reason"]["S"],
+        )
+
+    def clear(self, count: int) -> bool:
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=self._key(QUEUED_TRIGGERS),
+                ConditionExpression="#count = :count",
+                ExpressionAttributeNames=_COUNT,
+                ExpressionAttributeValues={":count": {"N": str(count)}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _key(self, sort_key: str) -> dict[str, Any]:
         return {PARTITION_KEY: {"S": self._pipeline}, SORT_KEY: {"S": sort_key}}
