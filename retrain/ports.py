@@ -132,7 +132,13 @@ class RetrainExecutions(Protocol):
 class TriggerQueue(Protocol):
     """Triggers that arrived while a retrain ran (see `retrain.triggers`)."""
 
-    def add(self, reason: str, at: str) -> None: ...
+    def add(self, reason: str, at: str, data_key: str | None) -> None:
+        """Queue one trigger; `data_key` is the landing object of a new-data trigger."""
+        ...
+
+    def watermark(self) -> str:
+        """The last landing key trained on, "" before the first promotion."""
+        ...
 
     def peek(self) -> QueuedTriggers | None:
         """What is queued, or None; nothing is removed."""

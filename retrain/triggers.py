@@ -81,12 +81,20 @@ class QueuedTriggers:
     first_at: str
     first_reason: str
     last_reason: str
+    newest_key: str = ""  # the newest landing object among the new-data triggers
+    unkeyed: bool = False  # a schedule or manual trigger came too (it names no data)
 
     def summary(self) -> str:
         if self.count == 1:
             return self.first_reason
         between = f" (+{self.count - 2} more)" if self.count > 2 else ""
         return f"{self.count} triggers since {self.first_at}: {self.first_reason}{between}; {self.last_reason}"
+
+    def need_a_run(self, watermark: str) -> bool:
+        """Whether a follow-up has work: a trigger without data of its own, or an object newer than the
+        last one trained on (a run that ended promoting or keeping the champion moved the watermark past
+        what it saw; any other end left it, so its data is still new)."""
+        return self.unkeyed or self.newest_key > watermark
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,13 @@ class RetrainRequest:
     @property
     def reason(self) -> str:
         return self.execution_input.reason or self.execution_input.trigger
+
+    @property
+    def data_key(self) -> str | None:
+        """The landing object a new-data trigger is about; None for the schedule and a manual start."""
+        detail = self.execution_input.detail or {}
+        key = detail.get("key") if self.execution_input.trigger == "new-data" else None
+        return key if isinstance(key, str) and key else None
 
     def input_document(self) -> dict[str, Any]:
         """The execution input as sent: the trigger always, other fields only when set."""
@@ -199,6 +214,16 @@ class RunEnded:
         execution_input = ExecutionInput(trigger="follow-up", reason=reason[:MAX_REASON_LENGTH], max_data_checks=1)
         return RetrainRequest(execution_input, follow_up_name(self.execution_name))
 
+    def already_trained(self, queued: QueuedTriggers, watermark: str) -> StartDecision:
+        return StartDecision(
+            start=False,
+            trigger=RUN_ENDED,
+            ended_run=self.execution_name,
+            execution_name=self.execution_name,
+            reason=f"run {self.execution_name} ended {self.status}; the data of the {queued.count} trigger(s) "
+            f"queued while it ran is trained on already (watermark {watermark})",
+        )
+
     def nothing_queued(self) -> StartDecision:
         return StartDecision(
             start=False,
@@ -218,11 +243,15 @@ def handle_trigger(
         request = RetrainRequest.from_event(event, now)
         decision = _start(request, executions)
         if decision.queued:
-            queue.add(request.reason, _iso(now))
+            queue.add(request.reason, _iso(now), request.data_key)
         return decision
     queued = queue.peek()
     if queued is None:
         return ended.nothing_queued()
+    watermark = queue.watermark()
+    if not queued.need_a_run(watermark):
+        queue.clear(queued.count)
+        return ended.already_trained(queued, watermark)
     decision = replace(_start(ended.follow_up(queued), executions), ended_run=ended.execution_name)
     if decision.start or decision.running == (follow_up_name(ended.execution_name),):
         # The follow-up runs (started now, or by an earlier delivery of this event): these triggers

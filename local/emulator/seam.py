@@ -280,6 +280,7 @@ def install(home: StateDirectory) -> list[str]:
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
     points = ExtensionPoints(home, endpoint_url)
     awslambda.LambdaErrorTypes().install()
+    awslambda.AsyncInvocationQueue().install()
     stepfunctions.StepFunctionsFixes().install()
     glue.GlueJobs(glue.LocalGlueJobRunner(endpoint_url, home.glue_scratch, home.glue_logs)).install(points)
     scheduler.Schedules().install()

@@ -181,17 +181,30 @@ class DynamoPipelineStateTable:
 
     # --- the trigger queue (retrain.ports.TriggerQueue) -------------------------------------------
 
-    def add(self, reason: str, at: str) -> None:
+    def add(self, reason: str, at: str, data_key: str | None) -> None:
+        update = (
+            "SET first_at = if_not_exists(first_at, :at), first_reason = if_not_exists(first_reason, :reason), "
+            "last_at = :at, last_reason = :reason"
+        )
+        values: dict[str, Any] = {":at": {"S": at}, ":reason": {"S": reason}, ":one": {"N": "1"}}
+        if data_key is None:
+            update += ", unkeyed = :true"
+            values[":true"] = {"BOOL": True}
         self._dynamodb.update_item(
             TableName=self._table,
             Key=self._key(QUEUED_TRIGGERS),
-            UpdateExpression=(
-                "SET first_at = if_not_exists(first_at, :at), first_reason = if_not_exists(first_reason, :reason), "
-                "last_at = :at, last_reason = :reason ADD #count :one"
-            ),
+            UpdateExpression=update + " ADD #count :one",
             ExpressionAttributeNames=_COUNT,
-            ExpressionAttributeValues={":at": {"S": at}, ":reason": {"S": reason}, ":one": {"N": "1"}},
+            ExpressionAttributeValues=values,
         )
+        if data_key is not None:
+            # Objects land in any order: keep the newest (a condition, since an update cannot take a max).
+            self._conditional_update(
+                QUEUED_TRIGGERS,
+                "SET newest_key = :key",
+                "attribute_not_exists(newest_key) OR newest_key < :key",
+                {":key": {"S": data_key}},
+            )
 
     def peek(self) -> QueuedTriggers | None:
         item = self._get(QUEUED_TRIGGERS)
@@ -202,6 +215,8 @@ class DynamoPipelineStateTable:
             first_at=item["first_at"]["S"],
             first_reason=item["first_reason"]["S"],
             last_reason=item["last_reason"]["S"],
+            newest_key=item.get("newest_key", {}).get("S", ""),
+            unkeyed=item.get("unkeyed", {}).get("BOOL", False),
         )
 
     def clear(self, count: int) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -117,13 +117,18 @@ class Executions:
 
 
 class Queue:
-    def __init__(self) -> None:
+    def __init__(self, watermark: str = "") -> None:
         self.queued: QueuedTriggers | None = None
+        self.trained_up_to = watermark
 
-    def add(self, reason: str, at: str) -> None:
-        q = self.queued
-        self.queued = QueuedTriggers(
-            (q.count if q else 0) + 1, q.first_at if q else at, q.first_reason if q else reason, reason
+    def add(self, reason: str, at: str, data_key: str | None) -> None:
+        q = self.queued or QueuedTriggers(0, at, reason, reason)
+        self.queued = replace(
+            q,
+            count=q.count + 1,
+            last_reason=reason,
+            newest_key=max(q.newest_key, data_key or ""),
+            unkeyed=q.unkeyed or data_key is None,
         )
 
     def peek(self) -> QueuedTriggers | None:
@@ -134,6 +139,9 @@ class Queue:
             return False
         self.queued = None
         return True
+
+    def watermark(self) -> str:
+        return self.trained_up_to
 
 
 NOW = datetime(2025, 1, 1, 10, 7, tzinfo=UTC)
@@ -146,7 +154,8 @@ def test_a_trigger_while_a_retrain_runs_is_queued_not_dropped() -> None:
     assert (decision.start, decision.queued, decision.running) == (False, True, ("auto-20250101T1000Z",))
     assert "queued" in decision.reason and "its data check will include" not in decision.reason
     reason = "new object s3://retrain-data/landing/date=2025-01-01/a.csv"
-    assert queue.peek() == QueuedTriggers(1, "2025-01-01T10:07:00Z", reason, reason)
+    key = "landing/date=2025-01-01/a.csv"
+    assert queue.peek() == QueuedTriggers(1, "2025-01-01T10:07:00Z", reason, reason, newest_key=key)
     assert executions.running() == ["auto-20250101T1000Z"]
 
 
@@ -176,6 +185,26 @@ def test_a_run_that_ends_with_nothing_queued_starts_nothing() -> None:
     assert not decision.start and not decision.queued
     assert (decision.trigger, decision.ended_run) == ("run-ended", "auto-20250101T1000Z")
     assert executions.running() == []
+
+
+def test_a_run_that_trained_on_the_queued_data_starts_no_follow_up() -> None:
+    # A batch of objects lands at once: the first starts the run, the rest queue; the run sees them all
+    # and moves the watermark past them.
+    executions, queue = Executions(), Queue()
+    for day in ("01", "02", "03"):
+        handle_trigger(s3_event(key=f"landing/date=2025-01-{day}/a.csv"), NOW, executions, queue)
+    assert queue.peek() is not None and queue.peek().count == 2  # type: ignore[union-attr]
+    queue.trained_up_to = "landing/date=2025-01-03/a.csv"
+    decision = handle_trigger(executions.end("auto-20250101T1000Z"), NOW, executions, queue)
+    assert not decision.start and "trained on already" in decision.reason
+    assert queue.peek() is None and executions.running() == []
+
+
+def test_an_object_newer_than_the_watermark_or_a_schedule_needs_a_follow_up() -> None:
+    queued = QueuedTriggers(1, "t", "r", "r", newest_key="landing/date=2025-01-04/a.csv")
+    assert queued.need_a_run("landing/date=2025-01-03/a.csv")
+    assert not queued.need_a_run("landing/date=2025-01-04/a.csv")
+    assert replace(queued, unkeyed=True).need_a_run("landing/date=2025-01-09/a.csv")
 
 
 def test_a_follow_up_waits_for_a_run_started_meanwhile_and_keeps_the_queue() -> None:
@@ -325,3 +354,17 @@ def test_a_repeated_event_after_its_run_ended_starts_nothing(starter: Starter) -
     again = starter(s3_event())
     assert (again["started"], again["queued"], again["execution_name"]) == (False, False, first["execution_name"])
     assert len(starter.executions()) == 1
+
+
+def test_the_end_of_a_run_that_trained_on_the_queued_objects_starts_nothing(starter: Starter) -> None:
+    starter(s3_event(key="landing/date=2025-01-01/a.csv"))
+    starter(s3_event(key="landing/date=2025-01-02/a.csv"))  # queued
+    (first,) = starter.executions()
+    starter.stack.dynamodb.put_item(  # the run promoted its candidate: the watermark is its newest key
+        TableName=TABLE,
+        Item={"pk": {"S": "fraud-retrain"}, "sk": {"S": "WATERMARK"}, "key": {"S": "landing/date=2025-01-02/a.csv"}},
+    )
+    starter.client.stop_execution(executionArn=first["executionArn"])
+    result = starter(ended_event(first["name"]))
+    assert result["started"] is False and "trained on already" in result["reason"]
+    assert starter.queued() is None and len(starter.executions()) == 1
