@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Stack, Tags
+from aws_cdk import ArnFormat, Aws, CfnOutput, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
@@ -163,18 +163,52 @@ class RetrainStack(Stack):
             spec=STARTER,
             code=code,
             function_name=f"{name}-{STARTER.slug}",
-            environment={**environment, "STATE_MACHINE_ARN": machine.arn},
-            # Serializes the running-check and the start (see retrain/triggers.py).
+            environment={
+                **environment,
+                "STATE_MACHINE_ARN": machine.arn,
+                "STATE_TABLE_NAME": table.table_name,
+                "PIPELINE_NAME": name,
+            },
+            # Serializes the running-check, the queue and the start (see retrain/triggers.py).
             reserved_concurrency=settings.starter_reserved_concurrency or None,
         )
         starter.allow(
             iam.PolicyStatement(actions=["states:ListExecutions", "states:StartExecution"], resources=[machine.arn])
+        )
+        starter.allow(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[
+                    self.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            starter.role,
+            "AwsSolutions-IAM5",
+            "The starter describes executions of this state machine by name (a trigger's name may be taken "
+            "by an ended run); execution names are per run, so the ARN ends in '*' within this machine.",
+            findings=[stack_arn("states", f"execution:{name}:*")],
+        )
+        # The trigger queue: one item of the pipeline's partition (retrain.state_table).
+        starter.allow(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                resources=[table.table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [name]}},
+            )
         )
         RetrainTriggers(
             self,
             "Triggers",
             pipeline=config.pipeline,
             starter=starter,
+            state_machine_arn=machine.arn,
             bucket=data.bucket,
             landing_prefix=data_config.landing_prefix,
         )

@@ -1,8 +1,10 @@
-"""What starts a retrain: an EventBridge Scheduler schedule and new objects under the landing prefix.
+"""What starts a retrain: an EventBridge Scheduler schedule, new objects under the landing prefix,
+and the end of a run that triggers were queued behind.
 
-Both go through the starter function (`tasks/start_retrain.py`), never straight to the state
-machine: the starter refuses to start a second retrain while one runs, and names executions by
-time bucket so two triggers that race produce one execution (see `retrain/triggers.py`).
+All go through the starter function (`tasks/start_retrain.py`), never straight to the state
+machine: the starter never starts a second retrain while one runs but queues the trigger, starts
+one follow-up run for the queue when the run ends, and names executions by time bucket so two
+triggers that race produce one execution (see `retrain/triggers.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from constructs import Construct
 
 from infra.functions import TaskFunction
 from retrain.config import PipelineConfig
-from retrain.triggers import OBJECT_CREATED, S3_SOURCE
+from retrain.triggers import EXECUTION_STATUS_CHANGE, FINAL_STATUSES, OBJECT_CREATED, S3_SOURCE, STATES_SOURCE
 
 SCHEDULE_INPUT = {"trigger": "schedule"}
 # A trigger that cannot be delivered for this long is stale: the next schedule covers its data.
@@ -35,6 +37,7 @@ class RetrainTriggers(Construct):
         *,
         pipeline: PipelineConfig,
         starter: TaskFunction,
+        state_machine_arn: str,
         bucket: s3.IBucket,
         landing_prefix: str,
     ) -> None:
@@ -81,6 +84,22 @@ class RetrainTriggers(Construct):
                     "bucket": {"name": [bucket.bucket_name]},
                     "object": {"key": [{"prefix": landing_prefix}]},
                 },
+            ),
+            targets=[
+                targets.LambdaFunction(starter.function, max_event_age=MAX_EVENT_AGE, retry_attempts=RETRY_ATTEMPTS)
+            ],
+        )
+        # Step Functions sends every execution status change to the default bus
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html).
+        self.run_ended_rule = events.Rule(
+            self,
+            "RunEndedRule",
+            rule_name=f"{pipeline.name}-run-ended",
+            description="Starts the follow-up retrain for triggers queued while a run went",
+            event_pattern=events.EventPattern(
+                source=[STATES_SOURCE],
+                detail_type=[EXECUTION_STATUS_CHANGE],
+                detail={"stateMachineArn": [state_machine_arn], "status": list(FINAL_STATUSES)},
             ),
             targets=[
                 targets.LambdaFunction(starter.function, max_event_age=MAX_EVENT_AGE, retry_attempts=RETRY_ATTEMPTS)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from retrain.contracts import Approval, Champion, PromotionDecision
+
+if TYPE_CHECKING:
+    from retrain.triggers import QueuedTriggers
 
 
 @dataclass(frozen=True)
@@ -100,4 +104,46 @@ class ModelPackageRegistry(Protocol):
 
     def approve(self, model_package_arn: str, description: str) -> None:
         """Set the package's status to Approved (idempotent)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExecutionState:
+    running: bool
+    started_at: datetime
+
+
+class RetrainExecutions(Protocol):
+    """The pipeline's state machine executions, as the starter sees them."""
+
+    def running(self) -> list[str]:
+        """Names of the executions running now."""
+        ...
+
+    def start(self, name: str, execution_input: dict[str, Any]) -> bool:
+        """Start one; False when the name is already used (by a running or an ended execution)."""
+        ...
+
+    def describe(self, name: str) -> ExecutionState | None:
+        """The execution of that name, None when there is none."""
+        ...
+
+
+class TriggerQueue(Protocol):
+    """Triggers that arrived while a retrain ran (see `retrain.triggers`)."""
+
+    def add(self, reason: str, at: str, data_key: str | None) -> None:
+        """Queue one trigger; `data_key` is the landing object of a new-data trigger."""
+        ...
+
+    def watermark(self) -> str:
+        """The last landing key trained on, "" before the first promotion."""
+        ...
+
+    def peek(self) -> QueuedTriggers | None:
+        """What is queued, or None; nothing is removed."""
+        ...
+
+    def clear(self, count: int) -> bool:
+        """Remove the queue if it still holds `count` triggers; False when more arrived since."""
         ...

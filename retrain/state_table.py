@@ -10,6 +10,9 @@ Partition key `pk` (S) is the pipeline name; sort key `sk` (S) is one of:
 | `APPROVAL#<execution>`     | task_token, model_package_arn, decision (JSON), status, execution_arn, |
 |                            | requested_at, expires_at, updated_at, notified_at, then approved_by, |
 |                            | reason, approved_at or closed_at                                   |
+| `TRIGGERS#QUEUED`          | count, first_at, last_at, first_reason, last_reason, newest_key,   |
+|                            | unkeyed: triggers that came while a retrain ran; the follow-up run |
+|                            | takes them                                                         |
 
 An approval's status is PENDING until PromoteChampion (APPROVED) or NotifyRejected (REJECTED, or
 EXPIRED when the approval timed out) closes it. `retrain approve|reject <execution>` reads the
@@ -26,6 +29,7 @@ PENDING = "PENDING"
 APPROVED = "APPROVED"
 REJECTED = "REJECTED"
 EXPIRED = "EXPIRED"
+QUEUED_TRIGGERS = "TRIGGERS#QUEUED"
 
 
 def approval_key(execution_name: str) -> str:

@@ -1,17 +1,27 @@
-"""Lambda: a handler's exception reaches the caller with its class name.
+"""Lambda: a handler's exception reaches the caller with its class name; no async event is lost to a
+throttle.
 
-Gap closed (`LambdaErrorTypes`): the emulator's Python worker reports every handler exception as
-`Runtime.HandlerError`, which makes a definition's `Retry`/`Catch` by error name dead code locally.
-AWS reports the exception's class name as `errorType` (Invoke and Step Functions alike), and failures
-of the service itself as `Lambda.ServiceException` / `Lambda.TooManyRequestsException`.
-
-Pinned by `tests/contract/emulator/test_lambda_errors.py`.
+Gaps closed:
+- `LambdaErrorTypes`: the emulator's Python worker reports every handler exception as
+  `Runtime.HandlerError`, which makes a definition's `Retry`/`Catch` by error name dead code locally.
+  AWS reports the exception's class name as `errorType` (Invoke and Step Functions alike), and
+  failures of the service itself as `Lambda.ServiceException` / `Lambda.TooManyRequestsException`.
+  Pinned by `tests/contract/emulator/test_lambda_errors.py`.
+- `AsyncInvocationQueue`: the emulator runs an EventBridge rule's Lambda target once, and an async
+  invocation that meets the function's reserved concurrency is throttled and dropped after its
+  retries. On AWS, EventBridge invokes Lambda asynchronously, and for a throttle (429) "Lambda returns
+  the event to the queue and attempts to run the function again for up to 6 hours. The retry interval
+  increases exponentially from 1 second after the first attempt to a maximum of 5 minutes" (Lambda
+  developer guide, invocation-async-error-handling); throttles do not count as the function's retry
+  attempts. Pinned by `tests/contract/emulator/test_lambda_async.py`.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,3 +110,76 @@ class LambdaErrorTypes:
                 raise failure("Lambda.ServiceException", cause) from None
 
         return call_lambda
+
+
+# Set while the emulator runs an asynchronous invocation (it copies the context into its thread).
+_ASYNC_INVOCATION: contextvars.ContextVar[bool] = contextvars.ContextVar("async_invocation", default=False)
+# AWS's default MaximumEventAgeInSeconds (PutFunctionEventInvokeConfig).
+DEFAULT_MAX_EVENT_AGE = 21_600
+
+
+class AsyncInvocationQueue:
+    """Asynchronous invocations as Lambda's internal queue runs them: every EventBridge target through
+    the async path, and a throttled event retried (1 s, doubling, at most 5 min apart) until its
+    maximum event age, without using up the function's `MaximumRetryAttempts`."""
+
+    def __init__(
+        self, first_delay: float = 1.0, max_delay: float = 300.0, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.first_delay, self.max_delay, self._sleep = first_delay, max_delay, sleep
+
+    def install(self) -> None:
+        functions = service("lambda_svc")
+        replace(functions, "invoke_async_with_retry", self._marked_async)
+        replace(functions, "_execute_function", self._throttles_retried_when_async)
+        replace(service("eventbridge"), "_dispatch_to_lambda", self._through_the_async_queue)
+
+    @staticmethod
+    def _marked_async(original: Callable[[dict[str, Any], Any], None]) -> Callable[[dict[str, Any], Any], None]:
+        def invoke_async(func: dict[str, Any], event: Any) -> None:
+            token = _ASYNC_INVOCATION.set(True)
+            try:
+                original(func, event)  # copies this context into the thread that runs the event
+            finally:
+                _ASYNC_INVOCATION.reset(token)
+
+        return invoke_async
+
+    def _throttles_retried_when_async(
+        self, original: Callable[[dict[str, Any], Any], dict[str, Any]]
+    ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        def execute(func: dict[str, Any], event: Any) -> dict[str, Any]:
+            result = original(func, event)
+            if not _ASYNC_INVOCATION.get():
+                return result  # a synchronous Invoke gets its 429 at once, as on AWS
+            deadline = time.monotonic() + _max_event_age(func)
+            delay = self.first_delay
+            while isinstance(result, dict) and result.get("throttle") and time.monotonic() + delay < deadline:
+                self._sleep(delay)
+                delay = min(delay * 2, self.max_delay)
+                result = original(func, event)
+            return result
+
+        return execute
+
+    @staticmethod
+    def _through_the_async_queue(original: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
+        functions = service("lambda_svc")
+
+        def dispatch(arn: str, payload: Any) -> None:
+            try:
+                event = json.loads(payload)
+            except (json.JSONDecodeError, TypeError):
+                event = {"body": payload}
+            func, config, _ = functions._get_func_record_for_ref(arn)
+            if not func or not config:
+                original(arn, payload)  # the emulator logs the missing function
+                return
+            functions.invoke_async_with_retry(functions._execution_record_for_config(func, config), event)
+
+        return dispatch
+
+
+def _max_event_age(func: dict[str, Any]) -> float:
+    config = func.get("event_invoke_config") or (func.get("event_invoke_configs") or {}).get("$LATEST") or {}
+    return float(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE))

@@ -280,6 +280,8 @@ def install(home: StateDirectory) -> list[str]:
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
     points = ExtensionPoints(home, endpoint_url)
     awslambda.LambdaErrorTypes().install()
+    # AWS's shape of throttle retries (doubling, capped, bounded by the event's age) on a laptop's clock.
+    awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()
     glue.GlueJobs(glue.LocalGlueJobRunner(endpoint_url, home.glue_scratch, home.glue_logs)).install(points)
     scheduler.Schedules().install()

@@ -19,11 +19,13 @@ from retrain.state_table import (
     CHAMPION,
     PARTITION_KEY,
     PENDING,
+    QUEUED_TRIGGERS,
     SORT_KEY,
     WATERMARK,
     approval_key,
     champion_history_key,
 )
+from retrain.triggers import QueuedTriggers
 
 _STRING_FIELDS = (
     "model_data_url",
@@ -33,8 +35,9 @@ _STRING_FIELDS = (
     "execution_name",
     "promoted_at",
 )
-# `status` is a DynamoDB reserved word.
+# `status` and `count` are DynamoDB reserved words.
 _STATUS = {"#status": "status"}
+_COUNT = {"#count": "count"}
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,61 @@ class DynamoPipelineStateTable:
                 raise
             return _champion(stored)
         return None
+
+    # --- the trigger queue (retrain.ports.TriggerQueue) -------------------------------------------
+
+    def add(self, reason: str, at: str, data_key: str | None) -> None:
+        update = (
+            "SET first_at = if_not_exists(first_at, :at), first_reason = if_not_exists(first_reason, :reason), "
+            "last_at = :at, last_reason = :reason"
+        )
+        values: dict[str, Any] = {":at": {"S": at}, ":reason": {"S": reason}, ":one": {"N": "1"}}
+        if data_key is None:
+            update += ", unkeyed = :true"
+            values[":true"] = {"BOOL": True}
+        self._dynamodb.update_item(
+            TableName=self._table,
+            Key=self._key(QUEUED_TRIGGERS),
+            UpdateExpression=update + " ADD #count :one",
+            ExpressionAttributeNames=_COUNT,
+            ExpressionAttributeValues=values,
+        )
+        if data_key is not None:
+            # Objects land in any order: keep the newest (a condition, since an update cannot take a max).
+            self._conditional_update(
+                QUEUED_TRIGGERS,
+                "SET newest_key = :key",
+                "attribute_not_exists(newest_key) OR newest_key < :key",
+                {":key": {"S": data_key}},
+            )
+
+    def peek(self) -> QueuedTriggers | None:
+        item = self._get(QUEUED_TRIGGERS)
+        if item is None:
+            return None
+        return QueuedTriggers(
+            count=int(item["count"]["N"]),
+            first_at=item["first_at"]["S"],
+            first_reason=item["first_reason"]["S"],
+            last_reason=item["last_reason"]["S"],
+            newest_key=item.get("newest_key", {}).get("S", ""),
+            unkeyed=item.get("unkeyed", {}).get("BOOL", False),
+        )
+
+    def clear(self, count: int) -> bool:
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key=self._key(QUEUED_TRIGGERS),
+                ConditionExpression="#count = :count",
+                ExpressionAttributeNames=_COUNT,
+                ExpressionAttributeValues={":count": {"N": str(count)}},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _key(self, sort_key: str) -> dict[str, Any]:
         return {PARTITION_KEY: {"S": self._pipeline}, SORT_KEY: {"S": sort_key}}

@@ -252,6 +252,24 @@ def test_each_function_role_holds_only_what_its_handler_calls(
     assert granted - baseline == expected
 
 
+def test_the_starter_role_holds_only_what_the_starter_calls(synthesized: Synthesized) -> None:
+    role = _role_of(synthesized, "StartRetrainFunctionRole")
+    baseline = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    statements = [s for s in _granted(synthesized, role) if set(s.actions) - baseline]
+    granted = {action for s in statements for action in s.actions}
+    assert granted == {
+        "states:ListExecutions",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+    # The trigger queue is one item of the pipeline's own partition.
+    (queue,) = [s for s in statements if "dynamodb:UpdateItem" in s.actions]
+    assert queue.condition == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["fraud-retrain"]}}
+
+
 def test_the_sagemaker_role_may_read_the_rollback_alarms(synthesized: Synthesized) -> None:
     # SageMaker developer guide, deployment-guardrails-configuration: the execution role needs
     # cloudwatch:DescribeAlarms on the auto-rollback alarms, or a blue/green update cannot watch them.

@@ -186,6 +186,9 @@ def test_one_function_per_task_module_with_tracing_layer_and_environment(
         "Ref": synthesized.one("AWS::StepFunctions::StateMachine")[0]
     }
     assert starter["ReservedConcurrentExecutions"] == 1
+    state_table, _ = synthesized.one("AWS::DynamoDB::Table")
+    assert starter["Environment"]["Variables"]["STATE_TABLE_NAME"] == {"Ref": state_table}
+    assert starter["Environment"]["Variables"]["PIPELINE_NAME"] == config.pipeline.name
 
 
 def test_every_function_has_its_own_role_and_log_group_with_retention(synthesized: Synthesized) -> None:
@@ -319,10 +322,46 @@ def test_the_schedule_starts_the_starter_with_the_config_expression(
     }
 
 
+def _rule(synthesized: Synthesized, name: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, rule)
+        for logical_id, rule in synthesized.resources("AWS::Events::Rule").items()
+        if rule["Properties"]["Name"].endswith(name)
+    ]
+    return found
+
+
+def _starter_id(synthesized: Synthesized) -> str:
+    return next(
+        logical_id
+        for logical_id, function in synthesized.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == STARTER.handler
+    )
+
+
+def test_the_end_of_any_run_of_the_machine_reaches_the_starter(synthesized: Synthesized) -> None:
+    # Step Functions sends "Step Functions Execution Status Change" events to the default bus
+    # (Step Functions developer guide, eventbridge-integration); the starter takes the final ones.
+    rule_id, rule = _rule(synthesized, "-run-ended")
+    properties = rule["Properties"]
+    machine_id, _ = synthesized.one("AWS::StepFunctions::StateMachine")
+    assert properties["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"stateMachineArn": [{"Ref": machine_id}], "status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]},
+    }
+    (target,) = properties["Targets"]
+    assert target["Arn"]["Fn::GetAtt"][0] == _starter_id(synthesized)
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}},
+    )
+
+
 def test_new_objects_under_the_landing_prefix_start_the_starter(
     synthesized: Synthesized, config: RetrainConfig
 ) -> None:
-    _, rule = synthesized.one("AWS::Events::Rule")
+    rule_id, rule = _rule(synthesized, "-new-data")
     properties = rule["Properties"]
     bucket_id, _ = _data_bucket(synthesized)
     assert properties["EventPattern"] == {
@@ -344,7 +383,7 @@ def test_new_objects_under_the_landing_prefix_start_the_starter(
         "AWS::Lambda::Permission",
         {
             "Principal": "events.amazonaws.com",
-            "SourceArn": {"Fn::GetAtt": [synthesized.one("AWS::Events::Rule")[0], "Arn"]},
+            "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
         },
     )
 

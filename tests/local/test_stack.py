@@ -349,43 +349,57 @@ def test_the_schedule_starts_a_retrain_through_the_starter(stack: DeployedStack,
     assert json.loads(scheduled_run["input"]) == {"trigger": "schedule"}
     assert scheduled_run["name"] in window_names(scheduled_run["fired_at"], datetime.now(UTC))
     # The starter logs its decision after the start returned: the execution can be seen before the line.
-    decision = stack.new_decision(scheduled_run["decisions_before"])
+    decision = stack.new_decision(scheduled_run["decisions_before"], trigger="schedule")
     assert (decision["started"], decision["execution_name"]) == (True, scheduled_run["name"])
     # Scheduler delivers at least once (a slow cold start can bring a second delivery), so the
-    # starter may see the trigger twice: exactly one start, and any repeat refused by name.
+    # starter may see the trigger twice: exactly one start, and any repeat covered by that run.
     decisions = stack.starter_decisions()[scheduled_run["decisions_before"] :]
-    assert [d["execution_name"] for d in decisions if d["started"]][:1] == [scheduled_run["name"]]
+    started = [d["execution_name"] for d in decisions if d["started"] and d["trigger"] == "schedule"]
+    assert started == [scheduled_run["name"]]
     assert [e["name"] for e in stack.executions()].count(scheduled_run["name"]) == 1
 
 
-def test_an_object_landing_while_a_retrain_runs_starts_no_second_one(
+def test_an_object_landing_while_a_retrain_runs_is_queued_and_started_when_the_run_ends(
     stack: DeployedStack, config: RetrainConfig
 ) -> None:
     running = stack.a_running_execution()
     seen = len(stack.starter_decisions())
     stack.land_object(f"{config.data.landing_prefix}2026-11-21/part-0.csv")
-    decision = stack.new_decision(seen)
-    assert decision["started"] is False
+    decision = stack.new_decision(seen, trigger="new-data")
+    assert (decision["started"], decision["queued"]) == (False, True)
     assert decision["running"] == [running]
-    assert "already running" in decision["reason"]
+    assert "queued" in decision["reason"]
     assert [e["name"] for e in stack.executions() if e["status"] == "RUNNING"] == [running]
+    # The run ends (stopped here; any final status counts): Step Functions' status-change event
+    # reaches the starter through the stack's rule, and the follow-up run starts, no schedule involved.
+    seen = len(stack.starter_decisions())
+    [execution] = [e for e in stack.executions() if e["name"] == running]
+    stack.client("stepfunctions").stop_execution(executionArn=execution["executionArn"], cause="test")
+    follow_up = stack.new_decision(seen, trigger="follow-up")
+    assert (follow_up["started"], follow_up["ended_run"]) == (True, running)
+    assert follow_up["execution_name"] == f"next-{running}"
+    [started] = [e for e in stack.executions() if e["name"] == f"next-{running}"]
+    sent = json.loads(stack.describe(started["executionArn"])["input"])
+    assert sent["trigger"] == "follow-up" and f"queued while {running} ran" in sent["reason"]
+    stack.stop_running()
 
 
 def test_a_second_trigger_in_the_same_window_does_not_start_again(
     stack: DeployedStack, scheduled_run: dict[str, Any]
 ) -> None:
     """With nothing running any more, the schedule fires again: in the same 15-minute window the
-    name is taken, so Step Functions refuses the start; in the next window a new run starts."""
+    name is taken by the run it started, which covers it (the schedule has no data of its own);
+    in the next window a new run starts."""
     stack.stop_running()
     before = {e["name"] for e in stack.executions()}  # other tests may have started runs of their own
     assert scheduled_run["name"] in before
     seen = len(stack.starter_decisions())
     fired_at = stack.fire_schedule()
-    decision = stack.new_decision(seen)
+    decision = stack.new_decision(seen, trigger="schedule")
     added = {e["name"] for e in stack.executions()} - before
     if decision["execution_name"] == scheduled_run["name"]:
         assert decision["started"] is False
-        assert "already started by another trigger" in decision["reason"]
+        assert "covers this trigger" in decision["reason"]
         assert added == set()
     else:  # the window turned between the two firings
         assert decision["execution_name"] in window_names(fired_at, datetime.now(UTC))
@@ -420,8 +434,8 @@ def test_an_object_under_the_landing_prefix_starts_a_retrain(fresh_stack: Deploy
         "reason": f"new object s3://{bucket}/{key}",
         "detail": {"bucket": bucket, "key": key, "size": size},
     }
-    decision = fresh_stack.new_decision(0)  # logged after the start returned
-    assert len(fresh_stack.starter_decisions()) == 1
+    decision = fresh_stack.new_decision(0, trigger="new-data")  # logged after the start returned
+    assert [d for d in fresh_stack.starter_decisions() if d["trigger"] == "new-data"] == [decision]
     assert decision["started"] is True
 
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +22,7 @@ from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK, approval_key
 from retrain.watermark import partition_date
 from tests.support.polling import wait_until
+from tests.support.starter import bring_to_rest, starter_decisions
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600.0
@@ -128,23 +128,32 @@ class LocalPipeline:
 
     def land_days(self, days: int) -> None:
         """New data without the run it triggers: the test starts its own run, with its own input."""
+        starter = self.pipeline.outputs["StarterFunctionName"]
+        seen = len(starter_decisions(self.client("logs"), starter))
         append_demo_days(self.client("s3"), self.pipeline.bucket, self.pipeline.config, days=days)
-        sfn = self.client("stepfunctions")
-
-        def triggered() -> list[dict[str, Any]]:
-            return list(
-                sfn.list_executions(stateMachineArn=self.pipeline.state_machine_arn, statusFilter="RUNNING")[
-                    "executions"
-                ]
-            )
-
-        # The trigger may start a run (or refuse, if its 15-minute name is taken): stop any that starts.
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            for execution in triggered():
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="test starts its own run")
-            time.sleep(0.5)
-        assert not triggered()
+        # One object a day, one trigger each: wait until the starter handled them all (started a run,
+        # queued the rest, or found the window's run covers them), then stop what they started.
+        wait_until(
+            lambda: (
+                len(
+                    [
+                        d
+                        for d in starter_decisions(self.client("logs"), starter)[seen:]
+                        if d.get("trigger") == "new-data"
+                    ]
+                )
+                >= days
+            ),
+            120,
+            "the starter to handle the new objects",
+        )
+        bring_to_rest(
+            self.client,
+            machine_arn=self.pipeline.state_machine_arn,
+            table=self.pipeline.state_table,
+            pipeline=self.pipeline.config.pipeline.name,
+            starter=starter,
+        )
         # A run stopped once it reached PrepareData leaves its Glue job run going, and the job takes one
         # run at a time (the test's own run would fail with ConcurrentRunsExceeded): wait for it to end.
         glue, job = self.client("glue"), self.pipeline.outputs["GlueJobName"]

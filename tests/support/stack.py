@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from local.aws import LocalAws
 from local.clients import LocalClients
 from local.deploy import deploy_project_stack
@@ -18,6 +16,7 @@ from local.home import StateDirectory
 from retrain.config import load_config
 from retrain.triggers import execution_name
 from tests.support.polling import wait_until
+from tests.support.starter import bring_to_rest, starter_decisions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # What `infra/app.py` reads. The tests deploy a snapshot of these, taken once: other work in the
@@ -108,12 +107,14 @@ class DeployedStack:
         return name
 
     def stop_running(self) -> None:
-        """Triggered executions wait for data for an hour: stop them so nothing runs on."""
-        sfn = self.client("stepfunctions")
-        for execution in self.executions():
-            if execution["status"] == "RUNNING":
-                sfn.stop_execution(executionArn=execution["executionArn"], cause="test over")
-        wait_until(lambda: all(e["status"] != "RUNNING" for e in self.executions()), 30, "the executions to stop")
+        """Triggered executions wait for data: stop them so nothing runs on (`bring_to_rest`)."""
+        bring_to_rest(
+            self.client,
+            machine_arn=self.machine_arn,
+            table=self.outputs["StateTableName"],
+            pipeline=NAME,
+            starter=self.outputs["StarterFunctionName"],
+        )
 
     def fire_schedule(self) -> datetime:
         """Fire the deployed schedule's target once, through the Scheduler (see the module doc)."""
@@ -141,29 +142,16 @@ class DeployedStack:
         return landed_at
 
     def starter_decisions(self) -> list[dict[str, Any]]:
-        """What the starter logged for each trigger it handled (Powertools JSON lines)."""
-        logs = self.client("logs")
-        group = f"/aws/lambda/{self.outputs['StarterFunctionName']}"
-        try:
-            events = logs.filter_log_events(logGroupName=group)["events"]
-        except ClientError:
-            return []
-        decisions = []
-        for event in sorted(events, key=lambda e: e["timestamp"]):
-            try:
-                line = json.loads(event["message"])
-            except ValueError:
-                continue
-            if isinstance(line, dict) and line.get("message") == "retrain trigger handled":
-                decisions.append(line)
-        return decisions
+        return starter_decisions(self.client("logs"), self.outputs["StarterFunctionName"])
 
-    def new_decision(self, seen: int) -> dict[str, Any]:
-        return wait_until(
-            lambda: (decisions := self.starter_decisions())[seen:] and decisions[seen],
-            TRIGGER_TIMEOUT,
-            "the starter to handle the trigger",
-        )
+    def new_decision(self, seen: int, trigger: str | None = None) -> dict[str, Any]:
+        """The first decision after the first `seen` ones (of that trigger, when given)."""
+
+        def found() -> dict[str, Any] | None:
+            fresh = self.starter_decisions()[seen:]
+            return next((d for d in fresh if trigger is None or d.get("trigger") == trigger), None)
+
+        return wait_until(found, TRIGGER_TIMEOUT, f"the starter to handle the {trigger or 'next'} trigger")
 
 
 def start_and_deploy(home: Path, project: Path) -> DeployedStack:

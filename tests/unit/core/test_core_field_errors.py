@@ -41,7 +41,8 @@ def describe(model: Any, document: Any, root: str = "input") -> str:
         ({"detail": 3}, "input.detail: expected a JSON object, got 3"),
         (
             {"trigger": "x", "min_new_objects": 0},
-            "input.trigger: expected one of 'manual', 'schedule' or 'new-data', got 'x' (and 1 more problem)",
+            "input.trigger: expected one of 'manual', 'schedule', 'new-data' or 'follow-up', got 'x' "
+            "(and 1 more problem)",
         ),
     ],
 )
