@@ -1,6 +1,6 @@
 """Benchmark of the embedded local AWS; writes `benchmarks/results/local.json`.
 
-- `retrain local up --detach` until it answers (wall time of the command), and `down`;
+- `retrain local up --detach --no-deploy` until it answers (wall time of the command), and `down`;
 - synthesis and deployment of the contract tests' tiny CDK app (create, then update after a code change);
 - the local Step Functions engine's cost per state transition, on a chain of N Pass states, against
   moto's executing engine (`mock_aws` with `execute_state_machine`) on the same machine in the same run.
@@ -111,7 +111,7 @@ def bench_up(repeat: int, scratch: Path) -> dict[str, Any]:
     for index in range(repeat):
         home, port = scratch / f"up-{index}", free_port()
         env = {**os.environ, "RETRAIN_HOME": str(home), "RETRAIN_LOCAL_PORT": str(port)}
-        up, result = timed(partial(local_command, env, "up", "--detach"))
+        up, result = timed(partial(local_command, env, "up", "--detach", "--no-deploy"))
         if result.returncode != 0:
             raise RuntimeError(result.stderr.decode())
         down, _ = timed(partial(local_command, env, "down"))
@@ -122,7 +122,7 @@ def bench_up(repeat: int, scratch: Path) -> dict[str, Any]:
         "down_seconds_median": round(statistics.median(down_times), 3),
         "runs_up": [round(x, 3) for x in up_times],
         "runs_down": [round(x, 3) for x in down_times],
-        "note": "wall time of `retrain local up --detach` (CLI start, emulator start, bounded readiness poll)",
+        "note": "wall time of `retrain local up --detach --no-deploy` (CLI start, emulator start, readiness poll)",
     }
 
 

@@ -42,9 +42,15 @@ class AwsClients:
         return self._cache[service]
 
 
-def clients_from_environment() -> Clients:
+def target_from_environment() -> str:
+    """`local` or `aws`, from RETRAIN_TARGET."""
     target = os.environ.get("RETRAIN_TARGET", "local")
     if target not in ("local", "aws"):
         raise ValueError(f"RETRAIN_TARGET must be 'local' or 'aws', got {target!r}")
+    return target
+
+
+def clients_from_environment() -> Clients:
+    target = target_from_environment()
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     return AwsClients(region) if target == "aws" else LocalClients.for_command(region)

@@ -14,9 +14,9 @@ from typing import Any
 from cli.pipeline import DeployedPipeline
 from retrain.config import RetrainConfig
 from retrain.errors import ConfigError
-from retrain.watermark import partition_date
+from retrain.watermark import partition_date, partition_key
 
-GENERATOR_PATH = Path(__file__).resolve().parents[1] / "jobs" / "demo_data.py"
+JOBS_DIR = Path(__file__).resolve().parents[1] / "jobs"
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -33,21 +33,43 @@ def next_dates(keys: Iterable[str], prefix: str, days: int, start: date) -> list
     return [first + timedelta(days=offset) for offset in range(days)]
 
 
-def load_generator() -> ModuleType:
-    """The generator in jobs/demo_data.py.
+def load_job_module(file_name: str) -> ModuleType:
+    """A module of jobs/ that imports no other file of jobs/ (the demo generator, the feature parsers).
 
     jobs/ is not a package (its files run flat inside Glue and SageMaker containers), so the file is
     loaded by path under a private name; putting jobs/ on sys.path instead would let its flat module
     names (`features`, `train`, ...) shadow or be shadowed by anything else the CLI imports.
     """
-    if not GENERATOR_PATH.is_file():
-        raise ConfigError(f"{GENERATOR_PATH} not found: run `retrain demo-data` from a checkout of the project")
-    spec = importlib.util.spec_from_file_location("retrain_demo_data_generator", GENERATOR_PATH)
+    name = f"retrain_job_{Path(file_name).stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = JOBS_DIR / file_name
+    if not path.is_file():
+        raise ConfigError(f"{path} not found: run `retrain` from a checkout of the project")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their module by name while the file executes
     spec.loader.exec_module(module)
     return module
+
+
+def load_generator() -> ModuleType:
+    """The demo stream's generator, jobs/demo_data.py."""
+    return load_job_module("demo_data.py")
+
+
+def is_demo_dataset(config: RetrainConfig) -> bool:
+    """Whether the configured dataset is the demo stream's, the only one demo data may land into."""
+    return dict(config.dataset.schema_) == load_generator().SCHEMA
+
+
+def refuse_demo_data_unless_demo(config: RetrainConfig, source: str) -> None:
+    if not is_demo_dataset(config):
+        raise ConfigError(
+            f"{source} configures another dataset than the demo stream's: no demo data lands into it; "
+            f"land your own files with `retrain land PATH... --config {source}` (docs/your-data.md)"
+        )
 
 
 def landing_keys(s3: Any, bucket: str, prefix: str, start_after: str = "") -> list[str]:
@@ -72,16 +94,32 @@ def new_data_window(pipeline: DeployedPipeline) -> tuple[str, str] | None:
     return (days[0], days[-1]) if days else None
 
 
-def append_demo_days(s3: Any, bucket: str, config: RetrainConfig, days: int, start: date | None = None) -> str:
+def append_demo_days(
+    s3: Any,
+    bucket: str,
+    config: RetrainConfig,
+    days: int,
+    start: date | None = None,
+    *,
+    seed: int | None = None,
+    rows: int | None = None,
+) -> str:
     """Lands the next `days` days of the demo stream; returns what was written, for the user."""
     generator = load_generator()
     prefix, file_format = config.data.landing_prefix, config.data.input_format
+    seed = generator.DEFAULT_SEED if seed is None else seed
+    rows = rows or generator.DEFAULT_ROWS_PER_DAY
     dates = next_dates(landing_keys(s3, bucket, prefix), prefix, days, start or generator.DEFAULT_START)
+    total = 0
     for day in dates:
-        body = generator.generate_day(day, generator.DEFAULT_SEED, generator.DEFAULT_ROWS_PER_DAY).encode(file_format)
-        key = f"{prefix}{generator.partition_name(day)}/{generator.FILE_NAMES[file_format]}"
+        body = generator.generate_day(day, seed, rows).encode(file_format)
+        key = partition_key(prefix, day, generator.FILE_NAMES[file_format])
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=CONTENT_TYPES[file_format])
-    return f"{len(dates)} days of demo data ({dates[0]} to {dates[-1]}) to s3://{bucket}/{prefix}"
+        total += len(body)
+    return (
+        f"{len(dates)} days of demo data ({dates[0]} to {dates[-1]}, {rows} transactions a day, "
+        f"{total / 1e6:.1f} MB of {file_format}) to s3://{bucket}/{prefix}"
+    )
 
 
 def sample_request(config: RetrainConfig) -> str:

@@ -13,7 +13,9 @@ from retrain.errors import RetrainError
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "cli.commands.config_cmd",
     "cli.commands.demo_data",
+    "cli.commands.deploy",
     "cli.commands.invoke_cmd",
+    "cli.commands.land",
     "cli.commands.local",
     "cli.commands.run",
     "cli.commands.runs_cmd",

@@ -60,14 +60,13 @@ class DeployedPipeline:
 
 
 def read_stack_outputs(clients: Clients, stack_name: str) -> dict[str, str]:
+    """The deployed stack's outputs: where every command finds the bucket, state machine, table, endpoint."""
     where = clients.endpoint_url or "the AWS account of your credentials"
+    deploy = "RETRAIN_TARGET=aws retrain deploy" if clients.endpoint_url is None else "retrain deploy"
     try:
         stacks = clients.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
-        raise PipelineNotDeployed(
-            f"no stack {stack_name!r} at {where}: run `retrain run` to deploy it locally, "
-            "or deploy it to AWS with `npx cdk deploy` (docs/deploy.md)"
-        ) from error
+        raise PipelineNotDeployed(f"no stack {stack_name!r} at {where}: deploy it with `{deploy}`") from error
     except BotoCoreError as error:
         raise PipelineNotDeployed(
             f"cannot reach {where} ({error}): start the local AWS with `retrain local up`"

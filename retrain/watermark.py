@@ -19,6 +19,13 @@ from retrain.s3_uri import split_s3_uri
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/([^/]+)")
 
 
+def partition_key(prefix: str, day: date, file_name: str) -> str:
+    """Where a data file of `day` lands: the one layout `partition_date` counts."""
+    if "/" in file_name or file_name.startswith(("_", ".")) or not file_name:
+        raise ValueError(f"{file_name!r} is not a landing file name: no '/', and no leading '_' or '.'")
+    return f"{prefix}date={day.isoformat()}/{file_name}"
+
+
 def partition_date(key: str, prefix: str) -> str | None:
     """The ISO date of a landing data object, or None for anything else.
 

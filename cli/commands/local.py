@@ -1,9 +1,10 @@
 """`retrain local up|status|down|reset`: the embedded local AWS.
 
 State lives under `RETRAIN_HOME` (default `.retrain/` at the project root); the port is
-`RETRAIN_LOCAL_PORT` (default 4566). Nothing is bound but 127.0.0.1. SageMaker's rollout clocks
-(canary bakes, termination wait, alarm periods) run at `SAGEMAKER_CLOCK_SCALE` (default 1/60: a
-minute in a second), read when the local AWS starts.
+`RETRAIN_LOCAL_PORT` (default 4566). Nothing is bound but 127.0.0.1. `up` also deploys the stack
+(as `retrain deploy` does, skipped when nothing changed), so the AWS CLI sees a ready pipeline.
+SageMaker's rollout clocks (canary bakes, termination wait, alarm periods) run at
+`SAGEMAKER_CLOCK_SCALE` (default 1/60: a minute in a second), read when the local AWS starts.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import argparse
 import sys
 from typing import Any
 
+from cli.deployment import deploy_into
 from local.aws import EmulatorProcess, LocalAws, LocalAwsError, environment_line
 from local.clock import CLOCK_SCALE_ENV, ClockScale
+from retrain.config import DEFAULT_CONFIG_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -28,6 +31,8 @@ def register(subparsers: Any) -> None:
     up = commands.add_parser("up", help="start the local AWS (in the foreground unless --detach)")
     up.add_argument("--detach", "-d", action="store_true", help="run in the background; log under RETRAIN_HOME/logs")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for it to answer (default 60)")
+    up.add_argument("--no-deploy", action="store_true", help="start an empty local AWS, without the stack")
+    up.add_argument("--config", default=DEFAULT_CONFIG_FILE, help="the config to deploy the stack with")
     up.set_defaults(handler=_up)
 
     status = commands.add_parser("status", help="print the endpoint, or exit non-zero when it is down")
@@ -55,14 +60,26 @@ def _print_ready(aws: LocalAws, endpoint: str, detached: bool) -> None:
     sys.stdout.flush()
 
 
+def _deploy(aws: LocalAws, args: argparse.Namespace) -> None:
+    if not args.no_deploy:
+        pipeline = deploy_into(aws, args.config, lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"stack {pipeline.config.pipeline.name} deployed: state machine {pipeline.state_machine_arn}")
+
+
 def _up(args: argparse.Namespace) -> int:
     aws = LocalAws()
     if args.detach:
         process = aws.start(timeout=args.timeout)
+        _deploy(aws, args)
         _print_ready(aws, process.endpoint, detached=True)
         return 0
     try:
         process = aws.start(attach=True, timeout=args.timeout)
+        try:
+            _deploy(aws, args)
+        except Exception:
+            aws.stop()  # it shares this terminal: do not leave it running behind an error
+            raise
         _print_ready(aws, process.endpoint, detached=False)
         return aws.wait()
     except KeyboardInterrupt:

@@ -1,8 +1,10 @@
 """`retrain run`: one whole retrain cycle on the embedded local AWS, from a fresh clone.
 
 Starts the local AWS (or uses the running one), deploys or updates the stack when the code
-changed, lands demo data when the landing prefix is empty, starts an execution with a meaningful
-name, follows it state by state, handles the approval as asked, and ends with a summary.
+changed, lands demo data when the landing prefix is empty and the configured dataset is the demo
+one (or more of it with --demo-data), starts an execution with a meaningful name, follows it state
+by state, handles the approval as asked, and ends with a summary. With another dataset, land your
+files first with `retrain land`.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cli.deployment import deploy_locally
 from cli.display import duration, metrics_table, timeline_lines
 from cli.executions import send_approval, send_rejection
 from cli.follow import Approver, ExecutionFollower, PendingApproval
-from cli.landing import append_demo_days, landing_is_empty, new_data_window, sample_request
+from cli.landing import (
+    append_demo_days,
+    is_demo_dataset,
+    landing_is_empty,
+    new_data_window,
+    refuse_demo_data_unless_demo,
+    sample_request,
+)
 from cli.pipeline import DeployedPipeline
-from retrain.config import DEFAULT_CONFIG_FILE, RetrainConfig, load_config
+from retrain.config import DEFAULT_CONFIG_FILE, load_config
 from retrain.errors import RetrainError
 from retrain.runs import SUCCESSFUL_OUTCOMES, Timeline
 
@@ -44,6 +54,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     parser.add_argument("--input", default="{}", help="extra execution input as a JSON object (overrides)")
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="stop following after this many seconds")
+    parser.add_argument(
+        "--demo-data",
+        action="store_true",
+        help=f"append {DEMO_DAYS} more days of the demo stream first (only into the demo dataset's pipeline; "
+        "without it demo data lands only when nothing has)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -53,11 +69,10 @@ def run(args: argparse.Namespace) -> int:
     mode = args.approve or ("prompt" if sys.stdin.isatty() else "wait")
     say = _Say(quiet=False)
 
-    pipeline = _deploy(config, say)
-    landed = landing_is_empty(pipeline.client("s3"), pipeline.bucket, config)
-    if landed:
-        written = append_demo_days(pipeline.client("s3"), pipeline.bucket, config, days=DEMO_DAYS)
-        say(f"landing was empty: wrote {written}")
+    if args.demo_data:
+        refuse_demo_data_unless_demo(config, args.config)
+    pipeline = deploy_locally(args.config, say)
+    landed = _land_demo_data(pipeline, args.config, asked=args.demo_data, say=say)
     # New data starts a run by itself (the stack's new-data trigger); one retrain runs at a time, so
     # a run already going is followed rather than refused.
     execution_arn = running_execution(pipeline, wait_seconds=TRIGGER_WAIT_SECONDS if landed else 0)
@@ -100,23 +115,22 @@ def _input_overrides(text: str) -> dict[str, Any]:
     return value
 
 
-def _deploy(config: RetrainConfig, say: _Say) -> DeployedPipeline:
-    """The local AWS (started when none runs) with this project's stack deployed as it is now."""
-    from local.aws import LocalAws
-    from local.deploy import deploy_project_stack
-    from local.home import find_project_root
-
-    local = LocalAws()
-    process = local.running()
-    if process is None:
-        say("starting the local AWS ...")
-        process = local.start()
-        say(f"local AWS up at {process.endpoint} (stop it with `retrain local down`)")
-    else:
-        say(f"using the local AWS at {process.endpoint}")
-    clients = local.clients()
-    outputs = deploy_project_stack(clients, find_project_root(), local.home, progress=say)
-    return DeployedPipeline(config=config, clients=clients, outputs=outputs)
+def _land_demo_data(pipeline: DeployedPipeline, config_path: str, *, asked: bool, say: _Say) -> bool:
+    """Demo days land when asked, or into an empty landing prefix of the demo dataset's pipeline;
+    never into a pipeline of another dataset, where an empty landing prefix ends the command."""
+    config, s3 = pipeline.config, pipeline.client("s3")
+    if asked:
+        say(f"wrote {append_demo_days(s3, pipeline.bucket, config, days=DEMO_DAYS)}")
+        return True
+    if not landing_is_empty(s3, pipeline.bucket, config):
+        return False
+    if not is_demo_dataset(config):
+        raise RetrainError(
+            f"nothing has landed in s3://{pipeline.bucket}/{config.data.landing_prefix} yet: land your files with "
+            f"`retrain land PATH... --config {config_path}` (docs/your-data.md), then run again"
+        )
+    say(f"landing was empty: wrote {append_demo_days(s3, pipeline.bucket, config, days=DEMO_DAYS)}")
+    return True
 
 
 def execution_input(extra: dict[str, Any]) -> dict[str, Any]:

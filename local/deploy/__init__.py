@@ -20,7 +20,7 @@ from __future__ import annotations
 from local.deploy.assembly import CdkApp, CloudAssembly, DeployError
 from local.deploy.fingerprints import DeploymentRecords, SourceFingerprint, StackFingerprint
 from local.deploy.incremental import AppDeployment, IncrementalDeployer
-from local.deploy.project import deploy_project_stack, project_app, project_sources
+from local.deploy.project import config_file_in_project, deploy_project_stack, project_app, project_sources
 from local.deploy.stacks import LocalCdkDeployer, StackDeployment
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "SourceFingerprint",
     "StackDeployment",
     "StackFingerprint",
+    "config_file_in_project",
     "deploy_project_stack",
     "project_app",
     "project_sources",

@@ -19,6 +19,7 @@ from local.deploy.stacks import STACK_TIMEOUT_SECONDS, LocalCdkDeployer
 from local.home import StateDirectory
 
 PROJECT_APP_ENTRY = "infra/app.py"
+DEFAULT_CONFIG_FILE = "retrain.toml"  # what `retrain:config` defaults to in infra/settings.py
 # What `python infra/app.py` reads: the app, the packages it imports, the Lambda code asset, the
 # job files it archives, the definition it inlines, the config and the CDK context.
 PROJECT_SOURCES = (
@@ -36,20 +37,32 @@ PROJECT_SOURCES = (
 SYNTH_DISTRIBUTIONS = ("aws-cdk-lib", "constructs", "jsii", "cdk-nag", "sagemaker")
 
 
-def project_app(project_root: Path) -> CdkApp:
+def project_app(project_root: Path, config_file: str = DEFAULT_CONFIG_FILE) -> CdkApp:
     """The project's CDK app as `cdk deploy -c ...` runs it: `infra/app.py` with `cdk.json`'s context,
-    plus the `[local]` table of retrain.toml as run defaults (short data waits and endpoint polls),
-    so a laptop cycle takes minutes. The rollout's waits and alarm periods are AWS's: the local
-    AWS runs them at its clock scale (`local.clock`)."""
+    plus the `[local]` table of the config as run defaults (short data waits and endpoint polls), so a
+    laptop cycle takes minutes. The rollout's waits and alarm periods are AWS's: the local AWS runs
+    them at its clock scale (`local.clock`). `config_file` (relative to the project root) is
+    `retrain:config`, another config than retrain.toml."""
     from retrain.config import load_config
 
-    local = load_config(project_root / "retrain.toml").local
-    context = {"retrain:runDefaults": json.dumps(local.execution_input())}
+    local = load_config(project_root / config_file).local
+    context: dict[str, object] = {"retrain:runDefaults": json.dumps(local.execution_input())}
+    if config_file != DEFAULT_CONFIG_FILE:  # the default adds no key: earlier deploy records stay valid
+        context["retrain:config"] = config_file
     return CdkApp(project_root, entry=PROJECT_APP_ENTRY, context=context)
 
 
-def project_sources(project_root: Path) -> SourceFingerprint:
-    return SourceFingerprint(project_root, PROJECT_SOURCES, SYNTH_DISTRIBUTIONS)
+def project_sources(project_root: Path, config_file: str = DEFAULT_CONFIG_FILE) -> SourceFingerprint:
+    return SourceFingerprint(project_root, (*PROJECT_SOURCES, config_file), SYNTH_DISTRIBUTIONS)
+
+
+def config_file_in_project(project_root: Path, config_path: str | Path) -> str:
+    """A config path (as a user passes it, from the working directory) as `retrain:config` takes it:
+    relative to the project root, which `infra/app.py` reads it from."""
+    path, root = Path(config_path).resolve(), project_root.resolve()
+    if not path.is_relative_to(root):
+        raise DeployError(f"{config_path}: the config must be inside the project ({root}), where infra/app.py reads it")
+    return path.relative_to(root).as_posix()
 
 
 def deploy_project_stack(
@@ -60,6 +73,7 @@ def deploy_project_stack(
     progress: Progress | None = None,
     stack_timeout: float = STACK_TIMEOUT_SECONDS,
     synth_timeout: float = SYNTH_TIMEOUT_SECONDS,
+    config_file: str = DEFAULT_CONFIG_FILE,
 ) -> dict[str, str]:
     """Make sure this project's stack (`infra/app.py`) is deployed, as it is now, into the local
     AWS that `clients` reach and whose state directory is `home` (default: `RETRAIN_HOME`, as
@@ -70,6 +84,7 @@ def deploy_project_stack(
     config changed, the stack is updated (functions get the new code, the definition the new
     substitutions). Synthesis and each stack operation have hard timeouts (`DeployError`).
     `progress` receives one line per slow step ("synthesizing ...", "deploying stack ...").
+    `config_file` is the config to deploy with, relative to the project root.
     """
     home = home or StateDirectory.from_environment()
     root = project_root.resolve()
@@ -82,7 +97,9 @@ def deploy_project_stack(
         progress=progress,
     )
     home.tmp.mkdir(parents=True, exist_ok=True)
-    deployment = deployer.deploy_if_changed(project_app(root), project_sources(root), work_dir=home.tmp)
+    deployment = deployer.deploy_if_changed(
+        project_app(root, config_file), project_sources(root, config_file), work_dir=home.tmp
+    )
     if len(deployment.stacks) != 1:
         names = ", ".join(stack.stack_name for stack in deployment.stacks) or "none"
         raise DeployError(f"{PROJECT_APP_ENTRY} should define exactly one stack, it defines: {names}")

@@ -137,7 +137,7 @@ def test_the_local_commands(tmp_path: Path) -> None:
         down = retrain(home, port, "status")
         assert down.returncode == 1 and "down" in down.stdout
 
-        up = retrain(home, port, "up", "--detach")
+        up = retrain(home, port, "up", "--detach", "--no-deploy")  # the stack's deploy: tests/local
         assert up.returncode == 0, up.stderr
         assert (
             f"export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "

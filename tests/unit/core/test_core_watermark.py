@@ -109,3 +109,18 @@ def test_enough_and_keep_waiting(count: int, size: int, checks_done: int, enough
     )
 
     assert (check.enough, check.keep_waiting, check.checks_done) == (enough, keep_waiting, checks_done + 1)
+
+
+def test_a_landing_key_is_in_the_one_layout_the_check_counts() -> None:
+    from datetime import date
+
+    from retrain.watermark import partition_key
+
+    key = partition_key(PREFIX, date(2026, 11, 21), "sales.csv")
+    assert key == "landing/date=2026-11-21/sales.csv"
+    assert partition_date(key, PREFIX) == "2026-11-21"
+    # The layout docs/deploy.md once advertised is not counted.
+    assert partition_date("landing/2026-11-21/part-0.csv", PREFIX) is None
+    for name in ("_SUCCESS", ".hidden.csv", "a/b.csv", ""):
+        with pytest.raises(ValueError, match="not a landing file name"):
+            partition_key(PREFIX, date(2026, 11, 21), name)
