@@ -74,8 +74,10 @@ class Standby:
 
         OSError when the standby has exited (a cold start then does the run).
         """
+        # First the log (the process tree keeps writing to the same file, under its new name): once the
+        # script is sent it runs, and a failure after that must not start the run a second time.
+        self.log.replace(log_path)
         self.process.send(json.dumps({"script": str(script), "argv": list(argv)}) + "\n")
-        self.log.replace(log_path)  # the process tree keeps writing to the same file, under its new name
         return self.process
 
     def discard(self) -> None:

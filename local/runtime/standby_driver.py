@@ -21,7 +21,9 @@ import json
 import os
 import queue
 import runpy
+import shutil
 import sys
+import tempfile
 import threading
 import traceback
 
@@ -30,8 +32,17 @@ def warm_spark() -> None:
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.getOrCreate()
-    # A first query loads and compiles the execution engine's classes; it leaves nothing behind.
-    spark.range(1).selectExpr("count(*)").collect()
+    # A first round trip (CSV in, aggregate, Parquet out and back) loads the classes a job's first
+    # queries would, in a folder removed after; no view, table or cache is left behind.
+    folder = tempfile.mkdtemp(prefix="standby-warm-")
+    try:
+        rows = spark.range(8).selectExpr("id", "cast(id % 2 as string) AS k", "id * 1.5 AS amount")
+        rows.write.option("header", True).csv(f"{folder}/csv")
+        read = spark.read.option("header", True).csv(f"{folder}/csv")
+        read.groupBy("k").count().write.parquet(f"{folder}/parquet")
+        spark.read.parquet(f"{folder}/parquet").collect()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def watch_stdin(jobs: queue.Queue[str]) -> None:
