@@ -92,6 +92,35 @@ def land(landing: Path, start: date, days: int, rows: int) -> tuple[int, int]:
     return total_rows, total_bytes
 
 
+def dataset_table() -> dict[str, Any]:
+    """The demo's `[dataset]` table, as the pipeline passes it to the job."""
+    return {
+        "target": "is_fraud",
+        "timestamp_column": "event_time",
+        "id_column": "transaction_id",
+        "schema": demo_data.SCHEMA,
+        "validation_fraction": 0.15,
+        "test_fraction": 0.15,
+    }
+
+
+def machine(load_before: float) -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        # Other work on the machine slows the run: a 1-minute load above the CPU count means contention.
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+    }
+
+
+def write_results(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=20)
@@ -102,14 +131,7 @@ def main() -> int:
 
     start = demo_data.DEFAULT_START
     end = start + timedelta(days=args.days - 1)
-    dataset = {
-        "target": "is_fraud",
-        "timestamp_column": "event_time",
-        "id_column": "transaction_id",
-        "schema": demo_data.SCHEMA,
-        "validation_fraction": 0.15,
-        "test_fraction": 0.15,
-    }
+    dataset = dataset_table()
     with tempfile.TemporaryDirectory(prefix="bench-glue-") as scratch:
         root = Path(scratch)
         began = time.perf_counter()
@@ -160,19 +182,10 @@ def main() -> int:
         "demo_generation_seconds": round(generation_seconds, 2),
         "note": "wall time includes starting the JVM and the Spark session, as a Glue job run does",
         "spark": {"master": args.master, "driver_memory": args.driver_memory},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            # Other work on the machine slows the run: a 1-minute load above the CPU count means contention.
-            "load_average_before": round(load_before, 2),
-            "load_average_after": round(os.getloadavg()[0], 2),
-        },
+        "machine": machine(load_before),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_results(RESULTS, result)
     return 0
 
 

@@ -12,6 +12,12 @@ and `--extra-py-files` on their `PYTHONPATH`. A failed script fails the run with
 (`SchemaMismatch: ...`, by the failure-line protocol) as the run's `ErrorMessage`; the whole output is
 kept as the run's log. The process, the staging and the reading of the failure are the local runtime's
 (`local.runtime`), shared with the local SageMaker.
+
+A Spark run starts on a warm driver when one waits for its environment (`local.runtime.standby`: a
+process that has already started Python, the JVM and the SparkSession, and runs this one script, then
+exits); otherwise cold, as `python script ...`. Either way the script, its argv, environment, working
+directory, log, exit code, stop and timeout are the same. The next run's driver starts after each run
+and when a job is created or changed (`warm`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from local.clients import LocalClients
 from local.runtime.failures import read_failure
 from local.runtime.process import Ending, ScriptProcess
 from local.runtime.staging import S3Mirror, S3Staging, StagingError
+from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key
 from retrain.failure_line import without_module
 
 logger = logging.getLogger("retrain.local.glue")
@@ -85,14 +92,20 @@ class GlueRunOutcome:
 class LocalGlueJobRunner:
     """Runs one Glue job run as a subprocess of the emulator and reports its outcome."""
 
-    def __init__(self, endpoint_url: str, scratch_root: Path, log_root: Path, region: str = "us-east-1") -> None:
+    def __init__(
+        self, endpoint_url: str, scratch_root: Path, log_root: Path, region: str = "us-east-1", *, standbys: int = 1
+    ) -> None:
         self.endpoint_url = endpoint_url
         self.scratch_root = scratch_root
         self.log_root = log_root
         self.region = region
+        # Warm Spark drivers, one per environment (`local.runtime.standby`); 0: every run starts cold.
+        self.standbys = StandbyPool(scratch_root, log_root, size=standbys)
 
     def run(self, job_run: GlueJobRun, should_stop: Callable[[], bool]) -> GlueRunOutcome:
-        scratch = self.scratch_root / job_run.run_id
+        key = self._key(job_run)
+        standby = self.standbys.take(key) if key is not None else None
+        scratch = standby.scratch if standby is not None else self.scratch_root / job_run.run_id
         log_path = self.log_root / job_run.job_name / f"{job_run.run_id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         scratch.mkdir(parents=True, exist_ok=True)
@@ -103,7 +116,7 @@ class LocalGlueJobRunner:
             except (GlueRunError, StagingError) as error:
                 log_path.write_text(f"{error}\n", encoding="utf-8")
                 return GlueRunOutcome("FAILED", str(error), log_path)
-            outcome = self._execute(job_run, command, env, log_path, should_stop)
+            outcome = self._execute(job_run, command, env, log_path, should_stop, standby)
             if job_run.is_spark and outcome.state in ("SUCCEEDED", "FAILED"):
                 # On AWS the job writes to S3 as it goes; a failed job leaves what it wrote too.
                 try:
@@ -113,14 +126,37 @@ class LocalGlueJobRunner:
                     return GlueRunOutcome("FAILED", f"writing the job's output back to S3 failed: {error}", log_path)
             return outcome
         finally:
+            if standby is not None:
+                standby.discard()  # gone by now unless the run never started
             shutil.rmtree(scratch, ignore_errors=True)
+            if key is not None:
+                self.standbys.ensure(key)  # for the next run, started while nothing else waits on it
+
+    def warm(self, job_run: GlueJobRun) -> None:
+        """Start a standby for runs like `job_run` (a job was created or changed), if it gets one."""
+        key = self._key(job_run)
+        if key is not None:
+            self.standbys.ensure(key)
+
+    def close(self) -> None:
+        self.standbys.close()
+
+    def _key(self, job_run: GlueJobRun) -> EnvironmentKey | None:
+        """A Spark run's environment with its scratch folder as a placeholder; None: always cold."""
+        if not job_run.is_spark:
+            return None
+        scratch = Path(SCRATCH)
+        return environment_key(self._environment(job_run, scratch, self._python_path(job_run.arguments, scratch)))
 
     def _s3(self) -> Any:
         return LocalClients(self.endpoint_url, self.region).client("s3")
 
     def _prepare(self, job_run: GlueJobRun, mirror: S3Mirror, scratch: Path) -> tuple[list[str], dict[str, str]]:
         script = self._script(job_run.script_location, mirror, scratch)
-        python_path = [str(path) for path in self._extra_py_files(job_run.arguments, mirror, scratch)]
+        python_path = self._python_path(job_run.arguments, scratch)
+        for uri in _extra_py_files(job_run.arguments):
+            if uri.startswith("s3://"):
+                mirror.download_file(uri, scratch / "py-files")
         argv: list[str] = []
         for key, value in job_run.arguments.items():
             if key in _RUNNER_ARGUMENTS:
@@ -128,6 +164,9 @@ class LocalGlueJobRunner:
             if job_run.is_spark and isinstance(value, str) and value.startswith(("s3://", "s3a://")):
                 value = mirror.mount(value)
             argv += [key, str(value)]
+        return [sys.executable, str(script), *argv], self._environment(job_run, scratch, python_path)
+
+    def _environment(self, job_run: GlueJobRun, scratch: Path, python_path: list[Path]) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             {
@@ -138,7 +177,7 @@ class LocalGlueJobRunner:
                 "AWS_DEFAULT_REGION": self.region,
                 "TMPDIR": str(scratch),
                 "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": os.pathsep.join([*python_path, env.get("PYTHONPATH", "")]).strip(os.pathsep),
+                "PYTHONPATH": os.pathsep.join([*map(str, python_path), env.get("PYTHONPATH", "")]).strip(os.pathsep),
             }
         )
         if job_run.is_spark:
@@ -154,7 +193,7 @@ class LocalGlueJobRunner:
                     "PYSPARK_SUBMIT_ARGS": " ".join(submit) + " pyspark-shell",
                 }
             )
-        return [sys.executable, str(script), *argv], env
+        return env
 
     @staticmethod
     def _script(location: str, mirror: S3Mirror, scratch: Path) -> Path:
@@ -168,13 +207,13 @@ class LocalGlueJobRunner:
         return path
 
     @staticmethod
-    def _extra_py_files(arguments: dict[str, str], mirror: S3Mirror, scratch: Path) -> list[Path]:
+    def _python_path(arguments: dict[str, str], scratch: Path) -> list[Path]:
+        """Where `--extra-py-files` are imported from (an S3 file is downloaded into `scratch/py-files`)."""
         entries: list[Path] = []
-        for uri in filter(None, (part.strip() for part in arguments.get("--extra-py-files", "").split(","))):
-            if uri.startswith("s3://"):
-                path = mirror.download_file(uri, scratch / "py-files")
-            else:
-                path = Path(uri.removeprefix("file://"))
+        for uri in _extra_py_files(arguments):
+            path = (
+                scratch / "py-files" / Path(uri).name if uri.startswith("s3://") else Path(uri.removeprefix("file://"))
+            )
             # A zip is itself an import root; a .py file is importable from its directory.
             entries.append(path if path.suffix in (".zip", ".egg", ".whl") else path.parent)
         return entries
@@ -186,10 +225,17 @@ class LocalGlueJobRunner:
         env: dict[str, str],
         log_path: Path,
         should_stop: Callable[[], bool],
+        standby: Standby | None = None,
     ) -> GlueRunOutcome:
-        logger.info("Glue run %s of %s: %s (log %s)", job_run.run_id, job_run.job_name, shlex.join(command), log_path)
-        process = ScriptProcess(command, cwd=env["TMPDIR"], env=env)
-        process.start(log_file=log_path)
+        process = self._start(command, env, log_path, standby)
+        logger.info(
+            "Glue run %s of %s: %s (%s, log %s)",
+            job_run.run_id,
+            job_run.job_name,
+            shlex.join(command),
+            "warm driver" if standby is not None and process is standby.process else "cold",
+            log_path,
+        )
         # The job's process group holds the JVM too: a stop or a timeout ends all of it.
         ending = process.supervise(job_run.timeout_minutes * 60, should_stop)
         if ending is Ending.STOPPED:
@@ -202,6 +248,22 @@ class LocalGlueJobRunner:
             return GlueRunOutcome("SUCCEEDED", "", log_path)
         output = log_path.read_text(encoding="utf-8", errors="replace")
         return GlueRunOutcome("FAILED", failure_reason(output, process.returncode or 0), log_path)
+
+    @staticmethod
+    def _start(command: list[str], env: dict[str, str], log_path: Path, standby: Standby | None) -> ScriptProcess:
+        """The run's process: the standby's when its environment is the run's, else a cold start."""
+        if standby is not None and standby.environment == env:
+            try:
+                return standby.hand_over(Path(command[1]), command[2:], log_path)
+            except OSError as error:
+                logger.warning("the standby driver could not take the run (%s); starting cold", error)
+        process = ScriptProcess(command, cwd=env["TMPDIR"], env=env)
+        process.start(log_file=log_path)
+        return process
+
+
+def _extra_py_files(arguments: dict[str, str]) -> list[str]:
+    return [part for part in (part.strip() for part in arguments.get("--extra-py-files", "").split(",")) if part]
 
 
 def failure_reason(output: str, returncode: int) -> str:

@@ -9,6 +9,9 @@ Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
 - a job keeps its `ExecutionProperty` and a run beyond `MaxConcurrentRuns` is refused —
   `test_a_run_beyond_max_concurrent_runs_is_refused`;
 - a run that was running when the local AWS stopped is FAILED after a restart, not left running.
+
+Not a gap, a local cost: a created or changed Spark job (and, at start-up, the job changed last) gets
+its warm driver started for its next run (`LocalGlueJobRunner.warm`), pinned in `test_glue_warm.py`.
 """
 
 from __future__ import annotations
@@ -102,21 +105,30 @@ class GlueJobs:
             "LogGroupName": "/aws-glue/jobs",
         }
         glue._job_runs.setdefault(job_name, []).append(run)
-        command = job.get("Command", {})
-        job_run = GlueJobRun(
-            job_name=job_name,
-            run_id=run_id,
-            command_name=command.get("Name", "glueetl"),
-            script_location=command.get("ScriptLocation", ""),
-            arguments={key: str(value) for key, value in arguments.items()},
-            timeout_minutes=timeout,
-        )
+        job_run = self._job_run(job, run_id, arguments, timeout)
         # The request's account and region scope the job-run store: carry them into the thread.
         context = contextvars.copy_context()
         threading.Thread(
             target=context.run, args=(self._execute, run, job_run), name=f"glue-{run_id[:11]}", daemon=True
         ).start()
         return json_response({"JobRunId": run_id})
+
+    @staticmethod
+    def _job_run(job: dict[str, Any], run_id: str, arguments: dict[str, Any], timeout: int) -> GlueJobRun:
+        command = job.get("Command", {})
+        return GlueJobRun(
+            job_name=str(job.get("Name", "")),
+            run_id=run_id,
+            command_name=command.get("Name", "glueetl"),
+            script_location=command.get("ScriptLocation", ""),
+            arguments={key: str(value) for key, value in arguments.items()},
+            timeout_minutes=timeout,
+        )
+
+    def _warm(self, job: dict[str, Any]) -> None:
+        """A created or changed job's next run finds its Spark driver started (`LocalGlueJobRunner.warm`)."""
+        arguments = {**job.get("DefaultArguments", {}), **job.get("NonOverridableArguments", {})}
+        self.runner.warm(self._job_run(job, "", arguments, int(job.get("Timeout") or 2880)))
 
     def _execute(self, run: dict[str, Any], job_run: GlueJobRun) -> None:
         run["JobRunState"] = "RUNNING"
@@ -170,34 +182,41 @@ class GlueJobs:
         return output
 
     def _keep_execution_property(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        default = self.DEFAULT_EXECUTION_PROPERTY
+        default, warm = self.DEFAULT_EXECUTION_PROPERTY, self._warm
 
         def create_job(data: Any) -> Any:
             response = original(data)
             job = service("glue")._jobs.get(data.get("Name")) if isinstance(data, dict) else None
             if response[0] < 300 and job is not None:
                 job["ExecutionProperty"] = {**default, **(data.get("ExecutionProperty") or {})}
+                warm(job)
             return response
 
         return create_job
 
     def _update_execution_property(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        default = self.DEFAULT_EXECUTION_PROPERTY
+        default, warm = self.DEFAULT_EXECUTION_PROPERTY, self._warm
 
         def update_job(data: Any) -> Any:
             response = original(data)
             update = (data.get("JobUpdate") or {}) if isinstance(data, dict) else {}
             job = service("glue")._jobs.get(data.get("JobName")) if isinstance(data, dict) else None
-            if response[0] < 300 and job is not None and "ExecutionProperty" in update:
-                job["ExecutionProperty"] = {**default, **(update["ExecutionProperty"] or {})}
+            if response[0] < 300 and job is not None:
+                if "ExecutionProperty" in update:
+                    job["ExecutionProperty"] = {**default, **(update["ExecutionProperty"] or {})}
+                warm(job)
             return response
 
         return update_job
 
-    @staticmethod
-    def _fail_interrupted_runs(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def _fail_interrupted_runs(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        warm = self._warm
+
         def load(data: Any) -> Any:
             result = original(data)
+            jobs = list(service("glue")._jobs.values())
+            if jobs:  # the job changed last is the one likely to run next
+                warm(max(jobs, key=lambda job: float(job.get("LastModifiedOn") or 0)))
             for runs in service("glue")._job_runs.values():
                 for run in runs:
                     if run.get("JobRunState") in ("STARTING", "RUNNING", "STOPPING"):

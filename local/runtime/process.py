@@ -11,6 +11,7 @@ emulator process itself, and a job process that outlived the emulator that start
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -110,6 +111,7 @@ class ScriptProcess:
         self._env = dict(env)
         self._process: subprocess.Popen[str] | subprocess.Popen[bytes] | None = None
         self._pumps: list[threading.Thread] = []
+        self._stdin: IO[bytes] | None = None
         # The last lines of stderr (of the whole output when stderr goes with stdout): the failure is there.
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
 
@@ -131,22 +133,25 @@ class ScriptProcess:
         on_stdout: LineSink | None = None,
         on_stderr: LineSink | None = None,
         on_output_end: Callable[[], None] | None = None,
+        keep_stdin: bool = False,
     ) -> None:
         """Start the script (OSError when it cannot be). Its output goes to `log_file` as it is (stderr
         with stdout), or line by line to `on_stdout` and `on_stderr` (stderr with stdout when there is
-        no `on_stderr`); `on_output_end` runs when stdout closes."""
+        no `on_stderr`); `on_output_end` runs when stdout closes. `keep_stdin` (with `log_file`): its
+        stdin is a pipe from this process, written once by `send`; otherwise /dev/null."""
         # Its own process group (`start_new_session`): a stop reaches everything it starts.
         if log_file is not None:
             with log_file.open("wb") as log:  # the child holds its own descriptor
-                self._process = subprocess.Popen(
+                self._process = process_bytes = subprocess.Popen(
                     self.argv,
                     cwd=self._cwd,
                     env=self._env,
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.PIPE if keep_stdin else subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
+            self._stdin = process_bytes.stdin
             return
         process = subprocess.Popen(
             self.argv,
@@ -170,6 +175,17 @@ class ScriptProcess:
             pump = threading.Thread(target=self._pump, args=(stream, sink, tailed, at_end), daemon=True)
             pump.start()
             self._pumps.append(pump)
+
+    def send(self, text: str) -> None:
+        """Write `text` to the script's stdin and close it (`keep_stdin`); OSError when it has exited."""
+        stdin = self._stdin
+        assert stdin is not None, "start(keep_stdin=True) first"
+        try:
+            stdin.write(text.encode())
+            stdin.flush()
+        finally:
+            with contextlib.suppress(OSError):  # the unflushed write failed already
+                stdin.close()
 
     def supervise(
         self,

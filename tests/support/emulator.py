@@ -7,12 +7,25 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from local.clients import LocalClients
 from tests.support.polling import wait_until
 
 ROLE_ARN = "arn:aws:iam::000000000000:role/contract-test"
+
+
+def stage_spark_job(s3: Any, bucket: str, script: Path, module: Path, landing_csv: bytes) -> None:
+    """A bucket holding a Glue job's `code/<script>`, `code/lib.zip` (its --extra-py-files, with `module`)
+    and one landing file, `landing/2024-01-01/part-0.csv`."""
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(str(script), bucket, f"code/{script.name}")
+    library = io.BytesIO()
+    with zipfile.ZipFile(library, "w") as zipped:
+        zipped.write(module, module.name)
+    s3.put_object(Bucket=bucket, Key="code/lib.zip", Body=library.getvalue())
+    s3.put_object(Bucket=bucket, Key="landing/2024-01-01/part-0.csv", Body=landing_csv)
 
 
 @dataclass

@@ -6,16 +6,14 @@ running it, and has no `glue:startJobRun.sync` integration (`GlueJobs` fixes all
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local.glue_runner import failure_reason
-from tests.support.emulator import ROLE_ARN, StateMachineRunner
+from tests.support.emulator import ROLE_ARN, StateMachineRunner, stage_spark_job
 from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
@@ -46,13 +44,7 @@ def sync_definition(job_name: str) -> dict[str, object]:
 def spark_job(aws_clients, unique_name: str) -> tuple[str, str]:
     """A Spark job whose script and --extra-py-files live in S3, and a bucket with input data."""
     s3 = aws_clients.client("s3")
-    s3.create_bucket(Bucket=unique_name)
-    s3.upload_file(str(JOB_FILES / "spark_job.py"), unique_name, "code/spark_job.py")
-    library = io.BytesIO()
-    with zipfile.ZipFile(library, "w") as zipped:
-        zipped.write(JOB_FILES / "contract_schema.py", "contract_schema.py")
-    s3.put_object(Bucket=unique_name, Key="code/lib.zip", Body=library.getvalue())
-    s3.put_object(Bucket=unique_name, Key="landing/2024-01-01/part-0.csv", Body=INPUT_CSV)
+    stage_spark_job(s3, unique_name, JOB_FILES / "spark_job.py", JOB_FILES / "contract_schema.py", INPUT_CSV)
     aws_clients.client("glue").create_job(
         Name=unique_name,
         Role=ROLE_ARN,

@@ -1,0 +1,102 @@
+"""Standby processes (without Spark): a run handed to one behaves as `python script argv...` would."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.runtime.process import Ending
+from local.runtime.standby import SCRATCH, StandbyPool, environment_key, for_scratch
+from tests.support.polling import wait_until
+
+SCRIPT = """
+import os, sys
+import helper
+print("argv", sys.argv[1:], "path0", sys.path[0] == os.path.dirname(os.path.abspath(__file__)), flush=True)
+print("main", __name__, "stdin", sys.stdin.read() == "", "cwd", os.getcwd() == os.environ["TMPDIR"], flush=True)
+helper.VALUE = helper.VALUE + 1
+print("helper", helper.VALUE, flush=True)
+mode = sys.argv[1]
+if mode == "raise":
+    raise helper.SchemaMismatch("column x is missing")
+sys.exit(int(mode))
+"""
+HELPER = "VALUE = 0\n\nclass SchemaMismatch(Exception):\n    pass\n"
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[StandbyPool]:
+    pool = StandbyPool(tmp_path / "scratch", tmp_path / "logs", size=1, spark=False)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "job.py").write_text(SCRIPT)
+    (code / "helper.py").write_text(HELPER)
+    return code / "job.py"
+
+
+def key() -> tuple[tuple[str, str], ...]:
+    return environment_key({**os.environ, "TMPDIR": SCRATCH})
+
+
+def run(pool: StandbyPool, script: Path, argv: list[str], log: Path) -> tuple[int | None, str]:
+    standby = pool.take(key())
+    assert standby is not None
+    wait_until(standby.ready, 30, "the standby to be ready")
+    process = standby.hand_over(script, argv, log)
+    assert process.supervise(30) is Ending.EXITED
+    standby.discard()
+    return process.returncode, log.read_text()
+
+
+def test_a_handed_over_script_runs_as_its_own_main_and_exits_with_its_code(
+    pool: StandbyPool, script: Path, tmp_path: Path
+) -> None:
+    pool.ensure(key())
+    code, output = run(pool, script, ["3", "--flag", "value"], tmp_path / "run.log")
+    assert code == 3
+    assert "argv ['3', '--flag', 'value'] path0 True" in output
+    assert "main __main__ stdin True cwd True" in output
+    assert "helper 1" in output
+
+
+def test_each_run_is_a_fresh_process_and_a_failure_is_the_scripts_traceback(
+    pool: StandbyPool, script: Path, tmp_path: Path
+) -> None:
+    pool.ensure(key())
+    assert run(pool, script, ["0"], tmp_path / "first.log")[0] == 0
+    pool.ensure(key())
+    code, output = run(pool, script, ["raise"], tmp_path / "second.log")
+    assert code == 1
+    assert "helper 1" in output  # not 2: the first run's module state died with its process
+    assert output.endswith("helper.SchemaMismatch: column x is missing\n")
+    assert f'Traceback (most recent call last):\n  File "{script}"' in output
+    assert "standby_driver" not in output
+
+
+def test_a_standby_is_per_environment_and_the_pool_is_bounded(pool: StandbyPool) -> None:
+    other = environment_key({"TMPDIR": SCRATCH, "PYTHONPATH": "elsewhere"})
+    pool.ensure(key())
+    first = pool.waiting()[0]
+    pool.ensure(other)  # size 1: the least recently used standby ends
+    assert [standby.environment for standby in pool.waiting()] == [for_scratch(other, pool.waiting()[0].scratch)]
+    wait_until(lambda: not first.process.alive(), 10, "the evicted standby to end")
+    assert not first.scratch.exists()
+    assert pool.take(key()) is None
+
+
+def test_a_standby_whose_stdin_closes_exits_without_running_anything(pool: StandbyPool) -> None:
+    pool.ensure(key())
+    standby = pool.waiting()[0]
+    standby.process.send("")  # what its parent's exit does: EOF
+    wait_until(lambda: not standby.process.alive(), 10, "the standby to exit")
+    assert standby.process.returncode == 0
+    assert pool.take(key()) is None  # an exited standby is never handed a run
