@@ -72,12 +72,12 @@ class RetrainTriggers(Construct):
                 ),
             ),
         )
-        self.new_data_rule = events.Rule(
-            self,
+        self.new_data_rule = self._starter_rule(
             "NewDataRule",
-            rule_name=f"{pipeline.name}-new-data",
-            description="Starts a retrain when an object lands under the landing prefix",
-            event_pattern=events.EventPattern(
+            f"{pipeline.name}-new-data",
+            "Starts a retrain when an object lands under the landing prefix",
+            starter,
+            events.EventPattern(
                 source=[S3_SOURCE],
                 detail_type=[OBJECT_CREATED],
                 detail={
@@ -85,22 +85,31 @@ class RetrainTriggers(Construct):
                     "object": {"key": [{"prefix": landing_prefix}]},
                 },
             ),
-            targets=[
-                targets.LambdaFunction(starter.function, max_event_age=MAX_EVENT_AGE, retry_attempts=RETRY_ATTEMPTS)
-            ],
         )
         # Step Functions sends every execution status change to the default bus
         # (https://docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html).
-        self.run_ended_rule = events.Rule(
-            self,
+        self.run_ended_rule = self._starter_rule(
             "RunEndedRule",
-            rule_name=f"{pipeline.name}-run-ended",
-            description="Starts the follow-up retrain for triggers queued while a run went",
-            event_pattern=events.EventPattern(
+            f"{pipeline.name}-run-ended",
+            "Starts the follow-up retrain for triggers queued while a run went",
+            starter,
+            events.EventPattern(
                 source=[STATES_SOURCE],
                 detail_type=[EXECUTION_STATUS_CHANGE],
                 detail={"stateMachineArn": [state_machine_arn], "status": list(FINAL_STATUSES)},
             ),
+        )
+
+    def _starter_rule(
+        self, construct_id: str, name: str, description: str, starter: TaskFunction, pattern: events.EventPattern
+    ) -> events.Rule:
+        """A rule of the default bus whose events go to the starter, retried as the schedule's are."""
+        return events.Rule(
+            self,
+            construct_id,
+            rule_name=name,
+            description=description,
+            event_pattern=pattern,
             targets=[
                 targets.LambdaFunction(starter.function, max_event_age=MAX_EVENT_AGE, retry_attempts=RETRY_ATTEMPTS)
             ],
