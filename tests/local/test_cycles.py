@@ -276,6 +276,8 @@ def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeli
     local.land_days(20)
     # The README cycle's rollout timings and alarms, at the local AWS's clock scale.
     process = local.retrain("run", "--json", "--approve", "wait")
+    # Fails at once, with what the run printed, if it ends without asking for approval.
+    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
     name = local.pending_run()
     arn = local.pipeline.execution_arn(name)
     approval_input = read_timeline(local.pipeline, arn).last_visit("RequestApproval")
