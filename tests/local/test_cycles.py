@@ -145,46 +145,6 @@ def test_a_rejection_leaves_production_untouched(local: LocalPipeline) -> None:
 
 
 @pytest.mark.usefixtures("champion")
-def test_data_landed_while_a_run_waits_for_approval_is_trained_by_a_follow_up(local: LocalPipeline) -> None:
-    """No schedule involved: the days land while a run waits for an ML lead, are queued by the
-    starter, and the run's end starts the follow-up run that trains on them."""
-    local.land_days(3)
-    process = local.retrain("run", "--json", "--approve", "wait")
-    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
-    first = local.pending_run()
-    starter = local.pipeline.outputs["StarterFunctionName"]
-    seen = len(starter_decisions(local.client("logs"), starter))
-    append_demo_days(local.client("s3"), local.pipeline.bucket, local.pipeline.config, days=2)
-    newest = max(local.new_keys())
-
-    def queued() -> list[dict[str, Any]]:
-        fresh = starter_decisions(local.client("logs"), starter)[seen:]
-        return [d for d in fresh if d["trigger"] == "new-data" and d["queued"]]
-
-    assert [d["running"] for d in wait_until(lambda: len(queued()) >= 2 and queued(), 120, "the triggers")] == [
-        [first],
-        [first],
-    ]
-    reject = local.retrain("reject", first, "--reason", "superseded by newer days", "--as", "test-lead")
-    assert reject.wait(timeout=60) == 0, reject.communicate()[1]
-    process.communicate(timeout=RUN_TIMEOUT)
-
-    follow_up = f"next-{first}"
-    wait_until(lambda: local.approval_status(follow_up) == "PENDING", RUN_TIMEOUT, "the follow-up to ask for approval")
-    arn = local.pipeline.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{follow_up}"
-    timeline = read_timeline(local.pipeline, arn)
-    assert json.loads(local.client("stepfunctions").describe_execution(executionArn=arn)["input"])["trigger"] == (
-        "follow-up"
-    )
-    check = timeline.last_visit("CheckForNewData")
-    assert check is not None and check.output["data"]["new_watermark"] == newest  # it trains on the newest day
-    assert "TrainCandidate" in states(timeline)
-    reject = local.retrain("reject", follow_up, "--reason", "test over", "--as", "test-lead")
-    assert reject.wait(timeout=60) == 0, reject.communicate()[1]
-    wait_until(lambda: read_timeline(local.pipeline, arn).status != "RUNNING", 120, "the follow-up to end")
-
-
-@pytest.mark.usefixtures("champion")
 def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.ensure_new_days(15)  # the demo stream drifts: a model of newer days beats the champion on them
@@ -299,6 +259,46 @@ def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeli
     assert "alarm" in endpoint.get("FailureReason", "").lower()
     assert all(ok for at, ok in traffic.answers if at > ended)
     assert any(ok for at, ok in traffic.answers if at <= ended)
+
+
+@pytest.mark.usefixtures("champion")
+def test_data_landed_while_a_run_waits_for_approval_is_trained_by_a_follow_up(local: LocalPipeline) -> None:
+    """No schedule involved: the days land while a run waits for an ML lead, are queued by the
+    starter, and the run's end starts the follow-up run that trains on them."""
+    local.land_days(3)
+    process = local.retrain("run", "--json", "--approve", "wait")
+    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
+    first = local.pending_run()
+    starter = local.pipeline.outputs["StarterFunctionName"]
+    seen = len(starter_decisions(local.client("logs"), starter))
+    append_demo_days(local.client("s3"), local.pipeline.bucket, local.pipeline.config, days=2)
+    newest = max(local.new_keys())
+
+    def queued() -> list[dict[str, Any]]:
+        fresh = starter_decisions(local.client("logs"), starter)[seen:]
+        return [d for d in fresh if d["trigger"] == "new-data" and d["queued"]]
+
+    assert [d["running"] for d in wait_until(lambda: len(queued()) >= 2 and queued(), 120, "the triggers")] == [
+        [first],
+        [first],
+    ]
+    reject = local.retrain("reject", first, "--reason", "superseded by newer days", "--as", "test-lead")
+    assert reject.wait(timeout=60) == 0, reject.communicate()[1]
+    process.communicate(timeout=RUN_TIMEOUT)
+
+    follow_up = f"next-{first}"
+    wait_until(lambda: local.approval_status(follow_up) == "PENDING", RUN_TIMEOUT, "the follow-up to ask for approval")
+    arn = local.pipeline.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{follow_up}"
+    timeline = read_timeline(local.pipeline, arn)
+    assert json.loads(local.client("stepfunctions").describe_execution(executionArn=arn)["input"])["trigger"] == (
+        "follow-up"
+    )
+    check = timeline.last_visit("CheckForNewData")
+    assert check is not None and check.output["data"]["new_watermark"] == newest  # it trains on the newest day
+    assert "TrainCandidate" in states(timeline)
+    reject = local.retrain("reject", follow_up, "--reason", "test over", "--as", "test-lead")
+    assert reject.wait(timeout=60) == 0, reject.communicate()[1]
+    wait_until(lambda: read_timeline(local.pipeline, arn).status != "RUNNING", 120, "the follow-up to end")
 
 
 @pytest.mark.usefixtures("champion")
