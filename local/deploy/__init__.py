@@ -8,7 +8,8 @@
    resource the local AWS cannot create must fail the deploy, never leave it hanging.
 3. `incremental`: `IncrementalDeployer.deploy_if_changed` does the same, skipped when nothing changed
    since the last deploy into this local AWS (the `fingerprints` kept in its state directory, checked
-   against the live stacks), so a command can "make sure the stack is deployed" on every run.
+   against the live stacks), so a command can "make sure the stack is deployed" on every run; a
+   `synth_cache` shares one synthesis of the same sources between local AWSes.
 4. `project`: `deploy_project_stack` is the one call the CLI makes for this project's stack
    (`infra/app.py`); everything else here knows nothing of which app it deploys.
 
@@ -22,6 +23,7 @@ from local.deploy.fingerprints import DeploymentRecords, SourceFingerprint, Stac
 from local.deploy.incremental import AppDeployment, IncrementalDeployer
 from local.deploy.project import config_file_in_project, deploy_project_stack, project_app, project_sources
 from local.deploy.stacks import LocalCdkDeployer, StackDeployment
+from local.deploy.synth_cache import SynthCache
 
 __all__ = [
     "AppDeployment",
@@ -34,6 +36,7 @@ __all__ = [
     "SourceFingerprint",
     "StackDeployment",
     "StackFingerprint",
+    "SynthCache",
     "config_file_in_project",
     "deploy_project_stack",
     "project_app",

@@ -18,7 +18,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from local.clients import LocalClients
-from local.deploy.assembly import SYNTH_TIMEOUT_SECONDS, CdkApp
+from local.deploy.assembly import LOCAL_ACCOUNT, SYNTH_TIMEOUT_SECONDS, CdkApp, CloudAssembly
 from local.deploy.fingerprints import (
     DeploymentRecords,
     SourceFingerprint,
@@ -26,6 +26,7 @@ from local.deploy.fingerprints import (
     canonical_template_sha256,
 )
 from local.deploy.stacks import LocalCdkDeployer, StackDeployment
+from local.deploy.synth_cache import SynthCache
 
 # A stack in one of these states is deployed and can be left alone when nothing changed.
 _SETTLED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
@@ -37,8 +38,9 @@ class AppDeployment:
     """The outcome of `deploy_if_changed`."""
 
     stacks: list[StackDeployment]
-    synthesized: bool
+    synthesized: bool  # the app ran (a cached assembly of the same sources counts as not)
     seconds: float
+    reused_synthesis: bool = False  # the assembly came from the synth cache
 
     @property
     def changed(self) -> bool:
@@ -71,11 +73,13 @@ class IncrementalDeployer:
         *,
         synth_timeout: float = SYNTH_TIMEOUT_SECONDS,
         progress: Progress | None = None,
+        synth_cache: SynthCache | None = None,
     ) -> None:
         self.deployer = deployer
         self.records = records
         self.synth_timeout = synth_timeout
         self.progress = progress or (lambda _message: None)
+        self.synth_cache = synth_cache
 
     @property
     def clients(self) -> LocalClients:
@@ -106,8 +110,7 @@ class IncrementalDeployer:
                 return AppDeployment(unchanged, synthesized=False, seconds=time.monotonic() - started)
             by_name = {stack.stack_name: stack for stack in recorded}
             with tempfile.TemporaryDirectory(prefix="cdk-out-", dir=work_dir) as out:
-                self.progress(f"synthesizing {app.directory / app.entry}")
-                assembly = app.synthesize(Path(out), timeout=self.synth_timeout, region=self.clients.region)
+                assembly, reused = self._assembly(app, source_fingerprint, Path(out))
                 results: list[StackDeployment] = []
                 fingerprints: list[StackFingerprint] = []
                 for stack in assembly.stacks(region=self.clients.region):
@@ -135,7 +138,22 @@ class IncrementalDeployer:
                     "results": [asdict(result) for result in results],
                 },
             )
-            return AppDeployment(results, synthesized=True, seconds=time.monotonic() - started)
+            return AppDeployment(
+                results, synthesized=not reused, seconds=time.monotonic() - started, reused_synthesis=reused
+            )
+
+    def _assembly(self, app: CdkApp, source_fingerprint: str, out: Path) -> tuple[CloudAssembly, bool]:
+        """The app's cloud assembly: the cached one of the same sources, or a new synthesis (then cached)."""
+        region = self.clients.region
+        key = SynthCache.key(source_fingerprint, LOCAL_ACCOUNT, region) if self.synth_cache else ""
+        if self.synth_cache and (cached := self.synth_cache.lookup(key)):
+            self.progress(f"reusing the synthesis of {app.directory / app.entry} (sources unchanged)")
+            return CloudAssembly(cached), True
+        self.progress(f"synthesizing {app.directory / app.entry}")
+        assembly = app.synthesize(out, timeout=self.synth_timeout, region=region)
+        if self.synth_cache:
+            return CloudAssembly(self.synth_cache.store(key, out)), False
+        return assembly, False
 
     def is_live(self, stack: StackFingerprint) -> bool:
         """The stack exists, settled, with this template, and its assets are in their buckets."""

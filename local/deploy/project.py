@@ -16,6 +16,7 @@ from local.deploy.assembly import SYNTH_TIMEOUT_SECONDS, CdkApp, DeployError
 from local.deploy.fingerprints import DeploymentRecords, SourceFingerprint
 from local.deploy.incremental import IncrementalDeployer, Progress
 from local.deploy.stacks import STACK_TIMEOUT_SECONDS, LocalCdkDeployer
+from local.deploy.synth_cache import SynthCache, default_cache_directory
 from local.home import StateDirectory
 
 PROJECT_APP_ENTRY = "infra/app.py"
@@ -80,7 +81,8 @@ def deploy_project_stack(
     `LocalAws` uses it); return the stack's outputs (`StateMachineArn`, `DataBucketName`, ...).
 
     The CLI calls this before anything that needs the pipeline. When nothing changed since the
-    last deploy into this local AWS it returns at once, without synthesizing; when the code or the
+    last deploy into this local AWS it returns at once, without synthesizing; a synthesis of the
+    same sources made for another local AWS is reused (`SynthCache`); when the code or the
     config changed, the stack is updated (functions get the new code, the definition the new
     substitutions). Synthesis and each stack operation have hard timeouts (`DeployError`).
     `progress` receives one line per slow step ("synthesizing ...", "deploying stack ...").
@@ -95,6 +97,7 @@ def deploy_project_stack(
         DeploymentRecords(home.deployments),
         synth_timeout=synth_timeout,
         progress=progress,
+        synth_cache=SynthCache(default_cache_directory()),
     )
     home.tmp.mkdir(parents=True, exist_ok=True)
     deployment = deployer.deploy_if_changed(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from local.deploy import (
+    AppDeployment,
     CdkApp,
     CloudAssembly,
     DeployError,
@@ -16,6 +17,7 @@ from local.deploy import (
     IncrementalDeployer,
     LocalCdkDeployer,
     SourceFingerprint,
+    SynthCache,
 )
 from tests.support.emulator import StateMachineRunner
 
@@ -109,3 +111,42 @@ def test_an_unchanged_app_is_not_deployed_again_and_a_changed_one_is_updated(
     recreated = incremental.deploy_if_changed(app, sources, work_dir=tmp_path)
     assert (recreated.synthesized, [s.action for s in recreated.stacks]) == (True, ["created"])
     assert deployer.status(unique_name) == "CREATE_COMPLETE"
+
+
+def test_a_second_local_aws_deploys_the_cached_synthesis_of_the_same_sources(
+    tmp_path: Path, aws_clients, machines: StateMachineRunner, unique_name: str
+) -> None:
+    app_dir = tmp_path / "app"
+    shutil.copytree(APP, app_dir)
+    app = CdkApp(app_dir, context={"stack_name": unique_name})
+    sources = SourceFingerprint(app_dir, ("**/*.py",))
+    cache = SynthCache(tmp_path / "synth-cache")
+    deployer = LocalCdkDeployer(aws_clients, stack_timeout=60)
+
+    def deploy(records: str) -> AppDeployment:
+        return IncrementalDeployer(
+            deployer, DeploymentRecords(tmp_path / records), synth_cache=cache
+        ).deploy_if_changed(app, sources, work_dir=tmp_path)
+
+    first = deploy("home-1")
+    assert (first.synthesized, first.reused_synthesis, [s.action for s in first.stacks]) == (True, False, ["created"])
+    # Another home (its own records) with the same sources: the app is not run again, and the
+    # stack deployed from the cached assembly is the one the synthesis made.
+    deployer.delete_stack(unique_name)
+    second = deploy("home-2")
+    assert (second.synthesized, second.reused_synthesis, [s.action for s in second.stacks]) == (
+        False,
+        True,
+        ["created"],
+    )
+    assert machines.wait(machines.start(second.outputs()["StateMachineArn"], {"n": 1})).output["echo"]["version"] == (
+        "v1"
+    )
+    # Changed sources are a new key: synthesized again, never the stale entry.
+    handler = app_dir / "function" / "handler.py"
+    handler.write_text(handler.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    changed = deploy("home-3")
+    assert (changed.synthesized, changed.reused_synthesis) == (True, False)
+    assert machines.wait(machines.start(changed.outputs()["StateMachineArn"], {"n": 2})).output["echo"]["version"] == (
+        "v2"
+    )
