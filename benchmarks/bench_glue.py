@@ -99,6 +99,8 @@ def dataset_table() -> dict[str, Any]:
         "timestamp_column": "event_time",
         "id_column": "transaction_id",
         "schema": demo_data.SCHEMA,
+        "exclude_columns": ["customer_id"],
+        "log_columns": ["amount"],
         "validation_fraction": 0.15,
         "test_fraction": 0.15,
     }

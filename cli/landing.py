@@ -13,7 +13,7 @@ from typing import Any
 
 from cli.pipeline import DeployedPipeline
 from retrain.config import RetrainConfig
-from retrain.errors import ConfigError
+from retrain.errors import ConfigError, RetrainError
 from retrain.watermark import partition_date, partition_key
 
 JOBS_DIR = Path(__file__).resolve().parents[1] / "jobs"
@@ -122,13 +122,38 @@ def append_demo_days(
     )
 
 
-def sample_request(config: RetrainConfig) -> str:
-    """One CSV row the endpoint accepts: the raw columns in schema order, without the target."""
+def sample_request(config: RetrainConfig, pipeline: DeployedPipeline | None = None) -> str:
+    """One CSV row the endpoint accepts: the raw columns in schema order, without the target. For the
+    demo dataset a row of the demo stream; for another, a complete row of the newest landed file of
+    `pipeline` (a `RetrainError` when there is none: pass the row yourself)."""
+    columns = [column for column in config.dataset.schema_ if column != config.dataset.target]
+    if not is_demo_dataset(config):
+        return landed_sample_row(pipeline, columns)
     generator = load_generator()
     day = generator.generate_day(generator.DEFAULT_START, generator.DEFAULT_SEED, 50)
-    columns = [column for column in config.dataset.schema_ if column != config.dataset.target]
     for index in range(day.rows):
         row = [day.columns[column][index] for column in columns]
         if all(value not in (None, "") for value in row) and "," not in "".join(str(v) for v in row):
             return ",".join(str(value) for value in row)
     raise RuntimeError("the demo generator produced no complete row")  # a bug, not a user error
+
+
+def landed_sample_row(pipeline: DeployedPipeline | None, columns: list[str]) -> str:
+    from cli.landing_files import complete_row, read_body
+
+    if pipeline is not None:
+        config, s3 = pipeline.config, pipeline.client("s3")
+        prefix = config.data.landing_prefix
+        keys = [key for key in landing_keys(s3, pipeline.bucket, prefix) if partition_date(key, prefix)]
+        for key in reversed(keys[-5:]):  # the newest files: a few, not the whole history
+            body = s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
+            try:
+                row = complete_row(read_body(Path(key), body, config.data.input_format), columns)
+            except RetrainError:
+                continue
+            if row is not None:
+                return row
+    raise RetrainError(
+        f"no landed row to send: pass one with --body, the columns {','.join(columns)} as one CSV line "
+        "(the dataset is not the demo's, so there is no demo sample)"
+    )

@@ -93,7 +93,11 @@ def find_files(paths: Sequence[str], input_format: str) -> list[Path]:
 
 
 def read_file(path: Path, input_format: str) -> DataFile:
-    body = path.read_bytes()
+    return read_body(path, path.read_bytes(), input_format)
+
+
+def read_body(path: Path, body: bytes, input_format: str) -> DataFile:
+    """The bytes of a file (local, or an object named `path`) read as `input_format`."""
     try:
         if input_format == "csv":
             return _read_csv(path, body)
@@ -234,3 +238,15 @@ def check_keys(uploads: Iterable[Upload], watermark: str) -> None:
                 f"({watermark}), so no run would count it: land it under a later day (--date), or name it so "
                 "that it sorts after that key"
             )
+
+
+def complete_row(data: DataFile, columns: Sequence[str]) -> str | None:
+    """The first row of `data` with a value in each of `columns`, as one CSV line in that order (None
+    when no row has them all, or a value holds a comma or quote that a bare CSV line cannot)."""
+    if any(column not in data.columns for column in columns):
+        return None
+    for index in range(data.rows):
+        values = ["" if data.columns[column][index] is None else str(data.columns[column][index]) for column in columns]
+        if all(value.strip() for value in values) and not any(mark in "".join(values) for mark in ',"\n'):
+            return ",".join(values)
+    return None

@@ -36,13 +36,16 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     """The app and its stack. `context` is merged under what the CDK CLI passes (which wins)."""
     app = App(context=context, outdir=outdir)
     settings = InfraSettings.from_context(app.node)
-    config = load_config(PROJECT_ROOT / settings.config_file)
+    # A relative path is from the project root; an absolute one may be anywhere.
+    config_file = PROJECT_ROOT / settings.config_file
+    config = load_config(config_file)
     stack = RetrainStack(
         app,
         settings.stack_name or config.pipeline.name,
         config=config,
         settings=settings,
         project_root=PROJECT_ROOT,
+        config_file=config_file,
         description=f"Retrain pipeline {config.pipeline.name}: Step Functions, Glue, SageMaker (infra/app.py)",
         synthesizer=DefaultStackSynthesizer(generate_bootstrap_version_rule=settings.generate_bootstrap_version_rule),
         analytics_reporting=False,

@@ -5,6 +5,7 @@
   (`SAGEMAKER_SUBMIT_DIRECTORY`) all unpack it, with the files of `jobs/` at its root.
 - `ModulesZip`: the Glue script's flat imports, for `--extra-py-files`. Glue puts a `.zip` on the
   Python path; a bare `.py` would keep its asset name (`<hash>.py`) and not import as itself.
+- `stage_lambda_code`: the Lambda code folder, with the deployed config as its `retrain.toml`.
 
 Both are rebuilt at every synth, so they must not change unless their sources do: otherwise the
 asset hashes, and `CodeVersion`, would change on every deploy. Hence sorted entries, one fixed
@@ -15,12 +16,18 @@ from __future__ import annotations
 
 import gzip
 import io
+import shutil
 import tarfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aws_cdk import Stage
+from constructs import Construct
+
+# Where `cdk synth` builds archives before staging them as assets (inside the cloud assembly).
+BUILD_DIRECTORY = ".retrain-build"
 # 1980-01-01T00:00:00Z: a fixed, valid timestamp (zip cannot store anything earlier).
 FIXED_MTIME = 315_532_800
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -104,3 +111,29 @@ class ModulesZip:
         if not target.exists() or target.read_bytes() != content:
             target.write_bytes(content)
         return target
+
+
+def build_directory(scope: Construct) -> Path:
+    """Where archives are built before CDK stages them: inside the cloud assembly being written."""
+    stage = Stage.of(scope)
+    return (Path(stage.outdir) if stage else Path.cwd()) / BUILD_DIRECTORY
+
+
+# The Lambda code: the pure core and the handlers; dependencies come from the runtime and a layer.
+LAMBDA_PACKAGES = ("retrain", "tasks")
+LAMBDA_CONFIG_NAME = "retrain.toml"  # where tasks/_config.py reads it, at the asset root
+
+
+def stage_lambda_code(project_root: Path, config_file: Path, directory: Path) -> Path:
+    """Fill `directory` with the Lambda packages of `project_root` and `config_file` (any name, any
+    folder) as `retrain.toml` at its root: the functions read the config the stack was deployed with.
+    CDK hashes the folder's names and contents, so an unchanged folder keeps its asset."""
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file}: no such config file; pass an existing file as retrain:config")
+    if directory.exists():
+        shutil.rmtree(directory)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+    for package in LAMBDA_PACKAGES:
+        shutil.copytree(project_root / package, directory / package, ignore=ignore)
+    shutil.copyfile(config_file, directory / LAMBDA_CONFIG_NAME)
+    return directory

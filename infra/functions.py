@@ -11,28 +11,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.archives import build_directory, stage_lambda_code
 from infra.findings import acknowledge
 from infra.settings import POWERTOOLS_LAYER_ACCOUNT, POWERTOOLS_LAYER_NAME
 
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
-
-# The asset is the project root minus everything but the Lambda code: the pure core, the handlers
-# and the config they read at the asset root. Patterns are CDK globs, applied in order; `!`
-# re-includes. Dependencies come from the runtime (boto3) and the Powertools layer
-# (Powertools, pydantic, the X-Ray SDK): nothing is bundled, so no Docker is needed.
-CODE_EXCLUDES = (
-    "*",
-    ".*",
-    "!retrain",
-    "!retrain/**",
-    "!tasks",
-    "!tasks/**",
-    "!retrain.toml",
-    "**/__pycache__",
-    "**/__pycache__/**",
-    "**/*.pyc",
-)
 
 
 @dataclass(frozen=True)
@@ -54,7 +38,14 @@ class TaskSpec:
 
 
 class LambdaCode(Construct):
-    """The code asset and the Powertools layer shared by every function."""
+    """The code asset and the Powertools layer shared by every function.
+
+    The asset is a folder staged at synth time: the pure core, the handlers, and the config the stack
+    is synthesized with as `retrain.toml` at its root, where the handlers read it; so `retrain:config`
+    (another file, inside the project or not) is what every function reads. Dependencies come from the
+    runtime (boto3) and the Powertools layer (Powertools, pydantic, the X-Ray SDK): nothing is
+    bundled, so no Docker is needed.
+    """
 
     def __init__(
         self,
@@ -62,11 +53,13 @@ class LambdaCode(Construct):
         construct_id: str,
         *,
         project_root: Path,
+        config_file: Path,
         layer_version: int,
         layer_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.code = lambda_.Code.from_asset(str(project_root), exclude=list(CODE_EXCLUDES))
+        staged = stage_lambda_code(project_root, config_file, build_directory(self) / "lambda-code")
+        self.code = lambda_.Code.from_asset(str(staged))
         if layer_arn is None:
             # The public layer of the deploy region; its version can change at deploy time.
             version = CfnParameter(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from aws_cdk import Aws, Stage
+from aws_cdk import Aws
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from infra.archives import ModulesZip, SourceDirArchive
+from infra.archives import ModulesZip, SourceDirArchive, build_directory
 from infra.findings import acknowledge, objects_under, stack_arn
 from infra.images import SklearnImage
 from infra.storage import TEMP_PREFIX, DataBucket
@@ -36,8 +36,6 @@ GLUE_MODULES = (
     "time_split.py",
 )
 GLUE_TEMP_PREFIX = TEMP_PREFIX + "glue/"
-# Where `cdk synth` builds the archive before staging it as an asset (inside the cloud assembly).
-BUILD_DIRECTORY = ".retrain-build"
 
 
 def _object_reader(asset: s3_assets.Asset) -> iam.PolicyStatement:
@@ -50,7 +48,7 @@ class TrainingCode(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, jobs_dir: Path) -> None:
         super().__init__(scope, construct_id)
-        archive = SourceDirArchive(jobs_dir).write(_build_directory(self))
+        archive = SourceDirArchive(jobs_dir).write(build_directory(self))
         # The version is the SHA-256 of the archive itself, byte-stable for unchanged jobs/: the
         # same code always gets the same version, any change a new one, and anyone can check which
         # code a model was trained with by hashing the object its package points to.
@@ -161,7 +159,7 @@ class PrepareDataJob(Construct):
         self.job_name = job_name
         script = s3_assets.Asset(self, "Script", path=str(_job_file(jobs_dir, GLUE_SCRIPT)))
         modules = s3_assets.Asset(
-            self, "Modules", path=str(ModulesZip(jobs_dir, GLUE_MODULES).write(_build_directory(self)))
+            self, "Modules", path=str(ModulesZip(jobs_dir, GLUE_MODULES).write(build_directory(self)))
         )
         prefixes = data.data
         self.role = iam.Role(
@@ -261,12 +259,6 @@ class PrepareDataJob(Construct):
     def arn(self) -> str:
         stack_scope = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         return f"{stack_scope}:job/{self.job_name}"
-
-
-def _build_directory(scope: Construct) -> Path:
-    """Where archives are built before CDK stages them: inside the cloud assembly being written."""
-    stage = Stage.of(scope)
-    return (Path(stage.outdir) if stage else Path.cwd()) / BUILD_DIRECTORY
 
 
 def _job_file(jobs_dir: Path, name: str) -> Path:

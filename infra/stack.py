@@ -60,6 +60,7 @@ class RetrainStack(Stack):
         config: RetrainConfig,
         settings: InfraSettings,
         project_root: Path,
+        config_file: Path,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -80,6 +81,7 @@ class RetrainStack(Stack):
             self,
             "LambdaCode",
             project_root=project_root,
+            config_file=config_file,
             layer_version=settings.powertools_layer_version,
             layer_arn=settings.powertools_layer_arn,
         )

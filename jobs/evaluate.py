@@ -165,7 +165,7 @@ class EvaluationReport:
         charts = {
             "roc": Chart("ROC", "false positive rate", "true positive rate"),
             "precision_recall": Chart("Precision-recall", "recall", "precision"),
-            "calibration": Chart("Calibration", "mean predicted probability", "observed fraud rate"),
+            "calibration": Chart("Calibration", "mean predicted probability", "observed positive rate"),
         }
         for role, scores in self.scores.items():
             fpr, tpr, _ = roc_curve(self.labels, scores)

@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 COLUMN_TYPES = ("string", "long", "double", "boolean", "timestamp")
 
-# High-cardinality keys identify an entity; a tree model would only memorise them.
-IDENTIFIER_COLUMNS = ("customer_id",)
-
 # The value shapes both halves accept; anything else is unparseable. Written for both Python's and
 # Java's regex engines.
 LONG_PATTERN = r"^[+-]?\d{1,18}$"
@@ -207,14 +204,14 @@ def _quote(column: str) -> str:
 class DerivedFeature:
     """One feature computed from typed raw columns, in Spark and in pandas."""
 
-    name: ClassVar[str]
+    name: str
     spark_type: ClassVar[str] = "double"
 
     def __init__(self, source: str) -> None:
         self.source = source
 
     @property
-    def source_type(self) -> str:
+    def source_types(self) -> tuple[str, ...]:
         raise NotImplementedError
 
     def spark(self) -> Column:
@@ -228,8 +225,8 @@ class TimestampFeature(DerivedFeature):
     spark_type = "bigint"
 
     @property
-    def source_type(self) -> str:
-        return "timestamp"
+    def source_types(self) -> tuple[str, ...]:
+        return ("timestamp",)
 
     def _hours(self, frame: pd.DataFrame) -> pd.Series:
         return frame[self.source].dt.hour.astype("float64")
@@ -265,7 +262,7 @@ class DayOfWeek(TimestampFeature):
 
 
 class IsNight(TimestampFeature):
-    """1 between 22:00 and 06:00 UTC, when card fraud concentrates."""
+    """1 between 22:00 and 06:00 UTC."""
 
     name = "is_night"
     night_starts = 22
@@ -284,36 +281,69 @@ class IsNight(TimestampFeature):
         return night.where(hours.notna(), np.nan)
 
 
-class LogAmount(DerivedFeature):
-    """log(1 + amount): spreads the heavy tail of amounts; negative amounts (refunds) count as 0."""
+class LogOf(DerivedFeature):
+    """log(1 + x) of a numeric column (`[dataset].log_columns`): spreads a heavy tail such as amounts';
+    negative values (refunds) count as 0."""
 
-    name = "log_amount"
+    def __init__(self, source: str) -> None:
+        super().__init__(source)
+        self.name = f"log_{source}"
 
     @property
-    def source_type(self) -> str:
-        return "double"
+    def source_types(self) -> tuple[str, ...]:
+        return ("long", "double")
 
     def spark(self) -> Column:
         from pyspark.sql import functions as F
 
-        amount = F.col(_quote(self.source))
-        return F.log1p(F.when(amount < 0, F.lit(0.0)).otherwise(amount))
+        value = F.col(_quote(self.source)).cast("double")
+        return F.log1p(F.when(value < 0, F.lit(0.0)).otherwise(value))
 
     def pandas(self, frame: pd.DataFrame) -> pd.Series:
-        amount = pd.to_numeric(frame[self.source], errors="coerce").astype("float64")
-        return pd.Series(np.log1p(amount.clip(lower=0.0)), index=frame.index, dtype="float64")
+        value = pd.to_numeric(frame[self.source], errors="coerce").astype("float64")
+        return pd.Series(np.log1p(value.clip(lower=0.0)), index=frame.index, dtype="float64")
 
 
-AMOUNT_COLUMN = "amount"
-
-
-def derived_features(timestamp_column: str) -> list[DerivedFeature]:
+def derived_features(timestamp_column: str, log_columns: Sequence[str] = ()) -> list[DerivedFeature]:
     return [
         HourOfDay(timestamp_column),
         DayOfWeek(timestamp_column),
         IsNight(timestamp_column),
-        LogAmount(AMOUNT_COLUMN),
+        *(LogOf(column) for column in log_columns),
     ]
+
+
+# --- the target ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BinaryTarget:
+    """The parsed target as the 0/1 label the model learns: a long (or double) as it is (a value other
+    than 0 or 1 is dropped by the job as target_not_binary), a boolean true = 1, a string 1 when it is
+    `positive_label` and 0 when it is any other value. Missing stays missing (the job drops the row)."""
+
+    type_name: str
+    positive_label: str | None = None
+
+    def spark(self, parsed: Column) -> Column:
+        from pyspark.sql import functions as F
+
+        if self.type_name == "string":
+            return (
+                F.when(parsed == F.lit(self.positive_label), F.lit(1)).when(parsed.isNotNull(), F.lit(0)).cast("bigint")
+            )
+        if self.type_name == "boolean":
+            return parsed.cast("bigint")
+        return parsed
+
+    def pandas(self, parsed: pd.Series) -> pd.Series:
+        if self.type_name == "string":
+            labels = [np.nan if pd.isna(v) else float(v == self.positive_label) for v in parsed.tolist()]
+            return pd.Series(labels, index=parsed.index, dtype="float64")
+        if self.type_name == "boolean":
+            labels = [np.nan if v is None or pd.isna(v) else float(bool(v)) for v in parsed.tolist()]
+            return pd.Series(labels, index=parsed.index, dtype="float64")
+        return parsed
 
 
 # --- the feature set of one dataset -------------------------------------------------------------
@@ -327,6 +357,9 @@ class FeatureSpec:
     timestamp_column: str
     id_column: str
     schema: dict[str, str]
+    exclude_columns: tuple[str, ...] = ()
+    log_columns: tuple[str, ...] = ()
+    positive_label: str | None = None
 
     def __post_init__(self) -> None:
         for role in ("target", "timestamp_column", "id_column"):
@@ -338,13 +371,26 @@ class FeatureSpec:
                 raise FeatureSpecError(
                     f"dataset.schema.{column} has type {type_name!r}; expected one of {', '.join(COLUMN_TYPES)}"
                 )
+        roles = {self.target, self.timestamp_column, self.id_column}
+        for key in ("exclude_columns", "log_columns"):
+            wrong = [column for column in getattr(self, key) if column not in self.schema or column in roles]
+            if wrong:
+                raise FeatureSpecError(f"dataset {key} {wrong[0]!r} is not a feature column of dataset.schema")
+        target_type = self.schema[self.target]
+        if target_type == "timestamp":
+            raise FeatureSpecError(f"dataset target {self.target!r} is a timestamp; it must be long, boolean or string")
+        if (target_type == "string") != (self.positive_label is not None):
+            raise FeatureSpecError(
+                f"dataset positive_label is required for a string target and only for one; the target "
+                f"{self.target!r} is {target_type} and positive_label is {self.positive_label!r}"
+            )
         for feature in self.derived:
             found = self.schema.get(feature.source)
-            if found != feature.source_type:
+            if found not in feature.source_types:
                 raise FeatureSpecError(
                     f"derived feature {feature.name} needs column {feature.source!r} of type "
-                    f"{feature.source_type} in dataset.schema, found {found or 'no such column'}; "
-                    f"add it to [dataset.schema] or drop the feature from features.py"
+                    f"{' or '.join(feature.source_types)} in dataset.schema, found {found or 'no such column'}; "
+                    f"fix [dataset.schema] or [dataset].log_columns"
                 )
 
     @classmethod
@@ -355,11 +401,25 @@ class FeatureSpec:
         schema = dataset["schema"]
         if not isinstance(schema, Mapping) or not schema:
             raise FeatureSpecError("dataset.schema must be a non-empty table of column = type")
+        exclude, log = dataset.get("exclude_columns"), dataset.get("log_columns")
+        features = dataset.get("feature_columns")
+        if isinstance(features, list):  # the metadata of a model trained before these keys existed
+            roles = {dataset["target"], dataset["timestamp_column"], dataset["id_column"], *features}
+            exclude = [column for column in schema if column not in roles] if exclude is None else exclude
+            if log is None:
+                log = [str(name)[4:] for name in features if str(name).startswith("log_") and str(name)[4:] in schema]
+        for key, value in (("exclude_columns", exclude), ("log_columns", log)):
+            if value is not None and not isinstance(value, list):
+                raise FeatureSpecError(f"dataset {key} must be a list of column names")
+        label = dataset.get("positive_label")
         return cls(
             target=str(dataset["target"]),
             timestamp_column=str(dataset["timestamp_column"]),
             id_column=str(dataset["id_column"]),
             schema={str(column): str(type_name) for column, type_name in schema.items()},
+            exclude_columns=tuple(str(column) for column in exclude or ()),
+            log_columns=tuple(str(column) for column in log or ()),
+            positive_label=None if label is None else str(label),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -368,6 +428,9 @@ class FeatureSpec:
             "timestamp_column": self.timestamp_column,
             "id_column": self.id_column,
             "schema": dict(self.schema),
+            "exclude_columns": list(self.exclude_columns),
+            "log_columns": list(self.log_columns),
+            "positive_label": self.positive_label,
             "raw_columns": self.raw_columns,
             "feature_columns": self.feature_columns,
             "categorical_columns": self.categorical_columns,
@@ -377,7 +440,11 @@ class FeatureSpec:
 
     @property
     def derived(self) -> list[DerivedFeature]:
-        return derived_features(self.timestamp_column)
+        return derived_features(self.timestamp_column, self.log_columns)
+
+    @property
+    def label(self) -> BinaryTarget:
+        return BinaryTarget(self.schema[self.target], self.positive_label)
 
     @property
     def raw_columns(self) -> list[str]:
@@ -386,7 +453,7 @@ class FeatureSpec:
 
     @property
     def raw_feature_columns(self) -> list[str]:
-        roles = {self.target, self.timestamp_column, self.id_column, *IDENTIFIER_COLUMNS}
+        roles = {self.target, self.timestamp_column, self.id_column, *self.exclude_columns}
         return [column for column in self.schema if column not in roles]
 
     @property
@@ -405,7 +472,9 @@ class FeatureSpec:
     # Spark
 
     def spark_parse(self, column: str, source_is_string: bool) -> Column:
-        return PARSERS[self.schema[column]].spark(column, source_is_string)
+        """The column typed; the target as its 0/1 label (null exactly when the typed value is)."""
+        parsed = PARSERS[self.schema[column]].spark(column, source_is_string)
+        return self.label.spark(parsed) if column == self.target else parsed
 
     def add_spark_features(self, frame: SparkFrame) -> SparkFrame:
         for feature in self.derived:
@@ -421,6 +490,8 @@ class FeatureSpec:
         for column, type_name in self.schema.items():
             if column in frame.columns:
                 typed[column], invalid[column] = PARSERS[type_name].pandas(frame[column])
+        if self.target in typed:
+            typed[self.target] = self.label.pandas(typed[self.target])
         return pd.DataFrame(typed, index=frame.index), invalid
 
     def add_pandas_features(self, typed: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""How a fraud model is scored: the same metrics for validation (training) and test (evaluation)."""
+"""How a binary classifier is scored: the same metrics for validation (training) and test (evaluation)."""
 
 from __future__ import annotations
 

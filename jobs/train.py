@@ -62,7 +62,7 @@ class Hyperparameters:
     l2_regularization: float = 0.0
     early_stopping: str = "auto"  # true | false | auto (auto: on above 10,000 rows)
     random_state: int = 42
-    class_weight: str = "balanced"  # fraud is ~2% of rows: weight classes so that both count
+    class_weight: str = "balanced"  # positives are often rare (fraud: ~2%): weight classes so that both count
     target: str = ""  # empty: take the target named by the data's feature spec
 
     @classmethod
@@ -128,7 +128,7 @@ def _switch(value: Any) -> str:
 
 
 def parse_arguments(argv: Sequence[str]) -> tuple[Hyperparameters, argparse.Namespace]:
-    parser = argparse.ArgumentParser(prog="train.py", description="Train the fraud model.")
+    parser = argparse.ArgumentParser(prog="train.py", description="Train the binary classifier.")
     for name in Hyperparameters.__dataclass_fields__:
         parser.add_argument(f"--{name}", dest=f"hp_{name}")
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
@@ -295,7 +295,7 @@ def train(hyperparameters: Hyperparameters, arguments: argparse.Namespace) -> di
         if count > MAX_CATEGORIES:
             raise TrainingScriptFailed(
                 f"categorical column {column} has {count} values; at most {MAX_CATEGORIES} are supported - "
-                f"add it to IDENTIFIER_COLUMNS in features.py or bucket it"
+                f"add it to [dataset].exclude_columns or bucket it"
             )
 
     pipeline = build_pipeline(spec, hyperparameters)

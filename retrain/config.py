@@ -54,6 +54,13 @@ class DatasetConfig(Section):
     timestamp_column: str
     id_column: str
     schema_: dict[str, ColumnType] = Field(alias="schema")
+    # Identifiers (a customer or account key): kept in the data, never fed to the model, which
+    # would only memorise them.
+    exclude_columns: list[str] = Field(default_factory=list)
+    # Numeric columns also fed as log(1 + x), negatives as 0: feature `log_<column>`.
+    log_columns: list[str] = Field(default_factory=list)
+    # The target value of the positive class when the target is text; every other value is negative.
+    positive_label: str | None = None
     validation_fraction: Fraction = 0.15
     test_fraction: Fraction = 0.15
 
@@ -65,13 +72,50 @@ class DatasetConfig(Section):
                 raise ValueError(f"{role} {column!r} is not a column of dataset.schema")
         if self.schema_[self.timestamp_column] != "timestamp":
             raise ValueError(f"timestamp_column {self.timestamp_column!r} must have type timestamp")
+        self._check_target()
+        for key in ("exclude_columns", "log_columns"):
+            for column in getattr(self, key):
+                self._check_feature_column(key, column)
+        for column in self.log_columns:
+            if self.schema_[column] not in ("long", "double"):
+                raise ValueError(f"log_columns: {column!r} is {self.schema_[column]}; only long and double columns")
         if self.validation_fraction + self.test_fraction >= 0.9:
             raise ValueError("validation_fraction + test_fraction must leave at least 10% to train on")
         return self
 
+    def _check_target(self) -> None:
+        kind = self.schema_[self.target]
+        if kind == "timestamp":
+            raise ValueError(f"target {self.target!r} is a timestamp; a target is long (0/1), boolean or string")
+        if kind == "string" and self.positive_label is None:
+            raise ValueError(
+                f"positive_label: missing; the target {self.target!r} is text (string), so set positive_label "
+                f'to the value of the positive class, e.g. positive_label = "yes"'
+            )
+        if kind != "string" and self.positive_label is not None:
+            raise ValueError(
+                f"positive_label: the target {self.target!r} is {kind}, whose positive class is 1 (or true); "
+                f"remove positive_label, or make the target a string"
+            )
+        if self.positive_label is not None and (
+            not self.positive_label or self.positive_label != self.positive_label.strip(" ")
+        ):
+            raise ValueError(
+                f"positive_label: {self.positive_label!r} cannot match a value: values are read without "
+                f"surrounding spaces and an empty one is missing"
+            )
+
+    def _check_feature_column(self, key: str, column: str) -> None:
+        roles = {"target": self.target, "timestamp_column": self.timestamp_column, "id_column": self.id_column}
+        if column not in self.schema_:
+            raise ValueError(f"{key}: {column!r} is not a column of dataset.schema")
+        for role, name in roles.items():
+            if column == name:
+                raise ValueError(f"{key}: {column!r} is the {role}, never a model input; remove it from {key}")
+
     @property
     def feature_columns(self) -> list[str]:
-        roles = {self.target, self.timestamp_column, self.id_column}
+        roles = {self.target, self.timestamp_column, self.id_column, *self.exclude_columns}
         return [column for column in self.schema_ if column not in roles]
 
 

@@ -1,4 +1,5 @@
-"""`retrain invoke`: a prediction from the live endpoint, with the demo's sample request by default."""
+"""`retrain invoke`: a prediction from the live endpoint; by default for a sample row (the demo's, or for
+another dataset a complete row of the newest landed file)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
 
 def invoke(args: argparse.Namespace) -> int:
     pipeline = DeployedPipeline.connect(args.config)
-    body = args.body if args.body is not None else sample_request(pipeline.config)
+    body = args.body if args.body is not None else sample_request(pipeline.config, pipeline)
     runtime = pipeline.client("sagemaker-runtime")
     try:
         response = runtime.invoke_endpoint(

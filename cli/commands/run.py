@@ -222,6 +222,10 @@ class RunSummary:
         self.candidate: dict[str, Any] = decision.get("candidate") or {}
         self.champion: dict[str, Any] | None = decision.get("champion")
         self.reasons: list[str] = decision.get("reasons", [])
+        try:
+            self.sample_request: str | None = sample_request(pipeline.config, pipeline)
+        except RetrainError:  # another dataset with nothing landed that a row can be taken from
+            self.sample_request = None
 
     @classmethod
     def of(cls, pipeline: DeployedPipeline, execution_arn: str, timeline: Timeline) -> RunSummary:
@@ -251,7 +255,7 @@ class RunSummary:
             "reasons": self.reasons,
             "endpoint": self.pipeline.endpoint_name,
             "endpoint_status": self.endpoint_status,
-            "sample_request": sample_request(self.pipeline.config),
+            "sample_request": self.sample_request,
             "seconds": self.timeline.seconds,
             "state_seconds": self.timeline.seconds_per_state(),
         }
@@ -270,7 +274,7 @@ class RunSummary:
             lines += [
                 f"  endpoint {self.pipeline.endpoint_name}: {status}",
                 f"  call it: retrain invoke   (or boto3 sagemaker-runtime invoke_endpoint, "
-                f"ContentType text/csv, Body {sample_request(self.pipeline.config)!r})",
+                f"ContentType text/csv, Body {self.sample_request!r})",
             ]
         lines.append(f"  the whole timeline: retrain show {name}")
         return lines

@@ -88,6 +88,7 @@ class SourceFingerprint:
     patterns: tuple[str, ...]
     distributions: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()  # fnmatch patterns of relative paths (`*` spans folders)
+    extra_files: tuple[Path, ...] = ()  # absolute paths of files outside the root it reads too
     ignored_parts: tuple[str, ...] = ("__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 
     def files(self) -> list[Path]:
@@ -106,6 +107,9 @@ class SourceFingerprint:
         digest = hashlib.sha256()
         for path in self.files():
             digest.update(path.relative_to(self.root).as_posix().encode() + b"\0")
+            digest.update(_sha256(path.read_bytes()).encode() + b"\n")
+        for path in self.extra_files:
+            digest.update(str(path).encode() + b"\0")
             digest.update(_sha256(path.read_bytes()).encode() + b"\n")
         for name in self.distributions:
             try:

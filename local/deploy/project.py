@@ -54,16 +54,19 @@ def project_app(project_root: Path, config_file: str = DEFAULT_CONFIG_FILE) -> C
 
 
 def project_sources(project_root: Path, config_file: str = DEFAULT_CONFIG_FILE) -> SourceFingerprint:
-    return SourceFingerprint(project_root, (*PROJECT_SOURCES, config_file), SYNTH_DISTRIBUTIONS)
+    outside = Path(config_file).is_absolute()  # a config outside the project: hashed by its path
+    patterns = PROJECT_SOURCES if outside else (*PROJECT_SOURCES, config_file)
+    extra = (Path(config_file),) if outside else ()
+    return SourceFingerprint(project_root, patterns, SYNTH_DISTRIBUTIONS, extra_files=extra)
 
 
 def config_file_in_project(project_root: Path, config_path: str | Path) -> str:
     """A config path (as a user passes it, from the working directory) as `retrain:config` takes it:
-    relative to the project root, which `infra/app.py` reads it from."""
+    relative to the project root when inside it (`infra/app.py` reads it from there), else absolute."""
     path, root = Path(config_path).resolve(), project_root.resolve()
-    if not path.is_relative_to(root):
-        raise DeployError(f"{config_path}: the config must be inside the project ({root}), where infra/app.py reads it")
-    return path.relative_to(root).as_posix()
+    if not path.is_file():
+        raise DeployError(f"{config_path}: no such config file")
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def deploy_project_stack(
@@ -86,7 +89,7 @@ def deploy_project_stack(
     config changed, the stack is updated (functions get the new code, the definition the new
     substitutions). Synthesis and each stack operation have hard timeouts (`DeployError`).
     `progress` receives one line per slow step ("synthesizing ...", "deploying stack ...").
-    `config_file` is the config to deploy with, relative to the project root.
+    `config_file` is the config to deploy with, relative to the project root or absolute.
     """
     home = home or StateDirectory.from_environment()
     root = project_root.resolve()

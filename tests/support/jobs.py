@@ -32,6 +32,8 @@ DATASET: dict[str, Any] = {
     "timestamp_column": "event_time",
     "id_column": "transaction_id",
     "schema": dict(demo_data.SCHEMA),
+    "exclude_columns": ["customer_id"],
+    "log_columns": ["amount"],
     "validation_fraction": 0.15,
     "test_fraction": 0.15,
 }

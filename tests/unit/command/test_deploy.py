@@ -27,8 +27,10 @@ def test_the_account_deploy_is_cdk_deploy_with_the_config_as_context(tmp_path: P
         "npx", "cdk", "deploy", "--parameters", "A=b",
     ]  # fmt: skip
     assert cdk_deploy_command("tests/../retrain.toml") == ["npx", "cdk", "deploy"]
-    with pytest.raises(DeployError, match="the config must be inside the project"):
-        cdk_deploy_command(str(config_file(tmp_path)))
+    outside = config_file(tmp_path)  # anywhere: the app reads it by its absolute path
+    assert cdk_deploy_command(str(outside)) == ["npx", "cdk", "deploy", "-c", f"retrain:config={outside.resolve()}"]
+    with pytest.raises(DeployError, match=r"absent\.toml: no such config file"):
+        cdk_deploy_command(str(tmp_path / "absent.toml"))
 
 
 def test_another_config_is_retrain_config_in_the_local_app_and_its_fingerprint(tmp_path: Path) -> None:
@@ -36,6 +38,12 @@ def test_another_config_is_retrain_config_in_the_local_app_and_its_fingerprint(t
     other = config_file(tmp_path).name
     assert project_app(tmp_path, other).context["retrain:config"] == other
     assert other in project_sources(tmp_path, other).patterns
+    outside = str(config_file(tmp_path))
+    sources = project_sources(ROOT, outside)
+    assert Path(outside) in sources.extra_files and outside not in sources.patterns
+    before = sources.compute({})
+    Path(outside).write_text(Path(outside).read_text() + "\n# changed\n")
+    assert sources.compute({}) != before  # a change of the outside config is a change to deploy
 
 
 def test_retrain_deploy_with_the_aws_target_runs_cdk_from_the_project_root(

@@ -26,6 +26,14 @@ def test_the_shipped_config_is_valid() -> None:
     assert config.deployment.alarm_names
 
 
+def test_a_text_target_is_mapped_by_its_positive_label(document: dict[str, Any]) -> None:
+    document["dataset"]["schema"]["is_fraud"] = "string"
+    document["dataset"]["positive_label"] = "fraud"
+    dataset = parse_config(document).dataset
+    assert dataset.positive_label == "fraud"
+    assert "customer_id" not in dataset.feature_columns and "amount" in dataset.feature_columns
+
+
 def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
     for table in ("data", "training", "evaluation", "glue", "approval"):
         document.pop(table)
@@ -50,6 +58,26 @@ def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
         (
             lambda d: d["dataset"].update(target="label"),
             "retrain.toml: dataset: target 'label' is not a column of dataset.schema",
+        ),
+        (
+            lambda d: d["dataset"].update(exclude_columns=["customer"]),
+            "retrain.toml: dataset: exclude_columns: 'customer' is not a column of dataset.schema",
+        ),
+        (
+            lambda d: d["dataset"].update(exclude_columns=["transaction_id"]),
+            "retrain.toml: dataset: exclude_columns: 'transaction_id' is the id_column, never a model input",
+        ),
+        (
+            lambda d: d["dataset"].update(positive_label="fraud"),
+            "retrain.toml: dataset: positive_label: the target 'is_fraud' is long, whose positive class is 1",
+        ),
+        (
+            lambda d: d["dataset"]["schema"].update(is_fraud="string"),
+            "retrain.toml: dataset: positive_label: missing; the target 'is_fraud' is text (string)",
+        ),
+        (
+            lambda d: d["dataset"].update(log_columns=["device_type"]),
+            "retrain.toml: dataset: log_columns: 'device_type' is string; only long and double columns",
         ),
         (
             lambda d: d["dataset"]["schema"].update(amount="float"),

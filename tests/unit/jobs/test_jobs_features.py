@@ -94,19 +94,26 @@ def sample_frame(spec: FeatureSpec) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(spec.schema), dtype=object)
 
 
-def spark_side(spark: Any, spec: FeatureSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    """The Glue job's path: parse with RowCleaner, derive with FeatureSpec, times as epoch micros."""
-    from cleaning import RowCleaner
+def raw_batch(spark: Any, spec: FeatureSpec, frame: pd.DataFrame) -> Any:
+    """The rows as the Glue job's reader hands them over: every column a string."""
     from landing import CORRUPT, LandingBatch
-    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     schema = StructType([StructField(column, StringType()) for column in [*spec.schema, CORRUPT]])
-    records = [[*(None if v is None else str(v) for v in row), None] for row in frame.itertuples(index=False)]
-    raw = spark.createDataFrame(records, schema)
-    batch = LandingBatch(raw, dict.fromkeys(spec.schema, "string"), [], [], [], [])
+    records = [
+        [*(None if v is None else str(v) for v in row), None]
+        for row in frame[list(spec.schema)].itertuples(index=False)
+    ]
+    return LandingBatch(spark.createDataFrame(records, schema), dict.fromkeys(spec.schema, "string"), [], [], [], [])
+
+
+def spark_side(spark: Any, spec: FeatureSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The Glue job's path: parse with RowCleaner, derive with FeatureSpec, times as epoch micros."""
+    from cleaning import RowCleaner
+    from pyspark.sql import functions as F
+
     cleaner = RowCleaner(spec)
-    parsed = spec.add_spark_features(cleaner.parse(batch))
+    parsed = spec.add_spark_features(cleaner.parse(raw_batch(spark, spec, frame)))
     parsed = parsed.withColumn(spec.timestamp_column, F.expr(f"unix_micros({spec.timestamp_column})"))
     rows = parsed.collect()
     return pd.DataFrame([row.asDict() for row in rows])
@@ -163,6 +170,102 @@ def test_spark_and_pandas_agree_on_every_value_and_every_rejection(spark: Any, d
     assert invalid["country_mismatch"].tolist() == [False, False, False, False, True, False, False, False, False]
 
 
+# A dataset that is not the demo: a text target mapped by positive_label, a long log column, an
+# excluded identifier. Each row: raw target, raw balance, and the label both halves must agree on.
+TEXT_TARGET_ROWS = [
+    ("default", "1200", 1.0),
+    (" default ", "-5", 1.0),
+    ("repaid", "0", 0.0),
+    ("Default", "+7", 0.0),  # labels are case-sensitive: only the configured value is positive
+    ("", "4", None),  # missing: dropped by the job, as any missing target
+    (None, None, None),
+    ("unknown", "3", 0.0),
+]
+TEXT_TARGET_DATASET: dict[str, Any] = {
+    "target": "outcome",
+    "timestamp_column": "applied_at",
+    "id_column": "application_id",
+    "schema": {
+        "application_id": "string",
+        "applied_at": "timestamp",
+        "branch_code": "string",
+        "balance": "long",
+        "outcome": "string",
+    },
+    "exclude_columns": ["branch_code"],
+    "log_columns": ["balance"],
+    "positive_label": "default",
+}
+
+
+def text_target_frame() -> pd.DataFrame:
+    rows = [
+        {
+            "application_id": f"a-{n}",
+            "applied_at": f"2025-03-0{1 + n % 7}T0{n}:30:00Z",
+            "branch_code": f"b{n}",
+            "balance": balance,
+            "outcome": outcome,
+        }
+        for n, (outcome, balance, _) in enumerate(TEXT_TARGET_ROWS)
+    ]
+    return pd.DataFrame(rows, dtype=object)
+
+
+@pytest.mark.spark
+def test_a_text_target_maps_to_the_same_labels_in_spark_and_pandas(spark: Any) -> None:
+    from cleaning import RowCleaner
+
+    spec = FeatureSpec.from_dataset(TEXT_TARGET_DATASET)
+    frame = text_target_frame()
+    from_spark = spark_side(spark, spec, frame)
+    from_pandas, invalid = pandas_side(spec, frame)
+    expected = [label for _, _, label in TEXT_TARGET_ROWS]
+    for column in [*spec.schema, *(feature.name for feature in spec.derived)]:
+        pairs = zip(from_spark[column].tolist(), from_pandas[column].tolist(), strict=True)
+        assert all(same(left, right) for left, right in pairs), column
+    assert all(same(label, wanted) for label, wanted in zip(from_pandas["outcome"], expected, strict=True))
+    assert not invalid["outcome"].any()  # any present text is a label: never unparseable
+    # The job's reasons: a missing target is dropped as null_outcome; 0/1 labels are never target_not_binary.
+    reasons = RowCleaner(spec).with_reasons(RowCleaner(spec).parse(raw_batch(spark, spec, frame)))
+    dropped = {row["application_id"]: row["__drop_reason"] for row in reasons.collect()}
+    assert dropped == {
+        f"a-{n}": None if label is not None else "null_outcome" for n, (_, _, label) in enumerate(TEXT_TARGET_ROWS)
+    }
+
+
+def test_a_text_target_needs_its_positive_label_and_only_a_text_target_takes_one(dataset: dict[str, Any]) -> None:
+    spec = FeatureSpec.from_dataset(TEXT_TARGET_DATASET)
+    assert spec.feature_columns == ["balance", "hour_of_day", "day_of_week", "is_night", "log_balance"]
+    assert FeatureSpec.from_dataset(spec.to_dict()) == spec
+    with pytest.raises(FeatureSpecError, match="positive_label is required for a string target"):
+        FeatureSpec.from_dataset({**TEXT_TARGET_DATASET, "positive_label": None})
+    with pytest.raises(FeatureSpecError, match="the target 'is_fraud' is long and positive_label is 'fraud'"):
+        FeatureSpec.from_dataset({**dataset, "positive_label": "fraud"})
+    with pytest.raises(FeatureSpecError, match="exclude_columns 'outcome' is not a feature column"):
+        FeatureSpec.from_dataset({**TEXT_TARGET_DATASET, "exclude_columns": ["outcome"]})
+
+
+def test_a_boolean_target_is_a_0_1_label() -> None:
+    spec = FeatureSpec.from_dataset(
+        {
+            **TEXT_TARGET_DATASET,
+            "schema": {**TEXT_TARGET_DATASET["schema"], "outcome": "boolean"},
+            "positive_label": None,
+        }
+    )
+    typed, invalid = spec.parse_pandas(pd.DataFrame({"outcome": ["yes", "F", None, "maybe"]}, dtype=object))
+    assert typed["outcome"].tolist()[:2] == [1.0, 0.0] and typed["outcome"][2:].isna().all()
+    assert invalid["outcome"].tolist() == [False, False, False, True]
+
+
+def test_the_metadata_of_a_model_trained_before_the_column_keys_still_loads(dataset: dict[str, Any]) -> None:
+    """Models trained before exclude_columns and log_columns existed carry only their feature list."""
+    spec = FeatureSpec.from_dataset(dataset)
+    legacy = {key: value for key, value in spec.to_dict().items() if key not in ("exclude_columns", "log_columns")}
+    assert FeatureSpec.from_dataset(legacy) == spec
+
+
 def test_derived_features_in_pandas() -> None:
     spec = FeatureSpec.from_dataset(
         {
@@ -170,6 +273,7 @@ def test_derived_features_in_pandas() -> None:
             "timestamp_column": "ts",
             "id_column": "id",
             "schema": {"id": "string", "ts": "timestamp", "amount": "double", "y": "long"},
+            "log_columns": ["amount"],
         }
     )
     raw = pd.DataFrame(
@@ -236,7 +340,9 @@ def test_model_matrix_has_one_dtype_per_kind_of_column(dataset: dict[str, Any]) 
 
 def test_a_schema_without_the_source_of_a_derived_feature_is_refused(dataset: dict[str, Any]) -> None:
     schema = {column: kind for column, kind in dataset["schema"].items() if column != "amount"}
-    with pytest.raises(FeatureSpecError, match="log_amount needs column 'amount' of type double"):
+    with pytest.raises(FeatureSpecError, match="log_columns 'amount' is not a feature column of dataset"):
         FeatureSpec.from_dataset({**dataset, "schema": schema})
+    with pytest.raises(FeatureSpecError, match="log_amount needs column 'amount' of type long or double"):
+        FeatureSpec.from_dataset({**dataset, "schema": {**dataset["schema"], "amount": "string"}})
     with pytest.raises(FeatureSpecError, match="has type 'decimal'"):
         FeatureSpec.from_dataset({**dataset, "schema": {**dataset["schema"], "amount": "decimal"}})
