@@ -8,7 +8,10 @@ itself is the one deployed to AWS and never knows. A Python shell job (`pythonsh
 arguments unchanged and reaches S3 through boto3, as on AWS.
 
 Both kinds get `--JOB_NAME`, `--JOB_RUN_ID` and the merged arguments as `--key value` pairs on argv,
-and `--extra-py-files` on their `PYTHONPATH`. A failed script fails the run with its last error line
+and `--extra-py-files` on their `PYTHONPATH`. A Spark job's processes import what its Glue version
+provides (`GlueImports`: the version's runtime profile in `emulator/profiles/`, plus the job's
+`--additional-python-modules`), its script's folder and its `--extra-py-files`, never the rest of this
+machine's environment nor the local AWS's `PYTHONPATH`. A failed script fails the run with its last error line
 (`SchemaMismatch: ...`, by the failure-line protocol) as the run's `ErrorMessage`; the whole output is
 kept as the run's log. The process, the staging and the reading of the failure are the local runtime's
 (`local.runtime`), shared with the local SageMaker.
@@ -22,21 +25,26 @@ and when a job is created or changed (`warm`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import shlex
 import shutil
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from local.clients import LocalClients
 from local.runtime.failures import read_failure
+from local.runtime.isolation import ImportGuard, RuntimeProfile
 from local.runtime.process import Ending, ScriptProcess
 from local.runtime.staging import S3Mirror, S3Staging, StagingError
 from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key
@@ -44,6 +52,7 @@ from retrain.failure_line import without_module
 
 logger = logging.getLogger("retrain.local.glue")
 
+PROFILES = Path(__file__).parent / "emulator" / "profiles"
 SPARK_COMMANDS = frozenset({"glueetl", "gluestreaming"})
 # Arguments Glue itself consumes instead of the script reading them as data locations.
 _RUNNER_ARGUMENTS = frozenset({"--extra-py-files", "--additional-python-modules", "--conf"})
@@ -76,6 +85,7 @@ class GlueJobRun:
     script_location: str
     arguments: dict[str, str]  # DefaultArguments merged with the run's Arguments, --JOB_* included
     timeout_minutes: int
+    glue_version: str = "5.0"
 
     @property
     def is_spark(self) -> bool:
@@ -89,16 +99,60 @@ class GlueRunOutcome:
     log_path: Path | None = None
 
 
+class GlueImports:
+    """The import guard (`local.runtime.isolation`) of a Spark job's processes, its warm driver's included:
+    the profile of the job's Glue version plus its `--additional-python-modules` (on AWS pip installs
+    them; locally they must be installed here already). The guard's files live in `folder`."""
+
+    def __init__(self, folder: Path, profiles: Path = PROFILES) -> None:
+        self.folder, self.profiles = folder, profiles
+        self._guards: dict[tuple[str, tuple[str, ...]], ImportGuard] = {}
+        self._lock = threading.Lock()
+
+    def environment(self, job_run: GlueJobRun, python_path: list[Path]) -> dict[str, str]:
+        """`PYTHONPATH` (the guard, then `python_path`) and the guard's file; GlueRunError when unknown."""
+        modules = additional_modules(job_run.arguments)
+        key = (job_run.glue_version, modules)
+        with self._lock:  # one writer of a guard's file at a time
+            if key not in self._guards:
+                profile = self._profile(job_run.glue_version)
+                if modules:
+                    digest = hashlib.sha256(",".join(modules).encode()).hexdigest()[:12]
+                    given = {"--additional-python-modules": ",".join(modules)}
+                    profile = profile.extended(f"{profile.name}+{digest}", dict.fromkeys(modules, "*"), given)
+                self._guards[key] = ImportGuard(profile, self.folder)
+            return self._guards[key].environment(os.pathsep.join(map(str, python_path)))
+
+    def _profile(self, glue_version: str) -> RuntimeProfile:
+        path = self.profiles / f"glue-{glue_version}.toml"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem.removeprefix("glue-") for p in self.profiles.glob("glue-*.toml")))
+            raise GlueRunError(
+                f"the local Glue has no runtime profile for GlueVersion {glue_version}; use one it has ({known}) "
+                f"or add local/emulator/profiles/glue-{glue_version}.toml"
+            )
+        return RuntimeProfile.load(path)
+
+
 class LocalGlueJobRunner:
-    """Runs one Glue job run as a subprocess of the emulator and reports its outcome."""
+    """Runs one Glue job run as a subprocess of the emulator and reports its outcome; with `imports`, a Spark
+    job's processes import only what its Glue version provides (`GlueImports`)."""
 
     def __init__(
-        self, endpoint_url: str, scratch_root: Path, log_root: Path, region: str = "us-east-1", *, standbys: int = 1
+        self,
+        endpoint_url: str,
+        scratch_root: Path,
+        log_root: Path,
+        region: str = "us-east-1",
+        *,
+        standbys: int = 1,
+        imports: GlueImports | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.scratch_root = scratch_root
         self.log_root = log_root
         self.region = region
+        self.imports = imports
         # Warm Spark drivers, one per environment (`local.runtime.standby`); 0: every run starts cold.
         self.standbys = StandbyPool(scratch_root, log_root, size=standbys)
 
@@ -146,7 +200,10 @@ class LocalGlueJobRunner:
         if not job_run.is_spark:
             return None
         scratch = Path(SCRATCH)
-        return environment_key(self._environment(job_run, scratch, self._python_path(job_run.arguments, scratch)))
+        try:
+            return environment_key(self._environment(job_run, scratch, self._python_path(job_run.arguments, scratch)))
+        except GlueRunError:
+            return None  # the run fails, when it prepares, with the reason
 
     def _s3(self) -> Any:
         return LocalClients(self.endpoint_url, self.region).client("s3")
@@ -193,6 +250,8 @@ class LocalGlueJobRunner:
                     "PYSPARK_SUBMIT_ARGS": " ".join(submit) + " pyspark-shell",
                 }
             )
+            if self.imports is not None:  # the guard, then the job's own folders: not the local AWS's PYTHONPATH
+                env.update(self.imports.environment(job_run, python_path))
         return env
 
     @staticmethod
@@ -260,6 +319,27 @@ class LocalGlueJobRunner:
         process = ScriptProcess(command, cwd=env["TMPDIR"], env=env)
         process.start(log_file=log_path)
         return process
+
+
+def additional_modules(arguments: dict[str, str]) -> tuple[str, ...]:
+    """The distributions `--additional-python-modules` names: requirements (`name==1.0`) and wheel files."""
+    names: set[str] = set()
+    for entry in (part.strip() for part in arguments.get("--additional-python-modules", "").split(",")):
+        if not entry:
+            continue
+        try:
+            if entry.endswith(".whl"):
+                names.add(str(parse_wheel_filename(entry.rsplit("/", 1)[-1])[0]))
+            elif "/" not in entry:
+                names.add(Requirement(entry).name)
+            else:
+                raise InvalidRequirement(entry)
+        except (InvalidRequirement, InvalidWheelFilename):
+            raise GlueRunError(
+                f"--additional-python-modules: the local Glue reads requirements (name==version) and .whl files, "
+                f"not {entry!r} (a requirements file or a zip of wheels): list the modules instead"
+            ) from None
+    return tuple(sorted(names))
 
 
 def _extra_py_files(arguments: dict[str, str]) -> list[str]:

@@ -1,12 +1,17 @@
-"""Lambda: a handler's exception reaches the caller with its class name; no async event is lost to a
-throttle.
+"""Lambda: a handler's exception reaches the caller with its class name; a function imports what its zip,
+its layers and its runtime give it; no async event is lost to a throttle.
 
 Gaps closed:
 - `LambdaErrorTypes`: the emulator's Python worker reports every handler exception as
   `Runtime.HandlerError`, which makes a definition's `Retry`/`Catch` by error name dead code locally.
   AWS reports the exception's class name as `errorType` (Invoke and Step Functions alike), and
   failures of the service itself as `Lambda.ServiceException` / `Lambda.TooManyRequestsException`.
-  Pinned by `tests/contract/emulator/test_lambda_errors.py`.
+  A handler that cannot be loaded is the runtime client's `Runtime.ImportModuleError` ("Unable to
+  import module 'm': ..."), `Runtime.HandlerNotFound` or `Runtime.UserCodeSyntaxError`.
+  Pinned by `tests/contract/emulator/test_lambda_errors.py` and `test_lambda_runtime.py`.
+- `FunctionImports`: the emulator's Python worker sees every package of the project's environment;
+  on AWS a function sees its zip, its layers and the runtime's boto3. Pinned by
+  `tests/contract/emulator/test_lambda_runtime.py`.
 - `AsyncInvocationQueue`: the emulator runs an EventBridge rule's Lambda target once, and an async
   invocation that meets the function's reserved concurrency is throttled and dropped after its
   retries. On AWS, EventBridge invokes Lambda asynchronously, and for a throttle (429) "Lambda returns
@@ -20,12 +25,21 @@ from __future__ import annotations
 
 import contextvars
 import json
+import re
 import threading
 import time
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from local.emulator.seam import ExtensionError, execution_error, lambda_runtime, replace, require, service, set_constant
+from local.runtime.isolation import ImportGuard, RuntimeProfile
+
+PROFILES = Path(__file__).with_name("profiles")
+RUNTIME_PROFILE = PROFILES / "lambda-python3.11.toml"
+LAYER_PROFILES = (PROFILES / "lambda-layer-powertools-python-v3.toml",)
 
 
 class LambdaErrorTypes:
@@ -42,6 +56,26 @@ class LambdaErrorTypes:
         '"stackTrace": traceback.format_list(traceback.extract_tb(e.__traceback__))[1:]})'
     )
 
+    # The worker's report of a handler it could not load (import or attribute error alike)...
+    _INIT_ERROR = 'json.dumps({"status": "error", "error": str(e)})'
+    # ...and with the runtime's own error type and message, which the emulator carries as the text of its
+    # `Worker init failed: ...` error (see `_typed_warm_execution`).
+    _INIT_ERROR_FIXED = 'json.dumps({"status": "error", "error": _retrain_init_fault(e, module_name, handler_name)})'
+    # awslambdaric bootstrap.py (`_get_handler`, `run`), the Python runtime's client: how Lambda reports a handler
+    # it cannot load. `Runtime.ImportModuleError` whatever the module that is missing.
+    _INIT_FAULT = """
+def _retrain_init_fault(error, module_name, handler_name):
+    if isinstance(error, AttributeError) and module_name in sys.modules:
+        return "Runtime.HandlerNotFound: Handler '%s' missing on module '%s'" % (handler_name, module_name)
+    if isinstance(error, ImportError):
+        return "Runtime.ImportModuleError: Unable to import module '%s': %s" % (module_name, error)
+    if isinstance(error, SyntaxError):
+        return "Runtime.UserCodeSyntaxError: Syntax error in module '%s': %s" % (module_name, error)
+    return "%s: %s" % (type(error).__name__, error)
+"""
+    _RUN = "\ndef run():"
+    _INIT_FAILED = "Worker init failed: "
+
     def __init__(self) -> None:
         self._last = threading.local()
 
@@ -49,9 +83,12 @@ class LambdaErrorTypes:
         runtime = lambda_runtime()
         script = require(runtime, "_PYTHON_WORKER_SCRIPT")
         if self._WORKER_ERROR_FIXED not in script:
-            if script.count(self._WORKER_ERROR) != 1:
+            if any(script.count(line) != 1 for line in (self._WORKER_ERROR, self._INIT_ERROR, self._RUN)):
                 raise ExtensionError("the emulator's Python Lambda worker no longer reports errors as expected")
-            set_constant(runtime, "_PYTHON_WORKER_SCRIPT", script.replace(self._WORKER_ERROR, self._WORKER_ERROR_FIXED))
+            script = script.replace(self._WORKER_ERROR, self._WORKER_ERROR_FIXED)
+            script = script.replace(self._INIT_ERROR, self._INIT_ERROR_FIXED)
+            # After the worker's own `import sys, json, ...` line, which the fault function uses.
+            set_constant(runtime, "_PYTHON_WORKER_SCRIPT", script.replace(self._RUN, self._INIT_FAULT + self._RUN))
         worker_class = require(runtime, "Worker")
         replace(worker_class, "invoke", self._recording_invoke)
         replace(service("lambda_svc"), "_execute_function_warm", self._typed_warm_execution)
@@ -84,10 +121,9 @@ class LambdaErrorTypes:
                 body["stackTrace"] = response.get("stackTrace", [])
             elif response is not None and response.get("error") == "Worker process died":
                 body["errorType"] = "Runtime.ExitError"
-            elif response is None and str(body.get("errorMessage", "")).startswith("Worker init failed"):
-                body["errorType"] = (
-                    "Runtime.ImportModuleError" if "module" in body["errorMessage"] else "Runtime.Unknown"
-                )
+            elif response is None and str(body.get("errorMessage", "")).startswith(self._INIT_FAILED):
+                error_type, _, message = body["errorMessage"].removeprefix(self._INIT_FAILED).partition(": ")
+                body.update(errorType=error_type, errorMessage=message, stackTrace=[])
             elif response is None:
                 body["errorType"] = "Lambda.ServiceException"
             return result
@@ -183,3 +219,84 @@ class AsyncInvocationQueue:
 def _max_event_age(func: dict[str, Any]) -> float:
     config = func.get("event_invoke_config") or (func.get("event_invoke_configs") or {}).get("$LATEST") or {}
     return float(config.get("MaximumEventAgeInSeconds", DEFAULT_MAX_EVENT_AGE))
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """A public layer the local AWS does not hold: the layer version ARNs it stands for and what it ships."""
+
+    arn: re.Pattern[str]
+    profile: RuntimeProfile
+
+    @classmethod
+    def load(cls, path: Path) -> LayerProfile:
+        profile = RuntimeProfile.load(path)
+        pattern = tomllib.loads(path.read_text(encoding="utf-8"))["profile"].get("layer_arn")
+        if not isinstance(pattern, str):
+            raise ValueError(f"layer profile {path}: add [profile] layer_arn, a regular expression of its version ARNs")
+        return cls(re.compile(pattern), profile)
+
+
+class FunctionImports:
+    """A Python function imports its zip, its layers and its runtime's packages; nothing else installed here.
+
+    On AWS a function sees the runtime's boto3 (and its dependencies), its zip and its layers. The
+    emulator's Python worker is a process of this machine's interpreter, which has every package of the
+    project. So each worker starts under the import guard (`local.runtime.isolation`) of the runtime's
+    profile plus the profile of each public layer it names that the local AWS does not hold (the
+    Powertools layer, whose packages this machine has): the layer's packages, and only those. The zip and
+    the layers the local AWS holds are extracted in the worker's own folder, which the guard never
+    refuses, and the emulator's `PYTHONPATH` is not the function's. A handler whose import is refused
+    fails as on AWS, `Runtime.ImportModuleError` (`LambdaErrorTypes`). Pinned by
+    `tests/contract/emulator/test_lambda_runtime.py`.
+    """
+
+    def __init__(self, folder: Path, runtime: RuntimeProfile, layers: Sequence[LayerProfile]) -> None:
+        self.folder, self.runtime, self.layers = folder, runtime, tuple(layers)
+        self._guards: dict[tuple[str, ...], ImportGuard] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_profiles(cls, folder: Path) -> FunctionImports:
+        return cls(folder, RuntimeProfile.load(RUNTIME_PROFILE), [LayerProfile.load(path) for path in LAYER_PROFILES])
+
+    def install(self) -> None:
+        replace(require(lambda_runtime(), "Worker"), "_spawn", self._guarded_spawn)
+
+    def environment(self, config: Mapping[str, Any]) -> dict[str, str]:
+        """The variables that start a function's worker under its guard; none for a runtime other than Python."""
+        if not str(config.get("Runtime", "")).startswith("python"):
+            return {}
+        arns = [ref if isinstance(ref, str) else str(ref.get("Arn", "")) for ref in config.get("Layers") or []]
+        layers = [layer.profile for layer in self.layers if any(layer.arn.match(arn) for arn in arns)]
+        variables = (config.get("Environment") or {}).get("Variables") or {}
+        with self._lock:  # one writer of a guard's config at a time
+            key = tuple(layer.name for layer in layers)
+            if key not in self._guards:
+                profile = self.runtime
+                for layer in layers:
+                    profile = profile.extended(
+                        f"{profile.name}+{layer.name}", layer.packages, {layer.name: layer.source}
+                    )
+                self._guards[key] = ImportGuard(profile, self.folder)
+            # The function's own PYTHONPATH, if it sets one; never the emulator's.
+            return self._guards[key].environment(variables.get("PYTHONPATH"))
+
+    def _guarded_spawn(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
+        environment = self.environment
+
+        def spawn(worker: Any) -> None:
+            config = worker.config
+            guard = environment(config)
+            if not guard:
+                return original(worker)
+            # The worker's process environment is the function's variables over the emulator's own.
+            settings = dict(config.get("Environment") or {})
+            settings["Variables"] = {**(settings.get("Variables") or {}), **guard}
+            worker.config = {**config, "Environment": settings}
+            try:
+                return original(worker)
+            finally:
+                worker.config = config
+
+        return spawn

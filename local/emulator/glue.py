@@ -8,7 +8,9 @@ Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
 - `arn:aws:states:::glue:startJobRun[.sync]` is a Step Functions integration (same tests);
 - a job keeps its `ExecutionProperty` and a run beyond `MaxConcurrentRuns` is refused —
   `test_a_run_beyond_max_concurrent_runs_is_refused`;
-- a run that was running when the local AWS stopped is FAILED after a restart, not left running.
+- a run that was running when the local AWS stopped is FAILED after a restart, not left running;
+- a Spark job imported every package of the project's environment: it now imports what its Glue version
+  provides (`GlueImports`, profiles in `profiles/`) — `tests/contract/emulator/test_glue_runtime.py`.
 
 Not a gap, a local cost: a created or changed Spark job (and, at start-up, the job changed last) gets
 its warm driver started for its next run (`LocalGlueJobRunner.warm`), pinned in `test_glue_warm.py`.
@@ -34,9 +36,9 @@ from local.emulator.seam import (
     require,
     service,
 )
-from local.glue_runner import GlueJobRun, LocalGlueJobRunner
+from local.glue_runner import GlueImports, GlueJobRun, LocalGlueJobRunner
 
-__all__ = ["GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
+__all__ = ["GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
 
 logger = logging.getLogger("retrain.local")
 
@@ -123,6 +125,7 @@ class GlueJobs:
             script_location=command.get("ScriptLocation", ""),
             arguments={key: str(value) for key, value in arguments.items()},
             timeout_minutes=timeout,
+            glue_version=str(job.get("GlueVersion") or "5.0"),
         )
 
     def _warm(self, job: dict[str, Any]) -> None:

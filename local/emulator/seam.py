@@ -279,11 +279,17 @@ def install(home: StateDirectory) -> list[str]:
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
     points = ExtensionPoints(home, endpoint_url)
+    # Lambda workers and Glue drivers import what their runtime provides (local/emulator/profiles/).
+    runtimes = home.tmp / "runtimes"
     awslambda.LambdaErrorTypes().install()
+    awslambda.FunctionImports.from_profiles(runtimes).install()
     # AWS's shape of throttle retries (doubling, capped, bounded by the event's age) on a laptop's clock.
     awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()
-    glue.GlueJobs(glue.LocalGlueJobRunner(endpoint_url, home.glue_scratch, home.glue_logs)).install(points)
+    runner = glue.LocalGlueJobRunner(
+        endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes)
+    )
+    glue.GlueJobs(runner).install(points)
     scheduler.Schedules().install()
     cloudwatch.MetricMathAlarmTemplates().install()
     cloudwatch.MetricMathAlarms().install()

@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,10 @@ class RuntimeProfile:
                 f"runtime profile {path}: unreadable ({error}); it needs [profile], [source], [packages]"
             ) from None
 
+    def extended(self, name: str, packages: Mapping[str, str], source: Mapping[str, object]) -> RuntimeProfile:
+        """This runtime with more distributions: a Lambda layer's, a Glue job's `--additional-python-modules`."""
+        return RuntimeProfile(name, self.python, {**self.packages, **packages}, {**self.source, **source})
+
     def allowed_distributions(self) -> frozenset[str]:
         """The profile's distributions and, transitively, the runtime dependencies of those installed here."""
         return _closure(frozenset(canonical(name) for name in self.packages))
@@ -92,10 +97,15 @@ def _closure(names: frozenset[str]) -> frozenset[str]:
     return frozenset(allowed)
 
 
+@functools.cache
+def _installed_modules() -> Mapping[str, list[str]]:
+    return importlib.metadata.packages_distributions()  # ~0.4 s here: once per process, for every profile
+
+
 @functools.lru_cache(maxsize=8)
 def _blocked(allowed: frozenset[str]) -> dict[str, list[str]]:
     blocked: dict[str, list[str]] = {}
-    for module, distributions in importlib.metadata.packages_distributions().items():
+    for module, distributions in _installed_modules().items():
         if module in sys.stdlib_module_names or not module.isidentifier():
             continue
         if not any(canonical(distribution) in allowed for distribution in distributions):

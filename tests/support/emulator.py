@@ -28,17 +28,46 @@ def stage_spark_job(s3: Any, bucket: str, script: Path, module: Path, landing_cs
     s3.put_object(Bucket=bucket, Key="landing/2024-01-01/part-0.csv", Body=landing_csv)
 
 
+def create_spark_job(glue: Any, name: str, script_uri: str, **default_arguments: str) -> None:
+    """A Glue 5.0 Spark job of `script_uri`, sized as the stack's PrepareData is."""
+    glue.create_job(
+        Name=name,
+        Role=ROLE_ARN,
+        Command={"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"},
+        GlueVersion="5.0",
+        WorkerType="G.1X",
+        NumberOfWorkers=2,
+        Timeout=10,
+        DefaultArguments=default_arguments,
+    )
+
+
+def finished_job_run(glue: Any, job_name: str, run_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The job run once it has ended (SUCCEEDED, FAILED or ERROR)."""
+    return wait_until(
+        lambda: (
+            (run := glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"])["JobRunState"]
+            in ("SUCCEEDED", "FAILED", "ERROR")
+            and run
+        ),
+        timeout,
+        f"Glue job run {run_id} to end",
+    )
+
+
 @dataclass
 class FunctionFactory:
-    """Creates Python Lambdas from source text."""
+    """Creates Python Lambdas from source text: `handler.py` and, in the same zip, any other `files`."""
 
     clients: LocalClients
     prefix: str
 
-    def create(self, name: str, source: str, **config: Any) -> str:
+    def create(self, name: str, source: str, files: dict[str, str] | None = None, **config: Any) -> str:
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("handler.py", source)
+            for path, text in (files or {}).items():
+                zipped.writestr(path, text)
         function_name = f"{self.prefix}-{name}"
         response = self.clients.client("lambda").create_function(
             FunctionName=function_name,

@@ -29,7 +29,6 @@ class ImageImportGuard:
         self.profile = profile
         self.blocked = blocked
         self._own_dirs = [os.path.realpath(path) for path in own_dirs if path]
-        self._script_dir_added = False
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
@@ -52,11 +51,13 @@ class ImageImportGuard:
         return None
 
     def _is_own(self, spec: importlib.machinery.ModuleSpec) -> bool:
-        if not self._script_dir_added and sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):
-            # sys.argv is set once the script starts, after this module ran.
-            self._own_dirs.append(os.path.realpath(os.path.dirname(os.path.abspath(sys.argv[0]))))
-            self._script_dir_added = True
-        own_dirs = self._own_dirs + ([os.path.realpath(os.getcwd())] if "" in sys.path else [])
+        own_dirs = list(self._own_dirs)
+        # Read at each refusal, not once: sys.argv is set after this module ran, and a warm standby process
+        # (local.runtime.standby) starts as its driver and becomes the script later.
+        if sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):
+            own_dirs.append(os.path.realpath(os.path.dirname(os.path.abspath(sys.argv[0]))))
+        if "" in sys.path:
+            own_dirs.append(os.path.realpath(os.getcwd()))
         locations = list(spec.submodule_search_locations or []) or ([spec.origin] if spec.origin else [])
         return any(
             os.path.realpath(location) == own or os.path.realpath(location).startswith(own + os.sep)

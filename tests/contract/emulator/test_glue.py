@@ -13,8 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.glue_runner import failure_reason
-from tests.support.emulator import ROLE_ARN, StateMachineRunner, stage_spark_job
-from tests.support.polling import wait_until
+from tests.support.emulator import ROLE_ARN, StateMachineRunner, create_spark_job, finished_job_run, stage_spark_job
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
 
@@ -45,15 +44,11 @@ def spark_job(aws_clients, unique_name: str) -> tuple[str, str]:
     """A Spark job whose script and --extra-py-files live in S3, and a bucket with input data."""
     s3 = aws_clients.client("s3")
     stage_spark_job(s3, unique_name, JOB_FILES / "spark_job.py", JOB_FILES / "contract_schema.py", INPUT_CSV)
-    aws_clients.client("glue").create_job(
-        Name=unique_name,
-        Role=ROLE_ARN,
-        Command={"Name": "glueetl", "ScriptLocation": f"s3://{unique_name}/code/spark_job.py", "PythonVersion": "3"},
-        GlueVersion="5.0",
-        WorkerType="G.1X",
-        NumberOfWorkers=2,
-        Timeout=10,
-        DefaultArguments={
+    create_spark_job(
+        aws_clients.client("glue"),
+        unique_name,
+        f"s3://{unique_name}/code/spark_job.py",
+        **{
             "--extra-py-files": f"s3://{unique_name}/code/lib.zip",
             "--input": f"s3://{unique_name}/landing/",
             "--required": "id,k",
@@ -121,15 +116,7 @@ def test_python_shell_job_gets_merged_arguments_on_argv(aws_clients, unique_name
         DefaultArguments={"--bucket": unique_name, "--mode": "default", "--kept": "yes"},
     )
     run_id = glue.start_job_run(JobName=unique_name, Arguments={"--mode": "override"})["JobRunId"]
-    run = wait_until(
-        lambda: (
-            (r := glue.get_job_run(JobName=unique_name, RunId=run_id)["JobRun"])["JobRunState"]
-            in ("SUCCEEDED", "FAILED")
-            and r
-        ),
-        60,
-        "the Python shell job run",
-    )
+    run = finished_job_run(glue, unique_name, run_id)
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     argv = json.loads(s3.get_object(Bucket=unique_name, Key="argv.json")["Body"].read())
     pairs = dict(zip(argv[::2], argv[1::2], strict=True))
@@ -188,15 +175,7 @@ def test_a_run_beyond_max_concurrent_runs_is_refused(aws_clients, unique_name: s
         glue.start_job_run(JobName=unique_name)
 
     s3.put_object(Bucket=unique_name, Key="release", Body=b"")
-    run = wait_until(
-        lambda: (
-            (r := glue.get_job_run(JobName=unique_name, RunId=first)["JobRun"])["JobRunState"]
-            in ("SUCCEEDED", "FAILED")
-            and r
-        ),
-        60,
-        "the gated run to end",
-    )
+    run = finished_job_run(glue, unique_name, first)
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     # A finished run no longer counts.
     second = glue.start_job_run(JobName=unique_name)["JobRunId"]

@@ -22,7 +22,7 @@ import pytest
 from local.aws import LocalAws
 from local.glue_runner import GlueJobRun, GlueRunOutcome, LocalGlueJobRunner
 from local.home import StateDirectory
-from tests.support.emulator import ROLE_ARN, stage_spark_job
+from tests.support.emulator import create_spark_job, stage_spark_job
 from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
@@ -152,13 +152,12 @@ def test_a_job_runs_warm_and_no_standby_outlives_the_local_aws_stopped_or_killed
         s3, glue = clients.client("s3"), clients.client("glue")
         bucket = "probe-data"
         stage_spark_job(s3, bucket, JOB_FILES / "probe_job.py", JOB_FILES / "contract_schema.py", INPUT_CSV)
-        # Creating the job starts its driver.
-        glue.create_job(
-            Name="probe",
-            Role=ROLE_ARN,
-            Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/code/probe_job.py"},
-            Timeout=10,
-            DefaultArguments={"--extra-py-files": f"s3://{bucket}/code/lib.zip", "--input": f"s3://{bucket}/landing/"},
+        # Creating the job starts its driver. Its GlueVersion (5.0, as the stack's) picks what it may import.
+        create_spark_job(
+            glue,
+            "probe",
+            f"s3://{bucket}/code/probe_job.py",
+            **{"--extra-py-files": f"s3://{bucket}/code/lib.zip", "--input": f"s3://{bucket}/landing/"},
         )
         run_id = glue.start_job_run(JobName="probe", Arguments={"--output": f"s3://{bucket}/out/"})["JobRunId"]
         run = wait_until(

@@ -7,6 +7,7 @@ definition's `Retry`/`Catch` by domain error name dead code locally (`LambdaErro
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,10 @@ def handler(event, context):
     return {"ok": True}
 """
 
+# On AWS the function's zip carries the core it imports, as the stack's code asset does (infra/functions.py).
+CORE = Path(__file__).resolve().parents[3] / "retrain"
+WITH_THE_CORE = {f"retrain/{name}": (CORE / name).read_text(encoding="utf-8") for name in ("__init__.py", "errors.py")}
+
 RAISES_BUILTIN = """
 def handler(event, context):
     raise KeyError("bucket")
@@ -31,7 +36,7 @@ def handler(event, context):
 
 
 def test_invoke_reports_the_exception_class_as_error_type(functions: FunctionFactory, aws_clients) -> None:
-    functions.create("domain", RAISES_DOMAIN_ERROR)
+    functions.create("domain", RAISES_DOMAIN_ERROR, WITH_THE_CORE)
     response = aws_clients.client("lambda").invoke(FunctionName=f"{functions.prefix}-domain", Payload=b'{"fail": true}')
     payload = json.loads(response["Payload"].read())
     assert response.get("FunctionError") == "Unhandled"
@@ -43,7 +48,7 @@ def test_invoke_reports_the_exception_class_as_error_type(functions: FunctionFac
 def test_step_functions_retries_and_catches_by_class_name(
     functions: FunctionFactory, machines: StateMachineRunner
 ) -> None:
-    arn = functions.create("domain", RAISES_DOMAIN_ERROR)
+    arn = functions.create("domain", RAISES_DOMAIN_ERROR, WITH_THE_CORE)
     execution = machines.run(
         {
             "StartAt": "Check",
@@ -103,7 +108,7 @@ def test_a_missing_function_is_a_lambda_service_error(machines: StateMachineRunn
 def test_a_throttled_function_is_lambda_too_many_requests(
     functions: FunctionFactory, machines: StateMachineRunner, aws_clients
 ) -> None:
-    arn = functions.create("throttled", RAISES_DOMAIN_ERROR)
+    arn = functions.create("throttled", RAISES_DOMAIN_ERROR, WITH_THE_CORE)
     aws_clients.client("lambda").put_function_concurrency(
         FunctionName=f"{functions.prefix}-throttled", ReservedConcurrentExecutions=0
     )

@@ -1,0 +1,124 @@
+"""The runtime profiles of Lambda python3.11 (with the Powertools layer) and Glue 5.0, and what they let a
+function or a job import: their sources are cited in the profile files (local/emulator/profiles/)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.jobs import GLUE_MODULES
+from local.emulator.awslambda import FunctionImports
+from local.glue_runner import GlueImports, GlueJobRun, GlueRunError, additional_modules
+from local.runtime.import_guard.sitecustomize import GUARD_ENV
+from local.runtime.isolation import GUARD_DIR, RuntimeProfile, canonical
+from tests.support.jobs import JOBS_DIR, REPO_ROOT
+from tests.unit.jobs.test_jobs_container_imports import imported_modules
+
+ROOT = REPO_ROOT
+
+POWERTOOLS = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"
+
+
+def blocked(environment: dict[str, str]) -> dict[str, list[str]]:
+    return json.loads(Path(environment[GUARD_ENV]).read_text())["blocked"]
+
+
+def test_a_function_sees_the_runtimes_boto3_and_only_with_the_layer_powertools_and_pydantic(tmp_path: Path) -> None:
+    imports = FunctionImports.from_profiles(tmp_path)
+
+    bare = blocked(imports.environment({"Runtime": "python3.11"}))
+    layered = blocked(imports.environment({"Runtime": "python3.11", "Layers": [{"Arn": POWERTOOLS}]}))
+
+    for module in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3"):
+        assert module not in bare and module not in layered
+    for module in ("aws_lambda_powertools", "pydantic", "aws_xray_sdk"):
+        assert module in bare and module not in layered
+    for module in ("pandas", "numpy", "sklearn", "pyspark", "retrain", "tasks"):
+        assert module in bare and module in layered
+
+
+def test_a_python_workers_path_is_the_guard_and_the_functions_own_never_the_emulators(tmp_path: Path) -> None:
+    imports = FunctionImports.from_profiles(tmp_path)
+
+    assert imports.environment({"Runtime": "python3.11"})["PYTHONPATH"] == str(GUARD_DIR)
+    own = imports.environment({"Runtime": "python3.11", "Environment": {"Variables": {"PYTHONPATH": "/opt/own"}}})
+    assert own["PYTHONPATH"].split(":") == [str(GUARD_DIR), "/opt/own"]
+    assert imports.environment({"Runtime": "nodejs20.x"}) == {}
+
+
+def spark_run(glue_version: str = "5.0", **arguments: str) -> GlueJobRun:
+    return GlueJobRun("job", "jr_1", "glueetl", "file:///job.py", arguments, 10, glue_version)
+
+
+def test_glue_5_provides_spark_pandas_and_numpy_and_not_scikit_learn(tmp_path: Path) -> None:
+    imports = GlueImports(tmp_path)
+
+    environment = imports.environment(spark_run(), [tmp_path / "py-files" / "lib.zip"])
+    refused = blocked(environment)
+    added = blocked(imports.environment(spark_run(**{"--additional-python-modules": "scikit-learn==1.5.2"}), []))
+
+    assert environment["PYTHONPATH"].split(":") == [str(GUARD_DIR), str(tmp_path / "py-files" / "lib.zip")]
+    for module in ("pyspark", "py4j", "pandas", "numpy", "pyarrow", "boto3"):
+        assert module not in refused
+    for module in ("sklearn", "scipy", "pydantic", "retrain"):
+        assert module in refused
+    assert "sklearn" not in added and "pydantic" in added
+
+
+@pytest.mark.parametrize(
+    ("given", "names"),
+    [
+        (
+            "scikit-learn==1.5.2, s3://bucket/wheels/PyYAML-6.0.1-cp311-cp311-manylinux_2_17_x86_64.whl",
+            ("pyyaml", "scikit-learn"),
+        ),
+        ("", ()),
+    ],
+)
+def test_additional_python_modules_are_requirements_and_wheels(given: str, names: tuple[str, ...]) -> None:
+    assert additional_modules({"--additional-python-modules": given}) == names
+
+
+def test_a_requirements_file_is_refused_with_the_fix() -> None:
+    with pytest.raises(GlueRunError, match=r"not 's3://bucket/requirements.txt' .*list the modules instead"):
+        additional_modules({"--additional-python-modules": "s3://bucket/requirements.txt"})
+
+
+def unprovided_imports(files: list[Path], own: set[str], allowed: frozenset[str], provided: set[str]) -> list[str]:
+    """Each import of `files` that is neither the standard library, `own`, `provided` nor an allowed distribution."""
+    providers = importlib.metadata.packages_distributions()
+    missing = []
+    for path in files:
+        for module in sorted(imported_modules(path)):
+            if module in sys.stdlib_module_names or module in own or module in provided:
+                continue
+            if not any(canonical(dist) in allowed for dist in providers.get(module, [])):
+                missing.append(f"{path.name} imports {module} ({', '.join(providers.get(module, ['not installed']))})")
+    return missing
+
+
+def test_every_import_of_the_lambda_code_asset_is_in_the_runtime_or_the_powertools_layer(tmp_path: Path) -> None:
+    # The static twin of the guard: code paths a test run may not reach. The asset is retrain/ and tasks/.
+    layered = FunctionImports.from_profiles(tmp_path)
+    profile = layered.runtime.extended("with-layer", layered.layers[0].profile.packages, {})
+    files = sorted((ROOT / "retrain").rglob("*.py")) + sorted((ROOT / "tasks").rglob("*.py"))
+
+    missing = unprovided_imports(files, {"retrain", "tasks"}, profile.allowed_distributions(), set())
+
+    assert not missing, "not in the Lambda python3.11 runtime nor the Powertools layer: " + "; ".join(missing)
+
+
+def test_every_import_of_the_glue_job_is_provided_by_glue_5() -> None:
+    allowed = RuntimeProfile.load(ROOT / "local" / "emulator" / "profiles" / "glue-5.0.toml").allowed_distributions()
+    own = {path.stem for path in JOBS_DIR.glob("*.py")}
+    # The job's script and the flat modules the stack zips for its --extra-py-files (infra/jobs.py GLUE_MODULES).
+    files = [JOBS_DIR / name for name in ("prepare_data.py", *GLUE_MODULES)]
+
+    # awsglue is Glue's own ETL library: provided by Glue, not installed here (the script falls back without it).
+    missing = unprovided_imports(files, own, allowed, {"awsglue"})
+
+    assert not missing, "not provided by AWS Glue 5.0: " + "; ".join(missing)
