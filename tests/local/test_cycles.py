@@ -1,8 +1,9 @@
 """Whole retrain cycles on the embedded local AWS, driven the way a user drives them: `retrain run`.
 
 The tests share one local AWS, as the life of one pipeline: a first champion, no new data, a
-rejected candidate, a canary promotion, a worse candidate kept out, a candidate that errors under
-traffic and is rolled back, then bad input and schema-broken data. Each asserts the outcome, the
+canary promotion, a worse candidate kept out, a candidate that errors under traffic and is rolled
+back, a rejected candidate whose run's end starts a follow-up for the data landed meanwhile, then
+bad input and schema-broken data. Each asserts the outcome, the
 execution history and the endpoint. Each arranges what it needs (a champion, the days it lands), so
 any one of them passes alone and in any order: the first run happens once, for whichever test needs
 a champion first, and is recorded for the test of the first run.
@@ -117,31 +118,6 @@ def test_no_new_data_ends_quietly(local: LocalPipeline) -> None:
     assert summary["outcome"] == "NoNewData"
     assert states(local.timeline(summary))[-1] == "NoNewData"
     assert local.endpoint()["EndpointConfigName"] == before
-
-
-@pytest.mark.usefixtures("champion")
-def test_a_rejection_leaves_production_untouched(local: LocalPipeline) -> None:
-    before = local.endpoint()["EndpointConfigName"]
-    local.land_days(15)
-    process = local.retrain("run", "--json", "--approve", "wait")
-    # The run prints the commands when its follower sees RequestApproval waiting; an answer sent
-    # before that ends the wait unseen, and they are never printed. Answer once they are.
-    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
-    name = local.pending_run()
-    reject = local.retrain("reject", name, "--reason", "candidate under review by risk team", "--as", "test-lead")
-    assert reject.wait(timeout=60) == 0, reject.communicate()[1]
-    stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-    summary = json.loads(stdout)
-    assert process.returncode != 0
-    assert summary["outcome"] == "Rejected" and summary["error"] == "ApprovalRejected"
-    assert "candidate under review by risk team" in summary["cause"]
-    assert "retrain approve" in stderr  # --approve wait printed the commands
-    assert local.endpoint()["EndpointConfigName"] == before
-    assert local.approval_status(name) == "REJECTED"
-    package = local.client("sagemaker").list_model_packages(
-        ModelPackageGroupName=local.pipeline.outputs["ModelPackageGroupName"], SortOrder="Descending"
-    )["ModelPackageSummaryList"][0]
-    assert package["ModelApprovalStatus"] == "Rejected"
 
 
 @pytest.mark.usefixtures("champion")
@@ -262,15 +238,24 @@ def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeli
 
 
 @pytest.mark.usefixtures("champion")
-def test_data_landed_while_a_run_waits_for_approval_is_trained_by_a_follow_up(local: LocalPipeline) -> None:
-    """No schedule involved: the days land while a run waits for an ML lead, are queued by the
-    starter, and the run's end starts the follow-up run that trains on them."""
+def test_a_rejection_leaves_production_untouched_and_data_landed_meanwhile_is_trained_by_a_follow_up(
+    local: LocalPipeline,
+) -> None:
+    """An ML lead rejects a candidate: its run fails `Rejected` with the reason, the package is
+    rejected and the endpoint keeps the champion. No schedule involved: days that land while the run
+    waits for the lead are queued by the starter, and the run's end starts the follow-up run that
+    trains on them. (One test: the rejected run is the one the follow-up follows, which saves a
+    whole training cycle.)"""
+    before = local.endpoint()["EndpointConfigName"]
     local.land_days(3)
     process = local.retrain("run", "--json", "--approve", "wait")
+    # The run prints the commands when its follower sees RequestApproval waiting; an answer sent
+    # before that ends the wait unseen, and they are never printed. Answer once they are.
     process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
     first = local.pending_run()
     starter = local.pipeline.outputs["StarterFunctionName"]
     seen = len(starter_decisions(local.client("logs"), starter))
+    local.new_data_trigger(enabled=True)  # the days above landed minutes ago: their events are long gone
     append_demo_days(local.client("s3"), local.pipeline.bucket, local.pipeline.config, days=2)
     newest = max(local.new_keys())
 
@@ -282,9 +267,21 @@ def test_data_landed_while_a_run_waits_for_approval_is_trained_by_a_follow_up(lo
         [first],
         [first],
     ]
-    reject = local.retrain("reject", first, "--reason", "superseded by newer days", "--as", "test-lead")
+    reject = local.retrain("reject", first, "--reason", "candidate under review by risk team", "--as", "test-lead")
     assert reject.wait(timeout=60) == 0, reject.communicate()[1]
-    process.communicate(timeout=RUN_TIMEOUT)
+    stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    summary = json.loads(stdout)
+    assert process.returncode != 0
+    assert summary["outcome"] == "Rejected" and summary["error"] == "ApprovalRejected"
+    assert "candidate under review by risk team" in summary["cause"]
+    assert "retrain approve" in stderr  # --approve wait printed the commands
+    assert local.endpoint()["EndpointConfigName"] == before
+    assert local.approval_status(first) == "REJECTED"
+    packages = local.client("sagemaker").list_model_packages(
+        ModelPackageGroupName=local.pipeline.outputs["ModelPackageGroupName"]
+    )["ModelPackageSummaryList"]
+    [package] = [p for p in packages if p.get("ModelPackageDescription", "").endswith(f"execution {first}")]
+    assert package["ModelApprovalStatus"] == "Rejected"
 
     follow_up = f"next-{first}"
     wait_until(lambda: local.approval_status(follow_up) == "PENDING", RUN_TIMEOUT, "the follow-up to ask for approval")
@@ -299,6 +296,7 @@ def test_data_landed_while_a_run_waits_for_approval_is_trained_by_a_follow_up(lo
     reject = local.retrain("reject", follow_up, "--reason", "test over", "--as", "test-lead")
     assert reject.wait(timeout=60) == 0, reject.communicate()[1]
     wait_until(lambda: read_timeline(local.pipeline, arn).status != "RUNNING", 120, "the follow-up to end")
+    assert local.endpoint()["EndpointConfigName"] == before
 
 
 @pytest.mark.usefixtures("champion")

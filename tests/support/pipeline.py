@@ -22,7 +22,7 @@ from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK, approval_key
 from retrain.watermark import partition_date
 from tests.support.polling import wait_until
-from tests.support.starter import bring_to_rest, starter_decisions
+from tests.support.starter import bring_to_rest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600.0
@@ -126,33 +126,32 @@ class LocalPipeline:
     def endpoint(self) -> dict[str, Any]:
         return dict(self.client("sagemaker").describe_endpoint(EndpointName=self.pipeline.endpoint_name))
 
+    def new_data_trigger(self, *, enabled: bool) -> None:
+        """Turn the pipeline's new-data rule on or off, as an operator pauses it in the console."""
+        rule = f"{self.pipeline.config.pipeline.name}-new-data"
+        events = self.client("events")
+        (events.enable_rule if enabled else events.disable_rule)(Name=rule)
+
     def land_days(self, days: int) -> None:
-        """New data without the run it triggers: the test starts its own run, with its own input."""
-        starter = self.pipeline.outputs["StarterFunctionName"]
-        seen = len(starter_decisions(self.client("logs"), starter))
+        """New data without a run: the test starts its own run, with its own input.
+
+        The new-data rule is turned off first and stays off (the test that is about triggers turns
+        it back on): otherwise every landing starts a run whose Glue job the test must stop and wait
+        out, a whole Spark run for nothing. S3 sends its events to EventBridge after the put
+        returns, so turning the rule back on right after the landing could still let them start one.
+        """
+        self.new_data_trigger(enabled=False)
         append_demo_days(self.client("s3"), self.pipeline.bucket, self.pipeline.config, days=days)
-        # One object a day, one trigger each: wait until the starter handled them all (started a run,
-        # queued the rest, or found the window's run covers them), then stop what they started.
-        wait_until(
-            lambda: (
-                len(
-                    [
-                        d
-                        for d in starter_decisions(self.client("logs"), starter)[seen:]
-                        if d.get("trigger") == "new-data"
-                    ]
-                )
-                >= days
-            ),
-            120,
-            "the starter to handle the new objects",
-        )
+        self.settle()
+
+    def settle(self) -> None:
+        """No run going, no trigger queued, and the Glue job free for the test's own run."""
         bring_to_rest(
             self.client,
             machine_arn=self.pipeline.state_machine_arn,
             table=self.pipeline.state_table,
             pipeline=self.pipeline.config.pipeline.name,
-            starter=starter,
+            starter=self.pipeline.outputs["StarterFunctionName"],
         )
         # A run stopped once it reached PrepareData leaves its Glue job run going, and the job takes one
         # run at a time (the test's own run would fail with ConcurrentRunsExceeded): wait for it to end.
