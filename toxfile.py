@@ -13,22 +13,26 @@ from tox.plugin import impl
 from tox.tox_env.api import ToxEnv
 from tox.tox_env.info import Info
 from tox.tox_env.register import ToxEnvRegister
-from tox_ignore_env_name_mismatch import FilteredInfo
-from tox_uv._run import UvVenvRunner
 
+try:
+    from tox_ignore_env_name_mismatch import FilteredInfo
+    from tox_uv._run import UvVenvRunner
+except ImportError:  # the tox first started lacks `requires`: it provisions one that has them and hands over
+    UvVenvRunner = None
 
-class SharedUvVenvRunner(UvVenvRunner):
-    """tox-uv's runner for a virtualenv that several environments share (`env_dir`)."""
+if UvVenvRunner is not None:
 
-    @staticmethod
-    def id() -> str:
-        return "shared-uv-venv"
+    class SharedUvVenvRunner(UvVenvRunner):
+        """tox-uv's runner for a virtualenv that several environments share (`env_dir`)."""
 
-    @property
-    def cache(self) -> Info:
-        return FilteredInfo(self.env_dir, filter_keys=["name"], filter_section=ToxEnv.__name__)
+        @staticmethod
+        def id() -> str:
+            return "shared-uv-venv"
 
+        @property
+        def cache(self) -> Info:
+            return FilteredInfo(self.env_dir, filter_keys=["name"], filter_section=ToxEnv.__name__)
 
-@impl
-def tox_register_tox_env(register: ToxEnvRegister) -> None:
-    register.add_run_env(SharedUvVenvRunner)
+    @impl
+    def tox_register_tox_env(register: ToxEnvRegister) -> None:
+        register.add_run_env(SharedUvVenvRunner)
