@@ -64,7 +64,7 @@ class RuntimeApi:
             status,
             model_us,
             overhead_us,
-            instances=len(lease.variant.instances),
+            instances=lease.variant.instance_count,
         )
         if 200 <= status < 300:
             # Lower-case on purpose: the gateway rewrites a "Content-Type" it takes for an envelope.

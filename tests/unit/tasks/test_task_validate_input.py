@@ -75,7 +75,7 @@ def test_input_overrides_per_run_settings(handler: Any, context: Any, validate_e
     assert run.data.max_data_checks == 7
     assert run.deployment.traffic_routing == {
         "Type": "LINEAR",
-        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
         "WaitIntervalInSeconds": 300,
     }
 
@@ -86,7 +86,7 @@ def test_config_defaults_fill_what_the_input_leaves_out(handler: Any, context: A
     assert run.approval_timeout_seconds == 86400
     assert run.deployment.traffic_routing == {
         "Type": "CANARY",
-        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
         "WaitIntervalInSeconds": 300,
     }
     assert run.deployment.alarms == [
