@@ -117,6 +117,11 @@ def test_every_task_catches_times_out_and_trims(definition: dict[str, Any]) -> N
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), f"{name} lets an error escape"
         assert ("TimeoutSeconds" in state) != ("TimeoutSecondsPath" in state), f"{name} needs one timeout"
         trimmed = "ResultSelector" in state or ("ResultPath" in state and state["ResultPath"] is None)
+        # A callback's output is what its caller sent: a Choice checks it, then a Pass keeps its fields.
+        checked = (
+            state["Resource"].endswith(".waitForTaskToken") and definition["States"][state["Next"]]["Type"] == "Choice"
+        )
+        trimmed = trimmed or checked
         assert trimmed, f"{name} returns its whole result"
 
 
@@ -203,7 +208,13 @@ def test_approval_timeout_comes_from_the_input_and_rejection_leaves_production(d
     assert routes[("States.Timeout",)] == "RejectCandidate"
     assert states["RejectCandidate"]["Next"] == "NotifyRejection"
     assert states["NotifyRejection"]["Next"] == "Rejected"
-    assert approval["Next"] == "CreateModel"
+    # The output is checked before anything reads it (a ResultSelector miss is an uncatchable States.Runtime).
+    assert "ResultSelector" not in approval
+    assert approval["Next"] == "ApprovalOutputValid?"
+    assert states["ApprovalOutputValid?"]["Choices"][0]["Next"] == "KeepApprovalFields"
+    assert states["ApprovalOutputValid?"]["Default"] == "InvalidApprovalOutput"
+    assert states["InvalidApprovalOutput"]["Next"] == "RejectCandidate"
+    assert states["KeepApprovalFields"]["Next"] == "CreateModel"
 
 
 def test_failure_path_names_the_error(definition: dict[str, Any]) -> None:
