@@ -1,6 +1,7 @@
 """The rollout of an approved candidate to the live endpoint, as one unit of the definition.
 
-    CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → CreateEndpoint | UpdateEndpoint
+    CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → UpdateEndpoint
+                                                               | EndpointMissing? → CreateEndpoint | failure path
       → StartEndpointPolling → WaitForEndpoint → CheckEndpoint → EndpointStatus?
           InService on the new config  → PromoteChampion → NotifySuccess → Promoted
           InService on another config  → RecordRollback → DeploymentRolledBack (Fail)
@@ -54,8 +55,10 @@ def rollout(failure: State) -> TrimmedTask:
     update_endpoint = _update_endpoint()
     for state in (create_model, create_config, create_endpoint, update_endpoint):
         state.add_catch(catch_all(failure))
-    # DescribeEndpoint of a missing endpoint is an error: that is the "create" branch.
-    describe_live.add_catch(catch_all(create_endpoint, result_path="$.deployment.lookup"))
+    # DescribeEndpoint of a missing endpoint is an error (ValidationException, 'Could not find endpoint
+    # "<arn>".'): that alone is the "create" branch. Throttling is retried; any other error (access
+    # denied...) fails the run rather than creating an endpoint that may exist.
+    describe_live.add_catch(catch_all(_endpoint_missing(create_endpoint, failure), result_path="$.deployment.lookup"))
 
     start_polling = _endpoint_polling(failure)
     create_model.next(create_config)
@@ -64,6 +67,22 @@ def rollout(failure: State) -> TrimmedTask:
     create_endpoint.next(start_polling)
     update_endpoint.next(start_polling)
     return create_model
+
+
+def _endpoint_missing(create_endpoint: State, failure: State) -> Choice:
+    missing = Choice("EndpointMissing?", comment="Did DescribeEndpoint fail because there is no endpoint yet?")
+    missing.add_choice(
+        ChoiceRule.StringMatches("$.deployment.lookup.Cause", "*Could not find endpoint*"), create_endpoint
+    )
+    lookup_failed = Pass(
+        "EndpointLookupFailed",
+        comment="Any other DescribeEndpoint error fails the run with that error.",
+        parameters={"Error.$": "$.deployment.lookup.Error", "Cause.$": "$.deployment.lookup.Cause"},
+        result_path="$.error",
+    )
+    lookup_failed.next(failure)
+    missing.default_choice(lookup_failed)
+    return missing
 
 
 def _create_model() -> TrimmedTask:
