@@ -222,7 +222,8 @@ def test_failure_path_names_the_error(definition: dict[str, Any]) -> None:
     assert states["NotifyFailure"]["ResultPath"] == "$.error"
     assert states["PipelineFailed"]["ErrorPath"] == "$.error.Error"
     assert states["PipelineFailed"]["CausePath"] == "$.error.Cause"
-    assert states["DeploymentRolledBack"]["Error"] == "DeploymentRolledBack"
+    assert states["RollbackError"]["Parameters"]["Error"] == "DeploymentRolledBack"
+    assert states["DeploymentRolledBack"]["ErrorPath"] == "$.error.Error"
     assert "DeploymentRolledBack" in DOMAIN_ERROR_NAMES and "ApprovalRejected" in DOMAIN_ERROR_NAMES
 
 
