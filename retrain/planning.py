@@ -158,7 +158,39 @@ def training_hyperparameters(
         sagemaker_region=region,
         target=config.dataset.target,
     )
-    return {key: json.dumps(value) for key, value in values.items()}
+    encoded = {key: json.dumps(value) for key, value in values.items()}
+    _check_hyperparameter_limits(
+        encoded, len(values) - len(config.training.hyperparameters) - len(given.hyperparameters)
+    )
+    return encoded
+
+
+# CreateTrainingJob's HyperParameters (botocore `sagemaker/2017-07-24/service-2.json`, shapes
+# `HyperParameters`, `HyperParameterKey`, `HyperParameterValue`): at most 100 entries, keys of at most
+# 256 characters, values of at most 2500. Refused here, before any job is started.
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_KEY = 256
+MAX_HYPERPARAMETER_VALUE = 2500
+
+
+def _check_hyperparameter_limits(encoded: dict[str, str], pipeline_keys: int) -> None:
+    if len(encoded) > MAX_HYPERPARAMETERS:
+        raise InvalidExecutionInput(
+            f"hyperparameters: {len(encoded) - pipeline_keys} given (training.hyperparameters and the input's), "
+            f"SageMaker takes at most {MAX_HYPERPARAMETERS} of which the pipeline uses {pipeline_keys}; "
+            f"remove some. {FIX_EXECUTION_INPUT}"
+        )
+    for key, value in encoded.items():
+        if len(key) > MAX_HYPERPARAMETER_KEY:
+            raise InvalidExecutionInput(
+                f"hyperparameters.{key:.40}...: a key of {len(key)} characters, SageMaker takes at most "
+                f"{MAX_HYPERPARAMETER_KEY}; shorten it. {FIX_EXECUTION_INPUT}"
+            )
+        if len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise InvalidExecutionInput(
+                f"hyperparameters.{key}: a value of {len(value)} characters as JSON, SageMaker takes at most "
+                f"{MAX_HYPERPARAMETER_VALUE}; shorten it. {FIX_EXECUTION_INPUT}"
+            )
 
 
 def _reserved(key: str) -> bool:

@@ -121,6 +121,29 @@ def test_a_reserved_hyperparameter_is_refused(handler: Any, context: Any, valida
         handler(validate_event(hyperparameters={"sagemaker_program": "evil.py"}), context)
 
 
+# botocore `sagemaker/2017-07-24/service-2.json`: HyperParameters max 100, HyperParameterKey max 256,
+# HyperParameterValue max 2500 (CreateTrainingJob refuses more).
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {f"h{index}": index for index in range(2000)},
+            r"^hyperparameters: 2007 given .* at most 100 of which the pipeline uses 5",
+        ),
+        ({"k" * 257: 1}, r"^hyperparameters\.k{40}\.\.\.: a key of 257 characters, SageMaker takes at most 256"),
+        (
+            {"notes": "x" * 2499},
+            r"^hyperparameters\.notes: a value of 2501 characters as JSON, SageMaker takes at most 2500",
+        ),
+    ],
+)
+def test_hyperparameters_beyond_sagemakers_limits_are_refused(
+    handler: Any, context: Any, validate_event: Any, given: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidExecutionInput, match=message):
+        handler(validate_event(hyperparameters=given), context)
+
+
 def test_a_definition_mismatch_is_an_invalid_task_input(handler: Any, context: Any, validate_event: Any) -> None:
     event = validate_event()
     del event["resources"]["bucket"]
