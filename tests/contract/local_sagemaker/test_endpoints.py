@@ -400,3 +400,14 @@ def test_a_blue_green_update_aws_refuses_is_a_validation_exception(
     endpoint = world.sm.describe_endpoint(EndpointName=name)
     assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] == f"{name}-v1"
     assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == instances
+
+
+def test_a_payload_over_6_mb_is_refused(world: SageMakerWorld, unique_name: str) -> None:
+    # botocore `sagemaker-runtime/2017-05-13/service-2.json`: InvokeEndpoint's Body (BodyBlob) is at most
+    # 6291456 bytes. The client does not check it (blob lengths are the service's); the service refuses.
+    name = serving_endpoint(world, unique_name, instances=1)
+    with pytest.raises(ClientError) as refused:
+        world.runtime.invoke_endpoint(EndpointName=name, Body=b" " * (6291456 + 1), ContentType="application/json")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "Member must have length less than or equal to 6291456" in refused.value.response["Error"]["Message"]
+    assert world.invoke(name, {"x": 1})["version"] == "v1"
