@@ -14,6 +14,7 @@ import pytest
 
 from retrain.errors import DOMAIN_ERROR_NAMES
 from statemachines.build import DEFINITION_FILE, drift, render_json
+from statemachines.integrations import integration_problems
 from statemachines.placeholders import PLACEHOLDER_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,3 +257,20 @@ def test_the_served_model_gets_the_environment_the_sagemaker_sdk_sets(definition
         "SAGEMAKER_CONTAINER_LOG_LEVEL",
         "SAGEMAKER_REGION",
     }
+
+
+def test_optimized_integrations_send_only_fields_of_the_api(definition: dict[str, Any]) -> None:
+    # Step Functions validates an optimized integration's fields when the state machine is created;
+    # the request members are botocore's (sagemaker/2017-07-24, glue/2017-03-31 service-2.json).
+    assert integration_problems(definition) == []
+    broken = json.loads(json.dumps(definition))
+    broken["States"]["CreateModel"]["Parameters"]["DeploymentConfig"] = {}
+    broken["States"]["CreateEndpoint"]["Resource"] = "arn:aws:states:::sagemaker:createEndpointNow"
+    broken["States"]["PrepareData"]["Parameters"]["Colour.$"] = "$.x"
+    assert integration_problems(broken) == [
+        "PrepareData: Colour is not a field of glue:startJobRun's request; remove it, "
+        "or use arn:aws:states:::aws-sdk:glue:startJobRun",
+        "CreateModel: DeploymentConfig is not a field of sagemaker:createModel's request; remove it, "
+        "or use arn:aws:states:::aws-sdk:sagemaker:createModel",
+        "CreateEndpoint: sagemaker has no action createEndpointNow; use an action of its API",
+    ]
