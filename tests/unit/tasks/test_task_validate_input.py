@@ -144,6 +144,13 @@ def test_hyperparameters_beyond_sagemakers_limits_are_refused(
         handler(validate_event(hyperparameters=given), context)
 
 
+def test_a_detail_near_step_functions_payload_limit_is_refused(handler: Any, context: Any, validate_event: Any) -> None:
+    # Step Functions quotas: 256 KB for a state's input or output; the execution input travels in each.
+    with pytest.raises(InvalidExecutionInput, match=r"input\.detail: .*250\d{3} bytes as JSON, at most 8192"):
+        handler(validate_event(detail={"note": "x" * 250_000}), context)
+    handler(validate_event(detail={"bucket": {"name": "b"}, "object": {"key": "landing/a.csv", "size": 1}}), context)
+
+
 def test_a_definition_mismatch_is_an_invalid_task_input(handler: Any, context: Any, validate_event: Any) -> None:
     event = validate_event()
     del event["resources"]["bucket"]
