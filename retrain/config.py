@@ -7,6 +7,7 @@ one line naming the key and what was expected.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -166,10 +167,11 @@ class ApprovalConfig(Section):
 class DeploymentConfig(Section):
     endpoint_name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
     instance_type: str = "ml.m5.large"
-    initial_instance_count: PositiveInt = 1
+    # Two instances: one keeps serving while the other fails, and a canary needs a second instance.
+    initial_instance_count: PositiveInt = 2
     traffic_routing: TrafficRouting = "CANARY"
-    canary_size_percent: Percent = 10
-    linear_step_percent: Percent = 25
+    canary_size_percent: Percent = 50
+    linear_step_percent: Percent = 50
     wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
     termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=28800)] = 3600
@@ -178,6 +180,38 @@ class DeploymentConfig(Section):
     latency_p99_threshold_ms: PositiveInt = 500
     endpoint_poll_seconds: PositiveInt = 60
     max_endpoint_polls: PositiveInt = 120
+
+    @model_validator(mode="after")
+    def _rollout_accepted(self) -> DeploymentConfig:
+        problem = self.rollout_problem(self.traffic_routing, self.wait_interval_seconds, self.termination_wait_seconds)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def rollout_problem(self, routing: str, wait_interval_seconds: int, termination_wait_seconds: int) -> str | None:
+        """Why SageMaker's UpdateEndpoint would refuse this rollout, or None (botocore
+        `sagemaker/2017-07-24/service-2.json`, `TrafficRoutingConfig` and `BlueGreenUpdatePolicy`)."""
+        count = self.initial_instance_count
+        if routing in ("CANARY", "LINEAR"):
+            key = "canary_size_percent" if routing == "CANARY" else "linear_step_percent"
+            percent: int = getattr(self, key)
+            low = 0 if routing == "CANARY" else 10
+            # Traffic turns on by whole instances: a percent of the variant is rounded up to them.
+            instances = math.ceil(round(count * percent / 100, 9))
+            if not low <= percent <= 50 or instances * 2 > count:
+                fleet = f"initial_instance_count = {count}"
+                return (
+                    f"{key}: a {percent}% {routing.lower()} step on {fleet} is {instances} instance(s); AWS "
+                    f"accepts {low or 1}-50% of the variant's instances; set {key} within that and "
+                    f'initial_instance_count = {max(2, count)} or more, or traffic_routing = "ALL_AT_ONCE"'
+                )
+        waits = wait_interval_seconds + termination_wait_seconds
+        if self.maximum_execution_timeout_seconds <= waits:
+            return (
+                f"maximum_execution_timeout_seconds: {self.maximum_execution_timeout_seconds} s must exceed "
+                f"wait_interval_seconds + termination_wait_seconds ({waits} s), as AWS requires; raise it"
+            )
+        return None
 
 
 class LocalRunConfig(Section):

@@ -21,9 +21,10 @@ Only S3 URIs, names and small summaries travel (the payload limit is 256 KB).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TrafficRoutingType = Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
 NO_CHAMPION = "none"
@@ -34,6 +35,9 @@ class Contract(BaseModel):
 
 
 # --- the execution input ---------------------------------------------------------------------
+
+
+MAX_DETAIL_BYTES = 8192
 
 
 class ExecutionInput(Contract):
@@ -58,6 +62,16 @@ class ExecutionInput(Contract):
     max_endpoint_polls: Annotated[int, Field(ge=1, le=10_000)] | None = None
     # S3 → EventBridge events carry the object that arrived; kept for the record only.
     detail: dict[str, Any] | None = None
+
+    @field_validator("detail")
+    @classmethod
+    def _bounded_detail(cls, detail: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The whole input travels in every state's input, which Step Functions bounds at 256 KB
+        # (States.DataLimitExceeded, which no Catch takes): a record must not come near it.
+        size = len(json.dumps(detail).encode())
+        if size > MAX_DETAIL_BYTES:
+            raise ValueError(f"{size} bytes as JSON, at most {MAX_DETAIL_BYTES} (an S3 event's detail is about 1 KB)")
+        return detail
 
 
 # --- what the definition passes to ValidateInput ---------------------------------------------

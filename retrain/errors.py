@@ -49,6 +49,10 @@ class ApprovalRejected(RetrainError):
     """An ML lead rejected the candidate; production was not touched."""
 
 
+class InvalidApprovalOutput(RetrainError):
+    """The output sent with SendTaskSuccess lacks the approval's fields; the candidate is rejected."""
+
+
 class DeploymentRolledBack(RetrainError):
     """The blue/green update tripped an alarm and SageMaker returned traffic to the champion."""
 
@@ -75,6 +79,7 @@ DOMAIN_ERRORS: tuple[type[RetrainError], ...] = (
     TrainingScriptFailed,
     EvaluationFailed,
     ApprovalRejected,
+    InvalidApprovalOutput,
     DeploymentRolledBack,
     EndpointDeploymentFailed,
     PipelineStateError,

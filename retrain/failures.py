@@ -45,6 +45,8 @@ _DOMAIN_HINTS: dict[type[errors.RetrainError], str] = {
     errors.EvaluationFailed: "Read the evaluation job's log (/aws/sagemaker/ProcessingJobs), fix the "
     "evaluation code, then start a new execution.",
     errors.ApprovalRejected: "Production was not touched; address the reviewer's reason before retraining.",
+    errors.InvalidApprovalOutput: "Approve with `retrain approve` (it sends approved_by, reason and approved_at), "
+    "then start a new execution.",
     errors.DeploymentRolledBack: "The champion still serves: check the alarms that fired and the candidate's "
     "endpoint logs before retraining.",
     errors.EndpointDeploymentFailed: "Read the endpoint's failure reason (DescribeEndpoint); fix the model or "

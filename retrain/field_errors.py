@@ -27,6 +27,8 @@ def describe_invalid_document(error: ValidationError, model: type[BaseModel], ro
     elif kind == "extra_forbidden":
         allowed = sorted(_resolve(schema, node).get("properties", {}))
         what = "unknown field; remove it" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+    elif kind == "value_error":  # a validator's own message names the problem and the bound
+        what = first["msg"].removeprefix("Value error, ")
     else:
         what = f"expected {_allowed(schema, node) or first['msg']}, got {_shown(first.get('input'))}"
     # A union reports one error per member type under the same field: count fields, not errors.

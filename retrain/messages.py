@@ -10,7 +10,7 @@ import json
 import shlex
 
 from retrain.contracts import FailureSummary, PromotionDecision, RunPlan
-from retrain.errors import ApprovalRejected
+from retrain.errors import ApprovalRejected, InvalidApprovalOutput
 from retrain.execution_arn import ExecutionArn
 from retrain.ports import ApprovalRequest
 
@@ -106,8 +106,10 @@ def champion_kept(run: RunPlan, decision: PromotionDecision | None, execution: E
 def candidate_rejected(
     pipeline: str, run: RunPlan | None, outcome: FailureSummary, execution: ExecutionArn
 ) -> tuple[str, str]:
-    timed_out = outcome.error != ApprovalRejected.__name__
+    timed_out = outcome.error in ("States.Timeout", "States.HeartbeatTimeout")
     what = "was not approved in time" if timed_out else "was rejected"
+    if outcome.error == InvalidApprovalOutput.__name__:
+        what = "was rejected: its approval output was not valid"
     body = [
         f"The candidate of {execution.execution_name} {what}; production was not touched.",
         "",

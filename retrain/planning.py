@@ -60,7 +60,6 @@ def plan_run(
     names = run_names(event.execution_name)
     data = config.data
     models_uri = folder_uri(resources.bucket, data.models_prefix, names.base)
-    deployment = config.deployment
     return RunPlan(
         pipeline=config.pipeline.name,
         execution_name=event.execution_name,
@@ -109,21 +108,29 @@ def plan_run(
         ),
         approval_timeout_seconds=given.approval_timeout_seconds or config.approval.timeout_seconds,
         model_package_group=resources.model_package_group,
-        deployment=DeploymentPlan(
-            endpoint_name=resources.endpoint_name,
-            instance_type=deployment.instance_type,
-            initial_instance_count=deployment.initial_instance_count,
-            traffic_routing=traffic_routing(
-                config,
-                given.traffic_routing or deployment.traffic_routing,
-                _given_or(given.wait_interval_seconds, deployment.wait_interval_seconds),
-            ),
-            termination_wait_seconds=_given_or(given.termination_wait_seconds, deployment.termination_wait_seconds),
-            maximum_execution_timeout_seconds=deployment.maximum_execution_timeout_seconds,
-            alarms=[{"AlarmName": name} for name in deployment.alarm_names],
-            poll_seconds=_given_or(given.endpoint_poll_seconds, deployment.endpoint_poll_seconds),
-            max_polls=_given_or(given.max_endpoint_polls, deployment.max_endpoint_polls),
-        ),
+        deployment=_deployment_plan(config, given, resources.endpoint_name),
+    )
+
+
+def _deployment_plan(config: RetrainConfig, given: ExecutionInput, endpoint_name: str) -> DeploymentPlan:
+    deployment = config.deployment
+    routing = given.traffic_routing or deployment.traffic_routing
+    wait = _given_or(given.wait_interval_seconds, deployment.wait_interval_seconds)
+    termination = _given_or(given.termination_wait_seconds, deployment.termination_wait_seconds)
+    # The config's own rollout was checked when it loaded; the input may pick another AWS refuses.
+    problem = deployment.rollout_problem(routing, wait, termination)
+    if problem:
+        raise InvalidExecutionInput(f"input: with deployment.{problem}. {FIX_EXECUTION_INPUT}")
+    return DeploymentPlan(
+        endpoint_name=endpoint_name,
+        instance_type=deployment.instance_type,
+        initial_instance_count=deployment.initial_instance_count,
+        traffic_routing=traffic_routing(config, routing, wait),
+        termination_wait_seconds=termination,
+        maximum_execution_timeout_seconds=deployment.maximum_execution_timeout_seconds,
+        alarms=[{"AlarmName": name} for name in deployment.alarm_names],
+        poll_seconds=_given_or(given.endpoint_poll_seconds, deployment.endpoint_poll_seconds),
+        max_polls=_given_or(given.max_endpoint_polls, deployment.max_endpoint_polls),
     )
 
 
@@ -151,7 +158,39 @@ def training_hyperparameters(
         sagemaker_region=region,
         target=config.dataset.target,
     )
-    return {key: json.dumps(value) for key, value in values.items()}
+    encoded = {key: json.dumps(value) for key, value in values.items()}
+    _check_hyperparameter_limits(
+        encoded, len(values) - len(config.training.hyperparameters) - len(given.hyperparameters)
+    )
+    return encoded
+
+
+# CreateTrainingJob's HyperParameters (botocore `sagemaker/2017-07-24/service-2.json`, shapes
+# `HyperParameters`, `HyperParameterKey`, `HyperParameterValue`): at most 100 entries, keys of at most
+# 256 characters, values of at most 2500. Refused here, before any job is started.
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_KEY = 256
+MAX_HYPERPARAMETER_VALUE = 2500
+
+
+def _check_hyperparameter_limits(encoded: dict[str, str], pipeline_keys: int) -> None:
+    if len(encoded) > MAX_HYPERPARAMETERS:
+        raise InvalidExecutionInput(
+            f"hyperparameters: {len(encoded) - pipeline_keys} given (training.hyperparameters and the input's), "
+            f"SageMaker takes at most {MAX_HYPERPARAMETERS} of which the pipeline uses {pipeline_keys}; "
+            f"remove some. {FIX_EXECUTION_INPUT}"
+        )
+    for key, value in encoded.items():
+        if len(key) > MAX_HYPERPARAMETER_KEY:
+            raise InvalidExecutionInput(
+                f"hyperparameters.{key:.40}...: a key of {len(key)} characters, SageMaker takes at most "
+                f"{MAX_HYPERPARAMETER_KEY}; shorten it. {FIX_EXECUTION_INPUT}"
+            )
+        if len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise InvalidExecutionInput(
+                f"hyperparameters.{key}: a value of {len(value)} characters as JSON, SageMaker takes at most "
+                f"{MAX_HYPERPARAMETER_VALUE}; shorten it. {FIX_EXECUTION_INPUT}"
+            )
 
 
 def _reserved(key: str) -> bool:

@@ -20,7 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "build":
-        path = build()
+        try:
+            path = build()
+        except ValueError as error:
+            print(f"statemachines build: {error}", file=sys.stderr)
+            return 1
         print(f"wrote {path.relative_to(PROJECT_ROOT)}")
         return 0
     if args.command == "check":

@@ -12,6 +12,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from statemachines.integrations import integration_problems
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFINITION_FILE = PROJECT_ROOT / "definitions" / "retrain.asl.json"
 
@@ -75,8 +77,12 @@ def render_json(document: dict[str, Any]) -> str:
 
 
 def build(path: Path = DEFINITION_FILE) -> Path:
+    document = definition()
+    problems = integration_problems(document)
+    if problems:
+        raise ValueError("optimized integrations with fields AWS refuses: " + "; ".join(problems))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_json(definition()), encoding="utf-8")
+    path.write_text(render_json(document), encoding="utf-8")
     return path
 
 

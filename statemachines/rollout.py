@@ -1,9 +1,10 @@
 """The rollout of an approved candidate to the live endpoint, as one unit of the definition.
 
-    CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → CreateEndpoint | UpdateEndpoint
+    CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → UpdateEndpoint
+                                                               | EndpointMissing? → CreateEndpoint | failure path
       → StartEndpointPolling → WaitForEndpoint → CheckEndpoint → EndpointStatus?
           InService on the new config  → PromoteChampion → NotifySuccess → Promoted
-          InService on another config  → RecordRollback → DeploymentRolledBack (Fail)
+          InService on another config  → ReadRollbackCause → RecordRollback → DeploymentRolledBack (Fail)
           Failed / UpdateRollbackFailed, or too many polls → EndpointFailed / EndpointTimedOut → failure path
           anything else                → CountEndpointPoll → WaitForEndpoint
 
@@ -14,14 +15,14 @@ record `$.data`, `$.training.model_data_url`, `$.decision` and `$.approval`; it 
 
 from __future__ import annotations
 
-from stepfunctions.steps import Choice, ChoiceRule, Fail, Pass, Succeed, Wait
+from stepfunctions.steps import Choice, ChoiceRule, Pass, Succeed, Wait
 from stepfunctions.steps.states import State
 
 from retrain.contracts import Champion
 from retrain.errors import DeploymentRolledBack, EndpointDeploymentFailed
 from statemachines.placeholders import Placeholder
 from statemachines.policies import Timeouts, select_fields
-from statemachines.sdk_extensions import TrimmedTask
+from statemachines.sdk_extensions import FailFromPaths, TrimmedTask
 from statemachines.states import (
     catch_all,
     execution_tags,
@@ -54,8 +55,10 @@ def rollout(failure: State) -> TrimmedTask:
     update_endpoint = _update_endpoint()
     for state in (create_model, create_config, create_endpoint, update_endpoint):
         state.add_catch(catch_all(failure))
-    # DescribeEndpoint of a missing endpoint is an error: that is the "create" branch.
-    describe_live.add_catch(catch_all(create_endpoint, result_path="$.deployment.lookup"))
+    # DescribeEndpoint of a missing endpoint is an error (ValidationException, 'Could not find endpoint
+    # "<arn>".'): that alone is the "create" branch. Throttling is retried; any other error (access
+    # denied...) fails the run rather than creating an endpoint that may exist.
+    describe_live.add_catch(catch_all(_endpoint_missing(create_endpoint, failure), result_path="$.deployment.lookup"))
 
     start_polling = _endpoint_polling(failure)
     create_model.next(create_config)
@@ -64,6 +67,22 @@ def rollout(failure: State) -> TrimmedTask:
     create_endpoint.next(start_polling)
     update_endpoint.next(start_polling)
     return create_model
+
+
+def _endpoint_missing(create_endpoint: State, failure: State) -> Choice:
+    missing = Choice("EndpointMissing?", comment="Did DescribeEndpoint fail because there is no endpoint yet?")
+    missing.add_choice(
+        ChoiceRule.StringMatches("$.deployment.lookup.Cause", "*Could not find endpoint*"), create_endpoint
+    )
+    lookup_failed = Pass(
+        "EndpointLookupFailed",
+        comment="Any other DescribeEndpoint error fails the run with that error.",
+        parameters={"Error.$": "$.deployment.lookup.Error", "Cause.$": "$.deployment.lookup.Cause"},
+        result_path="$.error",
+    )
+    lookup_failed.next(failure)
+    missing.default_choice(lookup_failed)
+    return missing
 
 
 def _create_model() -> TrimmedTask:
@@ -224,7 +243,33 @@ def _endpoint_polling(failure: State) -> Pass:
 
 
 def _record_rollback() -> TrimmedTask:
-    """The package of a rolled-back candidate is marked Rejected; the run ends DeploymentRolledBack."""
+    """Why SageMaker rolled back, read from the endpoint (an alarm, or a failed health check); the
+    package of the rolled-back candidate is marked Rejected with it; the run ends DeploymentRolledBack."""
+    read_cause = sagemaker_sdk_task(
+        "ReadRollbackCause",
+        "describeEndpoint",
+        parameters={"EndpointName.$": ENDPOINT},
+        # The whole description: FailureReason may be absent, and a ResultSelector that misses a
+        # field fails with States.Runtime, which no Catch takes. The Choice below looks for it.
+        result_selector={"described.$": "$"},
+        result_path="$.deployment.rollback",
+        comment="The endpoint's FailureReason says why SageMaker returned traffic to the champion.",
+    )
+    cause_given = Choice("RollbackCauseGiven?", comment="Did SageMaker say why it rolled back?")
+    from_endpoint = Pass(
+        "RollbackCauseFromEndpoint",
+        comment="SageMaker's reason.",
+        parameters={"cause.$": "$.deployment.rollback.described.FailureReason"},
+        result_path="$.deployment.rollback",
+    )
+    unknown = Pass(
+        "RollbackCauseUnknown",
+        comment="SageMaker gave no reason.",
+        parameters={"cause": "SageMaker gave no FailureReason"},
+        result_path="$.deployment.rollback",
+    )
+    cause_given.add_choice(ChoiceRule.IsPresent("$.deployment.rollback.described.FailureReason", True), from_endpoint)
+    cause_given.default_choice(unknown)
     record_rollback = sagemaker_sdk_task(
         "RecordRollback",
         "updateModelPackage",
@@ -232,25 +277,39 @@ def _record_rollback() -> TrimmedTask:
             "ModelPackageArn.$": "$.package.arn",
             "ModelApprovalStatus": "Rejected",
             "ApprovalDescription.$": "States.Format('Rolled back by SageMaker during the blue/green "
-            "update of endpoint {}: an auto-rollback alarm fired.', $.run.deployment.endpoint_name)",
+            "update of endpoint {}: {}', $.run.deployment.endpoint_name, $.deployment.rollback.cause)",
         },
         result_selector={"arn.$": "$.ModelPackageArn"},
         result_path=None,
         comment="The candidate was rolled back: its package is marked Rejected with the reason.",
     )
-    rolled_back = Fail(
+    rollback_error = Pass(
+        "RollbackError",
+        comment="The run's error, with SageMaker's reason.",
+        parameters={
+            "Error": DeploymentRolledBack.__name__,
+            "Cause.$": "States.Format('SageMaker returned all traffic to the champion, which is still serving: {} "
+            "Look at the endpoint and the logs of the candidate, fix it, then start a new run.', "
+            "$.deployment.rollback.cause)",
+        },
+        result_path="$.error",
+    )
+    rolled_back = FailFromPaths(
         "DeploymentRolledBack",
-        comment="An alarm fired during the blue/green update; SageMaker returned all traffic to "
-        "the champion, which keeps serving.",
-        error=DeploymentRolledBack.__name__,
-        cause="An auto-rollback alarm fired during the blue/green update and SageMaker returned "
-        "all traffic to the champion, which is still serving. Look at the endpoint's alarms and "
-        "the candidate's logs, fix the candidate, then start a new run.",
+        comment="The blue/green update was rolled back; SageMaker returned all traffic to the champion, "
+        "which keeps serving.",
+        error_path="$.error.Error",
+        cause_path="$.error.Cause",
     )
     # The rollback happened whether or not the package could be marked.
-    record_rollback.add_catch(catch_all(rolled_back, result_path="$.record_error"))
-    record_rollback.next(rolled_back)
-    return record_rollback
+    read_cause.add_catch(catch_all(unknown, result_path="$.deployment.rollback_error"))
+    record_rollback.add_catch(catch_all(rollback_error, result_path="$.record_error"))
+    read_cause.next(cause_given)
+    from_endpoint.next(record_rollback)
+    unknown.next(record_rollback)
+    record_rollback.next(rollback_error)
+    rollback_error.next(rolled_back)
+    return read_cause
 
 
 def _promote_and_notify(failure: State) -> TrimmedTask:

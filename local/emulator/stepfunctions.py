@@ -10,7 +10,9 @@ Gaps closed (`StepFunctionsFixes`), each pinned in `tests/contract/emulator/test
 - `IsPresent` counts a field holding null as present (`JsonPathPresence`) —
   `test_choice_is_present_counts_a_null_field_as_present`;
 - a failing Lambda of a `lambda:invoke.waitForTaskToken` state fails the state instead of leaving it
-  waiting — `test_a_failing_callback_lambda_fails_the_state_at_once`.
+  waiting — `test_a_failing_callback_lambda_fails_the_state_at_once`;
+- StartExecution refuses an input over 262,144 bytes (botocore `stepfunctions/2016-11-23/service-2.json`,
+  `SensitiveData` max 262144) — `test_an_execution_input_over_256_kb_is_refused`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from local.emulator.seam import execution_error, replace, require, service
+
+# An execution's input, and each state's input and output (Step Functions quotas, "Maximum input or
+# output size for a task, state, or execution": 256 KB of UTF-8). Only the execution input is checked yet.
+MAX_PAYLOAD_BYTES = 262_144
 
 
 class RetryBackoff:
@@ -82,6 +88,23 @@ class StepFunctionsFixes:
         require(sfn, "_task_tokens")
         replace(sfn, "_invoke_with_callback", self._remember_callback)
         replace(sfn, "_call_lambda", self._fail_callback_on_lambda_error)
+        error_response = require(sfn, "error_response_json")
+        replace(sfn, "_start_execution", lambda original: self._bounded_input(original, error_response), "input-size")
+
+    @staticmethod
+    def _bounded_input(original: Callable[[Any], Any], error_response: Callable[..., Any]) -> Callable[[Any], Any]:
+        def start(data: Any) -> Any:
+            text = data.get("input") if isinstance(data, dict) else None
+            if isinstance(text, str) and len(text.encode()) > MAX_PAYLOAD_BYTES:
+                return error_response(
+                    "ValidationException",
+                    "1 validation error detected: Value at 'input' failed to satisfy constraint: "
+                    f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES}",
+                    400,
+                )
+            return original(data)
+
+        return start
 
     def _remember_callback(self, original: Callable[..., Any]) -> Callable[..., Any]:
         callback = self._callback

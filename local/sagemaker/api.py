@@ -25,7 +25,7 @@ from local.sagemaker.processing import ProcessingJobRunner
 from local.sagemaker.registry import ModelRegistry
 from local.sagemaker.shapes import ShapeChecker, project, service_model, validation_message
 from local.sagemaker.store import Record, StateStore
-from local.sagemaker.traffic import TrafficPlanError, plan_traffic
+from local.sagemaker.traffic import TrafficPlanError, check_routing, check_timeout
 from local.sagemaker.training import TrainingJobRunner, transition
 
 logger = logging.getLogger("local.sagemaker")
@@ -387,17 +387,32 @@ class ControlPlane:
             raise SageMakerError.validation(
                 "RollingUpdatePolicy is not supported by the local SageMaker; use BlueGreenUpdatePolicy."
             )
-        routing = (deployment.get("BlueGreenUpdatePolicy") or {}).get("TrafficRoutingConfiguration")
-        instances = sum(int(v.get("InitialInstanceCount", 1)) for v in config["ProductionVariants"])
-        try:
-            plan_traffic(routing, instances)
-        except TrafficPlanError as error:
-            raise SageMakerError.validation(str(error)) from None
+        self._check_blue_green(record, config, deployment.get("BlueGreenUpdatePolicy") or {})
         if self._endpoints.busy(name):
             raise SageMakerError.validation(f'Cannot update in-progress endpoint "{arn}".')
         self._store.set_fields("Endpoint", name, EndpointStatus="Updating", LastModifiedTime=time.time())
         self._endpoints.update(name, request["EndpointConfigName"], deployment)
         return {"EndpointArn": arn}
+
+    @staticmethod
+    def _check_blue_green(endpoint: Record, config: Record, policy: dict[str, Any]) -> None:
+        """The documented cross-field rules of a blue/green update, refused before anything starts."""
+        old_names = sorted(variant["VariantName"] for variant in endpoint.get("ProductionVariants", []))
+        new_names = sorted(variant["VariantName"] for variant in config["ProductionVariants"])
+        # deployment-guardrails-exclusions: "your new endpoint configuration must have the same
+        # variant name as the old endpoint configuration".
+        if old_names and old_names != new_names:
+            raise SageMakerError.validation(
+                f"The variant names of endpoint configuration {config['EndpointConfigName']} ({', '.join(new_names)}) "
+                f"must be the same as those of the endpoint's current configuration ({', '.join(old_names)})."
+            )
+        routing = policy.get("TrafficRoutingConfiguration")
+        try:
+            for variant in config["ProductionVariants"]:
+                check_routing(routing, int(variant.get("InitialInstanceCount", 1)))
+            check_timeout(policy)
+        except TrafficPlanError as error:
+            raise SageMakerError.validation(str(error)) from None
 
     def describe_endpoint(self, request: dict[str, Any], region: str, account: str) -> Result:
         return self._endpoint(request["EndpointName"], region, account)

@@ -179,6 +179,7 @@ class EndpointManager:
                 float(spec.get("InitialVariantWeight", 1.0)),
                 spec["ModelName"],
                 spec.get("InstanceType", "ml.m5.large"),
+                instance_count=int(spec.get("InitialInstanceCount", 1)),
             )
 
             def log_factory(instance_id: str, variant_name: str = variant.name) -> LogStream:
@@ -187,9 +188,8 @@ class EndpointManager:
                     logs, group, f"{variant_name}/{instance_id}", log_dir / f"{variant_name}-{instance_id}.log"
                 )
 
-            for _ in range(int(spec.get("InitialInstanceCount", 1))):
-                instance = VariantInstance(variant.name, staged, log_factory, self._interpreter, aws)
-                variant.instances.append(instance)
+            # One process serves every instance of the variant (fleet.py says why).
+            variant.instances.append(VariantInstance(variant.name, staged, log_factory, self._interpreter, aws))
             variants.append(variant)
         return Fleet(endpoint["EndpointName"], config["EndpointConfigName"], variants)
 
@@ -225,8 +225,8 @@ class EndpointManager:
                 "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": time.time()}],
                 "CurrentWeight": variant.weight * share,
                 "DesiredWeight": variant.weight,
-                "CurrentInstanceCount": len(variant.instances),
-                "DesiredInstanceCount": len(variant.instances),
+                "CurrentInstanceCount": variant.instance_count,
+                "DesiredInstanceCount": variant.instance_count,
             }
             if pending:
                 summary["InstanceType"] = variant.instance_type
@@ -352,7 +352,7 @@ class EndpointManager:
         monitor = AlarmMonitor(self._clients.client("cloudwatch", endpoint["_Region"]), self._clock)
         try:
             try:
-                steps = plan_traffic(routing, len(green.instances))
+                steps = plan_traffic(routing, green.instance_count)
             except TrafficPlanError as error:
                 raise RolledBack(f"Failed to update endpoint: {error}", None, time.monotonic()) from error
             self._check_alarms(runtime.name, monitor, alarms)

@@ -6,6 +6,11 @@ model package, those its package names); `VariantInstance` is one
 instance of a variant (a `model_server.py` process on a free loopback port, health-checked with
 `/ping` before it is handed any traffic); `Fleet` is every instance of an endpoint configuration,
 what a blue/green deployment calls the blue or the green fleet.
+
+A variant of N instances runs one model server process: the instances would be identical
+processes of the same model, and on a laptop each costs a Python start and the model's memory.
+Instances matter to the traffic shifts (a canary is whole instances of the variant) and to the
+per-instance metrics, and both count `VariantFleet.instance_count`, not processes.
 """
 
 from __future__ import annotations
@@ -254,6 +259,7 @@ class VariantFleet:
     model_name: str
     instance_type: str
     instances: list[VariantInstance] = field(default_factory=list)
+    instance_count: int = 1  # the configured instances, served by `instances` (one process)
 
 
 @dataclass
@@ -268,6 +274,10 @@ class Fleet:
     @property
     def instances(self) -> list[VariantInstance]:
         return [instance for variant in self.variants for instance in variant.instances]
+
+    @property
+    def instance_count(self) -> int:
+        return sum(variant.instance_count for variant in self.variants)
 
     def variant(self, name: str) -> VariantFleet | None:
         return next((variant for variant in self.variants if variant.name == name), None)

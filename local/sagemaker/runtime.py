@@ -20,7 +20,8 @@ from local.sagemaker.router import EndpointRouter, Lease, UnknownVariant
 from local.sagemaker.store import StateStore
 
 _INVOKE_PATH = re.compile(r"^/endpoints/([^/]+)/invocations/?$")
-MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # SageMaker's limit for a real-time request
+# InvokeEndpoint's Body (botocore `sagemaker-runtime/2017-05-13/service-2.json`, BodyBlob: max 6291456).
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 Response = tuple[int, dict[str, str], bytes]
 
 
@@ -48,7 +49,12 @@ class RuntimeApi:
         if record is None:
             return _error("ValidationError", f"Endpoint {name} of account {account} not found.", 400)
         if len(body) > MAX_PAYLOAD_BYTES:
-            return _error("ValidationError", "Request payload exceeds the maximum size of 25 MB.", 413)
+            return _error(
+                "ValidationError",
+                "1 validation error detected: Value at 'body' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {MAX_PAYLOAD_BYTES}",
+                400,
+            )
         target = lowered.get("x-amzn-sagemaker-target-variant")
         arrived = time.perf_counter()
         lease = await self._acquire(name, target)
@@ -64,7 +70,7 @@ class RuntimeApi:
             status,
             model_us,
             overhead_us,
-            instances=len(lease.variant.instances),
+            instances=lease.variant.instance_count,
         )
         if 200 <= status < 300:
             # Lower-case on purpose: the gateway rewrites a "Content-Type" it takes for an envelope.

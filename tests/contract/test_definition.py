@@ -14,6 +14,7 @@ import pytest
 
 from retrain.errors import DOMAIN_ERROR_NAMES
 from statemachines.build import DEFINITION_FILE, drift, render_json
+from statemachines.integrations import integration_problems
 from statemachines.placeholders import PLACEHOLDER_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,11 @@ def test_every_task_catches_times_out_and_trims(definition: dict[str, Any]) -> N
         assert any("States.ALL" in c["ErrorEquals"] for c in state["Catch"]), f"{name} lets an error escape"
         assert ("TimeoutSeconds" in state) != ("TimeoutSecondsPath" in state), f"{name} needs one timeout"
         trimmed = "ResultSelector" in state or ("ResultPath" in state and state["ResultPath"] is None)
+        # A callback's output is what its caller sent: a Choice checks it, then a Pass keeps its fields.
+        checked = (
+            state["Resource"].endswith(".waitForTaskToken") and definition["States"][state["Next"]]["Type"] == "Choice"
+        )
+        trimmed = trimmed or checked
         assert trimmed, f"{name} returns its whole result"
 
 
@@ -203,7 +209,13 @@ def test_approval_timeout_comes_from_the_input_and_rejection_leaves_production(d
     assert routes[("States.Timeout",)] == "RejectCandidate"
     assert states["RejectCandidate"]["Next"] == "NotifyRejection"
     assert states["NotifyRejection"]["Next"] == "Rejected"
-    assert approval["Next"] == "CreateModel"
+    # The output is checked before anything reads it (a ResultSelector miss is an uncatchable States.Runtime).
+    assert "ResultSelector" not in approval
+    assert approval["Next"] == "ApprovalOutputValid?"
+    assert states["ApprovalOutputValid?"]["Choices"][0]["Next"] == "KeepApprovalFields"
+    assert states["ApprovalOutputValid?"]["Default"] == "InvalidApprovalOutput"
+    assert states["InvalidApprovalOutput"]["Next"] == "RejectCandidate"
+    assert states["KeepApprovalFields"]["Next"] == "CreateModel"
 
 
 def test_failure_path_names_the_error(definition: dict[str, Any]) -> None:
@@ -211,7 +223,8 @@ def test_failure_path_names_the_error(definition: dict[str, Any]) -> None:
     assert states["NotifyFailure"]["ResultPath"] == "$.error"
     assert states["PipelineFailed"]["ErrorPath"] == "$.error.Error"
     assert states["PipelineFailed"]["CausePath"] == "$.error.Cause"
-    assert states["DeploymentRolledBack"]["Error"] == "DeploymentRolledBack"
+    assert states["RollbackError"]["Parameters"]["Error"] == "DeploymentRolledBack"
+    assert states["DeploymentRolledBack"]["ErrorPath"] == "$.error.Error"
     assert "DeploymentRolledBack" in DOMAIN_ERROR_NAMES and "ApprovalRejected" in DOMAIN_ERROR_NAMES
 
 
@@ -244,3 +257,20 @@ def test_the_served_model_gets_the_environment_the_sagemaker_sdk_sets(definition
         "SAGEMAKER_CONTAINER_LOG_LEVEL",
         "SAGEMAKER_REGION",
     }
+
+
+def test_optimized_integrations_send_only_fields_of_the_api(definition: dict[str, Any]) -> None:
+    # Step Functions validates an optimized integration's fields when the state machine is created;
+    # the request members are botocore's (sagemaker/2017-07-24, glue/2017-03-31 service-2.json).
+    assert integration_problems(definition) == []
+    broken = json.loads(json.dumps(definition))
+    broken["States"]["CreateModel"]["Parameters"]["DeploymentConfig"] = {}
+    broken["States"]["CreateEndpoint"]["Resource"] = "arn:aws:states:::sagemaker:createEndpointNow"
+    broken["States"]["PrepareData"]["Parameters"]["Colour.$"] = "$.x"
+    assert integration_problems(broken) == [
+        "PrepareData: Colour is not a field of glue:startJobRun's request; remove it, "
+        "or use arn:aws:states:::aws-sdk:glue:startJobRun",
+        "CreateModel: DeploymentConfig is not a field of sagemaker:createModel's request; remove it, "
+        "or use arn:aws:states:::aws-sdk:sagemaker:createModel",
+        "CreateEndpoint: sagemaker has no action createEndpointNow; use an action of its API",
+    ]

@@ -12,6 +12,7 @@ import random
 import threading
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local.emulator.stepfunctions import RetryBackoff
 from tests.support.emulator import FunctionFactory, StateMachineRunner
@@ -290,3 +291,17 @@ def test_executions_run_concurrently(machines: StateMachineRunner) -> None:
     for starter in starters:
         starter.join()
     assert all(machines.wait(arn, timeout=15).status == "SUCCEEDED" for arn in arns)
+
+
+def test_an_execution_input_over_256_kb_is_refused(machines: StateMachineRunner, aws_clients) -> None:
+    # botocore `stepfunctions/2016-11-23/service-2.json`: StartExecution's input (SensitiveData) is at most
+    # 262144 characters; the service refuses more with the model's constraint message.
+    machine = machines.create({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    sfn = aws_clients.client("stepfunctions")
+    too_large = json.dumps({"detail": "x" * 262_144})
+    with pytest.raises(ClientError) as refused:
+        sfn.start_execution(stateMachineArn=machine, input=too_large)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length less than or equal to 262144" in refused.value.response["Error"]["Message"]
+    just_fits = json.dumps({"detail": "x" * (262_144 - 20)})
+    assert machines.wait(machines.start(machine, json.loads(just_fits))).status == "SUCCEEDED"

@@ -22,6 +22,7 @@ import pytest
 from local.clock import ClockScale
 from local.sagemaker.alarms import ALARM, OK, AlarmMonitor, AlarmVerdict
 from local.sagemaker.metrics import InvocationMetrics
+from local.sagemaker.traffic import plan_traffic
 from retrain.config import RetrainConfig, load_config
 from retrain.planning import traffic_routing
 from tests.support.local_aws import RunningLocalAws
@@ -69,7 +70,8 @@ def deployed_alarms(world: SageMakerWorld, endpoint: str) -> tuple[str, str]:
 
 def serving(world: SageMakerWorld, name: str, model: str, version: str, **behaviour: Any) -> None:
     world.create_model(model, version, **behaviour)
-    world.create_config(model, model)
+    # retrain.toml's instance count: AWS sizes the canary against it.
+    world.create_config(model, model, load_config(ROOT / "retrain.toml").deployment.initial_instance_count)
     if version == "v1":
         world.sm.create_endpoint(EndpointName=name, EndpointConfigName=model)
         world.endpoint_status(name, "InService")
@@ -95,7 +97,9 @@ def test_a_scaled_canary_bakes_each_wait_interval_times_the_scale(
 
     assert endpoint["EndpointConfigName"] == f"{unique_name}-v2" and "FailureReason" not in endpoint
     wait, termination = config.deployment.wait_interval_seconds, config.deployment.termination_wait_seconds
-    canary = seen[f"Baking period started (canary 10%, {clock.shown(wait)})"]
+    instances = config.deployment.initial_instance_count
+    label = plan_traffic(rollout["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"], instances)[0].label
+    canary = seen[f"Baking period started ({label}, {clock.shown(wait)})"]
     final = seen[f"Baking period started (remaining traffic, {clock.shown(wait)})"]
     old_fleet = seen[f"Waiting {clock.shown(termination)} before terminating the old fleet"]
     ended = endpoint["LastModifiedTime"].timestamp()

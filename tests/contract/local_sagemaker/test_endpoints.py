@@ -52,9 +52,10 @@ def canary(percent: int, bake_seconds: int) -> dict[str, Any]:
     }
 
 
-def serving_endpoint(world: SageMakerWorld, name: str, **behaviour: Any) -> str:
+def serving_endpoint(world: SageMakerWorld, name: str, instances: int = 2, **behaviour: Any) -> str:
+    """An InService endpoint; two instances by default, the fewest a canary can be half of."""
     world.create_model(f"{name}-v1", "v1", **behaviour)
-    world.create_config(f"{name}-v1", f"{name}-v1")
+    world.create_config(f"{name}-v1", f"{name}-v1", instances)
     world.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1")
     world.endpoint_status(name, "InService")
     return name
@@ -199,7 +200,7 @@ def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_na
     name = serving_endpoint(world, unique_name)
     alarms = stack_alarms_for(world, name)
     world.create_model(f"{name}-v2", "v2")
-    world.create_config(f"{name}-v2", f"{name}-v2")
+    world.create_config(f"{name}-v2", f"{name}-v2", 2)
     config = deployment(alarms, canary(25, 240), termination_wait=60)
 
     with Load(world, name, {"x": 1}) as load:
@@ -241,7 +242,7 @@ def test_a_model_that_errors_under_traffic_trips_the_error_rate_alarm_and_is_rol
     errors_alarm, latency_alarm = stack_alarms_for(world, name)
     # The new model answers ordinary requests but fails on a kind of transaction in the traffic.
     world.create_model(f"{name}-v2", "v2", fails_on_probe=True)
-    world.create_config(f"{name}-v2", f"{name}-v2")
+    world.create_config(f"{name}-v2", f"{name}-v2", 2)
     # A long baking period: only an alarm can end this canary early.
     config = deployment((errors_alarm, latency_alarm), canary(50, LONG_BAKE_SECONDS))
 
@@ -269,7 +270,7 @@ def test_a_slow_model_trips_the_latency_alarm_and_is_rolled_back(world: SageMake
     name = serving_endpoint(world, unique_name)
     errors_alarm, latency_alarm = stack_alarms_for(world, name, latency_ms=100)
     world.create_model(f"{name}-v2", "v2", delay_ms=300)  # answers, but slower than the p99 threshold
-    world.create_config(f"{name}-v2", f"{name}-v2")
+    world.create_config(f"{name}-v2", f"{name}-v2", 2)
     config = deployment((errors_alarm, latency_alarm), canary(50, LONG_BAKE_SECONDS))
 
     with Load(world, name, {"x": 1}) as clients:
@@ -294,7 +295,7 @@ def test_an_alarm_that_cannot_be_evaluated_stops_the_rollout_before_any_traffic_
     unsupported["Metrics"][0]["Expression"] = "FILL(errors, 0) / invocations"
     world.client("cloudwatch").put_metric_alarm(**unsupported)
     world.create_model(f"{name}-v2", "v2")
-    world.create_config(f"{name}-v2", f"{name}-v2")
+    world.create_config(f"{name}-v2", f"{name}-v2", 2)
 
     with Load(world, name, {"x": 1}) as clients:
         wait_until(lambda: sum(clients.versions.values()) > 5, 20, "traffic on the old model")
@@ -340,3 +341,73 @@ def test_cloudwatch_keeps_the_queries_of_a_metric_math_alarm(world: SageMakerWor
     )
     replaced = cloudwatch.describe_alarms(AlarmNames=[errors["AlarmName"]])["MetricAlarms"][0]
     assert "Metrics" not in replaced and replaced["MetricName"] == "Invocations"
+
+
+# Cross-field rules of a blue/green update, refused by UpdateEndpoint before anything starts: botocore
+# `sagemaker/2017-07-24/service-2.json` (`TrafficRoutingConfig`: CanarySize "less than or equal to 50% of
+# the variant's total instance count", LinearStepSize "10-50%"; `BlueGreenUpdatePolicy`: the timeout "larger
+# than the total waiting time") and deployment-guardrails-exclusions ("the same variant name").
+@pytest.mark.parametrize(
+    ("instances", "routing", "variant", "timeout", "message"),
+    [
+        (1, canary(10, 300), "AllTraffic", 3600, "CanarySize {Type: CAPACITY_PERCENT, Value: 10} is 1 of the"),
+        (2, canary(60, 300), "AllTraffic", 3600, "less than or equal to 50% of the variant's total instance count"),
+        (
+            1,
+            {
+                "Type": "LINEAR",
+                "WaitIntervalInSeconds": 60,
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+            },
+            "AllTraffic",
+            3600,
+            "LinearStepSize {Type: CAPACITY_PERCENT, Value: 25} is 1 of the variant's 1 instance(s); the value must "
+            "be 10-50% of the variant's total instance count.",
+        ),
+        (2, canary(50, 600), "AllTraffic", 600, "MaximumExecutionTimeoutInSeconds (600) must be larger"),
+        (2, canary(50, 300), "Blue", 3600, "must be the same as those of the endpoint's current configuration"),
+    ],
+)
+def test_a_blue_green_update_aws_refuses_is_a_validation_exception(
+    world: SageMakerWorld,
+    unique_name: str,
+    instances: int,
+    routing: dict[str, Any],
+    variant: str,
+    timeout: int,
+    message: str,
+) -> None:
+    name = serving_endpoint(world, unique_name, instances=instances)
+    world.create_model(f"{name}-v2", "v2")
+    world.sm.create_endpoint_config(
+        EndpointConfigName=f"{name}-v2",
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": f"{name}-v2",
+                "InitialInstanceCount": instances,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    config = deployment((), routing)
+    config["BlueGreenUpdatePolicy"]["MaximumExecutionTimeoutInSeconds"] = timeout
+    del config["AutoRollbackConfiguration"]
+    with pytest.raises(ClientError) as refused:
+        world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert message in refused.value.response["Error"]["Message"]
+    endpoint = world.sm.describe_endpoint(EndpointName=name)
+    assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] == f"{name}-v1"
+    assert endpoint["ProductionVariants"][0]["CurrentInstanceCount"] == instances
+
+
+def test_a_payload_over_6_mb_is_refused(world: SageMakerWorld, unique_name: str) -> None:
+    # botocore `sagemaker-runtime/2017-05-13/service-2.json`: InvokeEndpoint's Body (BodyBlob) is at most
+    # 6291456 bytes. The client does not check it (blob lengths are the service's); the service refuses.
+    name = serving_endpoint(world, unique_name, instances=1)
+    with pytest.raises(ClientError) as refused:
+        world.runtime.invoke_endpoint(EndpointName=name, Body=b" " * (6291456 + 1), ContentType="application/json")
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert "Member must have length less than or equal to 6291456" in refused.value.response["Error"]["Message"]
+    assert world.invoke(name, {"x": 1})["version"] == "v1"

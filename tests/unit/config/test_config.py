@@ -116,7 +116,7 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
 def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "retrain.toml"
     text = (ROOT / "retrain.toml").read_text()
-    bad.write_text(text.replace("canary_size_percent = 10", 'canary_size_percent = "ten"'))
+    bad.write_text(text.replace("canary_size_percent = 50", 'canary_size_percent = "ten"'))
     result = subprocess.run(
         [sys.executable, "-m", "cli", "check-config", "--config", str(bad)],
         capture_output=True,

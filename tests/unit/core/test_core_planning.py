@@ -7,7 +7,7 @@ import pytest
 
 from retrain.config import RetrainConfig, load_config
 from retrain.contracts import ValidateInputEvent
-from retrain.errors import InvalidTaskInput
+from retrain.errors import InvalidExecutionInput, InvalidTaskInput
 from retrain.planning import plan_run, traffic_routing
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,8 +67,22 @@ def test_rollout_timings_from_the_input_win_even_when_zero(config: RetrainConfig
     }
     deployment = plan_run(event(input=given), config, "eu-west-1").deployment
     assert deployment.traffic_routing["WaitIntervalInSeconds"] == 0
-    assert deployment.traffic_routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 25}
+    assert deployment.traffic_routing["LinearStepSize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}
     assert (deployment.termination_wait_seconds, deployment.poll_seconds, deployment.max_polls) == (5, 2, 30)
+
+
+def test_an_input_rollout_aws_refuses_is_refused_naming_the_key(config: RetrainConfig) -> None:
+    # botocore BlueGreenUpdatePolicy: the execution timeout must exceed the waits (3600 s here).
+    with pytest.raises(
+        InvalidExecutionInput, match=r"^input: with deployment\.maximum_execution_timeout_seconds: 3600 s"
+    ):
+        plan_run(event(input={"wait_interval_seconds": 3600}), config, "eu-west-1")
+    one = config.model_copy(update={"deployment": config.deployment.model_copy(update={"initial_instance_count": 1})})
+    plan_run(event(input={"traffic_routing": "ALL_AT_ONCE"}), one, "eu-west-1")
+    with pytest.raises(
+        InvalidExecutionInput, match="linear_step_percent: a 50% linear step on initial_instance_count = 1"
+    ):
+        plan_run(event(input={"traffic_routing": "LINEAR"}), one, "eu-west-1")
 
 
 def test_rollout_timings_default_to_the_config(config: RetrainConfig) -> None:

@@ -115,6 +115,23 @@ def test_an_approval_timeout_expires_the_request(stack: Any, notify: Any) -> Non
     assert stack.messages()[0]["Subject"] == f"[fraud-retrain] Candidate expired: {NAME}"
 
 
+def test_an_invalid_approval_output_rejects_and_says_so(stack: Any, notify: Any) -> None:
+    stack.dynamodb.put_item(
+        TableName=stack.table,
+        Item={"pk": {"S": stack.pipeline}, "sk": {"S": f"APPROVAL#{NAME}"}, "status": {"S": "PENDING"}},
+    )
+    cause = "The approval output must be a JSON object with the string fields approved_by, reason, approved_at"
+
+    result = notify("rejected", error={"Error": "InvalidApprovalOutput", "Cause": cause})
+
+    assert (result["error"], result["cause"]) == ("InvalidApprovalOutput", cause)
+    assert stack.item(f"APPROVAL#{NAME}")["status"]["S"] == "REJECTED"
+    [message] = stack.messages()
+    assert message["Subject"] == f"[fraud-retrain] Candidate rejected: {NAME}"
+    assert "was rejected: its approval output was not valid" in message["Message"]
+    assert f"Reason:         {cause}" in message["Message"]
+
+
 def test_an_unknown_kind_is_refused(notify: Any) -> None:
     with pytest.raises(InvalidTaskInput, match=r"^event\.kind: expected one of 'success', 'failure'"):
         notify("partial")

@@ -75,7 +75,7 @@ def test_input_overrides_per_run_settings(handler: Any, context: Any, validate_e
     assert run.data.max_data_checks == 7
     assert run.deployment.traffic_routing == {
         "Type": "LINEAR",
-        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 50},
         "WaitIntervalInSeconds": 300,
     }
 
@@ -86,7 +86,7 @@ def test_config_defaults_fill_what_the_input_leaves_out(handler: Any, context: A
     assert run.approval_timeout_seconds == 86400
     assert run.deployment.traffic_routing == {
         "Type": "CANARY",
-        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 10},
+        "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 50},
         "WaitIntervalInSeconds": 300,
     }
     assert run.deployment.alarms == [
@@ -119,6 +119,36 @@ def test_a_non_object_input_is_the_callers_error(handler: Any, context: Any, val
 def test_a_reserved_hyperparameter_is_refused(handler: Any, context: Any, validate_event: Any) -> None:
     with pytest.raises(InvalidExecutionInput, match=r"input\.hyperparameters\.sagemaker_program: reserved"):
         handler(validate_event(hyperparameters={"sagemaker_program": "evil.py"}), context)
+
+
+# botocore `sagemaker/2017-07-24/service-2.json`: HyperParameters max 100, HyperParameterKey max 256,
+# HyperParameterValue max 2500 (CreateTrainingJob refuses more).
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (
+            {f"h{index}": index for index in range(2000)},
+            r"^hyperparameters: 2007 given .* at most 100 of which the pipeline uses 5",
+        ),
+        ({"k" * 257: 1}, r"^hyperparameters\.k{40}\.\.\.: a key of 257 characters, SageMaker takes at most 256"),
+        (
+            {"notes": "x" * 2499},
+            r"^hyperparameters\.notes: a value of 2501 characters as JSON, SageMaker takes at most 2500",
+        ),
+    ],
+)
+def test_hyperparameters_beyond_sagemakers_limits_are_refused(
+    handler: Any, context: Any, validate_event: Any, given: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidExecutionInput, match=message):
+        handler(validate_event(hyperparameters=given), context)
+
+
+def test_a_detail_near_step_functions_payload_limit_is_refused(handler: Any, context: Any, validate_event: Any) -> None:
+    # Step Functions quotas: 256 KB for a state's input or output; the execution input travels in each.
+    with pytest.raises(InvalidExecutionInput, match=r"input\.detail: .*250\d{3} bytes as JSON, at most 8192"):
+        handler(validate_event(detail={"note": "x" * 250_000}), context)
+    handler(validate_event(detail={"bucket": {"name": "b"}, "object": {"key": "landing/a.csv", "size": 1}}), context)
 
 
 def test_a_definition_mismatch_is_an_invalid_task_input(handler: Any, context: Any, validate_event: Any) -> None:
