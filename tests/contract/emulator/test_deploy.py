@@ -74,13 +74,18 @@ def test_an_unsupported_resource_fails_the_deploy_with_its_reason(
         LocalCdkDeployer(aws_clients, stack_timeout=30).deploy(CloudAssembly(tmp_path))
 
 
-def test_an_unchanged_app_is_not_deployed_again_and_a_changed_one_is_updated(
-    tmp_path: Path, aws_clients, machines: StateMachineRunner, unique_name: str
-) -> None:
+@pytest.fixture
+def tiny_app(tmp_path: Path, unique_name: str) -> tuple[Path, CdkApp, SourceFingerprint]:
+    """A copy of the tiny app (tests change its files), the app and its sources."""
     app_dir = tmp_path / "app"
     shutil.copytree(APP, app_dir)
-    app = CdkApp(app_dir, context={"stack_name": unique_name})
-    sources = SourceFingerprint(app_dir, ("**/*.py",))
+    return app_dir, CdkApp(app_dir, context={"stack_name": unique_name}), SourceFingerprint(app_dir, ("**/*.py",))
+
+
+def test_an_unchanged_app_is_not_deployed_again_and_a_changed_one_is_updated(
+    tmp_path: Path, aws_clients, machines: StateMachineRunner, unique_name: str, tiny_app
+) -> None:
+    app_dir, app, sources = tiny_app
     deployer = LocalCdkDeployer(aws_clients, stack_timeout=60)
     incremental = IncrementalDeployer(deployer, DeploymentRecords(tmp_path / "records"))
 
@@ -114,12 +119,9 @@ def test_an_unchanged_app_is_not_deployed_again_and_a_changed_one_is_updated(
 
 
 def test_a_second_local_aws_deploys_the_cached_synthesis_of_the_same_sources(
-    tmp_path: Path, aws_clients, machines: StateMachineRunner, unique_name: str
+    tmp_path: Path, aws_clients, machines: StateMachineRunner, unique_name: str, tiny_app
 ) -> None:
-    app_dir = tmp_path / "app"
-    shutil.copytree(APP, app_dir)
-    app = CdkApp(app_dir, context={"stack_name": unique_name})
-    sources = SourceFingerprint(app_dir, ("**/*.py",))
+    app_dir, app, sources = tiny_app
     cache = SynthCache(tmp_path / "synth-cache")
     deployer = LocalCdkDeployer(aws_clients, stack_timeout=60)
 
