@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,6 +17,17 @@ import pytest
 if TYPE_CHECKING:
     from local.clients import LocalClients
     from tests.support.local_aws import RunningLocalAws
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Synthesized assemblies are cached for this session only: what a user's cache (or an earlier
+    session's) holds must never decide whether a test synthesizes. Set in the environment, so the
+    commands the tests run in subprocesses use it too."""
+    directory = tmp_path_factory.mktemp("synth-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RETRAIN_SYNTH_CACHE", str(directory))
+        yield directory
 
 
 @pytest.fixture(scope="session")

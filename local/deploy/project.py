@@ -78,6 +78,7 @@ def deploy_project_stack(
     stack_timeout: float = STACK_TIMEOUT_SECONDS,
     synth_timeout: float = SYNTH_TIMEOUT_SECONDS,
     config_file: str = DEFAULT_CONFIG_FILE,
+    synth_cache: SynthCache | None = None,
 ) -> dict[str, str]:
     """Make sure this project's stack (`infra/app.py`) is deployed, as it is now, into the local
     AWS that `clients` reach and whose state directory is `home` (default: `RETRAIN_HOME`, as
@@ -90,6 +91,7 @@ def deploy_project_stack(
     substitutions). Synthesis and each stack operation have hard timeouts (`DeployError`).
     `progress` receives one line per slow step ("synthesizing ...", "deploying stack ...").
     `config_file` is the config to deploy with, relative to the project root or absolute.
+    `synth_cache` defaults to the user's (`default_cache_directory`).
     """
     home = home or StateDirectory.from_environment()
     root = project_root.resolve()
@@ -100,7 +102,7 @@ def deploy_project_stack(
         DeploymentRecords(home.deployments),
         synth_timeout=synth_timeout,
         progress=progress,
-        synth_cache=SynthCache(default_cache_directory()),
+        synth_cache=synth_cache or SynthCache(default_cache_directory()),
     )
     home.tmp.mkdir(parents=True, exist_ok=True)
     deployment = deployer.deploy_if_changed(

@@ -12,6 +12,7 @@ from typing import Any
 from local.aws import LocalAws
 from local.clients import LocalClients
 from local.deploy import deploy_project_stack
+from local.deploy.synth_cache import SynthCache
 from local.home import StateDirectory
 from retrain.config import load_config
 from retrain.triggers import execution_name
@@ -60,6 +61,8 @@ class DeployedStack:
     progress: list[str] = field(default_factory=list)  # of the last deploy
     first_deploy: list[str] = field(default_factory=list)  # progress of the first one
     first_status: str = ""  # the stack's status right after the first deploy (later tests update it)
+    # A cache of its own, so "the first deploy synthesized" holds whatever deployed these sources before.
+    synth_cache: SynthCache | None = None
 
     @property
     def home(self) -> StateDirectory:
@@ -75,7 +78,12 @@ class DeployedStack:
     def deploy(self) -> dict[str, str]:
         self.progress.clear()
         return deploy_project_stack(
-            self.clients, self.project, self.home, progress=self.progress.append, stack_timeout=DEPLOY_TIMEOUT
+            self.clients,
+            self.project,
+            self.home,
+            progress=self.progress.append,
+            stack_timeout=DEPLOY_TIMEOUT,
+            synth_cache=self.synth_cache,
         )
 
     @property
@@ -158,7 +166,7 @@ def start_and_deploy(home: Path, project: Path) -> DeployedStack:
     aws = LocalAws(StateDirectory(home), port=0)
     aws.start()
     try:
-        stack = DeployedStack(aws, project, {})
+        stack = DeployedStack(aws, project, {}, synth_cache=SynthCache(home / "synth-cache"))
         stack.outputs = stack.deploy()
         stack.first_deploy = list(stack.progress)
         [described] = stack.client("cloudformation").describe_stacks(StackName=NAME)["Stacks"]
