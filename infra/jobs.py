@@ -94,7 +94,11 @@ class SageMakerRole(Construct):
                 actions=["s3:GetObject"],
                 resources=[data.objects(prefixes.processed_prefix), data.objects(prefixes.models_prefix)],
             ),
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[data.objects(prefixes.models_prefix)]),
+            # Models and reports; and what the endpoint captures of its traffic, written with this role.
+            iam.PolicyStatement(
+                actions=["s3:PutObject"],
+                resources=[data.objects(prefixes.models_prefix), data.objects(prefixes.capture_prefix)],
+            ),
             data.list_statement(prefixes.processed_prefix, prefixes.models_prefix),
             *code.readers(),
             iam.PolicyStatement(
@@ -131,6 +135,7 @@ class SageMakerRole(Construct):
             findings=[
                 objects_under(data.bucket, prefixes.processed_prefix),
                 objects_under(data.bucket, prefixes.models_prefix),
+                objects_under(data.bucket, prefixes.capture_prefix),
                 stack_arn("logs", "log-group:/aws/sagemaker/*"),
                 "Resource::*",
             ],

@@ -73,6 +73,11 @@ class DataBucket(Construct):
                     ],
                 ),
                 s3.LifecycleRule(
+                    id="expire-captured-traffic",
+                    prefix=data.capture_prefix,
+                    expiration=Duration.days(data.capture_retention_days),
+                ),
+                s3.LifecycleRule(
                     id="expire-temporary-files",
                     prefix=TEMP_PREFIX,
                     expiration=Duration.days(7),

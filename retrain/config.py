@@ -42,6 +42,8 @@ class DataConfig(Section):
     landing_prefix: str = "landing/"
     processed_prefix: str = "processed/"
     models_prefix: str = "models/"
+    capture_prefix: str = "capture/"  # what the endpoint captures of its traffic (Model Monitor's input)
+    capture_retention_days: PositiveInt = 90  # captured traffic holds raw requests: not kept forever
     input_format: Literal["csv", "json", "parquet"] = "csv"
     min_new_objects: PositiveInt = 1
     min_new_bytes: Annotated[int, Field(ge=0)] = 1
@@ -214,6 +216,13 @@ class DeploymentConfig(Section):
         return None
 
 
+class MonitoringConfig(Section):
+    """What the endpoint records of its traffic (SageMaker data capture), for drift and quality checks."""
+
+    # DataCaptureConfig.InitialSamplingPercentage: 0-100 (botocore `SamplingPercentage`).
+    capture_sampling_percentage: Annotated[int, Field(ge=0, le=100)] = 100
+
+
 class LocalRunConfig(Section):
     """Run defaults of the stack deployed into the embedded local AWS (`retrain:runDefaults`).
 
@@ -242,6 +251,7 @@ class RetrainConfig(Section):
     glue: GlueConfig = GlueConfig()
     approval: ApprovalConfig = ApprovalConfig()
     deployment: DeploymentConfig
+    monitoring: MonitoringConfig = MonitoringConfig()
     local: LocalRunConfig = LocalRunConfig()
 
 

@@ -150,6 +150,7 @@ class DeploymentPlan(Contract):
     termination_wait_seconds: int
     maximum_execution_timeout_seconds: int
     alarms: list[dict[str, str]]  # [{"AlarmName": ...}]
+    data_capture: dict[str, Any]  # SageMaker's DataCaptureConfig, as sent
     poll_seconds: int
     max_polls: int
 

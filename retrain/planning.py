@@ -108,11 +108,11 @@ def plan_run(
         ),
         approval_timeout_seconds=given.approval_timeout_seconds or config.approval.timeout_seconds,
         model_package_group=resources.model_package_group,
-        deployment=_deployment_plan(config, given, resources.endpoint_name),
+        deployment=_deployment_plan(config, given, resources.endpoint_name, resources.bucket),
     )
 
 
-def _deployment_plan(config: RetrainConfig, given: ExecutionInput, endpoint_name: str) -> DeploymentPlan:
+def _deployment_plan(config: RetrainConfig, given: ExecutionInput, endpoint_name: str, bucket: str) -> DeploymentPlan:
     deployment = config.deployment
     routing = given.traffic_routing or deployment.traffic_routing
     wait = _given_or(given.wait_interval_seconds, deployment.wait_interval_seconds)
@@ -129,9 +129,26 @@ def _deployment_plan(config: RetrainConfig, given: ExecutionInput, endpoint_name
         termination_wait_seconds=termination,
         maximum_execution_timeout_seconds=deployment.maximum_execution_timeout_seconds,
         alarms=[{"AlarmName": name} for name in deployment.alarm_names],
+        data_capture=data_capture(config, bucket),
         poll_seconds=_given_or(given.endpoint_poll_seconds, deployment.endpoint_poll_seconds),
         max_polls=_given_or(given.max_endpoint_polls, deployment.max_endpoint_polls),
     )
+
+
+def data_capture(config: RetrainConfig, bucket: str) -> dict[str, Any]:
+    """The endpoint's DataCaptureConfig: requests and answers, sampled, under the capture prefix.
+
+    CSV and JSON payloads are kept as text (SageMaker base64-encodes any content type the header does
+    not name), which is what Model Monitor's analyzer and the project's own readers parse.
+    """
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": config.monitoring.capture_sampling_percentage,
+        # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/ itself.
+        "DestinationS3Uri": f"s3://{bucket}/{config.data.capture_prefix.rstrip('/')}",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+    }
 
 
 def training_hyperparameters(

@@ -117,6 +117,8 @@ def _create_endpoint_config() -> TrimmedTask:
                     "InitialVariantWeight": 1,
                 }
             ],
+            # Every new fleet captures as the last one did: capture survives blue/green updates.
+            "DataCaptureConfig.$": "$.run.deployment.data_capture",
             "Tags": execution_tags(),
         },
         result_selector={"arn.$": "$.EndpointConfigArn"},

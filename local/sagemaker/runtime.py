@@ -3,7 +3,8 @@
 `POST /endpoints/<name>/invocations` with the payload, `Content-Type` and `Accept`; the answer
 carries the model's payload and content type and `X-Amzn-Invoked-Production-Variant`. A model that
 answers 4xx or 5xx reaches the caller as SageMaker's `ModelError` (HTTP 424) with the original
-status and message. Every invocation is counted in the endpoint's CloudWatch metrics.
+status and message. Every invocation is counted in the endpoint's CloudWatch metrics, and an answered
+one is captured when the serving fleet's endpoint config asks for it (`local.sagemaker.capture`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import asyncio
 import json
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from local.sagemaker.capture import CaptureWriter, Invocation
 from local.sagemaker.metrics import InvocationMetrics
 from local.sagemaker.router import EndpointRouter, Lease, UnknownVariant
 from local.sagemaker.store import StateStore
@@ -31,10 +34,13 @@ def _error(code: str, message: str, status: int, **extra: Any) -> Response:
 
 
 class RuntimeApi:
-    def __init__(self, store: StateStore, router: EndpointRouter, metrics: InvocationMetrics) -> None:
+    def __init__(
+        self, store: StateStore, router: EndpointRouter, metrics: InvocationMetrics, capture: CaptureWriter
+    ) -> None:
         self._store = store
         self._router = router
         self._metrics = metrics
+        self._capture = capture
 
     @staticmethod
     def matches(method: str, path: str) -> bool:
@@ -73,6 +79,7 @@ class RuntimeApi:
             instances=lease.variant.instance_count,
         )
         if 200 <= status < 300:
+            self._record_capture(lease, record, lowered, body, reply_headers, payload)
             # Lower-case on purpose: the gateway rewrites a "Content-Type" it takes for an envelope.
             out = {
                 "content-type": reply_headers.get("Content-Type", "application/json"),
@@ -94,6 +101,29 @@ class RuntimeApi:
         )
         response[1]["x-Amzn-Invoked-Production-Variant"] = lease.variant.name
         return response
+
+    def _record_capture(
+        self,
+        lease: Lease,
+        endpoint: dict[str, Any],
+        headers: dict[str, str],
+        body: bytes,
+        reply_headers: dict[str, str],
+        payload: bytes,
+    ) -> None:
+        config = self._store.get("EndpointConfig", lease.fleet.config_name) or {}
+        invocation = Invocation(
+            endpoint=lease.endpoint,
+            variant=lease.variant.name,
+            region=endpoint.get("_Region", "us-east-1"),
+            request_body=body,
+            request_content_type=headers.get("content-type", "application/octet-stream"),
+            response_body=payload,
+            response_content_type=reply_headers.get("Content-Type", "application/json"),
+            inference_id=headers.get("x-amzn-sagemaker-inference-id"),
+            at=datetime.now(UTC),
+        )
+        self._capture.record(config.get("DataCaptureConfig"), invocation)
 
     async def _acquire(self, name: str, target: str | None) -> Lease | Response:
         # An endpoint being created or restarted has no fleet yet: SageMaker answers as unavailable.

@@ -16,6 +16,7 @@ from local.clients import LocalClients
 from local.clock import ClockScale
 from local.runtime.process import terminate
 from local.sagemaker.api import ControlPlane
+from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.fleet import ModelStager
 from local.sagemaker.images import ImportGuards
@@ -71,11 +72,15 @@ class LocalSageMaker:
             JobContext(self.root, interpreter, self.clients, guards, ship_logs=ship_logs),
             containers,
         )
-        self.runtime = RuntimeApi(self.store, self.router, self.metrics)
+        self.capture = CaptureWriter(self._put_capture)
+        self.runtime = RuntimeApi(self.store, self.router, self.metrics, self.capture)
         self._stopped = False
 
     def _publish_metrics(self, region: str, data: list[dict[str, Any]]) -> None:
         self.clients.client("cloudwatch", region).put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
+
+    def _put_capture(self, region: str, bucket: str, key: str, body: bytes) -> None:
+        self.clients.client("s3", region).put_object(Bucket=bucket, Key=key, Body=body)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -147,6 +152,7 @@ class LocalSageMaker:
             runner.join(timeout=30)
         self.endpoints.shutdown()
         self.metrics.stop()
+        self.capture.close()
 
     def reset(self) -> None:
         """The emulator's reset: every job and endpoint ends and every record goes."""

@@ -101,11 +101,18 @@ def test_first_run_promotes_the_first_champion(local: LocalPipeline, first_run: 
     assert endpoint["EndpointConfigName"].endswith("-config")
     assert summary["endpoint"] == endpoint["EndpointName"]
     assert {"ValidateInput", "PrepareData", "TrainCandidate"} <= set(summary["state_seconds"])
-    # The summary's example request is one the endpoint answers.
+    # The summary's example request is one the endpoint answers...
     answer = local.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=summary["endpoint"], ContentType="text/csv", Body=summary["sample_request"]
+        EndpointName=summary["endpoint"], ContentType="text/csv", Body=summary["sample_request"], InferenceId="first"
     )
-    assert "predictions" in json.loads(answer["Body"].read())
+    answered = answer["Body"].read()
+    assert "predictions" in json.loads(answered)
+    # ...and the endpoint captured it, as its config asks, in SageMaker's layout and format.
+    key, record = local.captured("first")
+    assert key.startswith(f"{local.pipeline.config.data.capture_prefix}{summary['endpoint']}/AllTraffic/")
+    assert record["captureData"]["endpointInput"]["data"] == summary["sample_request"]
+    assert record["captureData"]["endpointInput"]["encoding"] == "CSV"
+    assert json.loads(record["captureData"]["endpointOutput"]["data"]) == json.loads(answered)
 
 
 @pytest.mark.usefixtures("champion")
@@ -136,6 +143,14 @@ def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     assert update is not None and update.input["run"]["deployment"]["traffic_routing"]["Type"] == "CANARY"
     endpoint = local.endpoint()
     assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] != before
+    # The new fleet captures its traffic as the old one did.
+    local.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint["EndpointName"],
+        ContentType="text/csv",
+        Body=summary["sample_request"],
+        InferenceId="canary",
+    )
+    assert local.captured("canary")[1]["captureData"]["endpointInput"]["data"] == summary["sample_request"]
     assert "new fleet" in stderr  # the traffic split was shown during the canary
 
 

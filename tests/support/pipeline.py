@@ -21,6 +21,7 @@ from retrain.config import load_config
 from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK, approval_key
 from retrain.watermark import partition_date
+from tests.support.capture_format import capture_records
 from tests.support.polling import wait_until
 from tests.support.starter import bring_to_rest
 
@@ -125,6 +126,21 @@ class LocalPipeline:
 
     def endpoint(self) -> dict[str, Any]:
         return dict(self.client("sagemaker").describe_endpoint(EndpointName=self.pipeline.endpoint_name))
+
+    def captured(self, inference_id: str, timeout: float = 60.0) -> tuple[str, dict[str, Any]]:
+        """The capture file key and record of the invocation sent with `inference_id`, once written."""
+        pipeline, s3 = self.pipeline, self.client("s3")
+        prefix = f"{pipeline.config.data.capture_prefix}{pipeline.endpoint_name}/"
+
+        def find() -> tuple[str, dict[str, Any]] | None:
+            for item in s3.list_objects_v2(Bucket=pipeline.bucket, Prefix=prefix).get("Contents", []):
+                body = s3.get_object(Bucket=pipeline.bucket, Key=item["Key"])["Body"].read()
+                for record in capture_records(body):
+                    if record["eventMetadata"].get("inferenceId") == inference_id:
+                        return item["Key"], record
+            return None
+
+        return wait_until(find, timeout, f"the capture of invocation {inference_id} under {prefix}")
 
     def new_data_trigger(self, *, enabled: bool) -> None:
         """Turn the pipeline's new-data rule on or off, as an operator pauses it in the console."""

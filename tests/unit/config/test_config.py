@@ -93,6 +93,11 @@ def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
             "retrain.toml: approval.timeout_seconds: expected an integer",
         ),
         (lambda d: d.pop("pipeline"), "retrain.toml: pipeline: missing; add it"),
+        (
+            # DataCaptureConfig.InitialSamplingPercentage: 0-100 (botocore `SamplingPercentage`).
+            lambda d: d["monitoring"].update(capture_sampling_percentage=101),
+            "retrain.toml: monitoring.capture_sampling_percentage:",
+        ),
     ],
 )
 def test_a_bad_key_is_one_line_naming_it(document: dict[str, Any], change: Any, message: str) -> None:

@@ -96,3 +96,30 @@ def test_deployment_run_defaults_apply_under_the_input(config: RetrainConfig) ->
     plan = plan_run(event(input={"endpoint_poll_seconds": 7}), config, "eu-west-1", defaults)
     assert plan.deployment.traffic_routing["WaitIntervalInSeconds"] == 10
     assert plan.deployment.poll_seconds == 7
+
+
+def test_every_endpoint_config_captures_its_traffic_under_the_capture_prefix(config: RetrainConfig) -> None:
+    capture = plan_run(event(), config, "eu-west-1").deployment.data_capture
+    bucket = event().resources.bucket
+    # SageMaker appends /<endpoint>/<variant>/yyyy/mm/dd/hh/ to the destination itself.
+    assert capture["DestinationS3Uri"] == f"s3://{bucket}/{config.data.capture_prefix.rstrip('/')}"
+    assert capture["InitialSamplingPercentage"] == config.monitoring.capture_sampling_percentage
+    assert capture["EnableCapture"] is True
+    assert {option["CaptureMode"] for option in capture["CaptureOptions"]} == {"Input", "Output"}
+    # CSV and JSON kept as text: any content type the header leaves out is captured base64-encoded.
+    assert capture["CaptureContentTypeHeader"] == {
+        "CsvContentTypes": ["text/csv"],
+        "JsonContentTypes": ["application/json"],
+    }
+
+
+def test_the_sampling_and_the_prefix_come_from_the_config(config: RetrainConfig) -> None:
+    changed = config.model_copy(
+        update={
+            "monitoring": config.monitoring.model_copy(update={"capture_sampling_percentage": 5}),
+            "data": config.data.model_copy(update={"capture_prefix": "traffic/captured/"}),
+        }
+    )
+    capture = plan_run(event(), changed, "eu-west-1").deployment.data_capture
+    assert capture["InitialSamplingPercentage"] == 5
+    assert capture["DestinationS3Uri"].endswith("/traffic/captured")
