@@ -415,7 +415,20 @@ class ControlPlane:
             raise SageMakerError.validation(str(error)) from None
 
     def describe_endpoint(self, request: dict[str, Any], region: str, account: str) -> Result:
-        return self._endpoint(request["EndpointName"], region, account)
+        record = dict(self._endpoint(request["EndpointName"], region, account))
+        config = self._store.get("EndpointConfig", record.get("EndpointConfigName", "")) or {}
+        capture = config.get("DataCaptureConfig")
+        if capture:
+            # botocore `DataCaptureConfigSummary`: every member required (KmsKeyId empty when none is set).
+            enabled = capture.get("EnableCapture", True) is not False
+            record["DataCaptureConfig"] = {
+                "EnableCapture": enabled,
+                "CaptureStatus": "Started" if enabled else "Stopped",
+                "CurrentSamplingPercentage": capture["InitialSamplingPercentage"],
+                "DestinationS3Uri": capture["DestinationS3Uri"],
+                "KmsKeyId": capture.get("KmsKeyId", ""),
+            }
+        return record
 
     def delete_endpoint(self, request: dict[str, Any], region: str, account: str) -> Result:
         name = request["EndpointName"]

@@ -78,6 +78,11 @@ def test_answered_invocations_are_captured_in_sagemakers_layout_and_format(
     with pytest.raises(ClientError):  # the model answers 500: nothing to capture
         world.runtime.invoke_endpoint(EndpointName=name, Body=b"{}", ContentType="application/json")
 
+    # DescribeEndpoint summarises the capture (botocore `DataCaptureConfigSummary`).
+    summary = world.sm.describe_endpoint(EndpointName=name)["DataCaptureConfig"]
+    assert summary["CaptureStatus"] == "Started" and summary["CurrentSamplingPercentage"] == 100
+    assert summary["DestinationS3Uri"] == f"s3://{world.bucket}/{prefix}"
+
     [(key, record)] = captured(world, f"{prefix}/", 1)
     match = CAPTURE_KEY.match(key)
     assert match and match["prefix"] == f"{prefix}/" and match["endpoint"] == name and match["variant"] == "AllTraffic"
