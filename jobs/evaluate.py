@@ -2,10 +2,13 @@
 
   --model-dir            folder holding the candidate's model.tar.gz (default /opt/ml/processing/input/model)
   --test-dir             the test/ Parquet folder written by prepare_data.py (default .../input/test)
+  --train-dir            the train/ Parquet folder, for the model's data-quality baseline (default .../input/train)
   --output-dir           where evaluation.json and the report go (default .../output/evaluation)
   --champion-model-uri   s3:// URI of the champion's model.tar.gz, or `none` for a first model
 
 Writes `evaluation.json` ({"candidate", "champion" (or null), "test_rows", "test_window", "model", ...}),
+the candidate's data-quality baseline (`baseline/statistics.json` and `baseline/constraints.json`, Model
+Monitor's formats, of the request columns the model reads, over its training data: `baseline.py`),
 SVG plots (ROC, precision-recall, calibration; both models on each, drawn by `report_plots.py`: the
 SageMaker scikit-learn image has no matplotlib) and `report.html` linking them.
 The champion is fetched with boto3 and the ordinary credential chain and endpoint settings of the
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from baseline import write_baseline
 from failure_line import JobFailure, processing_message_file, run_job
 from model_bundle import ARCHIVE_FILE, MODEL_FILE, ModelBundle, ModelLoadError
 from report_plots import Chart, Series
@@ -36,6 +40,7 @@ from scoring import BinaryClassificationMetrics
 NO_CHAMPION = "none"
 EVALUATION_FILE = "evaluation.json"
 REPORT_FILE = "report.html"
+BASELINE_DIR = "baseline"
 PLOTS = {"roc": "roc.svg", "precision_recall": "precision_recall.svg", "calibration": "calibration.svg"}
 REPORTED_METRICS = ("average_precision", "roc_auc", "log_loss", "brier", "precision", "recall", "f1")
 
@@ -84,23 +89,38 @@ def load_champion(uri: str, work: Path) -> ModelBundle | None:
         raise EvaluationFailed(f"the champion model {uri} cannot be loaded: {error}") from None
 
 
-def read_test(directory: Path) -> pd.DataFrame:
+def read_split(directory: Path, split: str) -> pd.DataFrame:
     if not directory.is_dir():
-        raise EvaluationFailed(f"the test folder {directory} does not exist; the processing input 'test' is missing")
+        raise EvaluationFailed(
+            f"the {split} folder {directory} does not exist; the processing input '{split}' is missing"
+        )
     files = sorted(
         path
         for path in directory.rglob("*.parquet")
         if not any(part.startswith(("_", ".")) for part in path.relative_to(directory).parts)
     )
     if not files:
-        raise EvaluationFailed(f"no Parquet files in {directory}; it should be the test/ output of prepare_data")
+        raise EvaluationFailed(f"no Parquet files in {directory}; it should be the {split}/ output of prepare_data")
     try:
         frame = pd.concat([pd.read_parquet(path) for path in files], ignore_index=True)
     except Exception as error:  # pyarrow reports unreadable files through several exception types
-        raise EvaluationFailed(f"the test data in {directory} is unreadable ({error})") from None
+        raise EvaluationFailed(f"the {split} data in {directory} is unreadable ({error})") from None
     if frame.empty:
-        raise EvaluationFailed(f"the test data in {directory} has no rows; check the prepare_data quality.json")
+        raise EvaluationFailed(f"the {split} data in {directory} has no rows; check the prepare_data quality.json")
     return frame
+
+
+def write_candidate_baseline(candidate: ModelBundle, train: pd.DataFrame, output: Path) -> dict[str, str]:
+    """The baseline of the request columns the model reads (not the id, timestamp or excluded ones, which
+    change by nature), over the candidate's training data, under output/baseline/."""
+    columns = candidate.spec.raw_feature_columns
+    missing = [column for column in columns if column not in train.columns]
+    if missing:
+        raise EvaluationFailed(
+            f"the train data lacks input columns of the candidate: {', '.join(missing)}; rerun prepare_data"
+        )
+    files = write_baseline(train, columns, output / BASELINE_DIR)
+    return {kind: f"{BASELINE_DIR}/{name}" for kind, name in files.items()}
 
 
 # --- scoring --------------------------------------------------------------------------------------
@@ -239,7 +259,8 @@ def evaluate(arguments: argparse.Namespace) -> dict[str, Any]:
         work = Path(scratch)
         candidate = load_candidate(Path(arguments.model_dir), work)
         champion = load_champion(arguments.champion_model_uri, work)
-        test = read_test(Path(arguments.test_dir))
+        test = read_split(Path(arguments.test_dir), "test")
+        train = read_split(Path(arguments.train_dir), "train")
         labels = test_labels(test, candidate.target)
         scores = {"candidate": score(candidate, test, "candidate")}
         if champion is not None:
@@ -261,6 +282,7 @@ def evaluate(arguments: argparse.Namespace) -> dict[str, Any]:
         "champion_model_uri": None if champion is None else arguments.champion_model_uri,
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
+    evaluation["baseline"] = write_candidate_baseline(candidate, train, output)
     report = EvaluationReport(output, labels, scores)
     plots = report.write_plots()
     evaluation["report"] = {"html": report.write_html(evaluation, plots), "plots": plots}
@@ -275,6 +297,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="evaluate.py", description="Compare the candidate with the champion.")
     parser.add_argument("--model-dir", "--model_dir", dest="model_dir", default="/opt/ml/processing/input/model")
     parser.add_argument("--test-dir", "--test_dir", dest="test_dir", default="/opt/ml/processing/input/test")
+    parser.add_argument("--train-dir", "--train_dir", dest="train_dir", default="/opt/ml/processing/input/train")
     parser.add_argument(
         "--output-dir", "--output_dir", dest="output_dir", default="/opt/ml/processing/output/evaluation"
     )

@@ -121,6 +121,7 @@ class ModelBundle:
         chosen = keys or (
             "target",
             "feature_columns",
+            "raw_columns",
             "categorical_columns",
             "hyperparameters",
             "sklearn_version",

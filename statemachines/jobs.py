@@ -19,6 +19,7 @@ from statemachines.states import catch_all, execution_tags, sagemaker_task
 EVALUATION_CODE_DIR = "/opt/ml/processing/input/code"
 EVALUATION_MODEL_DIR = "/opt/ml/processing/input/model"
 EVALUATION_TEST_DIR = "/opt/ml/processing/input/test"
+EVALUATION_TRAIN_DIR = "/opt/ml/processing/input/train"
 EVALUATION_OUTPUT_DIR = "/opt/ml/processing/output/evaluation"
 
 # Job names come from the execution name (ValidateInput derives the prefixes) plus the redrive count.
@@ -127,7 +128,8 @@ def evaluate_candidate(failure: State) -> ReconciledJob:
                 "ContainerEntrypoint": ["/bin/sh", "-c", entrypoint, "evaluate"],
                 "ContainerArguments.$": (
                     f"States.Array('--model-dir', '{EVALUATION_MODEL_DIR}', "
-                    f"'--test-dir', '{EVALUATION_TEST_DIR}', '--output-dir', '{EVALUATION_OUTPUT_DIR}', "
+                    f"'--test-dir', '{EVALUATION_TEST_DIR}', '--train-dir', '{EVALUATION_TRAIN_DIR}', "
+                    f"'--output-dir', '{EVALUATION_OUTPUT_DIR}', "
                     "'--champion-model-uri', $.data.champion_model_uri)"
                 ),
             },
@@ -135,6 +137,8 @@ def evaluate_candidate(failure: State) -> ReconciledJob:
                 _processing_input("code", "$.run.training.code_uri", EVALUATION_CODE_DIR),
                 _processing_input("model", "$.training.model_data_url", EVALUATION_MODEL_DIR),
                 _processing_input("test", "States.Format('{}test/', $.run.data.processed_uri)", EVALUATION_TEST_DIR),
+                # The candidate's data-quality baseline is computed over its training data.
+                _processing_input("train", "States.Format('{}train/', $.run.data.processed_uri)", EVALUATION_TRAIN_DIR),
             ],
             "ProcessingOutputConfig": {
                 "Outputs": [
@@ -207,4 +211,10 @@ def _evaluation_selector() -> dict[str, str]:
         "job_name.$": "$.ProcessingJobName",
         "status.$": "$.ProcessingJobStatus",
         "evaluation_uri.$": "States.Format('{}/evaluation.json', $.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri)",
+        "statistics_uri.$": (
+            "States.Format('{}/baseline/statistics.json', $.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri)"
+        ),
+        "constraints_uri.$": (
+            "States.Format('{}/baseline/constraints.json', $.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri)"
+        ),
     }

@@ -196,6 +196,13 @@ class RetrainDefinition:
                         "Statistics": {"ContentType": "application/json", "S3Uri.$": "$.evaluation.evaluation_uri"}
                     }
                 },
+                # The baseline a drift monitor compares this model's live traffic with (Model Monitor's formats).
+                "DriftCheckBaselines": {
+                    "ModelDataQuality": {
+                        "Statistics": {"ContentType": "application/json", "S3Uri.$": "$.evaluation.statistics_uri"},
+                        "Constraints": {"ContentType": "application/json", "S3Uri.$": "$.evaluation.constraints_uri"},
+                    }
+                },
                 # Lineage: enough for an auditor to trace the model to its run, data, code and metrics.
                 "CustomerMetadataProperties": {
                     "execution.$": "$$.Execution.Name",

@@ -72,22 +72,14 @@ def capture_record(config: dict[str, Any], invocation: Invocation) -> dict[str, 
     modes = {option["CaptureMode"] for option in config.get("CaptureOptions") or ()}
     header = config.get("CaptureContentTypeHeader")
     captured: dict[str, Any] = {}
-    if modes & {"Input", "InputAndOutput"}:
-        data, encoding = _encoded(invocation.request_body, invocation.request_content_type, header)
-        captured["endpointInput"] = {
-            "observedContentType": invocation.request_content_type,
-            "mode": "INPUT",
-            "data": data,
-            "encoding": encoding,
-        }
-    if modes & {"Output", "InputAndOutput"}:
-        data, encoding = _encoded(invocation.response_body, invocation.response_content_type, header)
-        captured["endpointOutput"] = {
-            "observedContentType": invocation.response_content_type,
-            "mode": "OUTPUT",
-            "data": data,
-            "encoding": encoding,
-        }
+    sides = (
+        ("endpointInput", "INPUT", "Input", invocation.request_body, invocation.request_content_type),
+        ("endpointOutput", "OUTPUT", "Output", invocation.response_body, invocation.response_content_type),
+    )
+    for key, mode, option, body, content_type in sides:
+        if modes & {option, "InputAndOutput"}:
+            data, encoding = _encoded(body, content_type, header)
+            captured[key] = {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
     metadata = {"eventId": str(uuid.uuid4())}
     if invocation.inference_id:
         metadata["inferenceId"] = invocation.inference_id

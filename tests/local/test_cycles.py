@@ -71,6 +71,11 @@ def champion(first_run: FirstRun) -> None:
     assert first_run.code == 0, f"the first run failed: {first_run.stderr}"
 
 
+def read_s3(local: LocalPipeline, uri: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bytes(local.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def states(timeline: Timeline) -> list[str]:
     return [visit.name for visit in timeline.visits]
 
@@ -113,6 +118,25 @@ def test_first_run_promotes_the_first_champion(local: LocalPipeline, first_run: 
     assert record["captureData"]["endpointInput"]["data"] == summary["sample_request"]
     assert record["captureData"]["endpointInput"]["encoding"] == "CSV"
     assert json.loads(record["captureData"]["endpointOutput"]["data"]) == json.loads(answered)
+    # The champion's package names its own data-quality baseline, in Model Monitor's formats.
+    sagemaker = local.client("sagemaker")
+    listed = sagemaker.list_model_packages(
+        ModelPackageGroupName=local.pipeline.outputs["ModelPackageGroupName"],
+        SortBy="CreationTime",
+        SortOrder="Ascending",
+    )["ModelPackageSummaryList"]
+    package = sagemaker.describe_model_package(ModelPackageName=listed[0]["ModelPackageArn"])  # the first run's
+    quality = package["DriftCheckBaselines"]["ModelDataQuality"]
+    statistics = json.loads(read_s3(local, quality["Statistics"]["S3Uri"]))
+    constraints = json.loads(read_s3(local, quality["Constraints"]["S3Uri"]))
+    inputs = [feature["name"] for feature in statistics["features"]]
+    assert inputs == [feature["name"] for feature in constraints["features"]]
+    dataset = local.pipeline.config.dataset
+    assert inputs == [
+        column
+        for column in dataset.schema_
+        if column not in (dataset.target, dataset.id_column, dataset.timestamp_column, *dataset.exclude_columns)
+    ]
 
 
 @pytest.mark.usefixtures("champion")

@@ -175,7 +175,8 @@ class SageMakerWorld:
         )
         return name
 
-    def create_config(self, name: str, model: str, instances: int = 1) -> str:
+    def create_config(self, name: str, model: str, instances: int = 1, **extra: Any) -> str:
+        """An endpoint config of one variant; `extra` are more CreateEndpointConfig fields."""
         self.sm.create_endpoint_config(
             EndpointConfigName=name,
             ProductionVariants=[
@@ -187,6 +188,7 @@ class SageMakerWorld:
                     "InitialVariantWeight": 1.0,
                 }
             ],
+            **extra,
         )
         return name
 

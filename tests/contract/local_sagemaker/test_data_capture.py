@@ -32,18 +32,7 @@ def capture_config(world: SageMakerWorld, prefix: str, percent: int = 100, **ext
 
 def capturing_endpoint(world: SageMakerWorld, name: str, capture: dict[str, Any]) -> str:
     world.create_model(f"{name}-v1", "v1", factor=2)
-    world.sm.create_endpoint_config(
-        EndpointConfigName=f"{name}-v1",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-v1",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-        DataCaptureConfig=capture,
-    )
+    world.create_config(f"{name}-v1", f"{name}-v1", DataCaptureConfig=capture)
     world.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1")
     world.endpoint_status(name, "InService")
     return name
@@ -138,17 +127,8 @@ def test_a_sampling_of_zero_or_capture_turned_off_writes_nothing(world: SageMake
 def test_a_capture_config_aws_refuses_is_a_validation_exception(world: SageMakerWorld, unique_name: str) -> None:
     world.create_model(f"{unique_name}-v1", "v1")
     with pytest.raises(ClientError) as refused:
-        world.sm.create_endpoint_config(
-            EndpointConfigName=f"{unique_name}-v1",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": f"{unique_name}-v1",
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                }
-            ],
-            DataCaptureConfig=capture_config(world, "capture", percent=101),
+        world.create_config(
+            f"{unique_name}-v1", f"{unique_name}-v1", DataCaptureConfig=capture_config(world, "capture", percent=101)
         )
     # botocore sagemaker/2017-07-24/service-2.json, SamplingPercentage: 0-100.
     assert refused.value.response["Error"]["Code"] == "ValidationException"

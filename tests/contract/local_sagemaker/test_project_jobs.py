@@ -89,7 +89,12 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
                 "S3InputMode": "File",
             },
         }
-        for name, uri in (("code", code_prefix), ("model", model_uri), ("test", f"{data}/test/"))
+        for name, uri in (
+            ("code", code_prefix),
+            ("model", model_uri),
+            ("test", f"{data}/test/"),
+            ("train", f"{data}/train/"),
+        )
     ]
     world.sm.create_processing_job(
         ProcessingJobName=f"{unique_name}-eval",
@@ -102,6 +107,8 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
                 "/opt/ml/processing/input/model",
                 "--test-dir",
                 "/opt/ml/processing/input/test",
+                "--train-dir",
+                "/opt/ml/processing/input/train",
                 "--output-dir",
                 "/opt/ml/processing/output/evaluation",
                 "--champion-model-uri",
@@ -137,6 +144,11 @@ def test_train_evaluate_and_serve_the_project_model(world: SageMakerWorld, uniqu
     assert evaluation_job["ProcessingJobStatus"] == "Completed", evaluation_job.get("FailureReason")
     evaluation = json.loads(world.get(f"s3://{world.bucket}/{unique_name}/evaluation/evaluation.json"))
     assert evaluation["champion"] is None and 0.0 <= evaluation["candidate"]["roc_auc"] <= 1.0
+    # The baseline came out with the evaluation, one feature per request column the model reads.
+    statistics = json.loads(world.get(f"s3://{world.bucket}/{unique_name}/evaluation/baseline/statistics.json"))
+    model = evaluation["model"]
+    inputs = [column for column in model["feature_columns"] if column in model["raw_columns"]]
+    assert [feature["name"] for feature in statistics["features"]] == inputs
 
     # Served as the pipeline serves it: registered, then a model made from the package version.
     world.sm.create_model_package_group(ModelPackageGroupName=unique_name)

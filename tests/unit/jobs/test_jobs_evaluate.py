@@ -28,18 +28,19 @@ from tests.support.sagemaker import IMAGE
 
 
 def processing_layout(root: Path, archive: Path, test_dir: Path) -> dict[str, Path]:
-    """/opt/ml/processing/{input/model,input/test,output/evaluation} under `root`."""
+    """/opt/ml/processing/{input/model,input/test,input/train,output/evaluation} under `root`."""
     base = root / "opt" / "ml" / "processing"
     model_dir, test_copy, output = base / "input" / "model", base / "input" / "test", base / "output" / "evaluation"
     model_dir.mkdir(parents=True)
     shutil.copy(archive, model_dir / "model.tar.gz")
     shutil.copytree(test_dir, test_copy)
-    return {"model": model_dir, "test": test_copy, "output": output}
+    shutil.copytree(test_dir.with_name("train"), base / "input" / "train")
+    return {"model": model_dir, "test": test_copy, "train": base / "input" / "train", "output": output}
 
 
 def processing_args(layout: dict[str, Path], champion: str) -> list[str]:
     return [
-        "--model-dir", str(layout["model"]), "--test-dir", str(layout["test"]),
+        "--model-dir", str(layout["model"]), "--test-dir", str(layout["test"]), "--train-dir", str(layout["train"]),
         "--output-dir", str(layout["output"]), "--champion-model-uri", champion,
     ]  # fmt: skip
 
@@ -66,6 +67,16 @@ def test_a_first_model_is_evaluated_without_a_champion(
     assert evaluation["test_window"]["end"] == stamps.max().isoformat().replace("+00:00", "Z")
     assert evaluation["model"]["feature_columns"][-1] == "log_amount"
     assert evaluation["model"]["hyperparameters"]["max_iter"] == 60
+
+    # The candidate's baseline: one feature per request column, over the training split.
+    statistics = json.loads((layout["output"] / evaluation["baseline"]["statistics"]).read_text())
+    constraints = json.loads((layout["output"] / evaluation["baseline"]["constraints"]).read_text())
+    model = evaluation["model"]
+    inputs = [column for column in model["feature_columns"] if column in model["raw_columns"]]
+    assert [feature["name"] for feature in statistics["features"]] == inputs
+    assert [feature["name"] for feature in constraints["features"]] == inputs
+    assert "transaction_id" not in inputs and "event_time" not in inputs
+    assert statistics["dataset"]["item_count"] == len(pd.read_parquet(processed_dir / "train"))
 
     plots = evaluation["report"]["plots"]
     assert set(plots) == {"roc", "precision_recall", "calibration"}
