@@ -245,8 +245,13 @@ def complete_row(data: DataFile, columns: Sequence[str]) -> str | None:
     when no row has them all, or a value holds a comma or quote that a bare CSV line cannot)."""
     if any(column not in data.columns for column in columns):
         return None
-    for index in range(data.rows):
-        values = ["" if data.columns[column][index] is None else str(data.columns[column][index]) for column in columns]
-        if all(value.strip() for value in values) and not any(mark in "".join(values) for mark in ',"\n'):
-            return ",".join(values)
+    return next((line for index in range(data.rows) if (line := csv_line(data, columns, index))), None)
+
+
+def csv_line(data: DataFile, columns: Sequence[str], index: int) -> str | None:
+    """Row `index` of `data` as one bare CSV line of `columns`, or None when a value is missing or holds a
+    comma, quote or newline (what the endpoint's CSV reader takes: a request row)."""
+    values = ["" if data.columns[column][index] is None else str(data.columns[column][index]) for column in columns]
+    if all(value.strip() for value in values) and not any(mark in "".join(values) for mark in ',"\n'):
+        return ",".join(values)
     return None

@@ -1,5 +1,6 @@
 """`retrain invoke`: a prediction from the live endpoint; by default for a sample row (the demo's, or for
-another dataset a complete row of the newest landed file)."""
+another dataset a complete row of the newest landed file). `--replay DAYS` sends the landed rows of the
+newest days instead (`cli/replay.py`), bounded by `--max-requests`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from cli.landing import sample_request
 from cli.pipeline import DeployedPipeline
+from cli.replay import MAX_DAYS, MAX_REQUESTS, replay
 from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 
@@ -17,12 +19,33 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("invoke", help="a sample prediction from the live endpoint")
     parser.add_argument("--body", default=None, help="CSV row(s) of raw columns in schema order, without the target")
     parser.add_argument("--content-type", default="text/csv", choices=("text/csv", "application/json"))
+    parser.add_argument(
+        "--replay",
+        type=int,
+        metavar="DAYS",
+        default=None,
+        help=f"send every complete landed row of the newest DAYS days (1-{MAX_DAYS}), each with its id as InferenceId",
+    )
+    parser.add_argument(
+        "--max-requests", type=int, default=1000, help=f"at most this many replayed requests (1-{MAX_REQUESTS})"
+    )
     parser.add_argument("--config", default=DEFAULT_CONFIG_FILE)
     parser.set_defaults(handler=invoke)
 
 
 def invoke(args: argparse.Namespace) -> int:
     pipeline = DeployedPipeline.connect(args.config)
+    if args.replay is not None:
+        if args.body is not None:
+            raise RetrainError("--replay sends landed rows; leave out --body")
+        s3, runtime = pipeline.client("s3"), pipeline.client("sagemaker-runtime")
+        result = replay(
+            pipeline.config, s3, runtime, pipeline.bucket, pipeline.endpoint_name, args.replay, args.max_requests
+        )
+        print(result.summary(pipeline.endpoint_name))
+        for message in result.refused:
+            print(f"  refused: {message}")
+        return 0
     body = args.body if args.body is not None else sample_request(pipeline.config, pipeline)
     runtime = pipeline.client("sagemaker-runtime")
     try:

@@ -27,6 +27,7 @@ import pytest
 
 from cli.executions import read_timeline
 from cli.landing import append_demo_days, new_data_window, sample_request
+from cli.replay import landed_requests, newest_day_keys
 from local.aws import LocalAws
 from local.home import StateDirectory
 from retrain.runs import Timeline
@@ -167,14 +168,15 @@ def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     assert update is not None and update.input["run"]["deployment"]["traffic_routing"]["Type"] == "CANARY"
     endpoint = local.endpoint()
     assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] != before
-    # The new fleet captures its traffic as the old one did.
-    local.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=endpoint["EndpointName"],
-        ContentType="text/csv",
-        Body=summary["sample_request"],
-        InferenceId="canary",
-    )
-    assert local.captured("canary")[1]["captureData"]["endpointInput"]["data"] == summary["sample_request"]
+    # The new fleet captures its traffic as the old one did: the newest landed day, replayed.
+    replayed = local.retrain("invoke", "--replay", "1", "--max-requests", "5")
+    printed, complaint = replayed.communicate(timeout=120)
+    assert replayed.returncode == 0, complaint
+    assert "replayed 5 landed rows of 1 day(s)" in printed and "5 answered" in printed
+    pipeline = local.pipeline
+    _, keys = newest_day_keys(local.client("s3"), pipeline.bucket, pipeline.config.data.landing_prefix, 1)
+    inference_id, request = next(landed_requests(local.client("s3"), pipeline.bucket, keys, pipeline.config))
+    assert local.captured(inference_id)[1]["captureData"]["endpointInput"]["data"] == request
     assert "new fleet" in stderr  # the traffic split was shown during the canary
 
 

@@ -1,0 +1,86 @@
+"""`retrain invoke --replay DAYS`: the landed rows of the newest days sent to the endpoint, one CSV request
+each with the row's id as InferenceId, bounded, in the order they landed."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from cli.replay import replay, request_columns
+from retrain.config import RetrainConfig, load_config
+from retrain.errors import RetrainError
+from tests.support.datasets import config_file, orders
+from tests.support.fake_stack import FakeStack
+
+DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+
+
+class ModelError(ClientError):
+    pass
+
+
+class ValidationError(ClientError):
+    pass
+
+
+class RecordingRuntime:
+    """sagemaker-runtime that answers every request, or refuses the ones whose id is in `refuse`."""
+
+    class exceptions:
+        pass
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.exceptions.ModelError = ModelError  # type: ignore[attr-defined]
+        self.exceptions.ValidationError = ValidationError  # type: ignore[attr-defined]
+        self.calls: list[dict[str, Any]] = []
+        self.refuse = refuse
+
+    def invoke_endpoint(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        if request["InferenceId"] in self.refuse:
+            raise ModelError({"Error": {"Code": "ModelError"}, "OriginalMessage": "bad row"}, "InvokeEndpoint")
+        return {"Body": b"{}"}
+
+
+@pytest.fixture
+def landed(stack: FakeStack, tmp_path: Path) -> RetrainConfig:
+    config = load_config(config_file(tmp_path))
+    s3 = stack.client("s3")
+    for day in DAYS:
+        frame = orders([day], per_day=3)
+        key = f"{config.data.landing_prefix}date={day.isoformat()}/orders.csv"
+        s3.put_object(Bucket=stack.bucket, Key=key, Body=frame.to_csv(index=False).encode())
+    return config
+
+
+def test_the_newest_days_rows_are_sent_with_their_ids(stack: FakeStack, landed: RetrainConfig) -> None:
+    runtime = RecordingRuntime(refuse=("o-20260303-1",))
+    result = replay(landed, stack.client("s3"), runtime, stack.bucket, "ep", days=2, max_requests=100)
+    assert result.days == ["2026-03-02", "2026-03-03"]
+    assert [call["InferenceId"] for call in runtime.calls] == [f"o-2026030{d}-{n}" for d in (2, 3) for n in range(3)]
+    assert {call["ContentType"] for call in runtime.calls} == {"text/csv"}
+    assert {call["EndpointName"] for call in runtime.calls} == {"ep"}
+    first = runtime.calls[0]["Body"].split(",")
+    expected = orders([DAYS[1]], per_day=3).iloc[0]
+    assert first == [str(expected[column]) for column in request_columns(landed)]
+    assert (result.sent, result.answered, result.refused) == (6, 5, ["bad row"])
+    assert "replayed 6 landed rows of 2 day(s) (2026-03-02 to 2026-03-03)" in result.summary("ep")
+
+
+def test_the_replay_is_bounded(stack: FakeStack, landed: RetrainConfig) -> None:
+    runtime = RecordingRuntime()
+    result = replay(landed, stack.client("s3"), runtime, stack.bucket, "ep", days=3, max_requests=4)
+    assert result.sent == len(runtime.calls) == 4
+    for days, limit, message in ((0, 10, "--replay takes 1 to 90"), (1, 0, "--max-requests takes 1 to 10000")):
+        with pytest.raises(RetrainError, match=message):
+            replay(landed, stack.client("s3"), runtime, stack.bucket, "ep", days=days, max_requests=limit)
+
+
+def test_nothing_landed_is_a_clear_error(stack: FakeStack, tmp_path: Path) -> None:
+    config = load_config(config_file(tmp_path))
+    with pytest.raises(RetrainError, match=r"nothing landed under .* land data first"):
+        replay(config, stack.client("s3"), RecordingRuntime(), stack.bucket, "ep", days=1, max_requests=1)
