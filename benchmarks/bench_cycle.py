@@ -8,11 +8,12 @@ For each run: the command's wall time, the execution's duration, per-state times
 the work itself (the Glue job's ExecutionTime, the training and processing jobs' start-to-end
 times) and the orchestration overhead: execution time minus that work, as a share.
 
-    python benchmarks/bench_cycle.py   # writes benchmarks/results/cycle.json
+    python benchmarks/bench_cycle.py [--output FILE]   # writes benchmarks/results/cycle.json by default
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -102,7 +103,11 @@ def measure(aws: LocalAws, label: str, wall: float, stdout: str) -> dict[str, An
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-cycle-") as scratch:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where the figures go (default: %(default)s)")
+    output = parser.parse_args().output
+    # A process the local AWS started may still write under it while it is removed: figures first.
+    with tempfile.TemporaryDirectory(prefix="bench-cycle-", ignore_cleanup_errors=True) as scratch:
         home = StateDirectory(Path(scratch) / "home")
         port = free_port()
         env = {**os.environ, "RETRAIN_HOME": str(home.root), "RETRAIN_LOCAL_PORT": str(port)}
@@ -125,8 +130,8 @@ def main() -> None:
         "sagemaker_clock_scale": configured_clock_scale(env),
         "runs": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(document, indent=2))
 
 

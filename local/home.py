@@ -19,6 +19,15 @@ DEFAULT_HOME_NAME = ".retrain"
 _ROOT_MARKERS = ("retrain.toml", "pyproject.toml")
 
 
+def user_cache_directory(override_env: str, name: str) -> Path:
+    """A cache every local AWS of a user shares: `override_env` if set, else `<XDG cache>/retrain-pipeline/<name>`."""
+    configured = os.environ.get(override_env)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "retrain-pipeline" / name
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest ancestor of `start` (default: the working directory) holding `retrain.toml`."""
     here = (start or Path.cwd()).resolve()

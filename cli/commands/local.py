@@ -1,10 +1,13 @@
-"""`retrain local up|status|down|reset`: the embedded local AWS.
+"""`retrain local up|status|down|runtimes|reset`: the embedded local AWS.
 
 State lives under `RETRAIN_HOME` (default `.retrain/` at the project root); the port is
 `RETRAIN_LOCAL_PORT` (default 4566). Nothing is bound but 127.0.0.1. `up` also deploys the stack
 (as `retrain deploy` does, skipped when nothing changed), so the AWS CLI sees a ready pipeline.
 SageMaker's rollout clocks (canary bakes, termination wait, alarm periods) run at
 `SAGEMAKER_CLOCK_SCALE` (default 1/60: a minute in a second), read when the local AWS starts.
+`runtimes` builds the isolated Python environments the local SageMaker runs jobs and model servers in
+(docs/runtimes.md), once per user under `RETRAIN_RUNTIME_CACHE` (default the user's cache folder);
+deploying the stack (`up`, `retrain run`, `retrain deploy`) builds them when missing.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ def register(subparsers: Any) -> None:
     down.add_argument("--timeout", type=float, default=30.0, help="seconds to wait before killing it (default 30)")
     down.set_defaults(handler=_down)
 
+    runtimes = commands.add_parser(
+        "runtimes",
+        help="build the isolated environments SageMaker jobs and model servers run in (once; a deploy does it too)",
+    )
+    runtimes.set_defaults(handler=_runtimes)
+
     reset = commands.add_parser("reset", help="delete everything the local AWS holds")
     reset.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=_reset)
@@ -64,6 +73,14 @@ def _deploy(aws: LocalAws, args: argparse.Namespace) -> None:
     if not args.no_deploy:
         pipeline = deploy_into(aws, args.config, lambda line: print(line, file=sys.stderr, flush=True))
         print(f"stack {pipeline.config.pipeline.name} deployed: state machine {pipeline.state_machine_arn}")
+
+
+def _runtimes(args: argparse.Namespace) -> int:
+    from local.sagemaker.images import build_environments  # the local SageMaker, only when it is needed
+
+    for entry in build_environments(lambda line: print(line, file=sys.stderr, flush=True)):
+        print(entry)
+    return 0
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from local.home import user_cache_directory
+
 CACHE_ENV = "RETRAIN_SYNTH_CACHE"
 DEFAULT_KEEP = 8
 _LAYOUT = "v1"  # bump when what an entry holds changes
@@ -27,11 +29,7 @@ _LAYOUT = "v1"  # bump when what an entry holds changes
 
 def default_cache_directory() -> Path:
     """`RETRAIN_SYNTH_CACHE`, else the user's cache folder (XDG)."""
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "retrain-pipeline" / "synth"
+    return user_cache_directory(CACHE_ENV, "synth")
 
 
 class SynthCache:

@@ -1,18 +1,16 @@
 """Managed scripts see their runtime's packages only: an import guard built from a runtime profile.
 
-On AWS a SageMaker job or model server runs in its framework image and can import what the image
-installs, nothing else (the SageMaker scikit-learn 1.2-1 image has no matplotlib, for one). Locally
-the scripts run on this machine's interpreter, whose environment holds every package of the project.
+On AWS a Lambda function imports its zip, its layers and the runtime's boto3, and a Glue job what Glue
+provides, nothing else. Locally a Lambda worker and a Glue Spark driver run on this machine's
+interpreter, whose environment holds every package of the project. (SageMaker's scripts run in isolated
+environments instead, `environments.py`; the profile reading here serves them too.)
 
-The faithful mechanism would be one virtual environment per profile with the image's Python and
-exact versions; this machine cannot build that (Python 3.9 and wheels such as pandas 1.1.3 do not
-install here). The nearest faithful mechanism, used instead: every process of a guarded script
-starts with `import_guard/sitecustomize.py` first on its `PYTHONPATH`, which installs a meta path
-finder refusing, with the interpreter's own `ModuleNotFoundError: No module named 'x'`, each
-top-level module of an installed distribution that is neither in the profile nor a runtime
-dependency of one (as installed here). The standard library and the script's own folders are never
-refused. What it cannot close (versions, Python 3.9 vs 3.11, packages of the image not installed
-here) is listed in docs/runtimes.md.
+The mechanism: every process of a guarded script starts with `import_guard/sitecustomize.py` first on
+its `PYTHONPATH`, which installs a meta path finder refusing, with the interpreter's own
+`ModuleNotFoundError: No module named 'x'`, each top-level module of an installed distribution that is
+neither in the profile nor a runtime dependency of one (as installed here). The standard library and the
+script's own folders are never refused. What it cannot close (versions, packages of the runtime not
+installed here) is listed in docs/runtimes.md.
 """
 
 from __future__ import annotations

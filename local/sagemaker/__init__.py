@@ -10,7 +10,6 @@ holds from a previous run.
 from __future__ import annotations
 
 import atexit
-import sys
 from typing import Any
 
 from local.sagemaker.service import LocalSageMaker
@@ -27,14 +26,14 @@ def install(points: Any) -> LocalSageMaker:
     (SageMaker keeps its records, work directories, logs and staged models under
     `<home>/emulator/sagemaker`) and its `endpoint_url` the emulator's address, which jobs and model
     servers use to reach the local S3, CloudWatch and CloudWatch Logs. Jobs and model servers run
-    on this Python, which has the project's scikit-learn.
+    on the interpreter of their image's isolated environment (`retrain local runtimes` builds it).
     """
     from local.sagemaker import emulator_hook
 
     global _installed
     if _installed is not None:
         _installed.shutdown()
-    service = LocalSageMaker(points.endpoint_url, points.home.root / "emulator", sys.executable)
+    service = LocalSageMaker(points.endpoint_url, points.home.root / "emulator")
     emulator_hook.register(service, points)
     service.start()
     _installed = service

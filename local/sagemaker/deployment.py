@@ -76,7 +76,6 @@ class EndpointManager:
         router: EndpointRouter,
         stager: ModelStager,
         clients: Any,
-        interpreter: str,
         state_dir: Path,
         ship_logs: bool = True,
         clock: ClockScale | None = None,
@@ -86,7 +85,6 @@ class EndpointManager:
         self._router = router
         self._stager = stager
         self._clients = clients
-        self._interpreter = interpreter
         self._state_dir = state_dir
         self._ship_logs = ship_logs
         self._lock = threading.Lock()
@@ -189,7 +187,7 @@ class EndpointManager:
                 )
 
             # One process serves every instance of the variant (fleet.py says why).
-            variant.instances.append(VariantInstance(variant.name, staged, log_factory, self._interpreter, aws))
+            variant.instances.append(VariantInstance(variant.name, staged, log_factory, aws))
             variants.append(variant)
         return Fleet(endpoint["EndpointName"], config["EndpointConfigName"], variants)
 

@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.runtime.environments import EnvironmentMissing
 from local.runtime.process import ScriptProcess
 from local.runtime.staging import NoObjectsFound, S3Staging
 from local.sagemaker.errors import SageMakerError
-from local.sagemaker.images import ImportGuards, UnknownImage
+from local.sagemaker.images import ContainerRuntimes, UnknownImage
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.model_containers import ModelContainers
 from local.sagemaker.store import Record
@@ -55,13 +56,13 @@ class StagedModel:
     code_dir: Path
     program: str
     environment: dict[str, str]
-    runtime_environment: dict[str, str]  # the image's import guard, the code on PYTHONPATH
+    interpreter: str  # of the image's isolated environment
 
 
 class ModelStager:
-    def __init__(self, state_dir: Path, clients: Any, containers: ModelContainers, guards: ImportGuards) -> None:
+    def __init__(self, state_dir: Path, clients: Any, containers: ModelContainers, runtimes: ContainerRuntimes) -> None:
         self._root = state_dir / "models"
-        self._guards = guards
+        self._runtimes = runtimes
         self._clients = clients
         self._containers = containers
         self._lock = threading.Lock()
@@ -98,10 +99,10 @@ class ModelStager:
         elif not submit.startswith("s3://"):
             code_dir = model_dir / "code" if (model_dir / "code").is_dir() else model_dir
         try:
-            runtime = self._guards.environment(container.get("Image"), str(code_dir))
-        except UnknownImage as error:
+            interpreter = self._runtimes.interpreter(container.get("Image"))
+        except (UnknownImage, EnvironmentMissing) as error:
             raise FleetStartError(f"Could not start model {model['ModelName']}: {error}") from error
-        return StagedModel(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM", ""), environment, runtime)
+        return StagedModel(model_dir, code_dir, environment.get("SAGEMAKER_PROGRAM", ""), environment, interpreter)
 
 
 class VariantInstance:
@@ -112,7 +113,6 @@ class VariantInstance:
         variant: str,
         staged: StagedModel,
         log_factory: Callable[[str], LogStream],
-        interpreter: str,
         aws_environment: dict[str, str],
     ) -> None:
         self.variant = variant
@@ -120,7 +120,6 @@ class VariantInstance:
         self.staged = staged
         self.port = 0
         self._log = log_factory(self.instance_id)
-        self._interpreter = interpreter
         self._aws = aws_environment
         self._process: ScriptProcess | None = None
         self._port_line: queue.Queue[str] = queue.Queue()
@@ -145,10 +144,10 @@ class VariantInstance:
         # Only what the model's Environment holds and the AWS variables SageMaker gives every container:
         # SAGEMAKER_REGION, SAGEMAKER_PROGRAM... are the SDK's, in the model's Environment when set at all.
         env["PYTHONUNBUFFERED"] = "1"
-        env.update(self.staged.runtime_environment)
+        env["PYTHONPATH"] = str(self.staged.code_dir)
         self._process = ScriptProcess(
             [
-                self._interpreter,
+                self.staged.interpreter,
                 str(MODEL_SERVER),
                 "--model-dir",
                 str(self.staged.model_dir),

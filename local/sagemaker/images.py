@@ -5,20 +5,38 @@ runs the entry points, never an image). An image of that framework's repository
 (`<account>.dkr.ecr.<region>.amazonaws.com/sagemaker-scikit-learn:<version>-cpu-py3`) selects the
 profile of its version in `profiles/`, and a version without one is refused; any other image runs
 under the default profile, the version the project deploys (retrain.toml `[training]
-framework_version`), so that no container ever sees the project's own environment.
+framework_version`), so that no container ever sees the project's own environment: it runs on the
+interpreter of its profile's isolated environment (local/runtime/environments.py), which holds the
+image's packages only.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from local.runtime.isolation import ImportGuard, RuntimeProfile
+from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
 
 PROFILES = Path(__file__).with_name("profiles")
 DEFAULT_VERSION = "1.2-1"
 _FRAMEWORK_IMAGE = re.compile(r"(?:^|/)sagemaker-scikit-learn:(?P<version>\d+\.\d+-\d+)(?:-|$)")
+
+
+def build_environments(report: Callable[[str], None]) -> list[Path]:
+    """The isolated environment of every profile, each built unless it is (reported: it needs the package
+    index and a minute or two)."""
+    environments, entries = RuntimeEnvironments(), []
+    for path in sorted(PROFILES.glob("sklearn-*.toml")):
+        spec = EnvironmentSpec.from_profile(path)
+        if not environments.is_built(spec):
+            report(f"building the runtime environment {spec.name} (once; it needs the package index) ...")
+        entry, built = environments.build(spec)
+        if built:
+            report(f"runtime environment {spec.name} built in {entry}")
+        entries.append(entry)
+    return entries
 
 
 class UnknownImage(Exception):
@@ -43,19 +61,19 @@ def profile_path(image: str | None) -> Path:
     return path
 
 
-class ImportGuards:
-    """One import guard per profile, its config kept under the local SageMaker's state directory."""
+class ContainerRuntimes:
+    """The isolated environment of each image's profile (local/runtime/environments.py), looked up once."""
 
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        self._guards: dict[Path, ImportGuard] = {}
+    def __init__(self, environments: RuntimeEnvironments | None = None) -> None:
+        self._environments = environments or RuntimeEnvironments()
+        self._interpreters: dict[Path, str] = {}
         self._lock = threading.Lock()
 
-    def environment(self, image: str | None, python_path: str | None) -> dict[str, str]:
-        """What starts a container's process under its image's guard (`PYTHONPATH` included); UnknownImage
-        when the image has no profile."""
+    def interpreter(self, image: str | None) -> str:
+        """The Python a container of `image` runs on; UnknownImage when the image has no profile,
+        EnvironmentMissing when its environment is not built."""
         path = profile_path(image)
-        with self._lock:  # one writer of a profile's config at a time
-            if path not in self._guards:
-                self._guards[path] = ImportGuard(RuntimeProfile.load(path), self._folder)
-            return self._guards[path].environment(python_path)
+        with self._lock:
+            if path not in self._interpreters:
+                self._interpreters[path] = self._environments.interpreter(EnvironmentSpec.from_profile(path))
+            return self._interpreters[path]

@@ -1,6 +1,7 @@
 """What training and processing job runners share: a thread per job, its process, its log stream.
 
-A subclass names its kind and says how its job runs (`_run_in`), how it records a stop and how it
+A subclass names its kind and says which image its job runs (`_image`: the job runs on the interpreter of
+that image's isolated environment), how it runs (`_run_in`), how it records a stop and how it
 records a failure of the runner itself; the lifecycle around that is the same for every job.
 """
 
@@ -11,7 +12,9 @@ import shutil
 import threading
 from typing import ClassVar
 
+from local.runtime.environments import EnvironmentMissing
 from local.runtime.staging import S3Staging
+from local.sagemaker.images import UnknownImage
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobProcess
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.store import Record, StateStore
@@ -68,11 +71,16 @@ class JobRunner:
         record = self._store.get(self.KIND, self.name)
         assert record is not None
         region = record["_Region"]
+        try:
+            interpreter = self._context.runtimes.interpreter(self._image(record))
+        except (UnknownImage, EnvironmentMissing) as error:
+            self._fail_internally(f"ClientError: {error}"[:1024])
+            return
         clients = self._context.clients
         s3 = S3Staging(clients.client("s3", region), region)  # type: ignore[attr-defined]
         work = self._context.state_dir / "work" / self.FOLDER / self.name
         shutil.rmtree(work, ignore_errors=True)
-        paths = ContainerPaths(work, self._context.interpreter)
+        paths = ContainerPaths(work, interpreter)
         log = LogStream(
             clients.client("logs", region) if self._context.ship_logs else None,  # type: ignore[attr-defined]
             self.LOG_GROUP,
@@ -85,6 +93,9 @@ class JobRunner:
             log.close()
 
     # --- what each kind of job says itself ----------------------------------------------------
+
+    def _image(self, record: Record) -> str | None:
+        raise NotImplementedError
 
     def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         raise NotImplementedError

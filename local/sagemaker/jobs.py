@@ -1,7 +1,7 @@
 """Running a job's container command as a local process, the way SageMaker runs the container.
 
 `ContainerPaths` maps the container's `/opt/ml/...` layout onto a work directory and the container's
-Python onto the interpreter that has the project's libraries; `JobProcess` runs the command as a
+Python onto the interpreter of its image's isolated environment; `JobProcess` runs the command as a
 `local.runtime` script process: output to the job's log stream, the error lines kept for
 `FailureReason`, `Stop*` and `MaxRuntimeInSeconds` ending the whole process group.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from local.runtime.failures import read_failure
 from local.runtime.process import Ending, ScriptProcess
-from local.sagemaker.images import ImportGuards
+from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.logstream import LogStream
 
 CONTAINER_ROOT = "/opt/ml"
@@ -135,9 +135,8 @@ class JobContext:
     """What every job runner needs from the local SageMaker."""
 
     state_dir: Path
-    interpreter: str
     clients: object  # local.clients.LocalClients; typed loosely to keep this module free of boto3
-    guards: ImportGuards  # what a job's image lets it import
+    runtimes: ContainerRuntimes  # the interpreter each image's jobs run on
     ship_logs: bool = True
 
 

@@ -2,7 +2,7 @@
 
 `ProcessingInputs` are downloaded to their `LocalPath`, the command runs with `/opt/ml/processing/...`
 (in the entry point, the arguments, and inside an `sh -c` command string) mapped to the job's work
-directory and the container's Python mapped to the project's interpreter, then every
+directory and the container's Python mapped to the interpreter of its image's isolated environment, then every
 `ProcessingOutputConfig` output is uploaded from its `LocalPath` to its `S3Uri`.
 """
 
@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 from local.runtime.staging import NoObjectsFound, S3Staging
-from local.sagemaker.images import UnknownImage
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -46,6 +45,9 @@ class ProcessingJobRunner(JobRunner):
         self._store.set_fields(
             KIND, self.name, ProcessingJobStatus=status, ProcessingEndTime=now, LastModifiedTime=now, **fields
         )
+
+    def _image(self, record: Record) -> str | None:
+        return str(record["AppSpecification"].get("ImageUri") or "") or None
 
     def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         self._store.set_fields(KIND, self.name, ProcessingStartTime=time.time(), LastModifiedTime=time.time())
@@ -87,13 +89,8 @@ class ProcessingJobRunner(JobRunner):
             return
         argv = paths.map_command(command)
         aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
-        env = base_environment(self._context.interpreter, aws)
+        env = base_environment(paths.interpreter, aws)
         env.update({key: paths.map_text(value) for key, value in (record.get("Environment") or {}).items()})
-        try:
-            env.update(self._context.guards.environment(app.get("ImageUri"), env.get("PYTHONPATH")))
-        except UnknownImage as error:
-            self._finish("Failed", FailureReason=f"ClientError: {error}"[:1024])
-            return
         processing_root = paths.host("/opt/ml/processing")
         processing_root.mkdir(parents=True, exist_ok=True)
         paths.host("/opt/ml/output").mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from local.sagemaker.api import ControlPlane
 from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.fleet import ModelStager
-from local.sagemaker.images import ImportGuards
+from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.metrics import InvocationMetrics
 from local.sagemaker.model_containers import ModelContainers
@@ -38,8 +38,8 @@ class LocalSageMaker:
         self,
         endpoint_url: str,
         state_dir: Path,
-        interpreter: str,
         *,
+        runtimes: ContainerRuntimes | None = None,
         region: str = "us-east-1",
         ship_logs: bool = True,
         publish_metrics: bool = True,
@@ -54,13 +54,12 @@ class LocalSageMaker:
         self.metrics = InvocationMetrics(publish)
         registry = ModelRegistry(self.store)
         containers = ModelContainers(registry)
-        guards = ImportGuards(self.root / "runtimes")  # every container runs under its image's profile
+        runtimes = runtimes or ContainerRuntimes()  # every container runs in its image's isolated environment
         self.endpoints = EndpointManager(
             self.store,
             self.router,
-            ModelStager(self.root, self.clients, containers, guards),
+            ModelStager(self.root, self.clients, containers, runtimes),
             self.clients,
-            interpreter,
             self.root,
             ship_logs=ship_logs,
             clock=clock or ClockScale.from_environment(),
@@ -69,7 +68,7 @@ class LocalSageMaker:
             self.store,
             self.endpoints,
             registry,
-            JobContext(self.root, interpreter, self.clients, guards, ship_logs=ship_logs),
+            JobContext(self.root, self.clients, runtimes, ship_logs=ship_logs),
             containers,
         )
         self.capture = CaptureWriter(self._put_capture)

@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 from local.runtime.staging import NoObjectsFound, S3Staging
-from local.sagemaker.images import UnknownImage
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -124,6 +123,9 @@ class TrainingJobRunner(JobRunner):
             **fields,
         )
 
+    def _image(self, record: Record) -> str | None:
+        return (record.get("AlgorithmSpecification") or {}).get("TrainingImage")
+
     def _run_in(self, record: Record, paths: ContainerPaths, s3: S3Staging, log: LogStream, region: str) -> None:
         self._set_secondary("Downloading", TrainingStartTime=time.time())
         raw_hps: dict[str, str] = record.get("HyperParameters") or {}
@@ -200,14 +202,10 @@ class TrainingJobRunner(JobRunner):
         (config_dir / "inputdataconfig.json").write_text(json.dumps(input_config), encoding="utf-8")
         (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config), encoding="utf-8")
 
-        try:
-            env = self._environment(record, paths, decoded, user_hps, channels, input_config, resource_config, region)
-        except UnknownImage as error:
-            self._finish("Failed", "Failed", FailureReason=f"ClientError: {error}"[:1024])
-            return
+        env = self._environment(record, paths, decoded, user_hps, channels, input_config, resource_config, region)
         args = [paths.map_text(arg) for arg in to_cmd_args(user_hps)]
         if str(program).endswith(".py"):
-            argv = [self._context.interpreter, str(program), *args]
+            argv = [paths.interpreter, str(program), *args]
         elif str(program).endswith(".sh"):
             argv = ["/bin/sh", str(program), *args]
         else:
@@ -247,7 +245,7 @@ class TrainingJobRunner(JobRunner):
         region: str,
     ) -> dict[str, str]:
         aws = self._context.clients.process_environment(region)  # type: ignore[attr-defined]
-        env = base_environment(self._context.interpreter, aws)
+        env = base_environment(paths.interpreter, aws)
         program = str(decoded["sagemaker_program"])
         module_name = program[:-3] if program.endswith(".py") else program
         code_dir = str(paths.host("/opt/ml/code"))
@@ -311,9 +309,7 @@ class TrainingJobRunner(JobRunner):
             env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
         for key, value in (record.get("Environment") or {}).items():
             env[key] = paths.map_text(value)
-        image = (record.get("AlgorithmSpecification") or {}).get("TrainingImage")
-        python_path = os.pathsep.join(filter(None, [code_dir, env.get("PYTHONPATH")]))
-        env.update(self._context.guards.environment(image, python_path))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [code_dir, env.get("PYTHONPATH")]))
         return env
 
     def _scan_metrics(self, record: Record) -> Any:

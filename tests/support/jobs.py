@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -44,16 +43,17 @@ def run_script(
     script: str, args: Sequence[str], env: dict[str, str] | None = None, *, image: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a job file as its container would: `python <script> <args>` from the folder of the code; with
-    `image` (a SageMaker image URI), under that image's import guard, as the local SageMaker runs it."""
-    guard: dict[str, str] = {}
+    `image` (a SageMaker image URI), on that image's isolated environment, as the local SageMaker runs it."""
+    interpreter, environment = sys.executable, {**os.environ, **(env or {})}
     if image is not None:
-        from local.sagemaker.images import ImportGuards
+        from local.sagemaker.images import ContainerRuntimes
 
-        guard = ImportGuards(Path(tempfile.mkdtemp(prefix="guard-"))).environment(image, None)
+        interpreter = ContainerRuntimes().interpreter(image)
+        environment.pop("PYTHONPATH", None)  # the project's folders are not in the container
     return subprocess.run(
-        [sys.executable, str(JOBS_DIR / script), *args],
+        [interpreter, str(JOBS_DIR / script), *args],
         cwd=JOBS_DIR,
-        env={**os.environ, **(env or {}), **guard},
+        env=environment,
         capture_output=True,
         text=True,
         timeout=SCRIPT_TIMEOUT_SECONDS,

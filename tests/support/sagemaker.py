@@ -157,8 +157,11 @@ class SageMakerWorld:
         bucket, _, key = uri[len("s3://") :].partition("/")
         return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
-    def create_model(self, name: str, version: str, **behaviour: Any) -> str:
-        model_uri = self.put(
+    def create_model(
+        self, name: str, version: str, *, model_uri: str | None = None, code_uri: str | None = None, **behaviour: Any
+    ) -> str:
+        """A model of the test inference script (or `code_uri`) with a model.json of `behaviour` (or `model_uri`)."""
+        model_uri = model_uri or self.put(
             f"models/{name}/model.tar.gz", targz({"model.json": json.dumps({"version": version, **behaviour})})
         )
         self.sm.create_model(
@@ -169,7 +172,7 @@ class SageMakerWorld:
                 "ModelDataUrl": model_uri,
                 "Environment": {
                     "SAGEMAKER_PROGRAM": "inference.py",
-                    "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{self.bucket}/code/inference.tar.gz",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": code_uri or f"s3://{self.bucket}/code/inference.tar.gz",
                 },
             },
         )

@@ -22,6 +22,7 @@ from tests.support.jobs import (
     training_env,
     write_processed,
 )
+from tests.support.sagemaker import IMAGE
 
 
 @pytest.fixture(scope="session")
@@ -60,11 +61,9 @@ def processed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_processed(tmp_path_factory.mktemp("processed"), demo_data.DEFAULT_START, days=12, rows_per_day=600)
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> TrainedModel:
-    root = tmp_path_factory.mktemp("training")
+def _train(root: Path, processed_dir: Path, image: str | None) -> TrainedModel:
     env = training_env(root / "opt" / "ml", processed_dir)
-    result = run_script("train.py", HYPERPARAMETERS, env)
+    result = run_script("train.py", HYPERPARAMETERS, env, image=image)
     assert result.returncode == 0, result.stderr
     model_dir = Path(env["SM_MODEL_DIR"])
     return TrainedModel(
@@ -73,3 +72,16 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path)
         output_data_dir=Path(env["SM_OUTPUT_DATA_DIR"]),
         result=result,
     )
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> TrainedModel:
+    """Trained on this machine's scikit-learn, for the tests that load it in this process."""
+    return _train(tmp_path_factory.mktemp("training"), processed_dir, None)
+
+
+@pytest.fixture(scope="session")
+def trained_in_image(tmp_path_factory: pytest.TempPathFactory, processed_dir: Path) -> TrainedModel:
+    """Trained in the SageMaker image's isolated environment, for the scripts run there (a model file does
+    not cross scikit-learn versions)."""
+    return _train(tmp_path_factory.mktemp("training-image"), processed_dir, IMAGE)

@@ -46,10 +46,10 @@ def processing_args(layout: dict[str, Path], champion: str) -> list[str]:
 
 
 def test_a_first_model_is_evaluated_without_a_champion(
-    trained_model: TrainedModel, processed_dir: Path, tmp_path: Path
+    trained_in_image: TrainedModel, processed_dir: Path, tmp_path: Path
 ) -> None:
-    layout = processing_layout(tmp_path, trained_model.archive, processed_dir / "test")
-    # Under the import guard of the image it runs in on AWS (which has no matplotlib).
+    layout = processing_layout(tmp_path, trained_in_image.archive, processed_dir / "test")
+    # In the isolated environment of the image it runs in on AWS (scikit-learn 1.2.1, no matplotlib).
     result = run_script("evaluate.py", processing_args(layout, "none"), image=IMAGE)
     assert result.returncode == 0, result.stderr
 

@@ -1,0 +1,166 @@
+"""Isolated Python environments built from runtime profiles, cached by content for every local AWS of a user.
+
+A managed runtime's scripts (a SageMaker job, a model server) run on the interpreter of a virtualenv that
+holds the profile's `[local] requirements` and nothing else: never the project's venv, so a script sees the
+image's scikit-learn 1.2.1, not the project's, and cannot import what the image lacks. Building needs the
+package index once (`retrain local runtimes`, which `retrain local up` and the test environments run); after
+that everything is offline. A job whose environment is missing fails naming that command rather than
+building it there: a job never waits minutes on the network, and tests never reach it.
+
+An entry's key is the hash of its pins and of the interpreter's version, so a changed profile is a new
+entry. It is built in a temporary folder, checked (exactly the pinned distributions, their dependencies
+consistent) and renamed into place, so a reader never sees half an environment and two sessions building
+the same key race harmlessly (the loser's copy is dropped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from local.home import user_cache_directory
+from local.runtime.isolation import canonical
+from retrain.errors import RetrainError
+
+CACHE_ENV = "RETRAIN_RUNTIME_CACHE"
+BUILD_COMMAND = "retrain local runtimes"
+_LAYOUT = "v2"  # bump when what an entry holds changes
+_MARKER = "runtime.json"
+_SEED = {"pip", "setuptools"}  # what ensurepip puts in every environment
+# Prints {distribution: version} of what the environment's interpreter can import.
+_INVENTORY = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
+
+
+class EnvironmentMissing(Exception):
+    """A profile's environment is not built yet (the message names the command that builds it)."""
+
+
+class EnvironmentBuildError(RetrainError):
+    """Building or checking an environment failed (the message says how)."""
+
+
+def default_cache_directory() -> Path:
+    """`RETRAIN_RUNTIME_CACHE`, else the user's cache folder (XDG)."""
+    return user_cache_directory(CACHE_ENV, "runtimes")
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What a profile's environment holds: its name, Python version and every distribution pinned."""
+
+    name: str
+    python: str
+    pins: dict[str, str]  # canonical distribution name -> exact version
+
+    @classmethod
+    def from_profile(cls, path: Path) -> EnvironmentSpec:
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+            name, local = document["profile"]["name"], document["local"]
+            python, requirements = str(local["python"]), list(local["requirements"])
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"runtime profile {path}: no usable [local] table ({error})") from None
+        pins: dict[str, str] = {}
+        for text in requirements:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement as error:
+                raise ValueError(f"runtime profile {path}: [local] requirement {text!r}: {error}") from None
+            specifiers = list(requirement.specifier)
+            if len(specifiers) != 1 or specifiers[0].operator != "==" or "*" in specifiers[0].version:
+                raise ValueError(f"runtime profile {path}: [local] requirement {text!r} must pin one version (==)")
+            pins[canonical(requirement.name)] = specifiers[0].version
+        return cls(name, python, pins)
+
+    def requirements(self) -> list[str]:
+        return [f"{name}=={version}" for name, version in sorted(self.pins.items())]
+
+    def key(self) -> str:
+        """The entry's key: the pins, this interpreter's full version and platform."""
+        identity = json.dumps(
+            [_LAYOUT, self.requirements(), platform.python_version(), sys.platform, platform.machine()]
+        )
+        return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
+class RuntimeEnvironments:
+    """The cache of built environments: `interpreter` finds one, `build` makes one."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or default_cache_directory()
+
+    def location(self, spec: EnvironmentSpec) -> Path:
+        return self.directory / f"{spec.name}-{spec.key()}"
+
+    def is_built(self, spec: EnvironmentSpec) -> bool:
+        return (self.location(spec) / _MARKER).is_file()
+
+    def interpreter(self, spec: EnvironmentSpec) -> str:
+        """The built environment's Python; EnvironmentMissing when it is not built."""
+        entry = self.location(spec)
+        if not self.is_built(spec):
+            raise EnvironmentMissing(
+                f"the runtime environment {spec.name} is not built (looked in {entry}); "
+                f"run `{BUILD_COMMAND}` once (it needs the package index), then start the job again"
+            )
+        return str(entry / "bin" / "python")
+
+    def build(self, spec: EnvironmentSpec) -> tuple[Path, bool]:
+        """The entry, built unless it already was; True when this call built it."""
+        entry = self.location(spec)
+        if self.is_built(spec):
+            return entry, False
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if running != spec.python:
+            raise EnvironmentBuildError(
+                f"{spec.name} needs Python {spec.python} and this is {running}: build it from a Python {spec.python}"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=self.directory))
+        try:
+            # Seeded with the interpreter's own pip (ensurepip, offline), as the image has pip and setuptools:
+            # the build needs neither uv nor a pip in the project's environment.
+            venv.EnvBuilder(symlinks=True, with_pip=True, clear=True).create(staging)
+            python = str(staging / "bin" / "python")
+            pip = [python, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+            # --no-deps: the pins are the whole closure, so resolution cannot drift with the index's day.
+            if spec.pins:
+                _run([*pip, "install", "--quiet", "--only-binary=:all:", "--no-deps", *spec.requirements()], spec)
+            _run([*pip, "check"], spec)
+            installed = json.loads(_run([python, "-I", "-c", _INVENTORY], spec))
+            found = {canonical(name): version for name, version in installed.items() if canonical(name) not in _SEED}
+            if found != spec.pins:
+                raise EnvironmentBuildError(f"{spec.name}: installed {found}, the profile pins {spec.pins}")
+            marker = {"profile": spec.name, "python": platform.python_version(), "distributions": spec.pins}
+            (staging / _MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True), encoding="utf-8")
+            try:
+                staging.rename(entry)
+            except OSError:  # another session built the same key first
+                if not (entry / _MARKER).is_file():
+                    raise
+                return entry, False
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return entry, True
+
+
+def _run(argv: list[str], spec: EnvironmentSpec) -> str:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise EnvironmentBuildError(f"building {spec.name}: `{' '.join(argv[:6])} ...` failed: {' | '.join(detail)}")
+    return result.stdout

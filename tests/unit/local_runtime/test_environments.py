@@ -1,0 +1,82 @@
+"""Isolated runtime environments: pinned from a profile, keyed by content, built atomically, and a clear
+error naming the build command when one is missing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from local.runtime.environments import (
+    BUILD_COMMAND,
+    CACHE_ENV,
+    EnvironmentMissing,
+    EnvironmentSpec,
+    RuntimeEnvironments,
+    default_cache_directory,
+)
+from local.sagemaker.images import PROFILES
+
+
+def profile(tmp_path: Path, requirements: str, python: str = "3.11") -> Path:
+    path = tmp_path / "profile.toml"
+    path.write_text(
+        f'[profile]\nname = "test-runtime"\n[local]\npython = "{python}"\nrequirements = [{requirements}]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_sagemaker_profile_pins_the_images_scikit_learn() -> None:
+    spec = EnvironmentSpec.from_profile(PROFILES / "sklearn-1.2-1.toml")
+    assert spec.python == "3.11"
+    assert spec.pins["scikit-learn"] == "1.2.1" and spec.pins["numpy"] == "1.24.1"
+    assert "matplotlib" not in spec.pins and "pydantic" not in spec.pins
+
+
+@pytest.mark.parametrize("requirement", ['"numpy>=1.24"', '"numpy"', '"numpy==1.*"', '"not a requirement!"'])
+def test_a_requirement_must_pin_one_version(tmp_path: Path, requirement: str) -> None:
+    with pytest.raises(ValueError, match=r"must pin one version|requirement"):
+        EnvironmentSpec.from_profile(profile(tmp_path, requirement))
+
+
+def test_the_key_changes_with_the_pins_only(tmp_path: Path) -> None:
+    first = EnvironmentSpec.from_profile(profile(tmp_path, '"numpy==1.24.1", "Scikit_Learn==1.2.1"'))
+    same = EnvironmentSpec.from_profile(profile(tmp_path, '"scikit-learn==1.2.1", "numpy==1.24.1"'))
+    other = EnvironmentSpec.from_profile(profile(tmp_path, '"scikit-learn==1.2.2", "numpy==1.24.1"'))
+    assert first.key() == same.key() != other.key()
+
+
+def test_the_cache_directory_is_the_users_unless_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_directory() == tmp_path / "xdg" / "retrain-pipeline" / "runtimes"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert default_cache_directory() == tmp_path / "mine"
+
+
+def test_a_missing_environment_names_the_command_that_builds_it(tmp_path: Path) -> None:
+    spec = EnvironmentSpec.from_profile(profile(tmp_path, '"numpy==1.24.1"'))
+    with pytest.raises(EnvironmentMissing, match=f"run `{BUILD_COMMAND}`"):
+        RuntimeEnvironments(tmp_path / "cache").interpreter(spec)
+
+
+def test_a_build_is_atomic_and_concurrent_builds_race_harmlessly(tmp_path: Path) -> None:
+    # No distributions: nothing to download, so the build runs offline.
+    spec = EnvironmentSpec.from_profile(profile(tmp_path, ""))
+    environments = RuntimeEnvironments(tmp_path / "cache")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: environments.build(spec), range(2)))
+    assert {entry for entry, _ in results} == {environments.location(spec)}
+    assert [built for _, built in results].count(True) >= 1
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == [environments.location(spec).name]
+    interpreter = environments.interpreter(spec)
+    assert environments.build(spec) == (environments.location(spec), False)
+    # The environment sees none of this process's packages.
+    listing = "import importlib.metadata as m, json; print(json.dumps([d.metadata['Name'] for d in m.distributions()]))"
+    found = subprocess.run([interpreter, "-c", listing], capture_output=True, text=True, check=True, timeout=60)
+    assert sorted(json.loads(found.stdout)) == ["pip", "setuptools"]  # the image's own installers, nothing else
+    assert subprocess.run([interpreter, "-c", "import pytest"], capture_output=True, timeout=60).returncode == 1
