@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli.config_file import load_checked_config
 from cli.pipeline import DeployedPipeline
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def deploy_into(local: LocalAws, config_path: str, say: Say) -> DeployedPipeline
     from local.deploy import config_file_in_project, deploy_project_stack
     from local.home import find_project_root
 
-    config = load_config(config_path)
+    config = load_checked_config(config_path)
     root = find_project_root()
     clients = local.clients()
     outputs = deploy_project_stack(
