@@ -107,6 +107,9 @@ class DatasetConfig(Section):
     positive_label: str | None = None
     validation_fraction: Fraction = 0.15
     test_fraction: Fraction = 0.15
+    # A landed file with a larger share of its rows dropped as malformed (duplicates aside), or a file of
+    # another data format than [data].input_format, fails the run with DataQualityError; 1.0 never does.
+    max_dropped_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
 
     @model_validator(mode="after")
     def _columns_exist(self) -> DatasetConfig:

@@ -143,3 +143,13 @@ def test_a_directory_is_not_a_config(tmp_path: Path) -> None:
 def test_l_w_and_hash_belong_to_the_day_fields() -> None:
     assert "'5L' is not a value of 1-12 or JAN-DEC" in (schedule_problem("cron(0 3 ? 5L MON *)") or "")
     assert "'3#2' is not a value of 0-23" in (schedule_problem("cron(0 3#2 ? * MON *)") or "")
+
+
+def test_the_data_quality_gate_threshold_is_a_share(document: dict[str, Any]) -> None:
+    assert parse_config(document).dataset.max_dropped_fraction == 0.5
+    document["dataset"]["max_dropped_fraction"] = 1.0  # the gate off
+    assert parse_config(document).dataset.max_dropped_fraction == 1.0
+    assert '"max_dropped_fraction":1.0' in parse_config(document).dataset.model_dump_json(by_alias=True)
+    document["dataset"]["max_dropped_fraction"] = 0
+    with pytest.raises(ConfigError, match=r"dataset\.max_dropped_fraction: Input should be greater than 0"):
+        parse_config(document)
