@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import boto3
 
 from local.clients import DEFAULT_REGION, LocalClients
+from retrain.errors import ConfigError
 
 
 class Clients(Protocol):
@@ -46,7 +47,7 @@ def target_from_environment() -> str:
     """`local` or `aws`, from RETRAIN_TARGET."""
     target = os.environ.get("RETRAIN_TARGET", "local")
     if target not in ("local", "aws"):
-        raise ValueError(f"RETRAIN_TARGET must be 'local' or 'aws', got {target!r}")
+        raise ConfigError(f"RETRAIN_TARGET={target!r}: set it to local (the default) or aws, or unset it")
     return target
 
 

@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli.config_file import load_checked_config
 from cli.pipeline import DeployedPipeline
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def deploy_into(local: LocalAws, config_path: str, say: Say) -> DeployedPipeline
     from local.home import find_project_root
     from local.sagemaker.images import build_environments
 
-    config = load_config(config_path)
+    config = load_checked_config(config_path)
     # What the stack's jobs and model servers run in: built by the first deploy (a stat after that), so
     # that no job waits on the package index, or fails for want of it, in the middle of a run.
     build_environments(say)

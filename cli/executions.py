@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from cli.pipeline import DeployedPipeline
 from retrain.errors import ApprovalRejected, RetrainError
@@ -18,8 +22,17 @@ from tasks._aws.dynamodb_state import StoredApproval
 def read_timeline(pipeline: DeployedPipeline, execution_arn: str) -> Timeline:
     client = pipeline.client("stepfunctions")
     events: list[dict[str, Any]] = []
-    for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        events.extend(page["events"])
+    try:
+        for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+    except ClientError as error:
+        if _code(error) not in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise
+        name = execution_arn.rsplit(":", 1)[-1]
+        raise RetrainError(
+            f"no run {name!r} in pipeline {pipeline.config.pipeline.name}: `retrain runs` lists its runs "
+            f"(a run is named by its execution name or ARN)"
+        ) from None
     return build_timeline(events)
 
 
@@ -47,7 +60,8 @@ def send_approval(
 ) -> None:
     approval = pending_approval(pipeline, execution_name, wait_seconds)
     output = {"approved_by": _identity(pipeline, who), "reason": reason, "approved_at": _now()}
-    pipeline.client("stepfunctions").send_task_success(taskToken=approval.task_token, output=json.dumps(output))
+    with _still_waiting(execution_name):
+        pipeline.client("stepfunctions").send_task_success(taskToken=approval.task_token, output=json.dumps(output))
 
 
 def send_rejection(
@@ -55,9 +69,34 @@ def send_rejection(
 ) -> None:
     approval = pending_approval(pipeline, execution_name, wait_seconds)
     cause = json.dumps({"rejected_by": _identity(pipeline, who), "reason": reason, "rejected_at": _now()})
-    pipeline.client("stepfunctions").send_task_failure(
-        taskToken=approval.task_token, error=ApprovalRejected.__name__, cause=cause
-    )
+    with _still_waiting(execution_name):
+        pipeline.client("stepfunctions").send_task_failure(
+            taskToken=approval.task_token, error=ApprovalRejected.__name__, cause=cause
+        )
+
+
+# SendTaskSuccess/SendTaskFailure's errors for a token no task waits on any more (botocore
+# `stepfunctions/2016-11-23/service-2.json`): the run ended (timed out, failed, stopped, or the
+# local AWS restarted under it) or the token is not one Step Functions issued.
+STALE_TOKEN_ERRORS = ("TaskDoesNotExist", "TaskTimedOut", "InvalidToken")
+
+
+@contextmanager
+def _still_waiting(execution_name: str) -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        if _code(error) not in STALE_TOKEN_ERRORS:
+            raise
+        raise RetrainError(
+            f"run {execution_name} no longer waits for approval ({_code(error)}: its request ended with the run or "
+            f"timed out); see how it ended with `retrain show {execution_name}`, and start a new run with "
+            f"`retrain run` for a candidate to approve"
+        ) from None
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _identity(pipeline: DeployedPipeline, who: str) -> str:

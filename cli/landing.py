@@ -11,12 +11,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from cli.config_file import JOBS_DIR
 from cli.pipeline import DeployedPipeline
 from retrain.config import RetrainConfig
 from retrain.errors import ConfigError, RetrainError
 from retrain.watermark import partition_date, partition_key
 
-JOBS_DIR = Path(__file__).resolve().parents[1] / "jobs"
 CONTENT_TYPES = {"csv": "text/csv", "json": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 
 

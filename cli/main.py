@@ -7,6 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
+
 from retrain.errors import RetrainError
 
 # Each module defines `register(subparsers)`; a subcommand's handler returns the exit code.
@@ -43,6 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except RetrainError as error:
         print(f"retrain: {error}", file=sys.stderr)
+        return 2
+    except (EndpointUnreachable, HTTPClientError) as error:
+        # The local AWS stopped or died under the command (or AWS is unreachable): no traceback.
+        print(
+            f"retrain: lost the connection to AWS ({error}); for the local AWS see `retrain local status`, start it "
+            f"with `retrain local up` and run the command again",
+            file=sys.stderr,
+        )
+        return 2
+    except (BotoCoreError, ClientError) as error:
+        # A call the command's own checks did not foresee: AWS's message, in one line.
+        print(f"retrain: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("retrain: interrupted", file=sys.stderr)

@@ -8,7 +8,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.clients import Clients, clients_from_environment
-from retrain.config import RetrainConfig, load_config
+from cli.config_file import load_checked_config
+from retrain.config import RetrainConfig
 from retrain.errors import RetrainError
 from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 
@@ -25,7 +26,7 @@ class DeployedPipeline:
 
     @classmethod
     def connect(cls, config_path: str, clients: Clients | None = None) -> DeployedPipeline:
-        config = load_config(config_path)
+        config = load_checked_config(config_path)
         clients = clients or clients_from_environment()
         return cls(config=config, clients=clients, outputs=read_stack_outputs(clients, config.pipeline.name))
 

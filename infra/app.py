@@ -21,6 +21,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from infra.settings import InfraSettings  # noqa: E402
 from infra.stack import RetrainStack  # noqa: E402
 from retrain.config import load_config  # noqa: E402
+from retrain.job_interface import SCORING_FILE, TRAINING_FILE, JobInterface  # noqa: E402
 
 CDK_JSON = PROJECT_ROOT / "cdk.json"
 
@@ -39,6 +40,10 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     # A relative path is from the project root; an absolute one may be anywhere.
     config_file = PROJECT_ROOT / settings.config_file
     config = load_config(config_file)
+    # A metric or hyperparameter the jobs do not know would surface only after Glue and training ran.
+    jobs = PROJECT_ROOT / "jobs"
+    sources = [(jobs / name).read_text(encoding="utf-8") for name in (SCORING_FILE, TRAINING_FILE)]
+    JobInterface.from_sources(*sources).check(config, str(config_file))
     stack = RetrainStack(
         app,
         settings.stack_name or config.pipeline.name,

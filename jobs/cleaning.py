@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from features import FeatureSpec
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkFrame
 
 REASON = "__drop_reason"
+SOURCE_FILE = "__source_file"
 DUPLICATE = "duplicate_id"
 # Above this share of unparseable values a column is of another type, not merely dirty.
 SCHEMA_MISMATCH_SHARE = 0.5
@@ -28,6 +29,21 @@ class CleaningSummary:
     @property
     def rows_kept(self) -> int:
         return self.rows_read - sum(self.dropped.values())
+
+
+@dataclass
+class FileDrops:
+    uri: str
+    rows: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def share(self) -> float:
+        return sum(self.dropped.values()) / self.rows if self.rows else 0.0
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(self.dropped.items()))
+        return f"{sum(self.dropped.values())} of {self.rows} rows dropped: {reasons}"
 
 
 class RowCleaner:
@@ -57,11 +73,14 @@ class RowCleaner:
         return typed, F.coalesce(present & typed.isNull(), F.lit(False))
 
     def parse(self, batch: LandingBatch) -> SparkFrame:
+        from pyspark.sql import functions as F
+
         selected = []
         for index, column in enumerate(self.columns):
             typed, bad = self._typed(column, batch)
             selected += [typed.alias(column), bad.alias(self.bad_flag(index))]
         selected.append(col(CORRUPT).isNotNull().alias(CORRUPT))
+        selected.append(F.input_file_name().alias(SOURCE_FILE))
         return batch.frame.select(*selected)
 
     def reasons(self) -> list[tuple[Column, str]]:
@@ -117,6 +136,20 @@ class RowCleaner:
                 for i, column in enumerate(self.columns)
             },
         )
+
+    @staticmethod
+    def drops_by_file(reasoned: SparkFrame) -> dict[str, FileDrops]:
+        """Rows read and dropped per landed file, by reason; duplicates aside (the data is there, once)."""
+        from pyspark.sql import functions as F
+
+        counts = reasoned.groupBy(F.col(SOURCE_FILE), F.col(REASON)).count().collect()
+        files: dict[str, FileDrops] = {}
+        for row in counts:
+            drops = files.setdefault(str(row[SOURCE_FILE]), FileDrops(str(row[SOURCE_FILE])))
+            drops.rows += int(row["count"])
+            if row[REASON] is not None and row[REASON] != DUPLICATE:
+                drops.dropped[str(row[REASON])] = int(row["count"])
+        return files
 
     def check_types(self, stats: dict[str, dict[str, int]], batch: LandingBatch) -> None:
         """A column most of whose values are not of its configured type is a schema break, not dirt."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from cleaning import REASON, RowCleaner
+from cleaning import REASON, FileDrops, RowCleaner
 from failure_line import run_job
 from features import FeatureSpec, FeatureSpecError
 from hadoop_storage import HadoopStorage
@@ -92,6 +92,7 @@ class JobOptions:
     spec: FeatureSpec
     validation_fraction: float
     test_fraction: float
+    max_dropped_fraction: float = 0.5
 
     @property
     def window_start(self) -> date:
@@ -141,6 +142,9 @@ class JobOptions:
             )
         if validation_fraction + test_fraction >= 0.9:
             raise InvalidJobArguments("--dataset: validation_fraction + test_fraction must leave 10% to train on")
+        max_dropped = dataset.get("max_dropped_fraction", 0.5)
+        if isinstance(max_dropped, bool) or not isinstance(max_dropped, (int, float)) or not 0 < max_dropped <= 1:
+            raise InvalidJobArguments(f"--dataset: max_dropped_fraction must be in (0, 1], got {max_dropped!r}")
         return cls(
             run_name=arguments["run_name"],
             landing_uri=_folder(arguments["landing_uri"]),
@@ -151,6 +155,7 @@ class JobOptions:
             spec=spec,
             validation_fraction=validation_fraction,
             test_fraction=test_fraction,
+            max_dropped_fraction=float(max_dropped),
         )
 
 
@@ -194,6 +199,7 @@ class PrepareDataJob:
         cleaning = cleaner.summarize(reasoned)
         cleaner.check_types(cleaning.columns, batch)
         self._log(f"read {cleaning.rows_read} rows, kept {cleaning.rows_kept}, dropped {_describe(cleaning.dropped)}")
+        check_landed_files(batch, cleaner.drops_by_file(reasoned), options)
         if cleaning.rows_kept < MIN_CLEAN_ROWS:
             raise DataQualityError(
                 f"only {cleaning.rows_kept} usable rows of {cleaning.rows_read} read in "
@@ -260,6 +266,46 @@ class PrepareDataJob:
     def _log(self, message: str) -> None:
         elapsed = time.monotonic() - self.started
         print(f"prepare_data[{self.options.run_name}] {elapsed:7.1f}s {message}", flush=True)
+
+
+MAX_NAMED_FILES = 5
+
+
+def check_landed_files(batch: LandingBatch, drops: Mapping[str, FileDrops], options: JobOptions) -> None:
+    """A file mostly dropped, or one of another data format, fails the run: trained past, its day would be
+    behind the watermark, and corrected data re-landed for it never read. The run fails before anything
+    is written, so the watermark stays where it was."""
+    limit = options.max_dropped_fraction
+    own = FILE_SUFFIXES[options.input_format]
+    other = tuple(
+        suffix for name, suffixes in FILE_SUFFIXES.items() if name != options.input_format for suffix in suffixes
+    )
+    problems = [
+        f"{landed_name(uri)} (a {options.input_format} run ignores it)"
+        for uri in batch.ignored_files
+        if uri.lower().endswith(other) and not uri.lower().endswith(own)
+    ]
+    if limit < 1:
+        problems += [
+            f"{landed_name(file.uri)} ({file.describe()})"
+            for file in sorted(drops.values(), key=lambda found: found.uri)
+            if file.share > limit
+        ]
+    if not problems:
+        return
+    more = len(problems) - MAX_NAMED_FILES
+    named = "; ".join(problems[:MAX_NAMED_FILES]) + (f"; and {more} more" if more > 0 else "")
+    raise DataQualityError(
+        f"{len(problems)} files under [data].landing_prefix mostly dropped or ignored (more than {limit:.0%} of "
+        f"rows, [dataset].max_dropped_fraction): {named}; fix and re-land them (the watermark stays before their "
+        f"days), or remove them"
+    )
+
+
+def landed_name(uri: str) -> str:
+    """`date=YYYY-MM-DD/<file>`: the file under the landing prefix, however the reader spells its URI."""
+    start = uri.rfind("/date=")
+    return uri[start + 1 :] if start >= 0 else uri
 
 
 def _describe(dropped: Mapping[str, int]) -> str:

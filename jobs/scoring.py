@@ -37,6 +37,8 @@ class BinaryClassificationMetrics:
         precision, recall, f1, _ = precision_recall_fscore_support(
             y, predicted, average="binary", pos_label=1, zero_division=0
         )
+        # The metrics a model is scored by: `retrain check-config` reads their names from this literal,
+        # as the ones [promotion] and its guardrails may compare.
         metrics: dict[str, Any] = {
             "roc_auc": roc_auc_score(y, p) if both_classes else None,
             "average_precision": average_precision_score(y, p) if both_classes else None,
@@ -45,12 +47,15 @@ class BinaryClassificationMetrics:
             "precision": precision,
             "recall": recall,
             "f1": f1,
+        }
+        # What they were computed on and at: reported with them, never compared.
+        details = {
             "threshold": self.threshold,
             "rows": int(y.size),
             "positives": positives,
             "positive_rate": positives / y.size if y.size else None,
         }
-        return {name: _plain(value) for name, value in metrics.items()}
+        return {name: _plain(value) for name, value in {**metrics, **details}.items()}
 
     @staticmethod
     def log_lines(prefix: str, metrics: dict[str, Any]) -> list[str]:

@@ -19,6 +19,8 @@ import boto3
 import localstack_client.config
 from botocore.config import Config
 
+from retrain.errors import ConfigError
+
 DEFAULT_LOCAL_PORT = 4566
 DEFAULT_REGION = "us-east-1"
 # Any non-empty credentials: "test" is the emulator's root key; they keep boto3 off the instance metadata.
@@ -35,7 +37,14 @@ CLIENT_CONFIG = Config(
 
 
 def local_port() -> int:
-    return int(os.environ.get("RETRAIN_LOCAL_PORT", DEFAULT_LOCAL_PORT))
+    text = os.environ.get("RETRAIN_LOCAL_PORT", str(DEFAULT_LOCAL_PORT))
+    port = int(text) if text.strip().isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise ConfigError(
+            f"RETRAIN_LOCAL_PORT={text!r} is not a TCP port: set it to a number of 1-65535 (default "
+            f"{DEFAULT_LOCAL_PORT}) or unset it"
+        )
+    return port
 
 
 def local_endpoint(port: int | None = None) -> str:

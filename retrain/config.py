@@ -12,9 +12,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from retrain.errors import ConfigError
+from retrain.schedule import schedule_problem, timezone_problem
 
 DEFAULT_CONFIG_FILE = "retrain.toml"
 
@@ -37,6 +38,23 @@ class PipelineConfig(Section):
     schedule_expression: str = "rate(1 day)"
     schedule_timezone: str = "UTC"
 
+    # A schedule Scheduler refuses passes synth and fails only when CloudFormation creates it.
+    @field_validator("schedule_expression")
+    @classmethod
+    def _schedule_accepted(cls, expression: str) -> str:
+        return _unless(schedule_problem(expression), expression)
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _timezone_known(cls, name: str) -> str:
+        return _unless(timezone_problem(name), name)
+
+
+def _unless(problem: str | None, value: str) -> str:
+    if problem:
+        raise ValueError(problem)
+    return value
+
 
 class DataConfig(Section):
     landing_prefix: str = "landing/"
@@ -50,6 +68,32 @@ class DataConfig(Section):
     wait_for_data_seconds: PositiveInt = 3600
     max_data_checks: PositiveInt = 3
     training_window_days: PositiveInt = 90
+
+    @field_validator("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix")
+    @classmethod
+    def _prefix_is_a_folder(cls, prefix: str, info: ValidationInfo) -> str:
+        # Keys are listed by prefix and days are the folder after it: "landing" would also count
+        # "landing-old/...", "/landing/" matches no key (S3 keys have no leading slash).
+        if not prefix.endswith("/") or prefix.startswith("/") or "//" in prefix:
+            fixed = "/".join(part for part in prefix.split("/") if part) + "/"
+            raise ValueError(
+                f"{prefix!r} is not a folder of the bucket; write it without a leading slash and with one "
+                f"trailing slash: {info.field_name} = {fixed!r}"
+            )
+        return prefix
+
+    @model_validator(mode="after")
+    def _prefixes_apart(self) -> DataConfig:
+        keys = ("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix")
+        prefixes = {key: getattr(self, key) for key in keys}
+        for key, prefix in prefixes.items():
+            for other, inside in prefixes.items():
+                if other != key and inside.startswith(prefix):
+                    raise ValueError(
+                        f"{other}: {inside!r} lies under {key} {prefix!r}: the pipeline's own files there would "
+                        f"count as data; give each prefix a folder of its own"
+                    )
+        return self
 
 
 class DatasetConfig(Section):
@@ -66,6 +110,9 @@ class DatasetConfig(Section):
     positive_label: str | None = None
     validation_fraction: Fraction = 0.15
     test_fraction: Fraction = 0.15
+    # A landed file with a larger share of its rows dropped as malformed (duplicates aside), or a file of
+    # another data format than [data].input_format, fails the run with DataQualityError; 1.0 never does.
+    max_dropped_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
 
     @model_validator(mode="after")
     def _columns_exist(self) -> DatasetConfig:
@@ -306,6 +353,13 @@ def load_config(path: str | Path = DEFAULT_CONFIG_FILE) -> RetrainConfig:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file; run from the project root or pass --config") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
+            f"a config is a TOML file saved as UTF-8"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror}); pass --config with a TOML file") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     return parse_config(document, source=str(path))

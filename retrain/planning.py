@@ -160,10 +160,10 @@ def training_hyperparameters(
     `"0.1"`-style strings stay strings. Script-mode keys tell the container what to run.
     """
     for key in config.training.hyperparameters:
-        if _reserved(key):
+        if is_reserved_hyperparameter(key):
             raise ConfigError(f"training.hyperparameters.{key}: reserved for the pipeline; remove it")
     for key in given.hyperparameters:
-        if _reserved(key):
+        if is_reserved_hyperparameter(key):
             raise InvalidExecutionInput(
                 f"input.hyperparameters.{key}: reserved for the pipeline; remove it. {FIX_EXECUTION_INPUT}"
             )
@@ -210,7 +210,7 @@ def _check_hyperparameter_limits(encoded: dict[str, str], pipeline_keys: int) ->
             )
 
 
-def _reserved(key: str) -> bool:
+def is_reserved_hyperparameter(key: str) -> bool:
     return key.startswith("sagemaker_") or key == "target"
 
 

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from cli.config_file import load_checked_config
+from retrain.config import DEFAULT_CONFIG_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -17,7 +18,7 @@ def register(subparsers: Any) -> None:
 
 
 def check_config(args: argparse.Namespace) -> int:
-    config = load_config(args.config)  # a ConfigError becomes one line and exit code 2 in main()
+    config = load_checked_config(args.config)  # a ConfigError becomes one line and exit code 2 in main()
     if args.show:
         print(json.dumps(config.model_dump(mode="json", by_alias=True), indent=2))
     else:

@@ -16,9 +16,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.clients import clients_from_environment
+from cli.config_file import load_checked_config
 from cli.landing import append_demo_days, load_generator, refuse_demo_data_unless_demo
 from cli.pipeline import read_stack_outputs
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from retrain.config import DEFAULT_CONFIG_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def demo_data(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_checked_config(args.config)
     if args.days < 1 or (args.rows_per_day is not None and args.rows_per_day < 1):
         print("retrain demo-data: --days and --rows-per-day must be at least 1", file=sys.stderr)
         return 2

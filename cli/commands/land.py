@@ -19,9 +19,10 @@ import argparse
 from datetime import date
 from typing import Any
 
+from cli.config_file import load_checked_config
 from cli.landing_files import check_keys, check_schema, find_files, plan_uploads, read_file
 from cli.pipeline import DeployedPipeline
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from retrain.config import DEFAULT_CONFIG_FILE
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
 
 
 def land(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_checked_config(args.config)
     input_format, prefix = config.data.input_format, config.data.landing_prefix
     uploads = []
     for path in find_files(args.paths, input_format):

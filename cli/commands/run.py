@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from cli.config_file import load_checked_config
 from cli.deployment import deploy_locally
 from cli.display import duration, metrics_table, timeline_lines
 from cli.executions import send_approval, send_rejection
@@ -30,7 +31,7 @@ from cli.landing import (
     sample_request,
 )
 from cli.pipeline import DeployedPipeline
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 from retrain.runs import SUCCESSFUL_OUTCOMES, Timeline
 
@@ -64,7 +65,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_checked_config(args.config)
     extra = _input_overrides(args.input)
     mode = args.approve or ("prompt" if sys.stdin.isatty() else "wait")
     say = _Say(quiet=False)

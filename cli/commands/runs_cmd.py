@@ -17,7 +17,7 @@ MAX_REASON = 500  # the reason ends up in the model package's ApprovalDescriptio
 
 def register(subparsers: Any) -> None:
     runs = subparsers.add_parser("runs", help="recent runs, their outcome and duration")
-    runs.add_argument("--limit", type=int, default=10)
+    runs.add_argument("--limit", type=_limit, default=10, help=f"how many runs, newest first (1-{MAX_LIMIT})")
     runs.add_argument("--config", default=DEFAULT_CONFIG_FILE)
     runs.set_defaults(handler=list_runs)
 
@@ -37,6 +37,21 @@ def register(subparsers: Any) -> None:
         parser.add_argument("--as", dest="who", default=getpass.getuser(), help="who decides (default: you)")
         parser.add_argument("--config", default=DEFAULT_CONFIG_FILE)
         parser.set_defaults(handler=handler)
+
+
+# ListExecutions' maxResults is 0-1000, where 0 means the service's own page size (botocore
+# `stepfunctions/2016-11-23/service-2.json`, `PageSize`): a count of runs starts at 1.
+MAX_LIMIT = 1000
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; give how many runs, 1-{MAX_LIMIT}") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} runs: give 1 to {MAX_LIMIT}, e.g. --limit 20")
+    return value
 
 
 def _reason(text: str) -> str:

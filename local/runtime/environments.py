@@ -136,7 +136,8 @@ class RuntimeEnvironments:
             # the build needs neither uv nor a pip in the project's environment.
             venv.EnvBuilder(symlinks=True, with_pip=True, clear=True).create(staging)
             python = str(staging / "bin" / "python")
-            pip = [python, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+            # -I: pip sees the environment alone, never PYTHONPATH or the working folder (a project there).
+            pip = [python, "-I", "-m", "pip", "--disable-pip-version-check", "--no-input"]
             # --no-deps: the pins are the whole closure, so resolution cannot drift with the index's day.
             if spec.pins:
                 _run([*pip, "install", "--quiet", "--only-binary=:all:", "--no-deps", *spec.requirements()], spec)

@@ -6,6 +6,7 @@ import pytest
 
 from cli.clients import AwsClients, clients_from_environment
 from local.clients import LocalClients
+from retrain.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +44,7 @@ def test_the_aws_target_overrides_no_endpoint(monkeypatch: pytest.MonkeyPatch) -
 
 def test_an_unknown_target_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RETRAIN_TARGET", "cloud")
-    with pytest.raises(ValueError, match="RETRAIN_TARGET"):
+    with pytest.raises(ConfigError, match="RETRAIN_TARGET"):
         clients_from_environment()
 
 

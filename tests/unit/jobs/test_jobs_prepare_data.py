@@ -232,7 +232,8 @@ def test_a_dirty_json_batch_drops_and_counts_each_bad_row(spark: Any, tmp_path: 
     )
     expected["null_event_time"] += 1
 
-    code = main(arguments(landing, output, days[-1], 3, dataset, fmt="json"))
+    # late.jsonl is mostly dropped (4 of 6 rows): the gate is off here, this test counts the drops.
+    code = main(arguments(landing, output, days[-1], 3, {**dataset, "max_dropped_fraction": 1.0}, fmt="json"))
 
     assert code == 0
     quality = json.loads((output / "quality.json").read_text())
@@ -291,6 +292,57 @@ def test_no_partition_in_the_window_is_a_data_quality_error(
     line = last_error_line(capsys)
     assert line.startswith("DataQualityError: no date=YYYY-MM-DD partitions under ")
     assert "between 2025-01-12 and 2025-02-10" in line
+
+
+@pytest.mark.spark
+def test_a_landed_file_mostly_dropped_fails_the_run_naming_it(
+    spark: Any, tmp_path: Path, dataset: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing, output = tmp_path / "landing", tmp_path / "out"
+    days = [START + timedelta(days=n) for n in range(3)]
+    for day in days[:2]:
+        write_day(landing, day, demo_data.day_csv(day, rows=300))
+    good = demo_data.generate_day(days[2], rows=300).frame()
+    good["event_time"] = "around noon"  # every row of the newest day unparseable
+    broken = write_day(landing, days[2], good.to_csv(index=False).encode())
+
+    assert main(arguments(landing, output, days[-1], 3, dataset)) == 1
+    line = last_error_line(capsys)
+    assert line.startswith(
+        "DataQualityError: 1 files under [data].landing_prefix mostly dropped or ignored (more than 50% of rows, "
+        f"[dataset].max_dropped_fraction): {broken.parent.name}/{broken.name} ("
+    )
+    rows = len(good)
+    assert f"{broken.parent.name}/{broken.name} ({rows} of {rows} rows dropped: {rows} unparseable_event_time)" in line
+    assert not (output / "quality.json").exists() and not (output / "train").exists()
+
+
+@pytest.mark.spark
+def test_a_file_of_another_format_fails_the_run_naming_it(
+    spark: Any, tmp_path: Path, dataset: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing, output = tmp_path / "landing", tmp_path / "out"
+    write_day(landing, START, demo_data.day_csv(START, rows=300))
+    write_day(landing, START, b"not landing data", name="notes.txt")  # not data: ignored, as before
+    stray = write_day(landing, START, demo_data.generate_day(START, rows=50).jsonl_bytes(), name="extra.jsonl")
+
+    assert main(arguments(landing, output, START, 1, dataset)) == 1
+    line = last_error_line(capsys)
+    assert line.startswith("DataQualityError: 1 files under [data].landing_prefix mostly dropped or ignored")
+    assert f": {stray.parent.name}/{stray.name} (a csv run ignores it); fix and re-land" in line
+    assert "notes.txt" not in line
+
+
+def test_the_gate_threshold_is_part_of_the_dataset(dataset: dict[str, Any]) -> None:
+    options = {
+        "run_name": "r", "landing_uri": "s3://b/landing", "output_uri": "s3://b/processed/r",
+        "window_end": "2025-01-31", "training_window_days": "30", "input_format": "csv",
+    }  # fmt: skip
+    assert JobOptions.from_arguments({**options, "dataset": json.dumps(dataset)}).max_dropped_fraction == 0.5
+    changed = json.dumps({**dataset, "max_dropped_fraction": 0.2})
+    assert JobOptions.from_arguments({**options, "dataset": changed}).max_dropped_fraction == 0.2
+    with pytest.raises(InvalidJobArguments, match=r"max_dropped_fraction must be in \(0, 1\], got 0"):
+        JobOptions.from_arguments({**options, "dataset": json.dumps({**dataset, "max_dropped_fraction": 0})})
 
 
 # --- arguments -------------------------------------------------------------------------------------

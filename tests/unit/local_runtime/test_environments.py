@@ -4,6 +4,7 @@ error naming the build command when one is missing."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,6 +78,14 @@ def test_a_build_is_atomic_and_concurrent_builds_race_harmlessly(tmp_path: Path)
     assert environments.build(spec) == (environments.location(spec), False)
     # The environment sees none of this process's packages.
     listing = "import importlib.metadata as m, json; print(json.dumps([d.metadata['Name'] for d in m.distributions()]))"
-    found = subprocess.run([interpreter, "-c", listing], capture_output=True, text=True, check=True, timeout=60)
+    # Run as the jobs run it: no PYTHONPATH of the caller's (local.sagemaker.jobs.base_environment), in a
+    # folder of its own (`-c` puts the working folder on sys.path, and a project's checkout holds its egg-info).
+    job_env = {name: os.environ[name] for name in ("HOME", "PATH") if name in os.environ}
+    found = subprocess.run(
+        [interpreter, "-c", listing], capture_output=True, text=True, check=True, timeout=60, env=job_env, cwd=tmp_path
+    )
     assert sorted(json.loads(found.stdout)) == ["pip", "setuptools"]  # the image's own installers, nothing else
-    assert subprocess.run([interpreter, "-c", "import pytest"], capture_output=True, timeout=60).returncode == 1
+    imported = subprocess.run(
+        [interpreter, "-c", "import pytest"], capture_output=True, timeout=60, env=job_env, cwd=tmp_path
+    )
+    assert imported.returncode == 1
