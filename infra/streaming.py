@@ -209,10 +209,6 @@ class StreamingIngestion(Construct):
         for alarm in (self.failed_deliveries, self.iterator_age):
             alarm.add_alarm_action(actions.SnsAction(topic))
 
-    def grant_put(self, grantee: iam.IGrantable) -> iam.Grant:
-        """What a producer needs: PutRecord(s) on the stream."""
-        return self.stream.grant_write(grantee)
-
 
 def _processor(kind: str, **parameters: str) -> firehose.CfnDeliveryStream.ProcessorProperty:
     return firehose.CfnDeliveryStream.ProcessorProperty(
