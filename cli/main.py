@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "cli.commands.local",
     "cli.commands.run",
     "cli.commands.runs_cmd",
+    "cli.commands.stream",
 )
 
 

@@ -22,6 +22,7 @@ from infra.monitoring import EndpointAlarms
 from infra.orchestration import DefinitionFile, RetrainStateMachine, Targets
 from infra.settings import InfraSettings
 from infra.storage import DataBucket, Notifications, PipelineKey, StateTable
+from infra.streaming import StreamingIngestion
 from infra.triggers import RetrainTriggers
 from retrain.config import RetrainConfig
 from statemachines.placeholders import Placeholder
@@ -215,6 +216,19 @@ class RetrainStack(Stack):
             landing_prefix=data_config.landing_prefix,
         )
 
+        # --- streaming ingestion (with a [stream] table): records land as files do ----------
+        streaming = None
+        if config.stream is not None:
+            streaming = StreamingIngestion(
+                self,
+                "Streaming",
+                name=name,
+                stream=config.stream,
+                data=data,
+                timestamp_column=config.dataset.timestamp_column,
+                topic=topic,
+            )
+
         # --- alarms and people ---------------------------------------------------------------
         alarms = EndpointAlarms(
             self, "EndpointAlarms", deployment=deployment, topic=topic, period_seconds=settings.alarm_period_seconds
@@ -258,6 +272,12 @@ class RetrainStack(Stack):
             "StarterFunctionName": (starter.function.function_name, "Invoke to start a retrain by hand"),
             "CodeVersion": (training_code.version, "SHA-256 of the jobs/ archive the jobs run"),
         }
+        if streaming is not None:
+            outputs["EventStreamName"] = (streaming.stream.stream_name, "Producers put JSON records here")
+            outputs["LandingDeliveryStreamName"] = (
+                str(streaming.delivery.delivery_stream_name),
+                "Delivers the event stream into the landing prefix",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

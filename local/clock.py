@@ -10,6 +10,9 @@ Functions waits), so a rollout keeps AWS's proportions: at 1/60, a minute is a s
 takes 5 s and an alarm of 60 s periods is judged over 1 s periods, evaluated every second, with the
 same evaluation periods, datapoints to alarm, threshold and missing-data treatment.
 
+The local Firehose buffers at the same scale (`local/emulator/firehose.py`): a 60 s buffer interval is
+delivered after 1 s at 1/60.
+
 Unset, the scale is 1 (AWS's clocks as they are); `retrain local up` starts the local AWS at
 `DEFAULT_CLOCK_SCALE` unless the variable says otherwise.
 """

@@ -288,6 +288,47 @@ class LocalRunConfig(Section):
         return self.model_dump()
 
 
+# Firehose buffering with dynamic partitioning (Amazon Data Firehose developer guide, "Buffer data for
+# dynamic partitioning" and "Dynamic partitioning"): zero buffering is not available and the buffer is
+# 64-128 MiB; the API bounds the interval at 0-900 s (botocore firehose `IntervalInSeconds`).
+STREAM_BUFFER_MB = (64, 128)
+STREAM_BUFFER_SECONDS = (60, 900)
+
+
+class StreamConfig(Section):
+    """Streaming ingestion: producers put JSON records into a Kinesis Data Stream; a Firehose delivery
+    stream reads it and delivers JSON lines into the landing prefix, one `date=` partition per day of each
+    record's own timestamp column (dynamic partitioning). Present in the config: the stack deploys it."""
+
+    # ON_DEMAND scales by itself; PROVISIONED uses shard_count (1 MB/s or 1,000 records/s of writes each).
+    capacity_mode: Literal["ON_DEMAND", "PROVISIONED"] = "ON_DEMAND"
+    shard_count: Annotated[int, Field(ge=1, le=500)] = 1
+    retention_hours: Annotated[int, Field(ge=24, le=8760)] = 24
+    buffer_size_mb: int = 64
+    buffer_interval_seconds: int = 60
+    compression: Literal["UNCOMPRESSED", "GZIP"] = "UNCOMPRESSED"
+    # Records Firehose cannot parse or partition (and deliveries that fail) are kept here, never in landing.
+    error_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=-]*(/[A-Za-z0-9_.=-]+)*/$")] = (
+        "stream-errors/"
+    )
+    # The iterator-age alarm fires when the oldest unread record is older than this (Firehose lags).
+    max_iterator_age_seconds: Annotated[int, Field(ge=60, le=86_400)] = 900
+
+    @model_validator(mode="after")
+    def _buffering_accepted(self) -> StreamConfig:
+        for key, (low, high), unit in (
+            ("buffer_size_mb", STREAM_BUFFER_MB, "MiB"),
+            ("buffer_interval_seconds", STREAM_BUFFER_SECONDS, "s"),
+        ):
+            value = getattr(self, key)
+            if not low <= value <= high:
+                raise ValueError(
+                    f"{key}: {value} {unit} is outside what Firehose accepts with dynamic partitioning "
+                    f"({low}-{high} {unit}); set {key} within that"
+                )
+        return self
+
+
 class RetrainConfig(Section):
     pipeline: PipelineConfig
     data: DataConfig = DataConfig()
@@ -300,6 +341,25 @@ class RetrainConfig(Section):
     deployment: DeploymentConfig
     monitoring: MonitoringConfig = MonitoringConfig()
     local: LocalRunConfig = LocalRunConfig()
+    stream: StreamConfig | None = None
+
+    @model_validator(mode="after")
+    def _stream_fits_the_data(self) -> RetrainConfig:
+        if self.stream is None:
+            return self
+        if self.data.input_format != "json":
+            raise ValueError(
+                f"stream: Firehose delivers JSON lines, but [data].input_format is {self.data.input_format!r}; "
+                'set input_format = "json" or remove [stream]'
+            )
+        if self.stream.error_prefix.startswith(self.data.landing_prefix) or self.data.landing_prefix.startswith(
+            self.stream.error_prefix
+        ):
+            raise ValueError(
+                f"stream.error_prefix: {self.stream.error_prefix!r} overlaps the landing prefix "
+                f"{self.data.landing_prefix!r}, where a bad record would be trained on; choose another prefix"
+            )
+        return self
 
 
 _EXPECTED = {

@@ -274,7 +274,7 @@ def install(home: StateDirectory) -> list[str]:
     """Apply every service's fixes and register every add-on; returns the add-ons installed."""
     # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
-    from local.emulator import awslambda, cloudformation, cloudwatch, glue, scheduler, stepfunctions
+    from local.emulator import awslambda, cloudformation, cloudwatch, firehose, glue, scheduler, stepfunctions
 
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
@@ -291,6 +291,7 @@ def install(home: StateDirectory) -> list[str]:
     )
     glue.GlueJobs(runner).install(points)
     scheduler.Schedules().install()
+    firehose.BufferedDelivery().install()
     cloudwatch.MetricMathAlarmTemplates().install()
     cloudwatch.MetricMathAlarms().install()
     cloudformation.TemplateProperties().install()

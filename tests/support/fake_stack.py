@@ -58,11 +58,16 @@ class FakeStack:
 
 
 @contextmanager
-def fake_stack(name: str = "fraud-retrain") -> Iterator[FakeStack]:
-    """Inside moto; the caller sets RETRAIN_TARGET=aws (see `aws_environment`)."""
+def fake_stack(name: str = "fraud-retrain", *, event_stream: bool = False) -> Iterator[FakeStack]:
+    """Inside moto; the caller sets RETRAIN_TARGET=aws (see `aws_environment`). `event_stream` adds the
+    Kinesis stream of a `[stream]` config and its output."""
+    template: dict[str, Any] = json.loads(json.dumps(TEMPLATE))
+    if event_stream:
+        template["Resources"]["Events"] = {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}}
+        template["Outputs"]["EventStreamName"] = {"Value": {"Ref": "Events"}}
     with mock_aws():
         cloudformation = boto3.client("cloudformation", region_name=REGION)
-        cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(TEMPLATE))
+        cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
         [stack] = cloudformation.describe_stacks(StackName=name)["Stacks"]
         yield FakeStack({output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]})
 

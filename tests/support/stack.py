@@ -17,7 +17,7 @@ from local.home import StateDirectory
 from retrain.config import load_config
 from retrain.triggers import execution_name
 from tests.support.polling import wait_until
-from tests.support.starter import bring_to_rest, starter_decisions
+from tests.support.starter import bring_stack_to_rest, starter_decisions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # What `infra/app.py` reads. The tests deploy a snapshot of these, taken once: other work in the
@@ -116,13 +116,7 @@ class DeployedStack:
 
     def stop_running(self) -> None:
         """Triggered executions wait for data: stop them so nothing runs on (`bring_to_rest`)."""
-        bring_to_rest(
-            self.client,
-            machine_arn=self.machine_arn,
-            table=self.outputs["StateTableName"],
-            pipeline=NAME,
-            starter=self.outputs["StarterFunctionName"],
-        )
+        bring_stack_to_rest(self.client, self.outputs, NAME)
 
     def fire_schedule(self) -> datetime:
         """Fire the deployed schedule's target once, through the Scheduler (see the module doc)."""

@@ -73,3 +73,14 @@ def bring_to_rest(
         "the starter to handle the end of every stopped run",
     )
     return stopped
+
+
+def bring_stack_to_rest(client: Callable[[str], Any], outputs: dict[str, str], pipeline: str) -> set[str]:
+    """`bring_to_rest` for a deployed stack, by its outputs."""
+    return bring_to_rest(
+        client,
+        machine_arn=outputs["StateMachineArn"],
+        table=outputs["StateTableName"],
+        pipeline=pipeline,
+        starter=outputs["StarterFunctionName"],
+    )

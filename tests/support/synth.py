@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Validations
 from aws_cdk.assertions import Template
 
 from infra.stack import RetrainStack
@@ -43,3 +43,14 @@ class Acknowledged:
     path: str
     rule: str
     reason: str
+
+
+def acknowledged(synthesized: Synthesized) -> list[Acknowledged]:
+    """Every `Validations.of(...).acknowledge(...)` of the app, with where it was made."""
+    found: list[Acknowledged] = []
+    for construct in synthesized.app.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                # {"<plugin>::<rule>[<finding>]": reason}
+                found.extend(Acknowledged(construct.node.path, rule, reason) for rule, reason in entry.data.items())
+    return found
