@@ -20,10 +20,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cli.clients import clients_from_environment
+from cli.config_file import load_checked_config
 from cli.landing import landing_keys, load_generator, next_dates, refuse_demo_data_unless_demo
 from cli.pipeline import read_stack_outputs
 from cli.streaming import PutResult, Record, batches, put_batch
-from retrain.config import DEFAULT_CONFIG_FILE, load_config
+from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import ConfigError
 
 MAX_RATE = 10_000
@@ -77,7 +78,7 @@ def stream(args: argparse.Namespace) -> int:
     if problem:
         print(f"retrain stream: {problem}", file=sys.stderr)
         return 2
-    config = load_config(args.config)
+    config = load_checked_config(args.config)
     if config.stream is None:
         raise ConfigError(f"{args.config}: no [stream] table, so the stack has no event stream; add one and deploy")
     refuse_demo_data_unless_demo(config, args.config)
