@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ import pytest
 
 from cli.landing import append_demo_days
 from tests.support.polling import wait_until
-from tests.support.stack import APP_FILES, CONFIG, NAME, PROJECT_ROOT, DeployedStack, start_and_deploy
+from tests.support.stack import CONFIG, NAME, DeployedStack, snapshot_project, start_and_deploy
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -32,14 +31,7 @@ GLUE_STATEMENT = """            iam.PolicyStatement(
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
     """The project, its state machine role without the Glue statement, deployed."""
-    project = tmp_path_factory.mktemp("no-glue-grant")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".retrain-build")
-    for name in APP_FILES:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=ignore)
-        else:
-            shutil.copy2(source, project / name)
+    project = snapshot_project(tmp_path_factory.mktemp("no-glue-grant"))
     orchestration = project / "infra" / "orchestration.py"
     text = orchestration.read_text(encoding="utf-8")
     assert text.count(GLUE_STATEMENT) == 1, "infra/orchestration.py's Glue statement moved: update this test"
