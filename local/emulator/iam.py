@@ -20,7 +20,7 @@ import contextvars
 import hashlib
 import os
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from local.emulator.seam import execution_error, get_region, iam_evaluator, repl
 ENFORCEMENT_ENV = "RETRAIN_LOCAL_IAM"
 
 
-def enforced(environ: dict[str, str] | None = None) -> bool:
+def enforced(environ: Mapping[str, str] | None = None) -> bool:
     """Whether the local AWS enforces IAM: on unless `RETRAIN_LOCAL_IAM` says off."""
     value = (os.environ if environ is None else environ).get(ENFORCEMENT_ENV, "on").strip().lower()
     if value not in ("on", "off"):
