@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from local.clients import DEFAULT_REGION, LocalClients, local_endpoint, local_port
 from local.clock import ClockScale, ClockScaleError, configured_clock_scale
+from local.emulator.iam import enforced
 from local.home import StateDirectory
 from local.runtime.process import terminate, waiter
 from retrain.errors import RetrainError
@@ -134,6 +135,10 @@ class LocalAws:
         try:
             ClockScale.parse(configured_clock_scale(env))
         except ClockScaleError as error:
+            raise LocalAwsError(str(error)) from None
+        try:
+            enforced(env)
+        except ValueError as error:
             raise LocalAwsError(str(error)) from None
         self.home.ensure()
         self.home.pid_file.unlink(missing_ok=True)

@@ -102,6 +102,13 @@ def lambda_runtime() -> ModuleType:
     return lambda_runtime
 
 
+def iam_evaluator() -> ModuleType:
+    """The emulator's IAM policy evaluator (what it runs under `AUTH=true`)."""
+    from ministack.core import iam_evaluator as evaluator
+
+    return evaluator
+
+
 def cloudformation_provisioners() -> ModuleType:
     """The emulator's CloudFormation resource provisioners."""
     from ministack.services.cloudformation import provisioners
@@ -274,7 +281,7 @@ def install(home: StateDirectory) -> list[str]:
     """Apply every service's fixes and register every add-on; returns the add-ons installed."""
     # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
-    from local.emulator import awslambda, cloudformation, cloudwatch, firehose, glue, scheduler, stepfunctions
+    from local.emulator import awslambda, cloudformation, cloudwatch, firehose, glue, iam, scheduler, stepfunctions
 
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
@@ -286,6 +293,9 @@ def install(home: StateDirectory) -> list[str]:
     # AWS's shape of throttle retries (doubling, capped, bounded by the event's age) on a laptop's clock.
     awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()
+    if iam.enforced():
+        # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
+        iam.StateMachineRoles().install()
     runner = glue.LocalGlueJobRunner(
         endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes)
     )

@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -34,13 +33,12 @@ import pytest
 from retrain.config import RetrainConfig, load_config
 from tests.support.polling import wait_until
 from tests.support.stack import (
-    APP_FILES,
     NAME,
     OUTPUTS,
-    PROJECT_ROOT,
     TASK_MODULES,
     TRIGGER_TIMEOUT,
     DeployedStack,
+    snapshot_project,
     start_and_deploy,
     window_names,
 )
@@ -51,15 +49,7 @@ pytestmark = [pytest.mark.local, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A snapshot of the project's app and everything it reads."""
-    snapshot = tmp_path_factory.mktemp("project")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".retrain-build")
-    for name in APP_FILES:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, snapshot / name, ignore=ignore)
-        else:
-            shutil.copy2(source, snapshot / name)
-    return snapshot
+    return snapshot_project(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")

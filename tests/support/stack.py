@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,6 +155,18 @@ class DeployedStack:
             return next((d for d in fresh if trigger is None or d.get("trigger") == trigger), None)
 
         return wait_until(found, TRIGGER_TIMEOUT, f"the starter to handle the {trigger or 'next'} trigger")
+
+
+def snapshot_project(destination: Path) -> Path:
+    """A copy of the project's app and everything it reads (APP_FILES) in `destination`."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".retrain-build")
+    for name in APP_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
 
 
 def start_and_deploy(home: Path, project: Path) -> DeployedStack:

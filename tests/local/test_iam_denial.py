@@ -1,0 +1,74 @@
+"""A permission the stack's roles lack fails the local cycle where it fails on AWS.
+
+A copy of the project whose state machine role has no statement for the Glue job run (infra/
+orchestration.py) is deployed into a local AWS of its own; a run with data to prepare fails at
+PrepareData with Glue's AccessDeniedException and IAM's message naming the state machine role's session
+(Step Functions developer guide, glue-iam: `.sync` needs glue:StartJobRun and glue:GetJobRun on the job).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cli.landing import append_demo_days
+from tests.support.polling import wait_until
+from tests.support.stack import CONFIG, NAME, DeployedStack, snapshot_project, start_and_deploy
+
+pytestmark = [pytest.mark.local, pytest.mark.slow]
+
+GLUE_STATEMENT = """            iam.PolicyStatement(
+                actions=["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+                resources=[targets.glue_job_arn],
+            ),
+"""
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
+    """The project, its state machine role without the Glue statement, deployed."""
+    project = snapshot_project(tmp_path_factory.mktemp("no-glue-grant"))
+    orchestration = project / "infra" / "orchestration.py"
+    text = orchestration.read_text(encoding="utf-8")
+    assert text.count(GLUE_STATEMENT) == 1, "infra/orchestration.py's Glue statement moved: update this test"
+    orchestration.write_text(text.replace(GLUE_STATEMENT, ""), encoding="utf-8")
+    deployed = start_and_deploy(tmp_path_factory.mktemp("no-glue-grant-home"), project)
+    try:
+        yield deployed
+    finally:
+        deployed.aws.stop()
+
+
+def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -> None:
+    stack.client("events").disable_rule(Name=f"{NAME}-new-data")
+    append_demo_days(stack.client("s3"), stack.outputs["DataBucketName"], CONFIG, 3)
+    sfn = stack.client("stepfunctions")
+    execution = sfn.start_execution(
+        stateMachineArn=stack.machine_arn, name="denied-glue", input=json.dumps({"trigger": "manual"})
+    )["executionArn"]
+
+    described: dict[str, Any] = wait_until(
+        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
+        300,
+        "the run to end",
+    )
+
+    assert described["status"] == "FAILED"
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    [failed] = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
+    assert failed["resource"] == "arn:aws:states:::glue:startJobRun.sync"
+    assert failed["error"] == "Glue.AccessDeniedException"
+    role = stack.client("stepfunctions").describe_state_machine(stateMachineArn=stack.machine_arn)["roleArn"]
+    job = f"arn:aws:glue:[a-z0-9-]+:\\d{{12}}:job/{re.escape(stack.outputs['GlueJobName'])}"
+    assert re.search(
+        rf"User: arn:aws:sts::\d{{12}}:assumed-role/{re.escape(role.rsplit('/', 1)[-1])}/[A-Za-z]{{32}} "
+        rf"is not authorized to perform: glue:StartJobRun on resource: {job} "
+        r"because no identity-based policy allows the glue:StartJobRun action",
+        failed["cause"],
+    ), failed["cause"]
+    # The run's own failure carries it: NotifyFailure classified it and the execution failed with it.
+    assert "glue:StartJobRun" in (described.get("cause") or "") + (described.get("error") or "")
