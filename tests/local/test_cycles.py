@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import tarfile
 import tempfile
 import threading
@@ -33,6 +34,7 @@ from local.home import StateDirectory
 from retrain.runs import Timeline
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 from tests.support.polling import wait_until
+from tests.support.sagemaker import IMAGE
 from tests.support.starter import starter_decisions
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
@@ -196,9 +198,9 @@ def test_a_worse_candidate_is_kept_out(local: LocalPipeline) -> None:
 
 def _break_the_model(local: LocalPipeline, model_data_url: str) -> None:
     """Replace the candidate's model with an unfitted copy: it loads and passes the health check,
-    then fails every prediction (a 5xx), like a model that breaks under real traffic."""
-    import joblib
-    from sklearn.base import clone
+    then fails every prediction (a 5xx), like a model that breaks under real traffic. Done in the
+    image's environment (scikit-learn 1.2.1): the model was pickled there."""
+    from local.sagemaker.images import ContainerRuntimes
 
     bucket, key = model_data_url.removeprefix("s3://").split("/", 1)
     s3 = local.client("s3")
@@ -207,7 +209,13 @@ def _break_the_model(local: LocalPipeline, model_data_url: str) -> None:
         with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
             tar.extractall(scratch, filter="data")
         model = Path(scratch) / "model.joblib"
-        joblib.dump(clone(joblib.load(model)), model)
+        unfit = (
+            "import sys, joblib; from sklearn.base import clone; "
+            "joblib.dump(clone(joblib.load(sys.argv[1])), sys.argv[1])"
+        )
+        environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+        interpreter = ContainerRuntimes().interpreter(IMAGE)
+        subprocess.run([interpreter, "-c", unfit, str(model)], cwd=scratch, env=environment, check=True, timeout=120)
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for path in sorted(Path(scratch).iterdir()):
