@@ -189,7 +189,12 @@ class EndpointManager:
             # One process serves every instance of the variant (fleet.py says why).
             variant.instances.append(VariantInstance(variant.name, staged, log_factory, aws))
             variants.append(variant)
-        return Fleet(endpoint["EndpointName"], config["EndpointConfigName"], variants)
+        return Fleet(
+            endpoint["EndpointName"],
+            config["EndpointConfigName"],
+            variants,
+            data_capture=config.get("DataCaptureConfig"),
+        )
 
     def _start_fleet(self, endpoint: Record, config_name: str) -> Fleet:
         config = self._store.get("EndpointConfig", config_name)

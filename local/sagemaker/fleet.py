@@ -269,6 +269,8 @@ class Fleet:
     config_name: str
     variants: list[VariantFleet]
     fleet_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    # The config's DataCaptureConfig: endpoint configs never change, so the fleet keeps it for every request.
+    data_capture: dict[str, Any] | None = None
 
     @property
     def instances(self) -> list[VariantInstance]:

@@ -111,7 +111,8 @@ class RuntimeApi:
         reply_headers: dict[str, str],
         payload: bytes,
     ) -> None:
-        config = self._store.get("EndpointConfig", lease.fleet.config_name) or {}
+        if not lease.fleet.data_capture:
+            return
         invocation = Invocation(
             endpoint=lease.endpoint,
             variant=lease.variant.name,
@@ -123,7 +124,7 @@ class RuntimeApi:
             inference_id=headers.get("x-amzn-sagemaker-inference-id"),
             at=datetime.now(UTC),
         )
-        self._capture.record(config.get("DataCaptureConfig"), invocation)
+        self._capture.record(lease.fleet.data_capture, invocation)
 
     async def _acquire(self, name: str, target: str | None) -> Lease | Response:
         # An endpoint being created or restarted has no fleet yet: SageMaker answers as unavailable.
