@@ -122,11 +122,16 @@ def append_demo_days(
     )
 
 
+def request_columns(config: RetrainConfig) -> list[str]:
+    """The raw columns in schema order, without the target: what the endpoint reads from a CSV row."""
+    return [column for column in config.dataset.schema_ if column != config.dataset.target]
+
+
 def sample_request(config: RetrainConfig, pipeline: DeployedPipeline | None = None) -> str:
     """One CSV row the endpoint accepts: the raw columns in schema order, without the target. For the
     demo dataset a row of the demo stream; for another, a complete row of the newest landed file of
     `pipeline` (a `RetrainError` when there is none: pass the row yourself)."""
-    columns = [column for column in config.dataset.schema_ if column != config.dataset.target]
+    columns = request_columns(config)
     if not is_demo_dataset(config):
         return landed_sample_row(pipeline, columns)
     generator = load_generator()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli.landing import landing_keys
+from cli.landing import landing_keys, request_columns
 from cli.landing_files import csv_line, read_body
 from retrain.config import RetrainConfig
 from retrain.errors import RetrainError
@@ -34,11 +34,6 @@ class Replay:
             f"replayed {self.sent} landed rows of {len(self.days)} day(s) ({span}) to endpoint {endpoint}: "
             f"{self.answered} answered, {self.sent - self.answered} refused by the model"
         )
-
-
-def request_columns(config: RetrainConfig) -> list[str]:
-    """The raw columns in schema order, without the target: what the endpoint reads from a CSV row."""
-    return [column for column in config.dataset.schema_ if column != config.dataset.target]
 
 
 def newest_day_keys(s3: Any, bucket: str, prefix: str, days: int) -> tuple[list[str], list[str]]:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from cli.replay import replay, request_columns
+from cli.landing import request_columns
+from cli.replay import replay
 from retrain.config import RetrainConfig, load_config
 from retrain.errors import RetrainError
 from tests.support.datasets import config_file, orders
