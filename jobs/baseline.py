@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 STATISTICS_FILE = "statistics.json"
@@ -60,12 +61,15 @@ def _numeric(series: pd.Series) -> tuple[dict[str, Any], dict[str, Any]]:
     if present.empty:
         return {"common": common}, {}
     low, high = float(present.min()), float(present.max())
-    edges = [low + (high - low) * index / BUCKETS for index in range(BUCKETS + 1)]
-    counts = pd.cut(present, bins=BUCKETS if high > low else 1, include_lowest=True).value_counts(sort=False)
-    buckets = [
-        {"lower_bound": edges[index], "upper_bound": edges[index + 1] if high > low else high, "count": int(count)}
-        for index, count in enumerate(counts.tolist())
-    ]
+    if high > low:
+        # np.histogram's buckets (last one closed), as drift.py counts live values into them.
+        counts, edges = np.histogram(present.to_numpy(), bins=BUCKETS, range=(low, high))
+        buckets = [
+            {"lower_bound": float(edges[index]), "upper_bound": float(edges[index + 1]), "count": int(count)}
+            for index, count in enumerate(counts)
+        ]
+    else:
+        buckets = [{"lower_bound": low, "upper_bound": high, "count": int(present.size)}]
     statistics = {
         "common": common,
         "mean": _finite(present.mean()),
