@@ -10,12 +10,10 @@ app from interleaving.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import hashlib
 import json
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -23,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from local.deploy.assembly import CdkApp, DeployError, StackArtifact
-from local.deploy.stacks import POLL_SECONDS
+from local.deploy.file_lock import exclusive
 
 
 def _sha256(data: bytes) -> str:
@@ -154,21 +152,13 @@ class DeploymentRecords:
 
     @contextlib.contextmanager
     def locked(self, app: CdkApp, timeout: float) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with self.path(app).with_suffix(".lock").open("a+") as handle:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise DeployError(
-                            f"another deploy of {app.directory / app.entry} into this local AWS did not finish "
-                            f"within {timeout:.0f}s; if none is running, delete {handle.name}"
-                        ) from None
-                    time.sleep(POLL_SECONDS)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        lock = self.path(app).with_suffix(".lock")
+
+        def busy() -> DeployError:
+            return DeployError(
+                f"another deploy of {app.directory / app.entry} into this local AWS did not finish "
+                f"within {timeout:.0f}s; if none is running, delete {lock}"
+            )
+
+        with exclusive(lock, timeout, busy):
+            yield

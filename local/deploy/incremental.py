@@ -145,15 +145,19 @@ class IncrementalDeployer:
     def _assembly(self, app: CdkApp, source_fingerprint: str, out: Path) -> tuple[CloudAssembly, bool]:
         """The app's cloud assembly: the cached one of the same sources, or a new synthesis (then cached)."""
         region = self.clients.region
-        key = SynthCache.key(source_fingerprint, LOCAL_ACCOUNT, region) if self.synth_cache else ""
-        if self.synth_cache and (cached := self.synth_cache.lookup(key)):
-            self.progress(f"reusing the synthesis of {app.directory / app.entry} (sources unchanged)")
-            return CloudAssembly(cached), True
-        self.progress(f"synthesizing {app.directory / app.entry}")
-        assembly = app.synthesize(out, timeout=self.synth_timeout, region=region)
-        if self.synth_cache:
+        if not self.synth_cache:
+            return self._synthesize(app, out), False
+        key = SynthCache.key(source_fingerprint, LOCAL_ACCOUNT, region)
+        with self.synth_cache.producing(key, self.synth_timeout + 60):
+            if cached := self.synth_cache.lookup(key):
+                self.progress(f"reusing the synthesis of {app.directory / app.entry} (sources unchanged)")
+                return CloudAssembly(cached), True
+            self._synthesize(app, out)
             return CloudAssembly(self.synth_cache.store(key, out)), False
-        return assembly, False
+
+    def _synthesize(self, app: CdkApp, out: Path) -> CloudAssembly:
+        self.progress(f"synthesizing {app.directory / app.entry}")
+        return app.synthesize(out, timeout=self.synth_timeout, region=self.clients.region)
 
     def is_live(self, stack: StackFingerprint) -> bool:
         """The stack exists, settled, with this template, and its assets are in their buckets."""

@@ -8,7 +8,9 @@ nothing, it deploys the cached assembly. A changed source is a new key; the cach
 few entries.
 
 Entries are written under a temporary name and renamed into place, so a reader never sees half an
-assembly and two writers of one key race harmlessly (the loser's copy is dropped).
+assembly and two writers of one key race harmlessly (the loser's copy is dropped). A deploy holds the
+key's lock while it looks up and, on a miss, synthesizes: a second deploy of the same sources at the
+same time (another local AWS, another test worker) waits for that synthesis instead of repeating it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from local.deploy.assembly import DeployError
+from local.deploy.file_lock import exclusive
 from local.home import user_cache_directory
 
 CACHE_ENV = "RETRAIN_SYNTH_CACHE"
@@ -43,6 +48,17 @@ class SynthCache:
     def key(source_fingerprint: str, account: str, region: str) -> str:
         identity = f"{_LAYOUT}\0{source_fingerprint}\0{account}\0{region}"
         return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+    @contextlib.contextmanager
+    def producing(self, key: str, timeout: float) -> Iterator[None]:
+        """Held while one deploy looks `key` up and, on a miss, synthesizes and stores it."""
+        lock = self.directory / f".{key}.lock"
+
+        def busy() -> DeployError:
+            return DeployError(f"another deploy did not finish synthesizing within {timeout:.0f}s; {lock} is held")
+
+        with exclusive(lock, timeout, busy):
+            yield
 
     def lookup(self, key: str) -> Path | None:
         entry = self.directory / key
