@@ -7,6 +7,7 @@ that need an AWS of their own (a restart, a fresh stack) start one themselves.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session", autouse=True)
 def session_synth_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Synthesized assemblies are cached for this session only: what a user's cache (or an earlier
-    session's) holds must never decide whether a test synthesizes. Set in the environment, so the
-    commands the tests run in subprocesses use it too."""
-    directory = tmp_path_factory.mktemp("synth-cache")
+    """Synthesized assemblies are cached for this test run only: what a user's cache (or an earlier
+    run's) holds must never decide whether a test synthesizes. Set in the environment, so the
+    commands the tests run in subprocesses use it too. The workers of a parallel run share it (their
+    temporary folders have one parent per run), so each source is synthesized once per run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        directory = tmp_path_factory.getbasetemp().parent / "synth-cache"
+        directory.mkdir(exist_ok=True)
+    else:
+        directory = tmp_path_factory.mktemp("synth-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RETRAIN_SYNTH_CACHE", str(directory))
         yield directory

@@ -1,0 +1,41 @@
+"""The whole-cycle modules' pipeline: each module gets a local AWS of its own and, on first need, the
+pipeline's first run there (a champion to test against). Modules are independent, so parallel workers
+can run them side by side."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from local.aws import LocalAws
+from local.home import StateDirectory
+from tests.support.cycles import FirstRun
+from tests.support.pipeline import LocalPipeline
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
+    home = StateDirectory(tmp_path_factory.mktemp("retrain-cycles"))
+    aws = LocalAws(home, port=0)
+    process = aws.start()
+    env = {**os.environ, "RETRAIN_HOME": str(home.root), "RETRAIN_LOCAL_PORT": str(process.port), "CI": "true"}
+    try:
+        yield LocalPipeline(aws, env)
+    finally:
+        aws.stop()
+
+
+@pytest.fixture(scope="module")
+def first_run(local: LocalPipeline) -> FirstRun:
+    """The pipeline's first run, on the fresh local AWS: `retrain run` deploys the stack, lands demo
+    days (the landing prefix is empty) and promotes the first champion."""
+    code, summary, stderr = local.run("--approve", "auto")
+    return FirstRun(code, summary, stderr, local.endpoint() if code == 0 else {})
+
+
+@pytest.fixture
+def champion(first_run: FirstRun) -> None:
+    """A champion serves the endpoint (the first run's, or one promoted since)."""
+    assert first_run.code == 0, f"the first run failed: {first_run.stderr}"
