@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from local.clock import ClockScale
 from local.sagemaker.arns import sagemaker_arn
 from local.sagemaker.deployment import EndpointManager
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.listing import ListRequest
 from local.sagemaker.model_containers import ModelContainers
+from local.sagemaker.monitoring import MonitoringSchedules
 from local.sagemaker.processing import ProcessingJobRunner
 from local.sagemaker.registry import ModelRegistry
 from local.sagemaker.shapes import ShapeChecker, project, service_model, validation_message
@@ -42,6 +44,7 @@ class ControlPlane:
         registry: ModelRegistry,
         job_context: JobContext,
         containers: ModelContainers | None = None,
+        clock: ClockScale | None = None,
     ) -> None:
         self._store = store
         self._endpoints = endpoints
@@ -51,6 +54,7 @@ class ControlPlane:
         self._model = service_model("sagemaker")
         self._checker = ShapeChecker(self._model)
         self.runners: dict[tuple[str, str], TrainingJobRunner | ProcessingJobRunner] = {}
+        self.monitoring = MonitoringSchedules(store, job_context, self.runners, clock)
         self._operations: dict[str, Callable[[dict[str, Any], str, str], Result]] = {
             "CreateTrainingJob": self.create_training_job,
             "DescribeTrainingJob": self.describe_training_job,
@@ -80,6 +84,12 @@ class ControlPlane:
             "DescribeModelPackage": self.describe_model_package,
             "UpdateModelPackage": self.update_model_package,
             "ListModelPackages": self.list_model_packages,
+            "CreateMonitoringSchedule": self.monitoring.create,
+            "DescribeMonitoringSchedule": self.monitoring.describe,
+            "UpdateMonitoringSchedule": self.monitoring.update,
+            "DeleteMonitoringSchedule": self.monitoring.delete,
+            "ListMonitoringSchedules": self.list_monitoring_schedules,
+            "ListMonitoringExecutions": self.list_monitoring_executions,
         }
 
     @property
@@ -473,3 +483,13 @@ class ControlPlane:
     def list_model_packages(self, request: dict[str, Any], region: str, account: str) -> Result:
         page, token = self._registry.list_packages(request, region, account)
         return self._summaries(page, "ModelPackageSummaryList", token)
+
+    # --- monitoring schedules (local/sagemaker/monitoring.py) ---------------------------------
+
+    def list_monitoring_schedules(self, request: dict[str, Any], region: str, account: str) -> Result:
+        page, token = self.monitoring.list_schedules(request, region, account)
+        return self._summaries(page, "MonitoringScheduleSummaries", token)
+
+    def list_monitoring_executions(self, request: dict[str, Any], region: str, account: str) -> Result:
+        page, token = self.monitoring.list_executions(request, region, account)
+        return self._summaries(page, "MonitoringExecutionSummaries", token)

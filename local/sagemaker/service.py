@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -18,6 +20,7 @@ from local.runtime.process import terminate
 from local.sagemaker.api import ControlPlane
 from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
+from local.sagemaker.errors import SageMakerError
 from local.sagemaker.fleet import ModelStager
 from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.jobs import JobContext
@@ -31,6 +34,8 @@ from local.sagemaker.store import StateStore
 logger = logging.getLogger("local.sagemaker")
 
 Response = tuple[int, dict[str, str], bytes]
+# The local SageMaker's own path (no AWS operation): a monitoring schedule's execution now, for tests.
+RUN_MONITORING_SCHEDULE = "/_local/sagemaker/run-monitoring-schedule"
 
 
 class LocalSageMaker:
@@ -55,6 +60,7 @@ class LocalSageMaker:
         registry = ModelRegistry(self.store)
         containers = ModelContainers(registry)
         runtimes = runtimes or ContainerRuntimes()  # every container runs in its image's isolated environment
+        clock = clock or ClockScale.from_environment()
         self.endpoints = EndpointManager(
             self.store,
             self.router,
@@ -62,7 +68,7 @@ class LocalSageMaker:
             self.clients,
             self.root,
             ship_logs=ship_logs,
-            clock=clock or ClockScale.from_environment(),
+            clock=clock,
         )
         self.control_plane = ControlPlane(
             self.store,
@@ -70,6 +76,7 @@ class LocalSageMaker:
             registry,
             JobContext(self.root, self.clients, runtimes, ship_logs=ship_logs),
             containers,
+            clock,
         )
         self.capture = CaptureWriter(self._put_capture)
         self.runtime = RuntimeApi(self.store, self.router, self.metrics, self.capture)
@@ -108,6 +115,7 @@ class LocalSageMaker:
                 self.store.set_fields(kind, record[name_key], **fields)
                 self._end_stale_process(record)
         threading.Thread(target=self._restore_endpoints, name="sagemaker-restore", daemon=True).start()
+        self.control_plane.monitoring.start()
 
     def _restore_endpoints(self) -> None:
         # Model data may have to come from the local S3: wait until the emulator serves.
@@ -145,6 +153,7 @@ class LocalSageMaker:
         if self._stopped:
             return
         self._stopped = True
+        self.control_plane.monitoring.stop()
         for runner in list(self.control_plane.runners.values()):
             runner.stop()
         for runner in list(self.control_plane.runners.values()):
@@ -173,6 +182,9 @@ class LocalSageMaker:
 
         region, account = get_region(), get_account_id()
         target = next((value for key, value in headers.items() if key.lower() == "x-amz-target"), "")
+        if method == "POST" and path == RUN_MONITORING_SCHEDULE:
+            # Off the event loop: starting the execution lists the capture in the local S3 served by this loop.
+            return await asyncio.to_thread(self._run_monitoring_schedule, body)
         if target.startswith("SageMaker."):
             return self.control_plane.handle(target, body, region, account)
         if RuntimeApi.matches(method, path):
@@ -183,3 +195,16 @@ class LocalSageMaker:
             b'{"__type": "UnknownOperationException", "message": "The local SageMaker serves the SageMaker '
             b'JSON API (X-Amz-Target: SageMaker.<Operation>) and POST /endpoints/<name>/invocations."}',
         )
+
+    def _run_monitoring_schedule(self, body: bytes) -> Response:
+        headers = {"Content-Type": "application/json"}
+        try:
+            name = json.loads(body or b"{}")["MonitoringScheduleName"]
+            summary = self.control_plane.monitoring.run_now(str(name))
+        except (ValueError, KeyError, TypeError):
+            payload = {"__type": "ValidationException", "message": 'send {"MonitoringScheduleName": "<name>"}'}
+            return 400, headers, json.dumps(payload).encode()
+        except SageMakerError as error:
+            return error.status, headers, json.dumps({"__type": error.code, "message": error.message}).encode()
+        public = {key: value for key, value in summary.items() if not key.startswith("_")}
+        return 200, headers, json.dumps(public).encode()

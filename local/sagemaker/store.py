@@ -25,6 +25,8 @@ KINDS = (
     "Endpoint",
     "ModelPackageGroup",
     "ModelPackage",
+    "MonitoringSchedule",
+    "MonitoringExecution",
 )
 FORMAT_VERSION = 1
 

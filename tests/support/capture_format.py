@@ -7,6 +7,9 @@ base64-encoded): what Model Monitor's analyzer and the SageMaker Python SDK read
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
 import re
 from typing import Any
@@ -64,4 +67,37 @@ def capture_records(body: bytes) -> list[dict[str, Any]]:
     checker = jsonschema.Draft202012Validator(CAPTURE_RECORD_SCHEMA, format_checker=jsonschema.FormatChecker())
     for record in records:
         checker.validate(record)
+    return records
+
+
+def capture_of(
+    frame: Any, *, base64_encoded: bool = False, inference_time: str = "2026-11-26T03:00:00Z"
+) -> list[dict[str, Any]]:
+    """One capture record per row of a pandas frame, each a CSV request as the endpoint receives it."""
+    records = []
+    for row in frame.itertuples(index=False):
+        buffer = io.StringIO()
+        cells = ["" if value is None or value != value else value for value in row]  # NaN != NaN: a missing cell
+        csv.writer(buffer, lineterminator="").writerow(cells)
+        data = buffer.getvalue()
+        encoding = "CSV"
+        if base64_encoded:
+            data, encoding = base64.b64encode(data.encode()).decode(), "BASE64"
+        records.append(
+            {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": "text/csv",
+                        "mode": "INPUT",
+                        "data": data,
+                        "encoding": encoding,
+                    }
+                },
+                "eventMetadata": {
+                    "eventId": "0f7b8a3e-0000-4000-8000-000000000000",
+                    "inferenceTime": inference_time,
+                },
+                "eventVersion": "0",
+            }
+        )
     return records

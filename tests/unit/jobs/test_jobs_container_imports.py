@@ -13,7 +13,7 @@ from local.runtime.isolation import RuntimeProfile, canonical
 from tests.support.jobs import JOBS_DIR
 
 PROFILE = Path(__file__).resolve().parents[3] / "local" / "sagemaker" / "profiles" / "sklearn-1.2-1.toml"
-ENTRY_POINTS = ("train.py", "evaluate.py", "inference.py")
+ENTRY_POINTS = ("train.py", "evaluate.py", "inference.py", "monitor.py")
 # Imports that never run in the SageMaker image, with the reason.
 NOT_IN_SAGEMAKER = {("features.py", "pyspark"): "the Spark half of the feature code runs in Glue only"}
 

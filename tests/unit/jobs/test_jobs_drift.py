@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import csv
-import io
 from typing import Any
 
 import numpy as np
@@ -14,7 +11,7 @@ import pytest
 from baseline import data_quality_baseline
 from drift import CaptureFormatError, captured_requests, check_drift
 
-from tests.support.capture_format import CAPTURE_RECORD_SCHEMA
+from tests.support.capture_format import CAPTURE_RECORD_SCHEMA, capture_of
 
 COLUMNS = ["amount", "device_type", "account_age_days"]
 ROWS = 2000
@@ -29,36 +26,6 @@ def training_frame(seed: int = 1) -> pd.DataFrame:
             "account_age_days": rng.integers(1, 2000, ROWS),
         }
     )
-
-
-def capture_of(frame: pd.DataFrame, *, base64_encoded: bool = False) -> list[dict[str, Any]]:
-    """One capture record per row, each a CSV request as the endpoint receives it."""
-    records = []
-    for row in frame.itertuples(index=False):
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(["" if pd.isna(value) else value for value in row])
-        data = buffer.getvalue()
-        encoding = "CSV"
-        if base64_encoded:
-            data, encoding = base64.b64encode(data.encode()).decode(), "BASE64"
-        records.append(
-            {
-                "captureData": {
-                    "endpointInput": {
-                        "observedContentType": "text/csv",
-                        "mode": "INPUT",
-                        "data": data,
-                        "encoding": encoding,
-                    }
-                },
-                "eventMetadata": {
-                    "eventId": "0f7b8a3e-0000-4000-8000-000000000000",
-                    "inferenceTime": "2026-11-26T03:00:00Z",
-                },
-                "eventVersion": "0",
-            }
-        )
-    return records
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,199 @@
+"""The data-quality monitoring job: Model Monitor's "bring your own container" contract on the scikit-learn image.
+
+A monitoring schedule starts it as a processing job, on AWS and on the local SageMaker alike. What it reads is
+what Model Monitor hands any container (SageMaker developer guide, "Container Contract Inputs",
+https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-contract-inputs.html), as environment
+variables: `dataset_format` (`sagemakerCaptureJson`), `dataset_source` (the EndpointInput's LocalPath, holding
+`<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl` capture files, possibly more than the window), `start_time` and
+`end_time` (the window), `output_path` (the MonitoringOutput's LocalPath), `baseline_constraints` and
+`baseline_statistics` (local paths of the BaselineConfig's files), `publish_cloudwatch_metrics`,
+`sagemaker_endpoint_name` and `sagemaker_monitoring_schedule_name`.
+
+What it writes ("Container Contract Outputs", model-monitor-byoc-contract-outputs.html): `statistics.json` of
+the window and `constraint_violations.json` ("Schema for Violations", model-monitor-interpreting-violations.html)
+in `output_path`; with `publish_cloudwatch_metrics` `Enabled`, one metric a line in
+`/opt/ml/output/metrics/cloudwatch/` ("CloudWatch Metrics for Bring Your Own Containers",
+model-monitor-byoc-cloudwatch.html) with the built-in container's names ("CloudWatch Metrics",
+model-monitor-interpreting-cloudwatch.html): `feature_baseline_drift_<feature>` (the drift distance),
+`feature_non_null_<feature>` (the completeness) and, for numbers, `feature_data_<feature>` (count, sum, min,
+max), dimensioned by `Endpoint` and `MonitoringSchedule`; the platform adds the namespace. `/opt/ml/output/message`
+starts with `CompletedWithViolations` or `Completed`, as the BYOC samples (aws-samples) tell the platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from baseline import data_quality_baseline
+from drift import CaptureFormatError, captured_requests, check_drift
+from failure_line import JobFailure, processing_message_file, run_job
+
+VIOLATIONS_FILE = "constraint_violations.json"
+STATISTICS_FILE = "statistics.json"
+METRICS_FILE = "cloudwatch_metrics.jsonl"
+CAPTURE_FORMAT = "sagemakerCaptureJson"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+NUMERIC = ("Integral", "Fractional")
+
+
+class MonitoringFailed(JobFailure):
+    """The monitoring job cannot judge the window; the message says why and what to do."""
+
+
+class NoCapturedData(JobFailure):
+    """No captured request of the endpoint falls in the window."""
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise MonitoringFailed(
+            f"the environment has no {name}; start this job from a monitoring schedule (Model Monitor sets it)"
+        )
+    return value
+
+
+def parse_time(text: str) -> dt.datetime:
+    cleaned = text.replace(" ", "")  # the contract's own example writes "2019-12-01T16: 20: 00Z"
+    try:
+        return dt.datetime.strptime(cleaned, TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        raise MonitoringFailed(f"the time {text!r} is not of the form 2019-12-01T16:20:00Z") from None
+
+
+def capture_records(source: Path, start: dt.datetime, end: dt.datetime) -> Iterator[dict[str, Any]]:
+    """The capture records under `source` whose inference time is in [start, end): the platform may stage
+    more hours than the window."""
+    for path in sorted(source.rglob("*.jsonl")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise MonitoringFailed(f"{path.name} line {number} is not JSON; it is not a capture file") from None
+            stamp = record.get("eventMetadata", {}).get("inferenceTime")
+            if stamp is None or start <= parse_time(stamp) < end:
+                yield record
+
+
+def typed_requests(requests: pd.DataFrame, statistics: Mapping[str, Any]) -> pd.DataFrame:
+    """The captured text as the baseline typed it: numbers for its numeric features."""
+    typed = requests.copy()
+    for feature in statistics.get("features", []):
+        if feature["name"] in typed.columns and feature["inferred_type"] in NUMERIC:
+            typed[feature["name"]] = pd.to_numeric(typed[feature["name"]], errors="coerce")
+    return typed
+
+
+def metric_lines(
+    window: pd.DataFrame,
+    statistics: Mapping[str, Any],
+    distances: Mapping[str, float],
+    dimensions: list[dict[str, str]],
+    stamp: str,
+) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+
+    def metric(name: str, **value: Any) -> None:
+        lines.append({"MetricName": name, "Timestamp": stamp, "Dimensions": dimensions, **value})
+
+    for feature in statistics.get("features", []):
+        name = feature["name"]
+        if name not in window.columns:
+            continue
+        column = window[name]
+        metric(f"feature_non_null_{name}", Value=float(column.notna().mean()) if column.size else 0.0)
+        if name in distances:
+            metric(f"feature_baseline_drift_{name}", Value=float(distances[name]))
+        numbers = pd.to_numeric(column, errors="coerce").dropna() if feature["inferred_type"] in NUMERIC else None
+        if numbers is not None and not numbers.empty:
+            metric(
+                f"feature_data_{name}",
+                StatisticValues={
+                    "SampleCount": float(numbers.size),
+                    "Sum": float(numbers.sum()),
+                    "Minimum": float(numbers.min()),
+                    "Maximum": float(numbers.max()),
+                },
+            )
+    return lines
+
+
+def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
+    """One monitoring execution: the window's requests against the baseline; returns the violations."""
+    dataset_format = environ.get("dataset_format", "")
+    if dataset_format and CAPTURE_FORMAT not in dataset_format:
+        raise MonitoringFailed(
+            f"dataset_format {dataset_format} is not {CAPTURE_FORMAT}; monitor an endpoint's captured data"
+        )
+    source = Path(_required(environ, "dataset_source"))
+    output = Path(_required(environ, "output_path"))
+    start, end = parse_time(_required(environ, "start_time")), parse_time(_required(environ, "end_time"))
+    try:
+        statistics = json.loads(Path(_required(environ, "baseline_statistics")).read_text(encoding="utf-8"))
+        constraints = json.loads(Path(_required(environ, "baseline_constraints")).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise MonitoringFailed(f"the baseline is unreadable ({error}); give the model's baseline files") from None
+    columns = [feature["name"] for feature in statistics.get("features", [])]
+    try:
+        requests = captured_requests(capture_records(source, start, end), columns)
+    except CaptureFormatError as error:
+        raise MonitoringFailed(str(error)) from None
+    if requests.empty:
+        raise NoCapturedData(
+            f"no captured CSV request between {start:%Y-%m-%dT%H:%M:%SZ} and {end:%Y-%m-%dT%H:%M:%SZ} in "
+            f"{source}; the endpoint had no traffic then (or captures none)"
+        )
+    violations, distances = check_drift(requests, statistics, constraints)
+    window = typed_requests(requests, statistics)
+    window_statistics, _ = data_quality_baseline(window, columns)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / STATISTICS_FILE).write_text(json.dumps(window_statistics, indent=2, allow_nan=False) + "\n")
+    (output / VIOLATIONS_FILE).write_text(json.dumps({"violations": violations}, indent=2) + "\n")
+
+    emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") != "Disabled"
+    container_output = processing_message_file(str(output)).parent
+    if environ.get("publish_cloudwatch_metrics") == "Enabled" and emit:
+        dimensions = [
+            {"Name": "Endpoint", "Value": _required(environ, "sagemaker_endpoint_name")},
+            {"Name": "MonitoringSchedule", "Value": _required(environ, "sagemaker_monitoring_schedule_name")},
+        ]
+        lines = metric_lines(window, statistics, distances, dimensions, end.strftime(TIME_FORMAT))
+        metrics = container_output / "metrics" / "cloudwatch"
+        metrics.mkdir(parents=True, exist_ok=True)
+        (metrics / METRICS_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+    if violations:
+        first = violations[0]
+        message = (
+            f"CompletedWithViolations: {len(violations)} violation(s) in {len(requests)} requests; "
+            f"{first['feature_name']}: {first['description']}"
+        )
+    else:
+        message = f"Completed: Job completed successfully with no violations ({len(requests)} requests)."
+    container_output.mkdir(parents=True, exist_ok=True)
+    (container_output / "message").write_text(message, encoding="utf-8")
+    print(message, flush=True)
+    return {"violations": violations, "distances": distances, "requests": len(requests)}
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    return run_job(
+        lambda: monitor(env),
+        unexpected=MonitoringFailed,
+        failure_file=lambda: processing_message_file(env.get("output_path")),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
