@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from catalog import RunRegistration, WrittenSplit, glue_columns, parent_folder, register_run
+from catalog import PARTITION_KEYS, RunRegistration, WrittenSplit, glue_columns, parent_folder, register_run
 from cleaning import REASON, FileDrops, RowCleaner
 from failure_line import run_job
 from features import FeatureSpec, FeatureSpecError
@@ -156,6 +156,12 @@ class JobOptions:
         catalog = [arguments.get(name) for name in CATALOG_ARGUMENTS]
         if any(catalog) and not all(catalog):
             raise InvalidJobArguments("--catalog_database and --catalog_table go together: pass both or neither")
+        clashing = sorted({column.lower() for column in spec.schema} & set(PARTITION_KEYS)) if all(catalog) else []
+        if clashing:
+            raise InvalidJobArguments(
+                f"--dataset: column {clashing[0]!r} is named as a partition key of the catalog table "
+                f"({', '.join(PARTITION_KEYS)}); rename the column in the data and [dataset.schema]"
+            )
         max_dropped = dataset.get("max_dropped_fraction", 0.5)
         if isinstance(max_dropped, bool) or not isinstance(max_dropped, (int, float)) or not 0 < max_dropped <= 1:
             raise InvalidJobArguments(f"--dataset: max_dropped_fraction must be in (0, 1], got {max_dropped!r}")
@@ -237,14 +243,14 @@ class PrepareDataJob:
             "test": [spec.id_column, spec.timestamp_column, *spec.feature_columns, spec.target],
         }
         spec_json = json.dumps(spec.to_dict(), indent=2) + "\n"
-        written = []
+        written: list[tuple[str, str, dict[str, Any]]] = []
         for split in SPLITS:
             files = max(1, math.ceil(splits[split]["rows"] / ROWS_PER_OUTPUT_FILE))
             target_uri = f"{options.output_uri}{split}/"
             frame = clean.where(F.col(SPLIT) == split).select(*[col(c) for c in columns[split]])
             frame.coalesce(files).write.mode("overwrite").parquet(target_uri)
             self.storage.write_text(target_uri + FEATURE_SPEC_FILE, spec_json)
-            written.append(WrittenSplit(split, target_uri, glue_columns(frame.schema.jsonValue())))
+            written.append((split, target_uri, frame.schema.jsonValue()))
             self._log(f"wrote {target_uri}")
         self._register(written)
 
@@ -277,7 +283,7 @@ class PrepareDataJob:
         self.storage.write_text(options.output_uri + QUALITY_FILE, json.dumps(quality, indent=2) + "\n")
         return quality
 
-    def _register(self, written: list[WrittenSplit]) -> None:
+    def _register(self, written: list[tuple[str, str, dict[str, Any]]]) -> None:
         options = self.options
         if not (options.catalog_database and options.catalog_table):
             return
@@ -288,7 +294,7 @@ class PrepareDataJob:
             table=options.catalog_table,
             table_location=parent_folder(options.output_uri),
             run_name=options.run_name,
-            splits=written,
+            splits=[WrittenSplit(name, uri, glue_columns(schema)) for name, uri, schema in written],
         )
         done = register_run(boto3.client("glue"), registration)
         self._log(f"registered in {options.catalog_database}.{options.catalog_table}: {done}")

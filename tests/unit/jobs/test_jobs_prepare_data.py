@@ -401,9 +401,15 @@ def test_bad_arguments_are_named(dataset: dict[str, Any], capsys: pytest.Capture
         ("input_format", "xml", "--input_format must be one of csv, json, parquet"),
         ("dataset", "{", "--dataset is not JSON"),
         ("dataset", json.dumps({**dataset, "test_fraction": 0.0}), "the evaluation needs a test split"),
+        ("catalog_database", "lake", "--catalog_database and --catalog_table go together"),
     ):
         with pytest.raises(InvalidJobArguments, match=message):
             JobOptions.from_arguments({**good, key: value})
+    renamed = {**dataset, "schema": {("split" if c == "device_type" else c): t for c, t in dataset["schema"].items()}}
+    with pytest.raises(InvalidJobArguments, match=r"column 'split' is named as a partition key of the catalog table"):
+        JobOptions.from_arguments(
+            {**good, "dataset": json.dumps(renamed), "catalog_database": "lake", "catalog_table": "processed"}
+        )
     assert main(["--run_name", "r"]) == 1
     assert last_error_line(capsys).startswith("InvalidJobArguments: expected --run_name --landing_uri")
     assert issubclass(DataQualityError, Exception)
