@@ -243,8 +243,10 @@ class GlueCatalog:
       keys do not match the number of partition values", InvalidInputException; per partition in a batch).
     - A Spark job runs locally on `file://` mounts of the S3 URIs it was given (`LocalGlueJobRunner`); a
       location it registers (`StorageDescriptor.Location` of a table or partition) is the S3 URI the mount
-      stands for, as the job registers on Glue.
-    Pinned in `tests/contract/emulator/test_glue_catalog.py`.
+      stands for, as the job registers on Glue. What still differs: the job compares the table it reads back
+      (`s3://`) with its own `file://` view, so locally each run rewrites the table's identical definition
+      (UpdateTable) where on AWS it leaves it alone.
+    Pinned in `tests/contract/emulator/test_glue_catalog.py` and `tests/local/test_query.py`.
     """
 
     KEY_COUNT_MESSAGE = "The number of partition keys do not match the number of partition values"
