@@ -3,7 +3,8 @@
 - `TrainingCode`: `jobs/` as a deterministic `sourcedir.tar.gz` file asset, for the SageMaker
   scikit-learn container (training, evaluation, serving).
 - `SageMakerRole`: what those jobs and the endpoint's model may touch.
-- `PrepareDataJob`: the Glue (Spark) job that turns landing data into train/validation/test Parquet.
+- `PrepareDataJob`: the Glue (Spark) job that turns landing data into train/validation/test Parquet and
+  registers it in the pipeline's Glue database (`infra/catalog.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from infra.archives import ModulesZip, SourceDirArchive, build_directory
+from infra.catalog import ProcessedDataCatalog
 from infra.findings import acknowledge, objects_under, stack_arn
 from infra.images import SklearnImage
 from infra.storage import TEMP_PREFIX, DataBucket
@@ -27,6 +29,7 @@ from retrain.config import GlueConfig
 GLUE_SCRIPT = "prepare_data.py"
 # The script's flat imports and theirs, zipped for --extra-py-files.
 GLUE_MODULES = (
+    "catalog.py",
     "cleaning.py",
     "failure_line.py",
     "features.py",
@@ -159,6 +162,7 @@ class PrepareDataJob(Construct):
         settings: GlueConfig,
         data: DataBucket,
         key: kms.IKey,
+        catalog: ProcessedDataCatalog,
     ) -> None:
         super().__init__(scope, construct_id)
         self.job_name = job_name
@@ -195,6 +199,7 @@ class PrepareDataJob(Construct):
             ),
             # The security configuration encrypts logs and bookmarks with the pipeline key.
             iam.PolicyStatement(actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]),
+            catalog.job_statement(),
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
@@ -242,6 +247,7 @@ class PrepareDataJob(Construct):
                 # The run reads an explicit time window; bookmarks would silently skip data.
                 "--job-bookmark-option": "job-bookmark-disable",
                 "--TempDir": data.bucket.s3_url_for_object(GLUE_TEMP_PREFIX),
+                **catalog.job_arguments(),
             },
         )
         acknowledge(

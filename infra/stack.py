@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.access import MlLeadsRole
+from infra.catalog import ProcessedDataCatalog
 from infra.findings import acknowledge, objects_under, stack_arn
 from infra.functions import LambdaCode, TaskFunction, TaskSpec
 from infra.images import SklearnImage, SklearnImageRegistry
@@ -112,6 +113,7 @@ class RetrainStack(Stack):
         training_code = TrainingCode(self, "TrainingCode", jobs_dir)
         image = SklearnImage(self, "SklearnImage", SklearnImageRegistry.from_sdk(config.training.framework_version))
         sagemaker_role = SageMakerRole(self, "SageMaker", data=data, code=training_code, image=image)
+        catalog = ProcessedDataCatalog(self, "Catalog", settings=config.catalog, workgroup=name, data=data)
         glue_job = PrepareDataJob(
             self,
             "PrepareData",
@@ -120,6 +122,7 @@ class RetrainStack(Stack):
             settings=config.glue,
             data=data,
             key=key,
+            catalog=catalog,
         )
         registry = sagemaker.CfnModelPackageGroup(
             self,
@@ -269,6 +272,9 @@ class RetrainStack(Stack):
             ),
             "EndpointName": (deployment.endpoint_name, "The endpoint the pipeline deploys to"),
             "GlueJobName": (glue_job.job.ref, "The data preparation job"),
+            "CatalogDatabaseName": (catalog.database.ref, "The Glue database of the processed data (Athena)"),
+            "CatalogTableName": (config.catalog.table, "The table the job registers each run's splits in"),
+            "AthenaWorkGroupName": (catalog.workgroup.ref, "Run Athena queries of the catalog here"),
             "StarterFunctionName": (starter.function.function_name, "Invoke to start a retrain by hand"),
             "CodeVersion": (training_code.version, "SHA-256 of the jobs/ archive the jobs run"),
         }

@@ -8,6 +8,8 @@ Arguments (Glue passes every one as a string, `--name value`):
   --training_window_days  how many days of partitions, up to window_end, to read
   --input_format          csv (with a header row) | json (JSON lines) | parquet
   --dataset               the `[dataset]` table of retrain.toml as JSON
+  --catalog_database      optional, with --catalog_table: the Glue database and table the run's splits are
+  --catalog_table         registered in after they are written (`catalog.py`: why the job and not a crawler)
 
 Only the partitions inside the window are listed and read. Failures end the job with its failure line
 on stderr (`failure_line.py`), `<ErrorName>: <what and how to fix>`, whose first token the pipeline maps
@@ -18,7 +20,8 @@ knowing which.
 This script is the orchestration; its pieces ship beside it as flat modules (the `--extra-py-files`
 zip): `landing.py` reads the window and checks the schema, `cleaning.py` types the columns and names
 each dropped row's reason, `time_split.py` splits by event time and summarizes the splits,
-`hadoop_storage.py` lists and writes files, `prepare_failures.py` holds the failures.
+`hadoop_storage.py` lists and writes files, `catalog.py` registers the output in the Glue Data Catalog,
+`prepare_failures.py` holds the failures.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from catalog import PARTITION_KEYS, RunRegistration, WrittenSplit, glue_columns, parent_folder, register_run
 from cleaning import REASON, FileDrops, RowCleaner
 from failure_line import run_job
 from features import FeatureSpec, FeatureSpecError
@@ -54,6 +58,7 @@ ARGUMENTS = (
     "input_format",
     "dataset",
 )
+CATALOG_ARGUMENTS = ("catalog_database", "catalog_table")  # both or neither
 QUALITY_FILE = "quality.json"
 FEATURE_SPEC_FILE = "_feature_spec.json"  # "_" prefix: Spark, pandas and pyarrow readers skip it
 MIN_CLEAN_ROWS = 100
@@ -72,10 +77,14 @@ def resolve_arguments(argv: Sequence[str]) -> dict[str, str]:
             parser = argparse.ArgumentParser(prog="prepare_data.py", add_help=False)
             for name in ARGUMENTS:
                 parser.add_argument(f"--{name}", required=True)
+            for name in CATALOG_ARGUMENTS:
+                parser.add_argument(f"--{name}")
             known, _ = parser.parse_known_args(list(argv[1:]))
-            return {name: getattr(known, name) for name in ARGUMENTS}
-        resolved = getResolvedOptions(list(argv), list(ARGUMENTS))
-        return {name: resolved[name] for name in ARGUMENTS}
+            return {name: value for name in (*ARGUMENTS, *CATALOG_ARGUMENTS) if (value := getattr(known, name))}
+        # getResolvedOptions requires every name it is given: the optional ones only when passed.
+        given = [name for name in CATALOG_ARGUMENTS if f"--{name}" in argv]
+        resolved = getResolvedOptions(list(argv), [*ARGUMENTS, *given])
+        return {name: resolved[name] for name in (*ARGUMENTS, *given)}
     except SystemExit:  # both parsers exit on a missing argument
         shown = " ".join(argv[1:])
         raise InvalidJobArguments(f"expected --{' --'.join(ARGUMENTS)}; got {shown[:500] or 'no arguments'}") from None
@@ -93,6 +102,8 @@ class JobOptions:
     validation_fraction: float
     test_fraction: float
     max_dropped_fraction: float = 0.5
+    catalog_database: str | None = None
+    catalog_table: str | None = None
 
     @property
     def window_start(self) -> date:
@@ -142,6 +153,15 @@ class JobOptions:
             )
         if validation_fraction + test_fraction >= 0.9:
             raise InvalidJobArguments("--dataset: validation_fraction + test_fraction must leave 10% to train on")
+        catalog = [arguments.get(name) for name in CATALOG_ARGUMENTS]
+        if any(catalog) and not all(catalog):
+            raise InvalidJobArguments("--catalog_database and --catalog_table go together: pass both or neither")
+        clashing = sorted({column.lower() for column in spec.schema} & set(PARTITION_KEYS)) if all(catalog) else []
+        if clashing:
+            raise InvalidJobArguments(
+                f"--dataset: column {clashing[0]!r} is named as a partition key of the catalog table "
+                f"({', '.join(PARTITION_KEYS)}); rename the column in the data and [dataset.schema]"
+            )
         max_dropped = dataset.get("max_dropped_fraction", 0.5)
         if isinstance(max_dropped, bool) or not isinstance(max_dropped, (int, float)) or not 0 < max_dropped <= 1:
             raise InvalidJobArguments(f"--dataset: max_dropped_fraction must be in (0, 1], got {max_dropped!r}")
@@ -156,6 +176,8 @@ class JobOptions:
             validation_fraction=validation_fraction,
             test_fraction=test_fraction,
             max_dropped_fraction=float(max_dropped),
+            catalog_database=catalog[0],
+            catalog_table=catalog[1],
         )
 
 
@@ -221,18 +243,16 @@ class PrepareDataJob:
             "test": [spec.id_column, spec.timestamp_column, *spec.feature_columns, spec.target],
         }
         spec_json = json.dumps(spec.to_dict(), indent=2) + "\n"
+        written: list[tuple[str, str, dict[str, Any]]] = []
         for split in SPLITS:
             files = max(1, math.ceil(splits[split]["rows"] / ROWS_PER_OUTPUT_FILE))
             target_uri = f"{options.output_uri}{split}/"
-            (
-                clean.where(F.col(SPLIT) == split)
-                .select(*[col(c) for c in columns[split]])
-                .coalesce(files)
-                .write.mode("overwrite")
-                .parquet(target_uri)
-            )
+            frame = clean.where(F.col(SPLIT) == split).select(*[col(c) for c in columns[split]])
+            frame.coalesce(files).write.mode("overwrite").parquet(target_uri)
             self.storage.write_text(target_uri + FEATURE_SPEC_FILE, spec_json)
+            written.append((split, target_uri, frame.schema.jsonValue()))
             self._log(f"wrote {target_uri}")
+        self._register(written)
 
         quality = {
             "run_name": options.run_name,
@@ -262,6 +282,22 @@ class PrepareDataJob:
         }
         self.storage.write_text(options.output_uri + QUALITY_FILE, json.dumps(quality, indent=2) + "\n")
         return quality
+
+    def _register(self, written: list[tuple[str, str, dict[str, Any]]]) -> None:
+        options = self.options
+        if not (options.catalog_database and options.catalog_table):
+            return
+        import boto3  # provided by Glue; only a registering run needs it
+
+        registration = RunRegistration(
+            database=options.catalog_database,
+            table=options.catalog_table,
+            table_location=parent_folder(options.output_uri),
+            run_name=options.run_name,
+            splits=[WrittenSplit(name, uri, glue_columns(schema)) for name, uri, schema in written],
+        )
+        done = register_run(boto3.client("glue"), registration)
+        self._log(f"registered in {options.catalog_database}.{options.catalog_table}: {done}")
 
     def _log(self, message: str) -> None:
         elapsed = time.monotonic() - self.started

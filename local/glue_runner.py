@@ -155,6 +155,15 @@ class LocalGlueJobRunner:
         self.imports = imports
         # Warm Spark drivers, one per environment (`local.runtime.standby`); 0: every run starts cold.
         self.standbys = StandbyPool(scratch_root, log_root, size=standbys)
+        self._mirrors: list[S3Mirror] = []  # of the runs going on, for `s3_uri_of`
+        self._mirrors_lock = threading.Lock()
+
+    def s3_uri_of(self, uri: str) -> str:
+        """The S3 URI a running Spark job was given as a `file://` mount, else `uri` unchanged: what the job
+        hands back to AWS (a catalog location) names S3, as on Glue, whatever it was told locally."""
+        with self._mirrors_lock:
+            mirrors = list(self._mirrors)
+        return next((found for mirror in mirrors if (found := mirror.s3_uri(uri))), uri)
 
     def run(self, job_run: GlueJobRun, should_stop: Callable[[], bool]) -> GlueRunOutcome:
         key = self._key(job_run)
@@ -164,6 +173,8 @@ class LocalGlueJobRunner:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         scratch.mkdir(parents=True, exist_ok=True)
         mirror = S3Mirror(S3Staging(self._s3(), self.region), scratch / "s3")
+        with self._mirrors_lock:
+            self._mirrors.append(mirror)
         try:
             try:
                 command, env = self._prepare(job_run, mirror, scratch)
@@ -180,6 +191,8 @@ class LocalGlueJobRunner:
                     return GlueRunOutcome("FAILED", f"writing the job's output back to S3 failed: {error}", log_path)
             return outcome
         finally:
+            with self._mirrors_lock:
+                self._mirrors.remove(mirror)
             if standby is not None:
                 standby.discard()  # gone by now unless the run never started
             shutil.rmtree(scratch, ignore_errors=True)

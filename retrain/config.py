@@ -8,6 +8,7 @@ one line naming the key and what was expected.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -209,6 +210,35 @@ class GlueConfig(Section):
     timeout_minutes: Annotated[int, Field(ge=1, le=MAX_JOB_SECONDS // 60)] = 60
 
 
+# Glue accepts any 1-255 character name (botocore glue `NameString`) but stores it lower-cased; Athena's DDL
+# takes only lowercase letters, digits and underscores, and a name starting with `_` must be quoted
+# (Athena user guide, "Name databases, tables, and columns"). One pattern keeps a name the same in all three.
+CATALOG_NAME = re.compile(r"[a-z][a-z0-9_]{0,254}")
+
+
+def catalog_database_name(pipeline_name: str) -> str:
+    """The default database: the pipeline's name with `_` for `-` (Athena refuses `-` in DDL names)."""
+    return pipeline_name.replace("-", "_")
+
+
+class CatalogConfig(Section):
+    """Where the run's processed data is registered in the Glue Data Catalog (and queried with Athena)."""
+
+    database: str  # default: the pipeline's name with underscores (filled in by RetrainConfig)
+    table: str = "processed"
+
+    @field_validator("database", "table")
+    @classmethod
+    def _name_accepted(cls, name: str) -> str:
+        if not CATALOG_NAME.fullmatch(name):
+            fixed = re.sub(r"[^a-z0-9_]", "_", name.lower()).lstrip("_0123456789")[:255] or "processed"
+            raise ValueError(
+                f"{name!r} is not a Glue/Athena name: use lowercase letters, digits and underscores, starting "
+                f"with a letter, at most 255 characters (e.g. {fixed!r})"
+            )
+        return name
+
+
 class ApprovalConfig(Section):
     timeout_seconds: Annotated[int, Field(ge=60, le=31_536_000)] = 86400
 
@@ -338,10 +368,24 @@ class RetrainConfig(Section):
     evaluation: EvaluationConfig = EvaluationConfig()
     glue: GlueConfig = GlueConfig()
     approval: ApprovalConfig = ApprovalConfig()
+    catalog: CatalogConfig
     deployment: DeploymentConfig
     monitoring: MonitoringConfig = MonitoringConfig()
     local: LocalRunConfig = LocalRunConfig()
     stream: StreamConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalog_defaults(cls, document: Any) -> Any:
+        # The database's default derives from the pipeline's name, so two pipelines never share a table.
+        if not isinstance(document, dict) or not isinstance(document.get("catalog", {}), dict):
+            return document
+        pipeline = document.get("pipeline")
+        name = pipeline.get("name") if isinstance(pipeline, dict) else getattr(pipeline, "name", None)
+        catalog = dict(document.get("catalog", {}))
+        if "database" not in catalog and isinstance(name, str):
+            catalog["database"] = catalog_database_name(name)
+        return {**document, "catalog": catalog}
 
     @model_validator(mode="after")
     def _stream_fits_the_data(self) -> RetrainConfig:

@@ -1,4 +1,5 @@
-"""Glue: job runs execute for real, and Step Functions can start one and wait for it.
+"""Glue: job runs execute for real, and Step Functions can start one and wait for it; the Data Catalog's
+partition calls answer as AWS does (`GlueCatalog`).
 
 Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
 - StartJobRun ran nothing: the run now executes the job's script (`local.glue_runner`: PySpark for
@@ -38,7 +39,7 @@ from local.emulator.seam import (
 )
 from local.glue_runner import GlueImports, GlueJobRun, LocalGlueJobRunner
 
-__all__ = ["GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
+__all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
 
 logger = logging.getLogger("retrain.local")
 
@@ -230,3 +231,123 @@ class GlueJobs:
             return result
 
         return load
+
+
+class GlueCatalog:
+    """The Data Catalog's partition calls as AWS answers them, and catalog locations as a Glue job on AWS writes them.
+
+    - A partition call on a table that does not exist is `EntityNotFoundException` (botocore glue:
+      CreatePartition, BatchCreatePartition, GetPartition and GetPartitions list it); the emulator stored
+      partitions of no table and answered an empty list.
+    - A partition's `Values` must match the table's `PartitionKeys` one for one (Glue: "The number of partition
+      keys do not match the number of partition values", InvalidInputException; per partition in a batch).
+    - A Spark job runs locally on `file://` mounts of the S3 URIs it was given (`LocalGlueJobRunner`); a
+      location it registers (`StorageDescriptor.Location` of a table or partition) is the S3 URI the mount
+      stands for, as the job registers on Glue. What still differs: the job compares the table it reads back
+      (`s3://`) with its own `file://` view, so locally each run rewrites the table's identical definition
+      (UpdateTable) where on AWS it leaves it alone.
+    Pinned in `tests/contract/emulator/test_glue_catalog.py` and `tests/local/test_query.py`.
+    """
+
+    KEY_COUNT_MESSAGE = "The number of partition keys do not match the number of partition values"
+
+    def __init__(self, runner: LocalGlueJobRunner) -> None:
+        self.runner = runner
+
+    def install(self) -> None:
+        glue = service("glue")
+        require(glue, "_tables")
+        replace(glue, "_create_table", lambda original: self._located(original, "TableInput"))
+        replace(glue, "_update_table", lambda original: self._located(original, "TableInput"))
+        replace(
+            glue,
+            "_create_partition",
+            lambda original: self._create_partition(self._located(original, "PartitionInput")),
+        )
+        replace(glue, "_batch_create_partition", lambda original: self._batch_create_partition(original))
+        replace(glue, "_batch_update_partition", lambda original: self._batch_update_partition(original))
+        for name in ("_get_partition", "_get_partitions"):
+            replace(glue, name, lambda original: self._of_a_table(original), fix=f"GlueCatalog.table_exists.{name}")
+
+    @staticmethod
+    def _table(data: Any) -> dict[str, Any] | None:
+        if not isinstance(data, dict):
+            return None
+        table: dict[str, Any] | None = service("glue")._tables.get(
+            f"{data.get('DatabaseName')}/{data.get('TableName')}"
+        )
+        return table
+
+    def _of_a_table(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def call(data: Any) -> Any:
+            if self._table(data) is None:
+                return self._no_table(data)
+            return original(data)
+
+        return call
+
+    @staticmethod
+    def _no_table(data: Any) -> tuple[int, dict[str, str], bytes]:
+        name = data.get("TableName") if isinstance(data, dict) else None
+        database = data.get("DatabaseName") if isinstance(data, dict) else None
+        return error_response("EntityNotFoundException", f"Table {name} not found in database {database}.", 400)
+
+    def _relocate(self, item: Any) -> None:
+        storage = item.get("StorageDescriptor") if isinstance(item, dict) else None
+        if isinstance(storage, dict) and isinstance(storage.get("Location"), str):
+            storage["Location"] = self.runner.s3_uri_of(storage["Location"])
+
+    def _located(self, original: Callable[[Any], Any], field: str) -> Callable[[Any], Any]:
+        def call(data: Any) -> Any:
+            if isinstance(data, dict):
+                self._relocate(data.get(field))
+            return original(data)
+
+        return call
+
+    def _key_count_wrong(self, table: dict[str, Any], partition: Any) -> bool:
+        values = partition.get("Values") if isinstance(partition, dict) else None
+        return len(values or []) != len(table.get("PartitionKeys") or [])
+
+    def _create_partition(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def call(data: Any) -> Any:
+            table = self._table(data)
+            if table is None:
+                return self._no_table(data)
+            if self._key_count_wrong(table, data.get("PartitionInput")):
+                return error_response("InvalidInputException", self.KEY_COUNT_MESSAGE, 400)
+            return original(data)
+
+        return call
+
+    def _batch_create_partition(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        message = self.KEY_COUNT_MESSAGE
+
+        def call(data: Any) -> Any:
+            table = self._table(data)
+            if table is None:
+                return self._no_table(data)
+            accepted, refused = [], []
+            for partition in data.get("PartitionInputList") or []:
+                self._relocate(partition)
+                if self._key_count_wrong(table, partition):
+                    detail = {"ErrorCode": "InvalidInputException", "ErrorMessage": message}
+                    refused.append({"PartitionValues": partition.get("Values") or [], "ErrorDetail": detail})
+                else:
+                    accepted.append(partition)
+            status, headers, body = original({**data, "PartitionInputList": accepted})
+            if status >= 300 or not refused:
+                return status, headers, body
+            errors = json.loads(body or b"{}").get("Errors") or []
+            return json_response({"Errors": [*errors, *refused]})
+
+        return call
+
+    def _batch_update_partition(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def call(data: Any) -> Any:
+            if isinstance(data, dict):
+                for entry in data.get("Entries") or []:
+                    self._relocate(entry.get("PartitionInput") if isinstance(entry, dict) else None)
+            return original(data)
+
+        return call

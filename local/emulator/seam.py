@@ -281,7 +281,17 @@ def install(home: StateDirectory) -> list[str]:
     """Apply every service's fixes and register every add-on; returns the add-ons installed."""
     # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
-    from local.emulator import awslambda, cloudformation, cloudwatch, firehose, glue, iam, scheduler, stepfunctions
+    from local.emulator import (
+        athena,
+        awslambda,
+        cloudformation,
+        cloudwatch,
+        firehose,
+        glue,
+        iam,
+        scheduler,
+        stepfunctions,
+    )
 
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
@@ -300,6 +310,8 @@ def install(home: StateDirectory) -> list[str]:
         endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes)
     )
     glue.GlueJobs(runner).install(points)
+    glue.GlueCatalog(runner).install()
+    athena.RegisteredPartitions().install()
     scheduler.Schedules().install()
     firehose.BufferedDelivery().install()
     cloudwatch.MetricMathAlarmTemplates().install()

@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import ClientError
 
@@ -183,6 +183,19 @@ class S3Mirror:
         target.parent.mkdir(parents=True, exist_ok=True)
         file_uri = target.as_uri()
         return file_uri + "/" if uri.endswith("/") and not file_uri.endswith("/") else file_uri
+
+    def s3_uri(self, uri: str) -> str | None:
+        """The `s3://` URI a `file://` URI under this mirror stands for (what `mount` replaced); None otherwise."""
+        if not uri.startswith("file://"):
+            return None
+        path = Path(unquote(urlparse(uri).path))  # `mount` wrote it with Path.as_uri(), percent-encoded
+        try:
+            relative = path.relative_to(self.root).as_posix()
+        except ValueError:
+            return None
+        if relative == ".":
+            return None
+        return f"s3://{relative}" + ("/" if uri.endswith("/") else "")
 
     def download_file(self, uri: str, directory: Path) -> Path:
         """One object into `directory`, under its own name; not mirrored back."""

@@ -28,10 +28,7 @@ def outputs(local_aws: RunningLocalAws) -> Iterator[dict[str, str]]:
     """The stack deployed by `retrain deploy` into the session's local AWS, its new-data rule disabled:
     landing here must not start a cycle (Spark) that no test follows."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RETRAIN_HOME", str(local_aws.home.root))
-        patch.setenv("RETRAIN_LOCAL_PORT", str(local_aws.process.port))
-        for name in ("RETRAIN_TARGET", "AWS_ENDPOINT_URL", "RETRAIN_BUCKET"):
-            patch.delenv(name, raising=False)
+        local_aws.command_environment(patch)
         assert main(["deploy"]) == 0
         cloudformation = local_aws.clients().client("cloudformation")
         [stack] = cloudformation.describe_stacks(StackName="fraud-retrain")["Stacks"]

@@ -195,6 +195,7 @@ def test_the_glue_job_has_the_stacks_arguments(stack: DeployedStack, config: Ret
     arguments = job["DefaultArguments"]
     with zipfile.ZipFile(io.BytesIO(object_at(arguments["--extra-py-files"]))) as modules:
         assert modules.namelist() == [
+            "catalog.py",
             "cleaning.py",
             "failure_line.py",
             "features.py",

@@ -58,10 +58,19 @@ class FakeStack:
 
 
 @contextmanager
-def fake_stack(name: str = "fraud-retrain", *, event_stream: bool = False) -> Iterator[FakeStack]:
+def fake_stack(
+    name: str = "fraud-retrain", *, event_stream: bool = False, catalog: bool = False
+) -> Iterator[FakeStack]:
     """Inside moto; the caller sets RETRAIN_TARGET=aws (see `aws_environment`). `event_stream` adds the
-    Kinesis stream of a `[stream]` config and its output."""
+    Kinesis stream of a `[stream]` config and its output; `catalog` the outputs of the Glue database, its
+    table and the Athena workgroup."""
     template: dict[str, Any] = json.loads(json.dumps(TEMPLATE))
+    if catalog:
+        template["Outputs"].update(
+            CatalogDatabaseName={"Value": "fraud_retrain"},
+            CatalogTableName={"Value": "processed"},
+            AthenaWorkGroupName={"Value": name},
+        )
     if event_stream:
         template["Resources"]["Events"] = {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}}
         template["Outputs"]["EventStreamName"] = {"Value": {"Ref": "Events"}}

@@ -39,6 +39,9 @@ OUTPUTS = {
     "GlueJobName",
     "StarterFunctionName",
     "CodeVersion",
+    "CatalogDatabaseName",
+    "CatalogTableName",
+    "AthenaWorkGroupName",
 }
 TASK_MODULES = (
     "validate_input",

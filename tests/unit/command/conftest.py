@@ -19,10 +19,16 @@ def streaming_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStack]:
     yield from _deployed(monkeypatch, event_stream=True)
 
 
-def _deployed(monkeypatch: pytest.MonkeyPatch, *, event_stream: bool) -> Iterator[FakeStack]:
+@pytest.fixture
+def catalog_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStack]:
+    """The same, with the catalog's outputs (Glue database, table, Athena workgroup)."""
+    yield from _deployed(monkeypatch, event_stream=False, catalog=True)
+
+
+def _deployed(monkeypatch: pytest.MonkeyPatch, *, event_stream: bool, catalog: bool = False) -> Iterator[FakeStack]:
     for name, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     for name in NOT_SET:
         monkeypatch.delenv(name, raising=False)
-    with fake_stack(event_stream=event_stream) as deployed:
+    with fake_stack(event_stream=event_stream, catalog=catalog) as deployed:
         yield deployed

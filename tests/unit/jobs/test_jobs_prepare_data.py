@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import boto3
 import demo_data
 import pandas as pd
 import pytest
 from landing import partitions_in_window
+from moto import mock_aws
 from prepare_data import JobOptions, main
 from prepare_failures import DataQualityError, InvalidJobArguments
 
 from tests.support.jobs import HYPERPARAMETERS, run_script, training_env
 
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 START = demo_data.DEFAULT_START
 ROWS_PER_DAY = 400
 
@@ -89,8 +94,18 @@ def good_run(spark: Any, tmp_path_factory: pytest.TempPathFactory, dataset: dict
     (landing / "tmp" / "part-00000.csv").write_bytes(generated[days[0]].csv_bytes())
 
     window = days[1:7]
-    code = main(arguments(landing, output, window[-1], len(window), dataset))
-    return {"code": code, "output": output, "window": window, "generated": generated}
+    catalog = ["--catalog_database", "lake", "--catalog_table", "processed"]
+    # The job registers its splits with boto3; moto's Glue in this process stands for the catalog.
+    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": "us-east-1", **FAKE_CREDENTIALS}), mock_aws():
+        glue = boto3.client("glue")
+        glue.create_database(DatabaseInput={"Name": "lake"})
+        code = main([*arguments(landing, output, window[-1], len(window), dataset), *catalog])
+        table = glue.get_table(DatabaseName="lake", Name="processed")["Table"] if code == 0 else {}
+        partitions = glue.get_partitions(DatabaseName="lake", TableName="processed")["Partitions"] if code == 0 else []
+    return {
+        "code": code, "output": output, "window": window, "generated": generated, "table": table,
+        "partitions": partitions,
+    }  # fmt: skip
 
 
 @pytest.mark.spark
@@ -143,6 +158,23 @@ def test_good_batch_is_split_by_time_into_parquet_with_the_model_columns(
     assert (test["hour_of_day"] == stamps.dt.hour).all()
     for split in ("train", "validation", "test"):
         assert json.loads((output / split / "_feature_spec.json").read_text()) == spec.to_dict()
+
+
+@pytest.mark.spark
+def test_the_splits_are_registered_with_the_types_spark_wrote(good_run: dict[str, Any]) -> None:
+    import pyarrow.parquet as pq
+
+    output, table = good_run["output"], good_run["table"]
+    # Parquet's own schema of the test split, as Athena would read it, against the catalog's Hive types.
+    arrow = pq.read_schema(next((output / "test").glob("*.parquet")))
+    hive = {"string": "string", "int64": "bigint", "double": "double", "int32": "int", "bool": "boolean"}
+    written = [(field.name, hive.get(str(field.type), str(field.type))) for field in arrow]
+    columns = [(column["Name"], column["Type"]) for column in table["StorageDescriptor"]["Columns"]]
+    assert columns == [(name, "timestamp" if name == "event_time" else kind) for name, kind in written]
+    assert [key["Name"] for key in table["PartitionKeys"]] == ["run", "split"]
+    assert table["StorageDescriptor"]["Location"] == output.parent.as_uri() + "/"
+    located = {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in good_run["partitions"]}
+    assert located == {("test-run", split): f"{output.as_uri()}/{split}/" for split in ("train", "validation", "test")}
 
 
 @pytest.mark.spark
@@ -369,9 +401,15 @@ def test_bad_arguments_are_named(dataset: dict[str, Any], capsys: pytest.Capture
         ("input_format", "xml", "--input_format must be one of csv, json, parquet"),
         ("dataset", "{", "--dataset is not JSON"),
         ("dataset", json.dumps({**dataset, "test_fraction": 0.0}), "the evaluation needs a test split"),
+        ("catalog_database", "lake", "--catalog_database and --catalog_table go together"),
     ):
         with pytest.raises(InvalidJobArguments, match=message):
             JobOptions.from_arguments({**good, key: value})
+    renamed = {**dataset, "schema": {("split" if c == "device_type" else c): t for c, t in dataset["schema"].items()}}
+    with pytest.raises(InvalidJobArguments, match=r"column 'split' is named as a partition key of the catalog table"):
+        JobOptions.from_arguments(
+            {**good, "dataset": json.dumps(renamed), "catalog_database": "lake", "catalog_table": "processed"}
+        )
     assert main(["--run_name", "r"]) == 1
     assert last_error_line(capsys).startswith("InvalidJobArguments: expected --run_name --landing_uri")
     assert issubclass(DataQualityError, Exception)

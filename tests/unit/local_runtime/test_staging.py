@@ -86,3 +86,16 @@ def test_the_mirror_writes_back_what_changed_and_deletes_what_went(s3: Any, tmp_
     assert keys == ["processed/change.parquet", "processed/keep.parquet", "processed/new.parquet"]
     with pytest.raises(StagingError, match=r"cannot read s3://data/nothing\.py"):
         mirror.download_file(f"s3://{BUCKET}/nothing.py", tmp_path / "script")
+
+
+def test_a_mounted_uri_maps_back_to_the_s3_uri_it_stands_for(s3: Any, tmp_path: Path) -> None:
+    """What a job registers in the catalog from the `file://` URI it was given names S3, as on Glue."""
+    mirror = S3Mirror(S3Staging(s3), tmp_path / "s3 root")
+    mounted = mirror.mount(f"s3://{BUCKET}/processed/run-1/")
+    assert mirror.s3_uri(mounted) == f"s3://{BUCKET}/processed/run-1/"
+    assert mirror.s3_uri(mounted + "train/") == f"s3://{BUCKET}/processed/run-1/train/"
+    parent = mounted.rstrip("/").rsplit("/", 1)[0] + "/"
+    assert mirror.s3_uri(parent) == f"s3://{BUCKET}/processed/"
+    assert mirror.s3_uri((tmp_path / "elsewhere").as_uri()) is None
+    assert mirror.s3_uri(f"s3://{BUCKET}/x") is None
+    assert mirror.s3_uri((tmp_path / "s3 root").as_uri()) is None
