@@ -97,10 +97,16 @@ class SageMakerRole(Construct):
                 actions=["s3:GetObject"],
                 resources=[data.objects(prefixes.processed_prefix), data.objects(prefixes.models_prefix)],
             ),
-            # Models and reports; and what the endpoint captures of its traffic, written with this role.
+            # Models and reports; what the endpoint captures of its traffic, written with this role; and
+            # the monitoring schedule's reports (its jobs run with this role, reading the jobs' sourcedir
+            # and the champion's baseline under models/).
             iam.PolicyStatement(
                 actions=["s3:PutObject"],
-                resources=[data.objects(prefixes.models_prefix), data.objects(prefixes.capture_prefix)],
+                resources=[
+                    data.objects(prefixes.models_prefix),
+                    data.objects(prefixes.capture_prefix),
+                    data.objects(prefixes.monitoring_prefix),
+                ],
             ),
             data.list_statement(prefixes.processed_prefix, prefixes.models_prefix),
             *code.readers(),
@@ -139,6 +145,7 @@ class SageMakerRole(Construct):
                 objects_under(data.bucket, prefixes.processed_prefix),
                 objects_under(data.bucket, prefixes.models_prefix),
                 objects_under(data.bucket, prefixes.capture_prefix),
+                objects_under(data.bucket, prefixes.monitoring_prefix),
                 stack_arn("logs", "log-group:/aws/sagemaker/*"),
                 "Resource::*",
             ],

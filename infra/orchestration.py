@@ -68,6 +68,7 @@ class Targets:
     table_arn: str
     endpoint_name: str
     model_package_group: str
+    monitoring_schedule: str | None  # the endpoint's data-quality schedule; None when monitoring is off
 
 
 class RetrainStateMachine(Construct):
@@ -139,6 +140,9 @@ class RetrainStateMachine(Construct):
         processing_jobs = sagemaker("processing-job/*")
         group = targets.model_package_group
         packages = [sagemaker(f"model-package/{group}"), sagemaker(f"model-package/{group}/*")]
+        schedules = (
+            [sagemaker(f"monitoring-schedule/{targets.monitoring_schedule}")] if targets.monitoring_schedule else []
+        )
         return [
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=targets.function_arns),
             # glue:startJobRun.sync
@@ -161,7 +165,7 @@ class RetrainStateMachine(Construct):
             ),
             iam.PolicyStatement(
                 actions=["sagemaker:AddTags"],
-                resources=[training_jobs, processing_jobs, models, endpoint_configs, endpoint, *packages],
+                resources=[training_jobs, processing_jobs, models, endpoint_configs, endpoint, *packages, *schedules],
             ),
             # The SageMaker integrations read back the tags of what they create (AWS's generated
             # Step Functions policies for SageMaker, and CDK's SageMaker tasks, grant ListTags).
@@ -176,6 +180,17 @@ class RetrainStateMachine(Construct):
                 resources=[endpoint, endpoint_configs],
             ),
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]),
+            # ScheduleMonitoring updates the endpoint's one schedule, or creates it (tagged) the first time.
+            *(
+                [
+                    iam.PolicyStatement(
+                        actions=["sagemaker:CreateMonitoringSchedule", "sagemaker:UpdateMonitoringSchedule"],
+                        resources=schedules,
+                    )
+                ]
+                if schedules
+                else []
+            ),
             # The registry: the state machine only registers candidates as pending and rejects
             # them (approval rejected, deployment rolled back); approving is PromoteChampion's.
             iam.PolicyStatement(

@@ -26,6 +26,7 @@ from infra.storage import DataBucket, Notifications, PipelineKey, StateTable
 from infra.streaming import StreamingIngestion
 from infra.triggers import RetrainTriggers
 from retrain.config import RetrainConfig
+from retrain.monitoring import monitoring_schedule_name
 from statemachines.placeholders import Placeholder
 
 DEFINITION_FILE = Path("definitions") / "retrain.asl.json"
@@ -157,6 +158,9 @@ class RetrainStack(Stack):
                 table_arn=table.table_arn,
                 endpoint_name=deployment.endpoint_name,
                 model_package_group=model_package_group,
+                monitoring_schedule=(
+                    monitoring_schedule_name(deployment.endpoint_name) if config.monitoring.enabled else None
+                ),
             ),
         )
         # The group is substituted by name, not by reference: order its creation explicitly.

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from retrain.cadence import recurring_problem
 from retrain.errors import ConfigError
 from retrain.schedule import schedule_problem, timezone_problem
 
@@ -62,6 +63,7 @@ class DataConfig(Section):
     processed_prefix: str = "processed/"
     models_prefix: str = "models/"
     capture_prefix: str = "capture/"  # what the endpoint captures of its traffic (Model Monitor's input)
+    monitoring_prefix: str = "monitoring/"  # the monitoring schedule's reports, one folder per endpoint
     capture_retention_days: PositiveInt = 90  # captured traffic holds raw requests: not kept forever
     input_format: Literal["csv", "json", "parquet"] = "csv"
     min_new_objects: PositiveInt = 1
@@ -70,7 +72,7 @@ class DataConfig(Section):
     max_data_checks: PositiveInt = 3
     training_window_days: PositiveInt = 90
 
-    @field_validator("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix")
+    @field_validator("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix", "monitoring_prefix")
     @classmethod
     def _prefix_is_a_folder(cls, prefix: str, info: ValidationInfo) -> str:
         # Keys are listed by prefix and days are the folder after it: "landing" would also count
@@ -85,7 +87,7 @@ class DataConfig(Section):
 
     @model_validator(mode="after")
     def _prefixes_apart(self) -> DataConfig:
-        keys = ("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix")
+        keys = ("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix", "monitoring_prefix")
         prefixes = {key: getattr(self, key) for key in keys}
         for key, prefix in prefixes.items():
             for other, inside in prefixes.items():
@@ -298,6 +300,26 @@ class MonitoringConfig(Section):
 
     # DataCaptureConfig.InitialSamplingPercentage: 0-100 (botocore `SamplingPercentage`).
     capture_sampling_percentage: Annotated[int, Field(ge=0, le=100)] = 100
+    # The endpoint's data-quality schedule, (re)pointed at each new champion's baseline on promotion; its
+    # ScheduleConfig.ScheduleExpression, which SageMaker limits to a few forms (retrain.cadence). "" = off.
+    schedule_expression: str = "cron(0 * ? * * *)"
+    # The monitoring job's cluster and time limit (MonitoringResources, StoppingCondition: botocore ranges).
+    instance_type: str = "ml.m5.large"
+    instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = 20
+    max_runtime_seconds: Annotated[int, Field(ge=1, le=86400)] = 1800
+
+    @field_validator("schedule_expression")
+    @classmethod
+    def _schedule_accepted(cls, expression: str) -> str:
+        if expression == "":
+            return expression
+        problem = recurring_problem(expression)
+        return _unless(f'{problem}; or "" to turn monitoring off' if problem else None, expression)
+
+    @property
+    def enabled(self) -> bool:
+        return self.schedule_expression != ""
 
 
 class LocalRunConfig(Section):

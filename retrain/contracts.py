@@ -142,6 +142,13 @@ class EvaluationPlan(Contract):
     champion_model_uri: str  # NO_CHAMPION when there is none
 
 
+class MonitoringPlan(Contract):
+    """The endpoint's data-quality schedule, against this run's baseline (docs/monitoring.md)."""
+
+    schedule_name: str
+    schedule_config: dict[str, Any]  # SageMaker's MonitoringScheduleConfig, as sent
+
+
 class DeploymentPlan(Contract):
     endpoint_name: str
     instance_type: str
@@ -151,6 +158,7 @@ class DeploymentPlan(Contract):
     maximum_execution_timeout_seconds: int
     alarms: list[dict[str, str]]  # [{"AlarmName": ...}]
     data_capture: dict[str, Any]  # SageMaker's DataCaptureConfig, as sent
+    monitoring: MonitoringPlan | None  # None: [monitoring] schedule_expression = "" (off)
     poll_seconds: int
     max_polls: int
 

@@ -5,9 +5,14 @@ transform only), so the scikit-learn image cannot be handed `jobs/monitor.py` as
 entry point fetches the jobs' `sourcedir.tar.gz` (the one training and evaluation use) with the image's boto3
 under the schedule's role, unpacks it and runs the script as `__main__`, which then reads Model Monitor's
 container contract from its environment.
+
+The pipeline keeps one data-quality schedule per endpoint (`monitoring_schedule_name`), whose definition
+(`monitoring_schedule_config`) each promotion points at the new champion's baseline.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 MONITOR_SCRIPT = "monitor.py"
 ENDPOINT_DATA = "/opt/ml/processing/endpointdata"
@@ -30,4 +35,50 @@ def monitoring_app_specification(image_uri: str, sourcedir_uri: str, script: str
         "ImageUri": image_uri,
         "ContainerEntrypoint": ["python3", "-c", BOOTSTRAP],
         "ContainerArguments": [sourcedir_uri, script],
+    }
+
+
+# MonitoringScheduleName (botocore): at most 63 characters, `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, as an endpoint's.
+MAX_SCHEDULE_NAME = 63
+SCHEDULE_SUFFIX = "-data-quality"
+
+
+def monitoring_schedule_name(endpoint_name: str) -> str:
+    """The endpoint's data-quality schedule; a long endpoint name is cut so the whole fits SageMaker's limit."""
+    return endpoint_name[: MAX_SCHEDULE_NAME - len(SCHEDULE_SUFFIX)].rstrip("-") + SCHEDULE_SUFFIX
+
+
+def monitoring_schedule_config(
+    *,
+    endpoint_name: str,
+    schedule_expression: str,
+    baseline_uri: str,
+    output_uri: str,
+    app_specification: dict[str, object],
+    role_arn: str,
+    cluster: dict[str, int | str],
+    max_runtime_seconds: int,
+) -> dict[str, Any]:
+    """`MonitoringScheduleConfig` of CreateMonitoringSchedule and UpdateMonitoringSchedule (the same shape).
+
+    `baseline_uri` is the folder holding a model's `constraints.json` and `statistics.json`; the reports of
+    each run go under `output_uri` (SageMaker appends yyyy/mm/dd/hh/). `cluster` is the ClusterConfig.
+    """
+    return {
+        "ScheduleConfig": {"ScheduleExpression": schedule_expression},
+        "MonitoringType": "DataQuality",
+        "MonitoringJobDefinition": {
+            "BaselineConfig": {
+                "ConstraintsResource": {"S3Uri": f"{baseline_uri}/constraints.json"},
+                "StatisticsResource": {"S3Uri": f"{baseline_uri}/statistics.json"},
+            },
+            "MonitoringInputs": [{"EndpointInput": {"EndpointName": endpoint_name, "LocalPath": ENDPOINT_DATA}}],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [{"S3Output": {"S3Uri": output_uri, "LocalPath": RESULT_DATA}}]
+            },
+            "MonitoringResources": {"ClusterConfig": cluster},
+            "MonitoringAppSpecification": app_specification,
+            "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_seconds},
+            "RoleArn": role_arn,
+        },
     }

@@ -18,6 +18,8 @@ from retrain.contracts import (
     DeploymentPlan,
     EvaluationPlan,
     ExecutionInput,
+    MonitoringPlan,
+    Resources,
     RunPlan,
     TrainingPlan,
     ValidateInputEvent,
@@ -25,6 +27,7 @@ from retrain.contracts import (
 from retrain.errors import ConfigError, InvalidExecutionInput, InvalidTaskInput
 from retrain.execution_arn import ExecutionArn
 from retrain.field_errors import FIX_EXECUTION_INPUT, describe_invalid_document
+from retrain.monitoring import monitoring_app_specification, monitoring_schedule_config, monitoring_schedule_name
 from retrain.naming import run_names
 from retrain.s3_uri import folder_uri
 from retrain.timestamps import canonical_time
@@ -60,6 +63,7 @@ def plan_run(
     names = run_names(event.execution_name)
     data = config.data
     models_uri = folder_uri(resources.bucket, data.models_prefix, names.base)
+    evaluation_uri = models_uri + "evaluation"
     return RunPlan(
         pipeline=config.pipeline.name,
         execution_name=event.execution_name,
@@ -103,16 +107,18 @@ def plan_run(
         evaluation=EvaluationPlan(
             instance_type=config.evaluation.instance_type,
             max_runtime_seconds=config.evaluation.max_runtime_seconds,
-            output_uri=models_uri + "evaluation",
+            output_uri=evaluation_uri,
             champion_model_uri=NO_CHAMPION,  # CheckForNewData looks the champion up
         ),
         approval_timeout_seconds=given.approval_timeout_seconds or config.approval.timeout_seconds,
         model_package_group=resources.model_package_group,
-        deployment=_deployment_plan(config, given, resources.endpoint_name, resources.bucket),
+        deployment=_deployment_plan(config, given, resources, evaluation_uri),
     )
 
 
-def _deployment_plan(config: RetrainConfig, given: ExecutionInput, endpoint_name: str, bucket: str) -> DeploymentPlan:
+def _deployment_plan(
+    config: RetrainConfig, given: ExecutionInput, resources: Resources, evaluation_uri: str
+) -> DeploymentPlan:
     deployment = config.deployment
     routing = given.traffic_routing or deployment.traffic_routing
     wait = _given_or(given.wait_interval_seconds, deployment.wait_interval_seconds)
@@ -122,14 +128,15 @@ def _deployment_plan(config: RetrainConfig, given: ExecutionInput, endpoint_name
     if problem:
         raise InvalidExecutionInput(f"input: with deployment.{problem}. {FIX_EXECUTION_INPUT}")
     return DeploymentPlan(
-        endpoint_name=endpoint_name,
+        endpoint_name=resources.endpoint_name,
         instance_type=deployment.instance_type,
         initial_instance_count=deployment.initial_instance_count,
         traffic_routing=traffic_routing(config, routing, wait),
         termination_wait_seconds=termination,
         maximum_execution_timeout_seconds=deployment.maximum_execution_timeout_seconds,
         alarms=[{"AlarmName": name} for name in deployment.alarm_names],
-        data_capture=data_capture(config, bucket),
+        data_capture=data_capture(config, resources.bucket),
+        monitoring=monitoring_plan(config, resources, evaluation_uri) if config.monitoring.enabled else None,
         poll_seconds=_given_or(given.endpoint_poll_seconds, deployment.endpoint_poll_seconds),
         max_polls=_given_or(given.max_endpoint_polls, deployment.max_endpoint_polls),
     )
@@ -149,6 +156,31 @@ def data_capture(config: RetrainConfig, bucket: str) -> dict[str, Any]:
         "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
     }
+
+
+def monitoring_plan(config: RetrainConfig, resources: Resources, evaluation_uri: str) -> MonitoringPlan:
+    """The endpoint's data-quality schedule against this run's baseline, which the evaluation job writes
+    under its output (`baseline/`) and RegisterCandidate records on the package: a promoted candidate's
+    schedule compares the live traffic with what that very model was trained on."""
+    monitoring = config.monitoring
+    endpoint = resources.endpoint_name
+    return MonitoringPlan(
+        schedule_name=monitoring_schedule_name(endpoint),
+        schedule_config=monitoring_schedule_config(
+            endpoint_name=endpoint,
+            schedule_expression=monitoring.schedule_expression,
+            baseline_uri=f"{evaluation_uri}/baseline",
+            output_uri=folder_uri(resources.bucket, config.data.monitoring_prefix, endpoint).rstrip("/"),
+            app_specification=monitoring_app_specification(resources.image_uri, resources.training_code_uri),
+            role_arn=resources.sagemaker_role_arn,
+            cluster={
+                "InstanceCount": monitoring.instance_count,
+                "InstanceType": monitoring.instance_type,
+                "VolumeSizeInGB": monitoring.volume_size_gb,
+            },
+            max_runtime_seconds=monitoring.max_runtime_seconds,
+        ),
+    )
 
 
 def training_hyperparameters(

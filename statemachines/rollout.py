@@ -3,19 +3,21 @@
     CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → UpdateEndpoint
                                                                | EndpointMissing? → CreateEndpoint | failure path
       → StartEndpointPolling → WaitForEndpoint → CheckEndpoint → EndpointStatus?
-          InService on the new config  → PromoteChampion → NotifySuccess → Promoted
+          InService on the new config  → PromoteChampion → MonitoringOn? → ScheduleMonitoring
+                                         | SageMaker.ResourceNotFoundException → CreateMonitoringSchedule
+                                         → NotifySuccess → Promoted (a monitoring error is kept, never fatal)
           InService on another config  → ReadRollbackCause → RecordRollback → DeploymentRolledBack (Fail)
           Failed / UpdateRollbackFailed, or too many polls → EndpointFailed / EndpointTimedOut → failure path
           anything else                → CountEndpointPoll → WaitForEndpoint
 
 It reads `$.run` (names, training role, deployment settings), `$.package.arn`, and for the champion
 record `$.data`, `$.training.model_data_url`, `$.decision` and `$.approval`; it writes under
-`$.deployment`, then `$.champion` and `$.notified`.
+`$.deployment`, then `$.champion`, `$.monitoring` (or `$.monitoring_error`) and `$.notified`.
 """
 
 from __future__ import annotations
 
-from stepfunctions.steps import Choice, ChoiceRule, Pass, Succeed, Wait
+from stepfunctions.steps import Catch, Choice, ChoiceRule, Pass, Succeed, Wait
 from stepfunctions.steps.states import State
 
 from retrain.contracts import Champion
@@ -339,5 +341,44 @@ def _promote_and_notify(failure: State) -> TrimmedTask:
         comment="Tells the team the new champion is live.",
         then=promoted,
     )
-    promote.next(notify_success)
+    promote.next(_schedule_monitoring(notify_success))
     return promote
+
+
+# The aws-sdk integration names a service error `<Service>.<Error>` with the `Exception` suffix even where
+# the API's error has none (developer guide, "AWS SDK service integrations"): SageMaker's ResourceNotFound.
+SCHEDULE_NOT_FOUND = "SageMaker.ResourceNotFoundException"
+MONITORING = "$.run.deployment.monitoring"
+
+
+def _schedule_monitoring(then: State) -> Choice:
+    """The endpoint's monitoring schedule, pointed at the new champion's baseline: updated, or created
+    the first time. The champion is live either way: a failure is kept in `$.monitoring_error`."""
+    monitoring_on = Choice("MonitoringOn?", comment="Does the config keep a monitoring schedule on the endpoint?")
+    schedule = {
+        "MonitoringScheduleName.$": f"{MONITORING}.schedule_name",
+        "MonitoringScheduleConfig.$": f"{MONITORING}.schedule_config",
+    }
+    update = sagemaker_sdk_task(
+        "ScheduleMonitoring",
+        "updateMonitoringSchedule",
+        parameters=schedule,
+        result_selector={"schedule_arn.$": "$.MonitoringScheduleArn"},
+        result_path="$.monitoring",
+        comment="The endpoint's data-quality schedule now compares its traffic with the champion's baseline.",
+    )
+    create = sagemaker_sdk_task(
+        "CreateMonitoringSchedule",
+        "createMonitoringSchedule",
+        parameters={**schedule, "Tags": execution_tags()},
+        result_selector={"schedule_arn.$": "$.MonitoringScheduleArn"},
+        result_path="$.monitoring",
+        comment="The endpoint has no schedule yet (its first champion, or it was deleted): it is created.",
+    )
+    update.add_catch(Catch(error_equals=[SCHEDULE_NOT_FOUND], next_step=create, result_path="$.monitoring"))
+    for task in (update, create):
+        task.add_catch(catch_all(then, result_path="$.monitoring_error"))
+        task.next(then)
+    monitoring_on.add_choice(ChoiceRule.IsNull(MONITORING, False), update)
+    monitoring_on.default_choice(then)
+    return monitoring_on

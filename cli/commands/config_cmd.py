@@ -22,5 +22,9 @@ def check_config(args: argparse.Namespace) -> int:
     if args.show:
         print(json.dumps(config.model_dump(mode="json", by_alias=True), indent=2))
     else:
-        print(f"{args.config}: OK (pipeline {config.pipeline.name}, endpoint {config.deployment.endpoint_name})")
+        monitoring = config.monitoring.schedule_expression or "off"
+        print(
+            f"{args.config}: OK (pipeline {config.pipeline.name}, endpoint {config.deployment.endpoint_name}, "
+            f"monitoring {monitoring})"
+        )
     return 0

@@ -226,13 +226,19 @@ class ExtensionPoints:
         (`.sync` and `.waitForTaskToken` suffixes included: the handler sees the full resource)."""
         require(service("stepfunctions"), "_SERVICE_DISPATCH")[resource_prefix] = handler
 
-    def add_sdk_integration(self, name: str, target_prefix: str, error_prefix: str, protocol: str = "json") -> None:
+    def add_sdk_integration(
+        self, name: str, target_prefix: str, error_prefix: str, protocol: str = "json", error_codes: Sequence[str] = ()
+    ) -> None:
         """`arn:aws:states:::aws-sdk:<name>:<action>` Task states: the engine's SDK dispatcher calls the
         added service `name` with `X-Amz-Target: <target_prefix>.<Action>`; its errors become
-        `<error_prefix>.<code>` in the state's error."""
+        `<error_prefix>.<code>` in the state's error, with the `Exception` suffix Step Functions adds to
+        each of `error_codes` that lacks it (developer guide, "AWS SDK service integrations": SageMaker's
+        `ResourceNotFound` is caught as `SageMaker.ResourceNotFoundException`)."""
         sfn = service("stepfunctions")
         require(sfn, "_AWS_SDK_SERVICE_MAP")[name] = {"target_prefix": target_prefix, "protocol": protocol}
         require(sfn, "_AWS_SDK_ERROR_PREFIX")[name] = error_prefix
+        suffixed = {code: f"{code}Exception" for code in error_codes if not code.endswith("Exception")}
+        require(sfn, "_AWS_SDK_ERROR_CODE_OVERRIDES")[name] = suffixed
 
     def task_failure(self, error: str, cause: str) -> Exception:
         """The exception a task integration raises to fail its state with `error` and `cause`."""

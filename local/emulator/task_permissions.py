@@ -83,6 +83,7 @@ _SAGEMAKER_RESOURCES = {
     "EndpointConfig": ("endpoint-config", "EndpointConfigName"),
     "Endpoint": ("endpoint", "EndpointName"),
     "Model": ("model", "ModelName"),
+    "MonitoringSchedule": ("monitoring-schedule", "MonitoringScheduleName"),
 }
 
 
@@ -113,9 +114,8 @@ def requirements(resource: str, parameters: Any, region: str, account: str) -> l
     params = parameters if isinstance(parameters, dict) else {}
     arn = _resource_arn(integration, resource, params, region, account)
     needed = [Requirement(integration.action, arn, _condition_context(integration, params))]
-    for member in ("RoleArn", "ExecutionRoleArn"):
-        role = params.get(member)
-        if isinstance(role, str) and role.startswith("arn:"):
+    for role in _passed_roles(params):
+        if role.startswith("arn:"):
             context = {
                 "iam:passedtoservice": _PASSED_TO.get(integration.service, f"{integration.service}.amazonaws.com")
             }
@@ -136,6 +136,18 @@ def requirements(resource: str, parameters: Any, region: str, account: str) -> l
     if integration.service == "glue" and integration.sync and integration.api == "StartJobRun":
         needed.append(Requirement("glue:GetJobRun", arn))  # `.sync` polls the run (glue-iam)
     return needed
+
+
+def _passed_roles(params: dict[str, Any]) -> list[str]:
+    """The roles a request hands the service: its own, or a monitoring schedule's job definition's."""
+    job = params.get("MonitoringScheduleConfig", {})
+    job = job.get("MonitoringJobDefinition", {}) if isinstance(job, dict) else {}
+    roles = [
+        params.get("RoleArn"),
+        params.get("ExecutionRoleArn"),
+        job.get("RoleArn") if isinstance(job, dict) else None,
+    ]
+    return [role for role in roles if isinstance(role, str)]
 
 
 def _resource_arn(integration: Integration, resource: str, params: dict[str, Any], region: str, account: str) -> str:

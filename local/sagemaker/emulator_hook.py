@@ -15,8 +15,12 @@ from typing import Any
 from local.emulator.seam import ExtensionPoints, ServiceRouting
 from local.sagemaker.service import LocalSageMaker
 from local.sagemaker.sfn_integration import PREFIX, StepFunctionsIntegration
+from local.sagemaker.shapes import service_model
 
 SERVICE = "sagemaker"
+# The errors SageMaker's API models (botocore: ResourceNotFound, ResourceInUse, ResourceLimitExceeded, ...),
+# which an aws-sdk Task reports with the Exception suffix.
+API_ERRORS = tuple(shape.name for shape in service_model(SERVICE).error_shapes)
 
 
 class ServiceModule:
@@ -55,4 +59,4 @@ def register(local_sagemaker: LocalSageMaker, points: ExtensionPoints) -> None:
     failure = type(points.task_failure("States.Runtime", ""))
     integration = StepFunctionsIntegration(local_sagemaker.control_plane, failure, points.request_scope)
     points.add_task_integration(PREFIX, integration)
-    points.add_sdk_integration(SERVICE, target_prefix="SageMaker", error_prefix="SageMaker")
+    points.add_sdk_integration(SERVICE, target_prefix="SageMaker", error_prefix="SageMaker", error_codes=API_ERRORS)

@@ -23,7 +23,7 @@ from typing import Any
 from local.clock import ClockScale
 from local.runtime.staging import S3Staging
 from local.sagemaker.arns import sagemaker_arn
-from local.sagemaker.cadence import Cadence, CadenceError, ScaledClock
+from local.sagemaker.cadence import ScaledClock
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.listing import ListRequest, _seconds
@@ -35,6 +35,7 @@ from local.sagemaker.monitoring_jobs import (
     publish_metrics,
 )
 from local.sagemaker.store import Record, StateStore
+from retrain.cadence import Cadence, CadenceError
 
 logger = logging.getLogger("local.sagemaker")
 

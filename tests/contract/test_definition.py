@@ -267,10 +267,38 @@ def test_optimized_integrations_send_only_fields_of_the_api(definition: dict[str
     broken["States"]["CreateModel"]["Parameters"]["DeploymentConfig"] = {}
     broken["States"]["CreateEndpoint"]["Resource"] = "arn:aws:states:::sagemaker:createEndpointNow"
     broken["States"]["PrepareData"]["Parameters"]["Colour.$"] = "$.x"
+    broken["States"]["ScheduleMonitoring"]["Parameters"]["Tags"] = []
     assert integration_problems(broken) == [
         "PrepareData: Colour is not a field of glue:startJobRun's request; remove it, "
         "or use arn:aws:states:::aws-sdk:glue:startJobRun",
         "CreateModel: DeploymentConfig is not a field of sagemaker:createModel's request; remove it, "
         "or use arn:aws:states:::aws-sdk:sagemaker:createModel",
+        # The aws-sdk form takes the API's fields and no others (UpdateMonitoringSchedule has no Tags).
+        "ScheduleMonitoring: Tags is not a field of sagemaker:updateMonitoringSchedule's request; remove it",
         "CreateEndpoint: sagemaker has no action createEndpointNow; use an action of its API",
     ]
+
+
+def test_a_promotion_points_the_endpoints_monitoring_at_the_champions_baseline(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    assert states["PromoteChampion"]["Next"] == "MonitoringOn?"
+    choice = states["MonitoringOn?"]
+    assert choice["Choices"] == [
+        {"Variable": "$.run.deployment.monitoring", "IsNull": False, "Next": "ScheduleMonitoring"}
+    ]
+    assert choice["Default"] == "NotifySuccess"  # [monitoring] schedule_expression = "": no schedule
+    update, create = states["ScheduleMonitoring"], states["CreateMonitoringSchedule"]
+    assert update["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:updateMonitoringSchedule"
+    assert create["Resource"] == "arn:aws:states:::aws-sdk:sagemaker:createMonitoringSchedule"
+    for task in (update, create):
+        assert task["Parameters"]["MonitoringScheduleConfig.$"] == "$.run.deployment.monitoring.schedule_config"
+        assert task["Next"] == "NotifySuccess"
+        # A monitoring failure never fails (or undoes) the promotion: the error is kept, the run succeeds.
+        assert task["Catch"][-1] == {
+            "ErrorEquals": ["States.ALL"],
+            "Next": "NotifySuccess",
+            "ResultPath": "$.monitoring_error",
+        }
+    # Developer guide, "AWS SDK service integrations": <Service>.<Error> with the Exception suffix.
+    assert update["Catch"][0]["ErrorEquals"] == ["SageMaker.ResourceNotFoundException"]
+    assert update["Catch"][0]["Next"] == "CreateMonitoringSchedule"

@@ -279,3 +279,28 @@ def test_the_sagemaker_role_may_read_the_rollback_alarms(synthesized: Synthesize
     endpoint_alarms = {a for a in alarms if a.startswith("EndpointAlarms")}
     assert len(endpoint_alarms) == 2
     assert {r["Fn::GetAtt"][0] for r in statement.resources} == endpoint_alarms
+
+
+def test_the_state_machine_keeps_exactly_the_endpoints_monitoring_schedule(synthesized: Synthesized) -> None:
+    # ScheduleMonitoring / CreateMonitoringSchedule (aws-sdk), on the schedule's ARN only (Service
+    # Authorization Reference: monitoring-schedule); the create is tagged, so AddTags on it too.
+    machine_role = _role_of(synthesized, "RetrainStateMachineRole")
+    granted = _granted(synthesized, machine_role)
+    (schedules,) = [s for s in granted if "sagemaker:UpdateMonitoringSchedule" in s.actions]
+    assert set(schedules.actions) == {"sagemaker:CreateMonitoringSchedule", "sagemaker:UpdateMonitoringSchedule"}
+    (resource,) = schedules.resources
+    assert json.dumps(resource).endswith(':monitoring-schedule/fraud-detector-data-quality"]]}')
+    (tagging,) = [s for s in granted if "sagemaker:AddTags" in s.actions]
+    assert resource in tagging.resources
+
+
+def test_the_sagemaker_role_runs_the_monitoring_job(synthesized: Synthesized) -> None:
+    # The schedule's jobs run with the SageMaker role: they read the jobs' sourcedir and the baseline
+    # (models/), and write their reports under the monitoring prefix.
+    sagemaker_role = _role_of(synthesized, "SageMakerRole")
+    granted = _granted(synthesized, sagemaker_role)
+    writes = json.dumps([r for s in granted if "s3:PutObject" in s.actions for r in s.resources])
+    reads = json.dumps([r for s in granted if "s3:GetObject" in s.actions for r in s.resources])
+    assert '"/monitoring/*"' in writes
+    assert '"/models/*"' in reads
+    assert "sourcedir" in reads or "AssetParameters" in reads or "cdk-" in reads

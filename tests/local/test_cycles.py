@@ -16,6 +16,7 @@ import pytest
 
 from cli.landing import new_data_window
 from cli.replay import landed_requests, newest_day_keys
+from retrain.monitoring import monitoring_schedule_name
 from tests.support.cycles import FirstRun, read_s3, states
 from tests.support.pipeline import LocalPipeline
 
@@ -79,6 +80,18 @@ def test_first_run_promotes_the_first_champion(local: LocalPipeline, first_run: 
         for column in dataset.schema_
         if column not in (dataset.target, dataset.id_column, dataset.timestamp_column, *dataset.exclude_columns)
     ]
+    # Promoted, the endpoint got its monitoring schedule (created: there was none), on this champion's baseline.
+    assert {"ScheduleMonitoring", "CreateMonitoringSchedule"} <= set(visited)
+    schedule = sagemaker.describe_monitoring_schedule(
+        MonitoringScheduleName=monitoring_schedule_name(summary["endpoint"])
+    )
+    assert schedule["MonitoringScheduleStatus"] == "Scheduled"
+    config = schedule["MonitoringScheduleConfig"]
+    assert config["ScheduleConfig"]["ScheduleExpression"] == local.pipeline.config.monitoring.schedule_expression
+    monitored = config["MonitoringJobDefinition"]
+    assert monitored["BaselineConfig"]["ConstraintsResource"]["S3Uri"] == quality["Constraints"]["S3Uri"]
+    assert monitored["BaselineConfig"]["StatisticsResource"]["S3Uri"] == quality["Statistics"]["S3Uri"]
+    assert monitored["MonitoringInputs"][0]["EndpointInput"]["EndpointName"] == summary["endpoint"]
 
 
 @pytest.mark.usefixtures("champion")

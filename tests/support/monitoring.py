@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from local.sagemaker.service import RUN_MONITORING_SCHEDULE
-from retrain.monitoring import ENDPOINT_DATA, RESULT_DATA, monitoring_app_specification
+from retrain.monitoring import monitoring_app_specification, monitoring_schedule_config
 from tests.support.sagemaker import IMAGE, ROLE_ARN, SageMakerWorld, targz
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
@@ -59,28 +59,16 @@ def schedule_config(
     world: SageMakerWorld, endpoint: str, baseline: str, sourcedir: str, expression: str = "cron(0 * ? * * *)"
 ) -> dict[str, Any]:
     """A data-quality schedule of `endpoint` against the baseline files under `baseline` (an S3 URI)."""
-    return {
-        "ScheduleConfig": {"ScheduleExpression": expression},
-        "MonitoringType": "DataQuality",
-        "MonitoringJobDefinition": {
-            "BaselineConfig": {
-                "ConstraintsResource": {"S3Uri": f"{baseline}/constraints.json"},
-                "StatisticsResource": {"S3Uri": f"{baseline}/statistics.json"},
-            },
-            "MonitoringInputs": [{"EndpointInput": {"EndpointName": endpoint, "LocalPath": ENDPOINT_DATA}}],
-            "MonitoringOutputConfig": {
-                "MonitoringOutputs": [
-                    {"S3Output": {"S3Uri": f"s3://{world.bucket}/monitoring/{endpoint}", "LocalPath": RESULT_DATA}}
-                ]
-            },
-            "MonitoringResources": {
-                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}
-            },
-            "MonitoringAppSpecification": monitoring_app_specification(IMAGE, sourcedir),
-            "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
-            "RoleArn": ROLE_ARN,
-        },
-    }
+    return monitoring_schedule_config(
+        endpoint_name=endpoint,
+        schedule_expression=expression,
+        baseline_uri=baseline,
+        output_uri=f"s3://{world.bucket}/monitoring/{endpoint}",
+        app_specification=monitoring_app_specification(IMAGE, sourcedir),
+        role_arn=ROLE_ARN,
+        cluster={"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20},
+        max_runtime_seconds=1800,
+    )
 
 
 def jobs_sourcedir(world: SageMakerWorld, key: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.monitoring import schedule_config
 from tests.support.polling import wait_until
 from tests.support.sagemaker import ROLE_ARN, SageMakerWorld, processing_request, training_request
 
@@ -239,3 +240,36 @@ def test_an_api_error_fails_an_optimized_task_as_on_aws(world: SageMakerWorld, u
     assert execution["error"] == "SageMaker.AmazonSageMakerException"
     assert "Cannot create already existing model" in execution["cause"]
     assert "Error Code: ValidationException" in execution["cause"]
+
+
+NOT_FOUND = "SageMaker.ResourceNotFoundException"
+
+
+def test_an_sdk_task_names_a_modeled_error_with_the_exception_suffix(world: SageMakerWorld, unique_name: str) -> None:
+    # Developer guide, "AWS SDK service integrations": the error is <Service>.<Error>, with the Exception
+    # suffix even where the API's (botocore's `ResourceNotFound` of UpdateMonitoringSchedule) has none.
+    config = schedule_config(world, unique_name, f"s3://{world.bucket}/baseline", f"s3://{world.bucket}/code.tar.gz")
+    definition = {
+        "StartAt": "ScheduleMonitoring",
+        "States": {
+            "ScheduleMonitoring": task(
+                "arn:aws:states:::aws-sdk:sagemaker:updateMonitoringSchedule",
+                {"MonitoringScheduleName": unique_name, "MonitoringScheduleConfig": config},
+                None,
+                Catch=[
+                    {
+                        "ErrorEquals": ["SageMaker.ResourceNotFoundException"],
+                        "ResultPath": "$.missing",
+                        "Next": "Missing",
+                    }
+                ],
+            ),
+            "Missing": {"Type": "Succeed"},
+        },
+    }
+    execution = run(world, unique_name, definition)
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    missing = json.loads(execution["output"])["missing"]
+    assert missing["Error"] == NOT_FOUND
+    assert f"Could not find monitoring schedule {unique_name}" in missing["Cause"]

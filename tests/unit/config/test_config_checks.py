@@ -121,6 +121,25 @@ def test_time_zones_are_iana_names() -> None:
             "landing/capture/",
             "retrain.toml: data: capture_prefix: 'landing/capture/' lies under landing_prefix 'landing/'",
         ),
+        ("data", "monitoring_prefix", "/monitoring", "monitoring_prefix = 'monitoring/'"),
+        (
+            # Reports under the landing prefix would be counted as new data.
+            "data",
+            "monitoring_prefix",
+            "landing/monitoring/",
+            "retrain.toml: data: monitoring_prefix: 'landing/monitoring/' lies under landing_prefix 'landing/'",
+        ),
+        # SageMaker's ScheduleConfig forms (retrain.cadence, the rules the local SageMaker runs by too).
+        (
+            "monitoring",
+            "schedule_expression",
+            "rate(1 hour)",
+            "retrain.toml: monitoring.schedule_expression: ScheduleExpression 'rate(1 hour)' is not supported; "
+            "use cron(0 * ? * * *) (hourly), cron(0 H ? * * *) (daily at hour H) or cron(0 H/N ? * * *); "
+            'or "" to turn monitoring off',
+        ),
+        ("monitoring", "schedule_expression", "cron(0 24 ? * * *)", "the hour is 0-23 and the step 1-24"),
+        ("monitoring", "schedule_expression", "NOW", "monitoring.schedule_expression: NOW runs once"),
     ],
 )
 def test_the_config_refuses_what_would_fail_later(
@@ -161,3 +180,11 @@ def test_the_data_quality_gate_threshold_is_a_share(document: dict[str, Any]) ->
     document["dataset"]["max_dropped_fraction"] = 0
     with pytest.raises(ConfigError, match=r"dataset\.max_dropped_fraction: Input should be greater than 0"):
         parse_config(document)
+
+
+@pytest.mark.parametrize("expression", ["cron(0 * ? * * *)", "cron(0 3 ? * * *)", "cron(0 1/6 ? * * *)", ""])
+def test_monitoring_schedules_sagemaker_accepts_or_none(document: dict[str, Any], expression: str) -> None:
+    document.setdefault("monitoring", {})["schedule_expression"] = expression
+    monitoring = parse_config(document).monitoring
+    assert monitoring.schedule_expression == expression
+    assert monitoring.enabled is (expression != "")

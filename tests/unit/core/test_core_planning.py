@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 
 from retrain.config import RetrainConfig, load_config
 from retrain.contracts import ValidateInputEvent
@@ -123,3 +126,49 @@ def test_the_sampling_and_the_prefix_come_from_the_config(config: RetrainConfig)
     capture = plan_run(event(), changed, "eu-west-1").deployment.data_capture
     assert capture["InitialSamplingPercentage"] == 5
     assert capture["DestinationS3Uri"].endswith("/traffic/captured")
+
+
+def test_the_monitoring_schedule_compares_the_endpoint_with_this_runs_baseline(config: RetrainConfig) -> None:
+    plan = plan_run(event(), config, "eu-west-1")
+    monitoring = plan.deployment.monitoring
+    assert monitoring is not None
+    assert monitoring.schedule_name == "e-data-quality"
+    schedule = monitoring.schedule_config
+    assert schedule["ScheduleConfig"] == {"ScheduleExpression": config.monitoring.schedule_expression}
+    job = schedule["MonitoringJobDefinition"]
+    # The evaluation job writes the candidate's baseline under its output's baseline/.
+    baseline = f"{plan.evaluation.output_uri}/baseline"
+    assert job["BaselineConfig"] == {
+        "ConstraintsResource": {"S3Uri": f"{baseline}/constraints.json"},
+        "StatisticsResource": {"S3Uri": f"{baseline}/statistics.json"},
+    }
+    assert job["MonitoringInputs"][0]["EndpointInput"]["EndpointName"] == "e"
+    assert job["MonitoringOutputConfig"]["MonitoringOutputs"][0]["S3Output"]["S3Uri"] == "s3://b/monitoring/e"
+    assert job["MonitoringAppSpecification"]["ImageUri"] == "image"
+    assert job["MonitoringAppSpecification"]["ContainerArguments"] == ["s3://b/code.tar.gz", "monitor.py"]
+    assert job["RoleArn"] == "role"
+    assert job["MonitoringResources"]["ClusterConfig"]["InstanceType"] == config.monitoring.instance_type
+
+
+def test_the_schedule_request_is_one_sagemaker_takes(config: RetrainConfig) -> None:
+    long_endpoint = "e" * 63
+    resources = {**event().resources.model_dump(), "endpoint_name": long_endpoint}
+    resources["sagemaker_role_arn"] = "arn:aws:iam::123456789012:role/sagemaker"
+    monitoring = plan_run(event(resources=resources), config, "eu-west-1").deployment.monitoring
+    assert monitoring is not None
+    request = {
+        "MonitoringScheduleName": monitoring.schedule_name,
+        "MonitoringScheduleConfig": monitoring.schedule_config,
+    }
+    # botocore's own check of the request, as the SDK runs it before a call.
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    for operation in ("CreateMonitoringSchedule", "UpdateMonitoringSchedule"):
+        errors = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+        assert not errors.has_errors(), errors.generate_report()
+    assert len(monitoring.schedule_name) <= 63
+    assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", monitoring.schedule_name)
+
+
+def test_an_empty_schedule_expression_plans_no_monitoring(config: RetrainConfig) -> None:
+    off = config.model_copy(update={"monitoring": config.monitoring.model_copy(update={"schedule_expression": ""})})
+    assert plan_run(event(), off, "eu-west-1").deployment.monitoring is None

@@ -52,3 +52,24 @@ def test_a_sync_training_job_needs_what_sagemaker_iam_lists() -> None:
     }
     [passed] = [r for r in needed if r.action == "iam:PassRole"]
     assert passed.context == {"iam:passedtoservice": "sagemaker.amazonaws.com"}
+
+
+@pytest.mark.parametrize("action", ["createMonitoringSchedule", "updateMonitoringSchedule"])
+def test_a_monitoring_schedule_call_needs_the_schedule_and_its_jobs_role(action: str) -> None:
+    # Service Authorization Reference: the monitoring-schedule resource type; the job definition's
+    # RoleArn is passed to SageMaker, which runs the schedule's jobs with it.
+    needed = requirements(
+        f"arn:aws:states:::aws-sdk:sagemaker:{action}",
+        {
+            "MonitoringScheduleName": "Fraud-Detector-data-quality",
+            "MonitoringScheduleConfig": {"MonitoringJobDefinition": {"RoleArn": "arn:aws:iam::1:role/exec"}},
+        },
+        "eu-west-1",
+        "1",
+    )
+    schedule = "arn:aws:sagemaker:eu-west-1:1:monitoring-schedule/fraud-detector-data-quality"
+    api = action[0].upper() + action[1:]
+    assert {(r.action, r.resource) for r in needed} == {
+        (f"sagemaker:{api}", schedule),
+        ("iam:PassRole", "arn:aws:iam::1:role/exec"),
+    }

@@ -9,7 +9,8 @@ from fractions import Fraction
 import pytest
 
 from local.clock import ClockScale
-from local.sagemaker.cadence import Cadence, CadenceError, ScaledClock
+from local.sagemaker.cadence import ScaledClock
+from retrain.cadence import Cadence, CadenceError
 
 
 def at(text: str) -> float:
