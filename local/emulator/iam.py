@@ -66,6 +66,18 @@ class Refusal:
     explicit: bool
 
 
+def denial_message(session: Session, refusal: Refusal, quoted: bool = False) -> str:
+    """IAM's refusal of a role session; S3 puts the resource in quotes ("on resource: "arn:aws:s3:::b/k"")."""
+    requirement = refusal.requirement
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if refusal.explicit
+        else f"because no identity-based policy allows the {requirement.action} action"
+    )
+    resource = f'"{requirement.resource}"' if quoted else requirement.resource
+    return f"User: {session.arn} is not authorized to perform: {requirement.action} on resource: {resource} {reason}"
+
+
 class RolePolicies:
     """A role's identity policies in the local IAM, evaluated by the emulator's evaluator."""
 
@@ -166,15 +178,7 @@ class StateMachineRoles:
         requirement = refusal.requirement
         if requirement.cause is not None:
             raise execution_error()("States.TaskFailed", requirement.cause.format(role=repr(session.role_arn)))
-        reason = (
-            "with an explicit deny in an identity-based policy"
-            if refusal.explicit
-            else f"because no identity-based policy allows the {requirement.action} action"
-        )
-        message = (
-            f"User: {session.arn} is not authorized to perform: {requirement.action} "
-            f"on resource: {requirement.resource} {reason}"
-        )
+        message = denial_message(session, refusal)
         integration = task_permissions.parse(resource)
         assert integration is not None  # requirements() found one
         error, cause = task_permissions.denial_error(integration, self._sdk_prefixes, message)

@@ -281,7 +281,17 @@ def install(home: StateDirectory) -> list[str]:
     """Apply every service's fixes and register every add-on; returns the add-ons installed."""
     # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
-    from local.emulator import awslambda, cloudformation, cloudwatch, firehose, glue, iam, scheduler, stepfunctions
+    from local.emulator import (
+        awslambda,
+        cloudformation,
+        cloudwatch,
+        firehose,
+        glue,
+        iam,
+        scheduler,
+        service_roles,
+        stepfunctions,
+    )
 
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
@@ -296,8 +306,10 @@ def install(home: StateDirectory) -> list[str]:
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
+    # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
+    roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(
-        endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes)
+        endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes), roles=roles
     )
     glue.GlueJobs(runner).install(points)
     scheduler.Schedules().install()

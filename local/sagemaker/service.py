@@ -18,6 +18,7 @@ from local.runtime.process import terminate
 from local.sagemaker.api import ControlPlane
 from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
+from local.sagemaker.execution_role import Roles
 from local.sagemaker.fleet import ModelStager
 from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.jobs import JobContext
@@ -44,6 +45,7 @@ class LocalSageMaker:
         ship_logs: bool = True,
         publish_metrics: bool = True,
         clock: ClockScale | None = None,
+        roles: Roles | None = None,
     ) -> None:
         self.root = state_dir / "sagemaker"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -58,17 +60,18 @@ class LocalSageMaker:
         self.endpoints = EndpointManager(
             self.store,
             self.router,
-            ModelStager(self.root, self.clients, containers, runtimes),
+            ModelStager(self.root, self.clients, containers, runtimes, roles),
             self.clients,
             self.root,
             ship_logs=ship_logs,
             clock=clock or ClockScale.from_environment(),
+            roles=roles,
         )
         self.control_plane = ControlPlane(
             self.store,
             self.endpoints,
             registry,
-            JobContext(self.root, self.clients, runtimes, ship_logs=ship_logs),
+            JobContext(self.root, self.clients, runtimes, ship_logs=ship_logs, roles=roles),
             containers,
         )
         self.capture = CaptureWriter(self._put_capture)
