@@ -66,16 +66,21 @@ class Refusal:
     explicit: bool
 
 
-def denial_message(session: Session, refusal: Refusal, quoted: bool = False) -> str:
-    """IAM's refusal of a role session; S3 puts the resource in quotes ("on resource: "arn:aws:s3:::b/k"")."""
-    requirement = refusal.requirement
+def identity_denial(principal_arn: str, action: str, resource: str, explicit: bool, quoted: bool = False) -> str:
+    """IAM's message for an identity-based refusal; S3 puts the resource in quotes ("on resource: "arn:..."")."""
     reason = (
         "with an explicit deny in an identity-based policy"
-        if refusal.explicit
-        else f"because no identity-based policy allows the {requirement.action} action"
+        if explicit
+        else f"because no identity-based policy allows the {action} action"
     )
-    resource = f'"{requirement.resource}"' if quoted else requirement.resource
-    return f"User: {session.arn} is not authorized to perform: {requirement.action} on resource: {resource} {reason}"
+    named = f'"{resource}"' if quoted else resource
+    return f"User: {principal_arn} is not authorized to perform: {action} on resource: {named} {reason}"
+
+
+def denial_message(session: Session, refusal: Refusal, quoted: bool = False) -> str:
+    """IAM's refusal of a role session."""
+    requirement = refusal.requirement
+    return identity_denial(session.arn, requirement.action, requirement.resource, refusal.explicit, quoted)
 
 
 class RolePolicies:

@@ -168,11 +168,30 @@ def request_scope() -> tuple[str, str]:
     return get_region(), get_account_id()
 
 
+# Called with each HTTP request's ASGI scope before the emulator serves it (in the request's own task).
+_request_hooks: list[Callable[[dict[str, Any]], None]] = []
+
+
+def add_request_hook(hook: Callable[[dict[str, Any]], None]) -> None:
+    """Run `hook(scope)` before the emulator serves each HTTP request (it may set context variables)."""
+    if hook not in _request_hooks:
+        _request_hooks.append(hook)
+
+
 def asgi_app() -> object:
-    """The emulator's ASGI application (importing it reads the environment: set that first)."""
+    """The emulator's ASGI application, behind the request hooks (importing it reads the environment: set
+    that first)."""
     from ministack import app
 
-    return app.app
+    served = app.app
+
+    async def gateway(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            for hook in _request_hooks:
+                hook(scope)
+        await served(scope, receive, send)
+
+    return gateway
 
 
 # --- extension points for add-on services ----------------------------------------------------
@@ -288,6 +307,7 @@ def install(home: StateDirectory) -> list[str]:
         firehose,
         glue,
         iam,
+        lambda_roles,
         scheduler,
         service_roles,
         stepfunctions,
@@ -306,6 +326,8 @@ def install(home: StateDirectory) -> list[str]:
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
+        # Each function's SDK calls, as its role's session.
+        lambda_roles.LambdaRoleSessions().install()
     # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
     roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(
