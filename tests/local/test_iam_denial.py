@@ -45,22 +45,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
         deployed.aws.stop()
 
 
-def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -> None:
+def manual_run(stack: DeployedStack, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A manual run (the new-data rule off), once it has ended: its description and its history."""
     stack.client("events").disable_rule(Name=f"{NAME}-new-data")
-    append_demo_days(stack.client("s3"), stack.outputs["DataBucketName"], CONFIG, 3)
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(
-        stateMachineArn=stack.machine_arn, name="denied-glue", input=json.dumps({"trigger": "manual"})
+        stateMachineArn=stack.machine_arn, name=name, input=json.dumps({"trigger": "manual"})
     )["executionArn"]
-
     described: dict[str, Any] = wait_until(
         lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
         300,
         "the run to end",
     )
+    return described, sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+
+
+def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -> None:
+    stack.client("events").disable_rule(Name=f"{NAME}-new-data")  # before the data lands: no run of its own
+    append_demo_days(stack.client("s3"), stack.outputs["DataBucketName"], CONFIG, 3)
+
+    described, events = manual_run(stack, "denied-glue")
 
     assert described["status"] == "FAILED"
-    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
     [failed] = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
     assert failed["resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert failed["error"] == "Glue.AccessDeniedException"
@@ -102,21 +108,10 @@ def test_a_function_whose_role_lacks_a_call_fails_with_the_aws_denial(
     stack_without_check_grant: DeployedStack,
 ) -> None:
     # Lambda developer guide, lambda-intro-execution-role: the function calls AWS as its role's session.
-    stack = stack_without_check_grant
-    stack.client("events").disable_rule(Name=f"{NAME}-new-data")
-    sfn = stack.client("stepfunctions")
-    execution = sfn.start_execution(
-        stateMachineArn=stack.machine_arn, name="denied-check", input=json.dumps({"trigger": "manual"})
-    )["executionArn"]
-
-    described: dict[str, Any] = wait_until(
-        lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
-        300,
-        "the run to end",
-    )
+    described, events = manual_run(stack_without_check_grant, "denied-check")
 
     assert described["status"] == "FAILED"
-    history = json.dumps(sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"], default=str)
+    history = json.dumps(events, default=str)
     assert re.search(
         r"User: arn:aws:sts::\d{12}:assumed-role/[^/]+CheckForNewData[^/]*/[^ ]+ is not authorized to perform: "
         r"dynamodb:GetItem on resource: arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[^ ]+ "
