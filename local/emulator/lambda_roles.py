@@ -33,9 +33,12 @@ from typing import Any
 from local.emulator.iam import identity_denial
 from local.emulator.seam import (
     add_request_hook,
+    emulator_app,
+    iam_actions,
     iam_evaluator,
     lambda_runtime,
     replace,
+    request_access_key,
     require,
     service,
     set_constant,
@@ -70,17 +73,14 @@ class LambdaRoleSessions:
         self._lock = threading.Lock()
 
     def install(self) -> None:
-        from ministack import app
-
+        app = emulator_app()
         if bool(require(app, "AUTH")):
             return  # AUTH=true: the emulator enforces IAM for every caller already
         set_constant(app, "AUTH", RequestAuth(self._flag))
         replace(lambda_runtime(), "execution_credentials", self._credentials, "lambda-role-session")
         replace(service("lambda_svc"), "execution_credentials", self._credentials, "lambda-role-session")
         add_request_hook(self._on_request)
-        from ministack.core import iam_actions
-
-        replace(iam_actions, "access_denied_response", _naming_the_resource, "denial-names-resource")
+        replace(iam_actions(), "access_denied_response", _naming_the_resource, "denial-names-resource")
 
     def _credentials(self, original: Callable[[dict[str, Any]], dict[str, str]]) -> Callable[..., dict[str, str]]:
         def credentials(config: dict[str, Any]) -> dict[str, str]:
@@ -147,13 +147,10 @@ def caller_refusal(headers: dict[str, str], needed: list[Requirement], region: s
     """For a request a function's role session makes to a service this project adds (the local SageMaker, which
     the emulator's request path does not authorize), IAM's refusal of the first of `needed` the role's policies
     do not allow; None for any other caller or when all are allowed."""
-    from ministack import app
-    from ministack.core.router import extract_access_key_id
-
-    if not bool(app.AUTH):
+    if not bool(require(emulator_app(), "AUTH")):
         return None
     evaluator = iam_evaluator()
-    principal = evaluator.resolve_principal(extract_access_key_id(headers, {}), account)
+    principal = evaluator.resolve_principal(request_access_key(headers), account)
     if isinstance(principal, evaluator.AuthError) or principal.policies is None:
         return None  # an unknown key is refused by the request path; the account's keys are the root
     for requirement in needed:

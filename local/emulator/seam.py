@@ -102,6 +102,27 @@ def lambda_runtime() -> ModuleType:
     return lambda_runtime
 
 
+def emulator_app() -> ModuleType:
+    """The emulator's gateway module (its request path, its `AUTH` switch)."""
+    from ministack import app
+
+    return app
+
+
+def iam_actions() -> ModuleType:
+    """How the emulator names a request's IAM action and resource, and words its denials."""
+    from ministack.core import iam_actions as actions
+
+    return actions
+
+
+def request_access_key(headers: dict[str, str]) -> str:
+    """The access key a request is signed with ('' when unsigned)."""
+    from ministack.core.router import extract_access_key_id
+
+    return str(extract_access_key_id(headers, {}) or "")
+
+
 def iam_evaluator() -> ModuleType:
     """The emulator's IAM policy evaluator (what it runs under `AUTH=true`)."""
     from ministack.core import iam_evaluator as evaluator
