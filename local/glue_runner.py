@@ -46,7 +46,7 @@ from local.clients import LocalClients
 from local.runtime.failures import read_failure
 from local.runtime.isolation import ImportGuard, RuntimeProfile
 from local.runtime.process import Ending, ScriptProcess
-from local.runtime.staging import S3Mirror, S3Staging, StagingError
+from local.runtime.staging import AccessDenied, Authorize, S3Mirror, S3Staging, StagingError
 from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key
 from retrain.failure_line import without_module
 
@@ -54,6 +54,7 @@ logger = logging.getLogger("retrain.local.glue")
 
 PROFILES = Path(__file__).parent / "emulator" / "profiles"
 SPARK_COMMANDS = frozenset({"glueetl", "gluestreaming"})
+GLUE_SESSION = "GlueJobRunnerSession"  # the session name Glue gives the job's role
 # Arguments Glue itself consumes instead of the script reading them as data locations.
 _RUNNER_ARGUMENTS = frozenset({"--extra-py-files", "--additional-python-modules", "--conf"})
 # Local Spark: two cores, few partitions; everything bound to loopback.
@@ -86,6 +87,7 @@ class GlueJobRun:
     arguments: dict[str, str]  # DefaultArguments merged with the run's Arguments, --JOB_* included
     timeout_minutes: int
     glue_version: str = "5.0"
+    role_arn: str = ""  # the job's Role, which Glue reads the script and moves the data as
 
     @property
     def is_spark(self) -> bool:
@@ -147,12 +149,15 @@ class LocalGlueJobRunner:
         *,
         standbys: int = 1,
         imports: GlueImports | None = None,
+        roles: Callable[[str, str, str], Authorize | None] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.scratch_root = scratch_root
         self.log_root = log_root
         self.region = region
         self.imports = imports
+        # (role ARN, session, region) -> the check of each S3 call the run makes as the job's role.
+        self.roles = roles
         # Warm Spark drivers, one per environment (`local.runtime.standby`); 0: every run starts cold.
         self.standbys = StandbyPool(scratch_root, log_root, size=standbys)
         self._mirrors: list[S3Mirror] = []  # of the runs going on, for `s3_uri_of`
@@ -172,7 +177,7 @@ class LocalGlueJobRunner:
         log_path = self.log_root / job_run.job_name / f"{job_run.run_id}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         scratch.mkdir(parents=True, exist_ok=True)
-        mirror = S3Mirror(S3Staging(self._s3(), self.region), scratch / "s3")
+        mirror = S3Mirror(S3Staging(self._s3(), self.region, self._authorize(job_run)), scratch / "s3")
         with self._mirrors_lock:
             self._mirrors.append(mirror)
         try:
@@ -187,7 +192,7 @@ class LocalGlueJobRunner:
                 try:
                     uploaded, deleted = mirror.sync_back()
                     logger.info("Glue run %s: %d objects written back, %d deleted", job_run.run_id, uploaded, deleted)
-                except (ClientError, OSError) as error:
+                except (ClientError, OSError, AccessDenied) as error:
                     return GlueRunOutcome("FAILED", f"writing the job's output back to S3 failed: {error}", log_path)
             return outcome
         finally:
@@ -217,6 +222,13 @@ class LocalGlueJobRunner:
             return environment_key(self._environment(job_run, scratch, self._python_path(job_run.arguments, scratch)))
         except GlueRunError:
             return None  # the run fails, when it prepares, with the reason
+
+    def _authorize(self, job_run: GlueJobRun) -> Authorize | None:
+        """The script and a Spark job's S3 locations are read and written as the job's role, in Glue's
+        session of it (`assumed-role/<role>/GlueJobRunnerSession`); None: not checked."""
+        if self.roles is None or not job_run.role_arn:
+            return None
+        return self.roles(job_run.role_arn, GLUE_SESSION, self.region)
 
     def _s3(self) -> Any:
         return LocalClients(self.endpoint_url, self.region).client("s3")

@@ -17,6 +17,7 @@ import pytest
 
 if TYPE_CHECKING:
     from local.clients import LocalClients
+    from tests.support.iam import RoleFactory
     from tests.support.local_aws import RunningLocalAws
 
 
@@ -56,6 +57,16 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningLocal
 def aws_clients(local_aws: RunningLocalAws) -> LocalClients:
     """boto3 clients pointed at the session's local AWS."""
     return local_aws.clients()
+
+
+@pytest.fixture
+def roles(aws_clients: LocalClients, unique_name: str) -> Iterator[RoleFactory]:
+    """Roles in the local IAM, removed after the test."""
+    from tests.support.iam import RoleFactory
+
+    factory = RoleFactory(aws_clients.client("iam"), unique_name)
+    yield factory
+    factory.delete_all()
 
 
 @pytest.fixture

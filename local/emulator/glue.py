@@ -127,6 +127,7 @@ class GlueJobs:
             arguments={key: str(value) for key, value in arguments.items()},
             timeout_minutes=timeout,
             glue_version=str(job.get("GlueVersion") or "5.0"),
+            role_arn=str(job.get("Role") or ""),
         )
 
     def _warm(self, job: dict[str, Any]) -> None:

@@ -66,6 +66,23 @@ class Refusal:
     explicit: bool
 
 
+def identity_denial(principal_arn: str, action: str, resource: str, explicit: bool, quoted: bool = False) -> str:
+    """IAM's message for an identity-based refusal; S3 puts the resource in quotes ("on resource: "arn:..."")."""
+    reason = (
+        "with an explicit deny in an identity-based policy"
+        if explicit
+        else f"because no identity-based policy allows the {action} action"
+    )
+    named = f'"{resource}"' if quoted else resource
+    return f"User: {principal_arn} is not authorized to perform: {action} on resource: {named} {reason}"
+
+
+def denial_message(session: Session, refusal: Refusal, quoted: bool = False) -> str:
+    """IAM's refusal of a role session."""
+    requirement = refusal.requirement
+    return identity_denial(session.arn, requirement.action, requirement.resource, refusal.explicit, quoted)
+
+
 class RolePolicies:
     """A role's identity policies in the local IAM, evaluated by the emulator's evaluator."""
 
@@ -166,15 +183,7 @@ class StateMachineRoles:
         requirement = refusal.requirement
         if requirement.cause is not None:
             raise execution_error()("States.TaskFailed", requirement.cause.format(role=repr(session.role_arn)))
-        reason = (
-            "with an explicit deny in an identity-based policy"
-            if refusal.explicit
-            else f"because no identity-based policy allows the {requirement.action} action"
-        )
-        message = (
-            f"User: {session.arn} is not authorized to perform: {requirement.action} "
-            f"on resource: {requirement.resource} {reason}"
-        )
+        message = denial_message(session, refusal)
         integration = task_permissions.parse(resource)
         assert integration is not None  # requirements() found one
         error, cause = task_permissions.denial_error(integration, self._sdk_prefixes, message)

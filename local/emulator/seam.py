@@ -102,6 +102,27 @@ def lambda_runtime() -> ModuleType:
     return lambda_runtime
 
 
+def emulator_app() -> ModuleType:
+    """The emulator's gateway module (its request path, its `AUTH` switch)."""
+    from ministack import app
+
+    return app
+
+
+def iam_actions() -> ModuleType:
+    """How the emulator names a request's IAM action and resource, and words its denials."""
+    from ministack.core import iam_actions as actions
+
+    return actions
+
+
+def request_access_key(headers: dict[str, str]) -> str:
+    """The access key a request is signed with ('' when unsigned)."""
+    from ministack.core.router import extract_access_key_id
+
+    return str(extract_access_key_id(headers, {}) or "")
+
+
 def iam_evaluator() -> ModuleType:
     """The emulator's IAM policy evaluator (what it runs under `AUTH=true`)."""
     from ministack.core import iam_evaluator as evaluator
@@ -168,11 +189,30 @@ def request_scope() -> tuple[str, str]:
     return get_region(), get_account_id()
 
 
+# Called with each HTTP request's ASGI scope before the emulator serves it (in the request's own task).
+_request_hooks: list[Callable[[dict[str, Any]], None]] = []
+
+
+def add_request_hook(hook: Callable[[dict[str, Any]], None]) -> None:
+    """Run `hook(scope)` before the emulator serves each HTTP request (it may set context variables)."""
+    if hook not in _request_hooks:
+        _request_hooks.append(hook)
+
+
 def asgi_app() -> object:
-    """The emulator's ASGI application (importing it reads the environment: set that first)."""
+    """The emulator's ASGI application, behind the request hooks (importing it reads the environment: set
+    that first)."""
     from ministack import app
 
-    return app.app
+    served = app.app
+
+    async def gateway(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            for hook in _request_hooks:
+                hook(scope)
+        await served(scope, receive, send)
+
+    return gateway
 
 
 # --- extension points for add-on services ----------------------------------------------------
@@ -295,7 +335,9 @@ def install(home: StateDirectory) -> list[str]:
         firehose,
         glue,
         iam,
+        lambda_roles,
         scheduler,
+        service_roles,
         stepfunctions,
     )
 
@@ -312,8 +354,12 @@ def install(home: StateDirectory) -> list[str]:
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
+        # Each function's SDK calls, as its role's session.
+        lambda_roles.LambdaRoleSessions().install()
+    # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
+    roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(
-        endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes)
+        endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes), roles=roles
     )
     glue.GlueJobs(runner).install(points)
     glue.GlueCatalog(runner).install()

@@ -175,7 +175,9 @@ def _sagemaker_arn(api: str, params: dict[str, Any], region: str, account: str) 
         name = str(params.get("ModelPackageArn") or params.get("ModelPackageName"))
         return name if name.startswith("arn:") else f"{base}:model-package/{name.lower()}"
     if "ModelPackageGroupName" in params:
-        return f"{base}:model-package/{str(params['ModelPackageGroupName']).lower()}"
+        # The group's own APIs act on the group; a package's (CreateModelPackage, ...) on model-package/<group>.
+        kind = "model-package-group" if "ModelPackageGroup" in api else "model-package"
+        return f"{base}:{kind}/{str(params['ModelPackageGroupName']).lower()}"
     for noun in sorted(_SAGEMAKER_RESOURCES, key=len, reverse=True):
         kind, member = _SAGEMAKER_RESOURCES[noun]
         if api.endswith(noun) and member in params:

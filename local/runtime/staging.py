@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,14 @@ class NoObjectsFound(StagingError):
     """An input location holds nothing; SageMaker fails the job with a ClientError."""
 
 
+class AccessDenied(StagingError):
+    """The role the service acts as may not make this S3 call: "<what> (AccessDenied: <IAM's message>)"."""
+
+
+# (action, resource ARN, condition keys) -> IAM's refusal message, or None when the role may.
+Authorize = Callable[[str, str, Mapping[str, str]], "str | None"]
+
+
 @dataclass(frozen=True)
 class S3Location:
     bucket: str
@@ -54,13 +63,31 @@ class S3Location:
 
 
 class S3Staging:
-    """Objects between the (local) S3 and this machine's disk, through one S3 client."""
+    """Objects between the (local) S3 and this machine's disk, through one S3 client.
 
-    def __init__(self, s3_client: Any, region: str = "us-east-1") -> None:
+    With `authorize`, each move is first authorized as the role the service acts as on AWS (SageMaker
+    with the job's role, Glue with the job's): s3:GetObject / s3:PutObject / s3:DeleteObject on the
+    object's ARN, s3:ListBucket on the bucket's with `s3:prefix`; a refusal is `AccessDenied`.
+    """
+
+    def __init__(self, s3_client: Any, region: str = "us-east-1", authorize: Authorize | None = None) -> None:
         self.s3 = s3_client
         self._region = region
+        self._authorize = authorize
+
+    def allow(self, action: str, location: S3Location, what: str) -> None:
+        """Raise AccessDenied when the role may not `action` `location` (`what` says what was being done)."""
+        if self._authorize is None:
+            return
+        if action == "s3:ListBucket":
+            refusal = self._authorize(action, f"arn:aws:s3:::{location.bucket}", {"s3:prefix": location.key})
+        else:
+            refusal = self._authorize(action, f"arn:aws:s3:::{location.bucket}/{location.key}", {})
+        if refusal is not None:
+            raise AccessDenied(f"{what} (AccessDenied: {refusal})")
 
     def is_object(self, location: S3Location) -> bool:
+        self.allow("s3:GetObject", location, f"Unable to read object {location.uri}")  # HEAD needs GetObject
         try:
             self.s3.head_object(Bucket=location.bucket, Key=location.key)
             return True
@@ -70,6 +97,7 @@ class S3Staging:
     def keys_under(self, location: S3Location) -> list[str]:
         """The keys under `location` as a prefix, folder marker objects left out."""
         keys: list[str] = []
+        self.allow("s3:ListBucket", location, f"ListObjectsV2 failed for {location.uri}")
         try:
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.key):
                 keys.extend(item["Key"] for item in page.get("Contents", []) if not item["Key"].endswith("/"))
@@ -79,6 +107,7 @@ class S3Staging:
         return keys
 
     def download(self, location: S3Location, target: Path) -> Path:
+        self.allow("s3:GetObject", location, f"Unable to download object {location.uri}")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.s3.download_file(location.bucket, location.key, str(target))
@@ -113,6 +142,7 @@ class S3Staging:
     def download_and_extract(self, uri: str, destination: Path) -> None:
         """A `.tar.gz` in S3 (model.tar.gz, sourcedir.tar.gz) unpacked into `destination`."""
         location = S3Location.parse(uri)
+        self.allow("s3:GetObject", location, f"Unable to download object {uri}")
         try:
             body = self.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
         except Exception as error:
@@ -125,9 +155,11 @@ class S3Staging:
             raise NoObjectsFound(f"{uri} is not a tar.gz archive: {error}") from error
 
     def upload_file(self, source: Path, location: S3Location) -> None:
+        self.allow("s3:PutObject", location, f"Unable to upload object {location.uri}")
         self.s3.upload_file(str(source), location.bucket, location.key)
 
     def delete(self, location: S3Location) -> None:
+        self.allow("s3:DeleteObject", location, f"Unable to delete object {location.uri}")
         self.s3.delete_object(Bucket=location.bucket, Key=location.key)
 
     def upload_tarball(self, source: Path, uri: str) -> None:
@@ -138,6 +170,7 @@ class S3Staging:
                 for path in sorted(source.rglob("*")):
                     archive.add(path, arcname=str(path.relative_to(source)), recursive=False)
         location = S3Location.parse(uri)
+        self.allow("s3:PutObject", location, f"Unable to upload object {uri}")
         self.s3.put_object(Bucket=location.bucket, Key=location.key, Body=buffer.getvalue())
 
     def upload_directory(self, source: Path, uri: str) -> int:

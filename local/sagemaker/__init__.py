@@ -28,12 +28,16 @@ def install(points: Any) -> LocalSageMaker:
     servers use to reach the local S3, CloudWatch and CloudWatch Logs. Jobs and model servers run
     on the interpreter of their image's isolated environment (`retrain local runtimes` builds it).
     """
+    from local.emulator import iam
+    from local.emulator.service_roles import ServiceRoles
     from local.sagemaker import emulator_hook
 
     global _installed
     if _installed is not None:
         _installed.shutdown()
-    service = LocalSageMaker(points.endpoint_url, points.home.root / "emulator")
+    # SageMaker acts as the roles it is passed (local.sagemaker.execution_role); RETRAIN_LOCAL_IAM=off: not.
+    roles = ServiceRoles() if iam.enforced() else None
+    service = LocalSageMaker(points.endpoint_url, points.home.root / "emulator", roles=roles)
     emulator_hook.register(service, points)
     service.start()
     _installed = service

@@ -24,6 +24,7 @@ from typing import Any
 
 from local.clock import ClockScale
 from local.sagemaker.alarms import AlarmMonitor, UnsupportedAlarm
+from local.sagemaker.execution_role import Roles, alarm_refusal
 from local.sagemaker.fleet import Fleet, FleetStartError, ModelStager, VariantFleet, VariantInstance
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.router import EndpointRouter, Route
@@ -79,8 +80,10 @@ class EndpointManager:
         state_dir: Path,
         ship_logs: bool = True,
         clock: ClockScale | None = None,
+        roles: Roles | None = None,
     ) -> None:
         self._store = store
+        self._roles = roles
         self._clock = clock or ClockScale()
         self._router = router
         self._stager = stager
@@ -358,6 +361,7 @@ class EndpointManager:
                 steps = plan_traffic(routing, green.instance_count)
             except TrafficPlanError as error:
                 raise RolledBack(f"Failed to update endpoint: {error}", None, time.monotonic()) from error
+            self._check_alarm_access(endpoint, new_config, alarms)
             self._check_alarms(runtime.name, monitor, alarms)
             for step in steps:
                 pending("ActivatingTraffic", f"Shifting traffic: {step.label}", step.green_share, green)
@@ -395,6 +399,18 @@ class EndpointManager:
     def _set_blue_share(self, name: str, blue: Fleet, share: float) -> None:
         config = self._store.get("EndpointConfig", blue.config_name)
         self._store.set_fields(KIND, name, ProductionVariants=self._summaries(blue, config, share, pending=False))
+
+    def _check_alarm_access(self, endpoint: Record, config: Record | None, alarms: list[str]) -> None:
+        """The new fleet's execution roles read the alarms (local.sagemaker.execution_role.alarm_refusal)."""
+        models = [self._store.get("Model", spec["ModelName"]) for spec in (config or {}).get("ProductionVariants", [])]
+        roles = [str(model["ExecutionRoleArn"]) for model in models if model and model.get("ExecutionRoleArn")]
+        refusal = alarm_refusal(self._roles, roles, alarms, endpoint["_Region"], endpoint["_Account"])
+        if refusal is not None:
+            raise RolledBack(
+                f"Failed to update endpoint: the execution role cannot read the auto-rollback alarms: {refusal}",
+                None,
+                time.monotonic(),
+            )
 
     @staticmethod
     def _check_alarms(name: str, monitor: AlarmMonitor, alarms: list[str]) -> None:

@@ -4,15 +4,20 @@
 the emulator's `sagemaker` service (requests signed for `sagemaker`, which `sagemaker-runtime` also
 signs with, reach `handle_request`, and so do unsigned ones by `X-Amz-Target: SageMaker.*` or an
 `api.sagemaker.`/`runtime.sagemaker.` host), the handler of `arn:aws:states:::sagemaker:*` Task
-states, and the target of `arn:aws:states:::aws-sdk:sagemaker:*` ones. The CloudWatch gap that would
-blind automatic rollback (metric math alarms losing their `Metrics`) is `local.emulator.cloudwatch`'s.
+states, and the target of `arn:aws:states:::aws-sdk:sagemaker:*` ones. A Lambda function's role session
+calls the SageMaker API only as its role allows (`refused`), as the emulator's own services are called.
+The CloudWatch gap that would blind automatic rollback (metric math alarms losing their `Metrics`) is
+`local.emulator.cloudwatch`'s.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from local.emulator.seam import ExtensionPoints, ServiceRouting
+from local.emulator.lambda_roles import caller_refusal
+from local.emulator.seam import ExtensionPoints, ServiceRouting, request_scope
+from local.emulator.task_permissions import SDK, requirements
 from local.sagemaker.service import LocalSageMaker
 from local.sagemaker.sfn_integration import PREFIX, StepFunctionsIntegration
 from local.sagemaker.shapes import service_model
@@ -37,7 +42,7 @@ class ServiceModule:
     async def handle_request(
         self, method: str, path: str, headers: dict[str, str], body: bytes, query_params: dict[str, Any]
     ) -> tuple[int, dict[str, str], bytes]:
-        return await self._local.handle_request(method, path, headers, body, query_params)
+        return refused(headers, body) or await self._local.handle_request(method, path, headers, body, query_params)
 
     def get_state(self) -> None:
         return None
@@ -47,6 +52,26 @@ class ServiceModule:
 
     def reset(self) -> None:
         self._local.reset()
+
+
+def refused(headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    """A function's role session calls the SageMaker API only as its role allows (`local.emulator.lambda_roles`):
+    the action on the resource the request names, as an `aws-sdk:sagemaker` Task needs it; AccessDeniedException."""
+    target = next((value for key, value in headers.items() if key.lower() == "x-amz-target"), "")
+    if not target.startswith("SageMaker."):
+        return None
+    operation = target[len("SageMaker.") :]
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return None  # the control plane answers a malformed body
+    region, account = request_scope()
+    needed = requirements(f"{SDK}sagemaker:{operation[:1].lower()}{operation[1:]}", request, region, account)
+    refusal = caller_refusal(headers, needed, region, account)
+    if refusal is None:
+        return None
+    payload = {"__type": "AccessDeniedException", "message": refusal}
+    return 400, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(payload).encode()
 
 
 def register(local_sagemaker: LocalSageMaker, points: ExtensionPoints) -> None:

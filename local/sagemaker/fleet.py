@@ -32,8 +32,10 @@ from typing import Any
 
 from local.runtime.environments import EnvironmentMissing
 from local.runtime.process import ScriptProcess
-from local.runtime.staging import NoObjectsFound, S3Staging
+from local.runtime.staging import AccessDenied, NoObjectsFound
+from local.sagemaker import execution_role
 from local.sagemaker.errors import SageMakerError
+from local.sagemaker.execution_role import Roles
 from local.sagemaker.images import ContainerRuntimes, UnknownImage
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.model_containers import ModelContainers
@@ -60,8 +62,16 @@ class StagedModel:
 
 
 class ModelStager:
-    def __init__(self, state_dir: Path, clients: Any, containers: ModelContainers, runtimes: ContainerRuntimes) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        clients: Any,
+        containers: ModelContainers,
+        runtimes: ContainerRuntimes,
+        roles: Roles | None = None,
+    ) -> None:
         self._root = state_dir / "models"
+        self._roles = roles
         self._runtimes = runtimes
         self._clients = clients
         self._containers = containers
@@ -83,14 +93,20 @@ class ModelStager:
             if not (base / ".staged").exists():
                 shutil.rmtree(base, ignore_errors=True)
                 model_dir.mkdir(parents=True)
-                s3 = S3Staging(self._clients.client("s3", model["_Region"]), model["_Region"])
+                # The model's data and code are read as its execution role (local.sagemaker.execution_role).
+                s3 = execution_role.staging(
+                    self._roles,
+                    self._clients.client("s3", model["_Region"]),
+                    model["_Region"],
+                    model.get("ExecutionRoleArn"),
+                )
                 data_url = container.get("ModelDataUrl")
                 try:
                     if data_url:
                         s3.download_and_extract(data_url, model_dir)
                     if submit.startswith("s3://"):
                         s3.download_and_extract(submit, code_dir)
-                except NoObjectsFound as error:
+                except (NoObjectsFound, AccessDenied) as error:
                     raise FleetStartError(f"Failed to download model data: {error}") from error
                 (base / ".staged").write_text(time.ctime(), encoding="utf-8")
         if submit.startswith("/opt/ml/model"):

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from local.runtime.environments import EnvironmentMissing
 from local.runtime.staging import S3Staging
+from local.sagemaker import execution_role
 from local.sagemaker.images import UnknownImage
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobProcess
 from local.sagemaker.logstream import LogStream
@@ -77,7 +78,9 @@ class JobRunner:
             self._fail_internally(f"ClientError: {error}"[:1024])
             return
         clients = self._context.clients
-        s3 = S3Staging(clients.client("s3", region), region)  # type: ignore[attr-defined]
+        # SageMaker moves the job's data as the job's role (local.sagemaker.execution_role).
+        s3_client = clients.client("s3", region)  # type: ignore[attr-defined]
+        s3 = execution_role.staging(self._context.roles, s3_client, region, record.get("RoleArn"))
         work = self._context.state_dir / "work" / self.FOLDER / self.name
         shutil.rmtree(work, ignore_errors=True)
         paths = ContainerPaths(work, interpreter)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from local.runtime.failures import read_failure
 from local.runtime.process import Ending, ScriptProcess
+from local.sagemaker.execution_role import Roles
 from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.logstream import LogStream
 
@@ -138,6 +139,7 @@ class JobContext:
     clients: object  # local.clients.LocalClients; typed loosely to keep this module free of boto3
     runtimes: ContainerRuntimes  # the interpreter each image's jobs run on
     ship_logs: bool = True
+    roles: Roles | None = None  # the execution roles' trust and policies (None: not checked)
 
 
 def base_environment(interpreter: str, aws: dict[str, str]) -> dict[str, str]:

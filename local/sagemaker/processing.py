@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from local.runtime.staging import NoObjectsFound, S3Staging
+from local.runtime.staging import AccessDenied, NoObjectsFound, S3Staging
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -66,6 +66,10 @@ class ProcessingJobRunner(JobRunner):
         except (NoObjectsFound, ValueError) as error:
             log.write(f"ClientError: {error}")
             self._finish("Failed", FailureReason=f"ClientError: {error}"[:1024])
+            return
+        except AccessDenied as error:
+            log.write(f"ClientError: Failed to download data. {error}")
+            self._finish("Failed", FailureReason=f"ClientError: Failed to download data. {error}"[:1024])
             return
         outputs = (record.get("ProcessingOutputConfig") or {}).get("Outputs") or []
         for output in outputs:
@@ -152,6 +156,11 @@ class ProcessingJobRunner(JobRunner):
             target = output.get("S3Output")
             if target is None:
                 continue
-            count = s3.upload_directory(paths.host(target["LocalPath"]), target["S3Uri"])
+            try:
+                count = s3.upload_directory(paths.host(target["LocalPath"]), target["S3Uri"])
+            except AccessDenied as error:
+                log.write(f"ClientError: Failed to upload data. {error}")
+                self._finish("Failed", FailureReason=f"ClientError: Failed to upload data. {error}"[:1024], **message)
+                return
             log.write(f"Uploaded {count} file(s) of output {output['OutputName']} to {target['S3Uri']}")
         self._finish("Completed", **message)

@@ -21,6 +21,7 @@ from local.sagemaker.api import ControlPlane
 from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.errors import SageMakerError
+from local.sagemaker.execution_role import Roles
 from local.sagemaker.fleet import ModelStager
 from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.jobs import JobContext
@@ -49,6 +50,7 @@ class LocalSageMaker:
         ship_logs: bool = True,
         publish_metrics: bool = True,
         clock: ClockScale | None = None,
+        roles: Roles | None = None,
     ) -> None:
         self.root = state_dir / "sagemaker"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -64,17 +66,18 @@ class LocalSageMaker:
         self.endpoints = EndpointManager(
             self.store,
             self.router,
-            ModelStager(self.root, self.clients, containers, runtimes),
+            ModelStager(self.root, self.clients, containers, runtimes, roles),
             self.clients,
             self.root,
             ship_logs=ship_logs,
             clock=clock,
+            roles=roles,
         )
         self.control_plane = ControlPlane(
             self.store,
             self.endpoints,
             registry,
-            JobContext(self.root, self.clients, runtimes, ship_logs=ship_logs),
+            JobContext(self.root, self.clients, runtimes, ship_logs=ship_logs, roles=roles),
             containers,
             clock,
         )

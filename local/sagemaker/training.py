@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from local.runtime.staging import NoObjectsFound, S3Staging
+from local.runtime.staging import AccessDenied, NoObjectsFound, S3Staging
 from local.sagemaker.job_runner import HOST, JobRunner
 from local.sagemaker.jobs import ContainerPaths, JobContext, JobOutcome, JobProcess, base_environment
 from local.sagemaker.logstream import LogStream
@@ -180,6 +180,10 @@ class TrainingJobRunner(JobRunner):
         except NoObjectsFound as error:
             log.write(f"ClientError: {error}")
             self._finish("Failed", "Failed", FailureReason=f"ClientError: {error}"[:1024])
+            return
+        except AccessDenied as error:
+            log.write(f"ClientError: Data download failed:{error}")
+            self._finish("Failed", "Failed", FailureReason=_fit(f"ClientError: Data download failed:{error}"))
             return
         if self._stop.is_set():
             self._finish("Stopped", "Stopped")
@@ -345,10 +349,15 @@ class TrainingJobRunner(JobRunner):
         # SageMaker saves what the model directory holds even when a job is stopped.
         if succeeded or ((outcome.stopped or outcome.timed_out) and any(model_dir.iterdir())):
             self._set_secondary("Uploading")
-            s3.upload_tarball(model_dir, model_uri)
-            data_dir = paths.host("/opt/ml/output/data")
-            if any(data_dir.iterdir()):
-                s3.upload_tarball(data_dir, f"{output_path}/{self.name}/output/output.tar.gz")
+            try:
+                s3.upload_tarball(model_dir, model_uri)
+                data_dir = paths.host("/opt/ml/output/data")
+                if any(data_dir.iterdir()):
+                    s3.upload_tarball(data_dir, f"{output_path}/{self.name}/output/output.tar.gz")
+            except AccessDenied as error:
+                log.write(f"ClientError: Data upload failed:{error}")
+                self._finish("Failed", "Failed", FailureReason=_fit(f"ClientError: Data upload failed:{error}"))
+                return
             log.write(f"Uploaded the model to {model_uri}")
         if outcome.timed_out:
             self._finish("Stopped", "MaxRuntimeExceeded")

@@ -4,6 +4,8 @@ A copy of the project whose state machine role has no statement for the Glue job
 orchestration.py) is deployed into a local AWS of its own; a run with data to prepare fails at
 PrepareData with Glue's AccessDeniedException and IAM's message naming the state machine role's session
 (Step Functions developer guide, glue-iam: `.sync` needs glue:StartJobRun and glue:GetJobRun on the job).
+Likewise a copy whose CheckForNewData function may not read the state table fails there with DynamoDB's
+denial naming the function's role session: a function calls AWS as its execution role.
 """
 
 from __future__ import annotations
@@ -43,22 +45,28 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
         deployed.aws.stop()
 
 
-def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -> None:
+def manual_run(stack: DeployedStack, name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A manual run (the new-data rule off), once it has ended: its description and its history."""
     stack.client("events").disable_rule(Name=f"{NAME}-new-data")
-    append_demo_days(stack.client("s3"), stack.outputs["DataBucketName"], CONFIG, 3)
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(
-        stateMachineArn=stack.machine_arn, name="denied-glue", input=json.dumps({"trigger": "manual"})
+        stateMachineArn=stack.machine_arn, name=name, input=json.dumps({"trigger": "manual"})
     )["executionArn"]
-
     described: dict[str, Any] = wait_until(
         lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d,
         300,
         "the run to end",
     )
+    return described, sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+
+
+def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -> None:
+    stack.client("events").disable_rule(Name=f"{NAME}-new-data")  # before the data lands: no run of its own
+    append_demo_days(stack.client("s3"), stack.outputs["DataBucketName"], CONFIG, 3)
+
+    described, events = manual_run(stack, "denied-glue")
 
     assert described["status"] == "FAILED"
-    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
     [failed] = [e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed"]
     assert failed["resource"] == "arn:aws:states:::glue:startJobRun.sync"
     assert failed["error"] == "Glue.AccessDeniedException"
@@ -72,3 +80,41 @@ def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -
     ), failed["cause"]
     # The run's own failure carries it: NotifyFailure classified it and the execution failed with it.
     assert "glue:StartJobRun" in (described.get("cause") or "") + (described.get("error") or "")
+
+
+CHECK_GRANT = """            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [
+                table("GetItem"),
+"""
+
+
+@pytest.fixture(scope="module")
+def stack_without_check_grant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
+    """The project, CheckForNewData's role without dynamodb:GetItem on the state table, deployed."""
+    project = snapshot_project(tmp_path_factory.mktemp("no-check-grant"))
+    stack_file = project / "infra" / "stack.py"
+    text = stack_file.read_text(encoding="utf-8")
+    assert text.count(CHECK_GRANT) == 1, "infra/stack.py's CheckForNewData grant moved: update this test"
+    stack_file.write_text(
+        text.replace(CHECK_GRANT, "            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [\n"), encoding="utf-8"
+    )
+    deployed = start_and_deploy(tmp_path_factory.mktemp("no-check-grant-home"), project)
+    try:
+        yield deployed
+    finally:
+        deployed.aws.stop()
+
+
+def test_a_function_whose_role_lacks_a_call_fails_with_the_aws_denial(
+    stack_without_check_grant: DeployedStack,
+) -> None:
+    # Lambda developer guide, lambda-intro-execution-role: the function calls AWS as its role's session.
+    described, events = manual_run(stack_without_check_grant, "denied-check")
+
+    assert described["status"] == "FAILED"
+    history = json.dumps(events, default=str)
+    assert re.search(
+        r"User: arn:aws:sts::\d{12}:assumed-role/[^/]+CheckForNewData[^/]*/[^ ]+ is not authorized to perform: "
+        r"dynamodb:GetItem on resource: arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[^ ]+ "
+        r"because no identity-based policy allows the dynamodb:GetItem action",
+        history,
+    ), history[-3000:]

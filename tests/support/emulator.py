@@ -62,7 +62,9 @@ class FunctionFactory:
     clients: LocalClients
     prefix: str
 
-    def create(self, name: str, source: str, files: dict[str, str] | None = None, **config: Any) -> str:
+    def create(
+        self, name: str, source: str, files: dict[str, str] | None = None, role: str = ROLE_ARN, **config: Any
+    ) -> str:
         archive = io.BytesIO()
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("handler.py", source)
@@ -72,7 +74,7 @@ class FunctionFactory:
         response = self.clients.client("lambda").create_function(
             FunctionName=function_name,
             Runtime="python3.11",
-            Role=ROLE_ARN,
+            Role=role,
             Handler="handler.handler",
             Code={"ZipFile": archive.getvalue()},
             Timeout=30,

@@ -158,15 +158,23 @@ class SageMakerWorld:
         return self.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def create_model(
-        self, name: str, version: str, *, model_uri: str | None = None, code_uri: str | None = None, **behaviour: Any
+        self,
+        name: str,
+        version: str,
+        *,
+        model_uri: str | None = None,
+        code_uri: str | None = None,
+        role_arn: str = ROLE_ARN,
+        **behaviour: Any,
     ) -> str:
-        """A model of the test inference script (or `code_uri`) with a model.json of `behaviour` (or `model_uri`)."""
+        """A model of the test inference script (or `code_uri`) with a model.json of `behaviour` (or `model_uri`),
+        run with the execution role `role_arn`."""
         model_uri = model_uri or self.put(
             f"models/{name}/model.tar.gz", targz({"model.json": json.dumps({"version": version, **behaviour})})
         )
         self.sm.create_model(
             ModelName=name,
-            ExecutionRoleArn=ROLE_ARN,
+            ExecutionRoleArn=role_arn,
             PrimaryContainer={
                 "Image": IMAGE,
                 "ModelDataUrl": model_uri,

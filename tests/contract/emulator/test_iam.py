@@ -13,6 +13,7 @@ identity-based policy allows the <action> action"). Whether a service models Acc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import pytest
 
 from local.clients import LocalClients
 from tests.support.emulator import FunctionFactory, StateMachineRunner
+from tests.support.iam import RoleFactory
 
 pytestmark = pytest.mark.local
 
@@ -33,28 +35,9 @@ DENIED = (
 
 
 @pytest.fixture
-def role(aws_clients: LocalClients, unique_name: str) -> Callable[..., str]:
-    """A role in the local IAM with one inline policy of `statements`; returns its ARN."""
-    iam = aws_clients.client("iam")
-    made: list[str] = []
-
-    def create(*statements: dict[str, Any]) -> str:
-        name = f"{unique_name}-{len(made)}"
-        trust = {
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ]
-        }
-        arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
-        document = {"Version": "2012-10-17", "Statement": list(statements)}
-        iam.put_role_policy(RoleName=name, PolicyName="tasks", PolicyDocument=json.dumps(document))
-        made.append(name)
-        return arn
-
-    yield create
-    for name in made:
-        iam.delete_role_policy(RoleName=name, PolicyName="tasks")
-        iam.delete_role(RoleName=name)
+def role(roles: RoleFactory) -> Callable[..., str]:
+    """A role Step Functions may assume, with one inline policy of `statements`; returns its ARN."""
+    return functools.partial(roles.create, "states.amazonaws.com")
 
 
 def run(machines: StateMachineRunner, aws_clients: LocalClients, role_arn: str, state: dict[str, Any]) -> Any:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.runtime.staging import NoObjectsFound, S3Location, S3Mirror, S3Staging, StagingError
+from local.runtime.staging import AccessDenied, NoObjectsFound, S3Location, S3Mirror, S3Staging, StagingError
 
 BUCKET = "data"
 
@@ -99,3 +99,38 @@ def test_a_mounted_uri_maps_back_to_the_s3_uri_it_stands_for(s3: Any, tmp_path: 
     assert mirror.s3_uri((tmp_path / "elsewhere").as_uri()) is None
     assert mirror.s3_uri(f"s3://{BUCKET}/x") is None
     assert mirror.s3_uri((tmp_path / "s3 root").as_uri()) is None
+
+
+def test_each_move_is_authorized_as_the_role_on_the_s3_arns_iam_names(s3: Any, tmp_path: Path) -> None:
+    # Service Authorization Reference, Amazon S3: ListBucket on the bucket (condition key s3:prefix),
+    # GetObject / PutObject on the object.
+    s3.put_object(Bucket=BUCKET, Key="in/a.csv", Body=b"x")
+    asked: list[tuple[str, str, dict[str, str]]] = []
+
+    def authorize(action: str, resource: str, context: Any) -> str | None:
+        asked.append((action, resource, dict(context)))
+        return None
+
+    staging = S3Staging(s3, authorize=authorize)
+    staging.download_prefix(f"s3://{BUCKET}/in/", tmp_path)
+    staging.upload_tarball(tmp_path, f"s3://{BUCKET}/out/model.tar.gz")
+
+    assert asked == [
+        ("s3:ListBucket", f"arn:aws:s3:::{BUCKET}", {"s3:prefix": "in/"}),
+        ("s3:GetObject", f"arn:aws:s3:::{BUCKET}/in/a.csv", {}),
+        ("s3:PutObject", f"arn:aws:s3:::{BUCKET}/out/model.tar.gz", {}),
+    ]
+
+
+def test_a_refused_move_is_access_denied_with_what_was_done_and_iams_message(s3: Any, tmp_path: Path) -> None:
+    s3.put_object(Bucket=BUCKET, Key="in/a.csv", Body=b"x")
+    staging = S3Staging(s3, authorize=lambda action, resource, context: f"not {action} on {resource}")
+
+    with pytest.raises(AccessDenied) as refused:
+        staging.download(S3Location(BUCKET, "in/a.csv"), tmp_path / "a.csv")
+
+    assert str(refused.value) == (
+        f"Unable to download object s3://{BUCKET}/in/a.csv "
+        f"(AccessDenied: not s3:GetObject on arn:aws:s3:::{BUCKET}/in/a.csv)"
+    )
+    assert not (tmp_path / "a.csv").exists()

@@ -1,0 +1,111 @@
+"""The Glue job role: Glue reads the job's script and a Spark job's S3 data as the job's `Role`.
+
+Sources: Glue developer guide, "Setting up IAM permissions for AWS Glue" (the job's role needs
+s3:GetObject on the script and the job's inputs, s3:ListBucket to list them, s3:PutObject on its
+outputs); Glue assumes the role in the session `GlueJobRunnerSession`; S3's access denied message
+names the session, the action and the resource ("User: arn:aws:sts::<account>:assumed-role/<role>/
+GlueJobRunnerSession is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::<b>/<k>"
+because no identity-based policy allows the s3:GetObject action").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.clients import LocalClients
+from tests.support.emulator import finished_job_run, stage_spark_job
+from tests.support.iam import RoleFactory, denial
+
+pytestmark = pytest.mark.local
+
+JOB_FILES = Path(__file__).parent / "glue_job"
+
+
+@pytest.fixture
+def glue_role(roles: RoleFactory) -> Callable[..., str]:
+    """A role Glue may assume, with one inline policy of `statements`; returns its ARN."""
+    return functools.partial(roles.create, "glue.amazonaws.com")
+
+
+def denied(role_arn: str, action: str, resource: str) -> str:
+    return re.escape(denial(role_arn, "GlueJobRunnerSession", action, resource, quoted=True))
+
+
+def reads(bucket: str, prefix: str) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
+
+
+def shell_job(aws_clients: LocalClients, name: str, role_arn: str) -> str:
+    s3, glue = aws_clients.client("s3"), aws_clients.client("glue")
+    s3.create_bucket(Bucket=name)
+    s3.upload_file(str(JOB_FILES / "shell_job.py"), name, "code/shell_job.py")
+    glue.create_job(
+        Name=name,
+        Role=role_arn,
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{name}/code/shell_job.py"},
+        DefaultArguments={"--bucket": name},
+    )
+    return str(glue.start_job_run(JobName=name)["JobRunId"])
+
+
+def test_a_job_whose_role_may_read_its_script_runs(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    role = glue_role(reads(unique_name, "code/"))
+    run_id = shell_job(aws_clients, unique_name, role)
+
+    run = finished_job_run(aws_clients.client("glue"), unique_name, run_id)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+
+
+def test_a_job_whose_role_cannot_read_its_script_fails_naming_role_action_and_resource(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    role = glue_role(reads(unique_name, "data/"))
+    run_id = shell_job(aws_clients, unique_name, role)
+
+    run = finished_job_run(aws_clients.client("glue"), unique_name, run_id)
+
+    assert run["JobRunState"] == "FAILED"
+    resource = f"arn:aws:s3:::{unique_name}/code/shell_job.py"
+    assert re.fullmatch(
+        re.escape(f"Unable to download object s3://{unique_name}/code/shell_job.py (AccessDenied: ")
+        + denied(role, "s3:GetObject", resource)
+        + r"\)",
+        run["ErrorMessage"],
+    ), run["ErrorMessage"]
+
+
+@pytest.mark.spark
+def test_a_spark_job_whose_role_cannot_list_its_input_fails(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    s3, glue = aws_clients.client("s3"), aws_clients.client("glue")
+    stage_spark_job(s3, unique_name, JOB_FILES / "spark_job.py", JOB_FILES / "contract_schema.py", b"id,k\n1,a\n")
+    role = glue_role(reads(unique_name, ""))
+    glue.create_job(
+        Name=unique_name,
+        Role=role,
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{unique_name}/code/spark_job.py"},
+        GlueVersion="5.0",
+        DefaultArguments={
+            "--extra-py-files": f"s3://{unique_name}/code/lib.zip",
+            "--input": f"s3://{unique_name}/landing/",
+        },
+    )
+    run_id = glue.start_job_run(
+        JobName=unique_name, Arguments={"--output": f"s3://{unique_name}/processed/", "--required": "id"}
+    )["JobRunId"]
+
+    run = finished_job_run(glue, unique_name, run_id)
+
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith(f"ListObjectsV2 failed for s3://{unique_name}/landing/ (AccessDenied: ")
+    assert re.search(denied(role, "s3:ListBucket", f"arn:aws:s3:::{unique_name}"), run["ErrorMessage"])

@@ -1,0 +1,42 @@
+"""Roles in the local IAM for the tests that check what a role may do."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class RoleFactory:
+    """Creates roles trusting a service, each with one inline policy; `delete_all` removes them."""
+
+    iam: Any
+    prefix: str
+    made: list[str] = field(default_factory=list)
+
+    def create(self, service: str, *statements: dict[str, Any]) -> str:
+        """A role `service` (e.g. `sagemaker.amazonaws.com`) may assume, allowed `statements`; its ARN."""
+        name = f"{self.prefix}-{len(self.made)}"
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+        arn = str(self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        self.iam.put_role_policy(RoleName=name, PolicyName="policy", PolicyDocument=json.dumps(document))
+        self.made.append(name)
+        return arn
+
+    def delete_all(self) -> None:
+        for name in self.made:
+            self.iam.delete_role_policy(RoleName=name, PolicyName="policy")
+            self.iam.delete_role(RoleName=name)
+        self.made.clear()
+
+
+def denial(role_arn: str, session: str, action: str, resource: str, quoted: bool = False) -> str:
+    """IAM's refusal of a role session (S3 quotes the resource)."""
+    role = role_arn.rsplit("/", 1)[-1]
+    where = f'"{resource}"' if quoted else resource
+    return (
+        f"User: arn:aws:sts::000000000000:assumed-role/{role}/{session} is not authorized to perform: {action} "
+        f"on resource: {where} because no identity-based policy allows the {action} action"
+    )
