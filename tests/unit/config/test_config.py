@@ -10,6 +10,7 @@ import pytest
 
 from retrain.config import load_config, parse_config
 from retrain.errors import ConfigError
+from tests.support.polling import PROCESS_START_BOUND
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -127,7 +128,7 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=60,
+        timeout=PROCESS_START_BOUND,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -138,7 +139,11 @@ def test_cli_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 
 def test_cli_accepts_the_shipped_config() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "cli", "check-config"], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "cli", "check-config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=PROCESS_START_BOUND,
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout

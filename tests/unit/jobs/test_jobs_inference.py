@@ -17,6 +17,7 @@ import pytest
 from model_bundle import ModelBundle, ModelLoadError
 
 from tests.support.jobs import DATASET, JOBS_DIR, TrainedModel, demo_data
+from tests.support.polling import PROCESS_START_BOUND
 
 RAW_COLUMNS = [column for column in DATASET["schema"] if column != "is_fraud"]
 
@@ -149,7 +150,12 @@ def test_the_serving_functions_work_in_their_own_process(
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", driver], cwd=JOBS_DIR, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", driver],
+        cwd=JOBS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_START_BOUND,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     content_type, response = result.stdout.strip().splitlines()

@@ -20,6 +20,7 @@ from local.runtime.environments import (
     default_cache_directory,
 )
 from local.sagemaker.images import PROFILES
+from tests.support.polling import PROCESS_START_BOUND
 
 
 def profile(tmp_path: Path, requirements: str, python: str = "3.11") -> Path:
@@ -82,10 +83,20 @@ def test_a_build_is_atomic_and_concurrent_builds_race_harmlessly(tmp_path: Path)
     # folder of its own (`-c` puts the working folder on sys.path, and a project's checkout holds its egg-info).
     job_env = {name: os.environ[name] for name in ("HOME", "PATH") if name in os.environ}
     found = subprocess.run(
-        [interpreter, "-c", listing], capture_output=True, text=True, check=True, timeout=60, env=job_env, cwd=tmp_path
+        [interpreter, "-c", listing],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=PROCESS_START_BOUND,
+        env=job_env,
+        cwd=tmp_path,
     )
     assert sorted(json.loads(found.stdout)) == ["pip", "setuptools"]  # the image's own installers, nothing else
     imported = subprocess.run(
-        [interpreter, "-c", "import pytest"], capture_output=True, timeout=60, env=job_env, cwd=tmp_path
+        [interpreter, "-c", "import pytest"],
+        capture_output=True,
+        timeout=PROCESS_START_BOUND,
+        env=job_env,
+        cwd=tmp_path,
     )
     assert imported.returncode == 1

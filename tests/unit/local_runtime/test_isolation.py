@@ -13,6 +13,7 @@ import pytest
 
 from local.runtime.isolation import ImportGuard, RuntimeProfile
 from local.sagemaker.images import UnknownImage, framework_version, profile_path
+from tests.support.polling import PROCESS_START_BOUND
 
 PROFILE = Path(__file__).resolve().parents[3] / "local" / "sagemaker" / "profiles" / "sklearn-1.2-1.toml"
 
@@ -26,7 +27,12 @@ def run_guarded(tmp_path: Path, code: str, *, own: dict[str, str] | None = None)
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     env.update(ImportGuard(RuntimeProfile.load(PROFILE), tmp_path / "runtimes").environment())
     return subprocess.run(
-        [sys.executable, str(script_dir / "job.py")], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, str(script_dir / "job.py")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_START_BOUND,
     )
 
 
