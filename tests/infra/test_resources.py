@@ -265,6 +265,7 @@ def test_the_glue_script_and_its_modules_are_the_project_files(synthesized: Synt
     assert modules.endswith(".zip")
     with zipfile.ZipFile(synthesized.outdir / f"asset.{modules}") as archive:
         assert archive.namelist() == [
+            "catalog.py",
             "cleaning.py",
             "failure_line.py",
             "features.py",
