@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from retrain.errors import ConfigError
-from tasks._aws.dynamodb_state import DynamoPipelineStateTable, StoredApproval
+from retrain.ports import StoredApproval
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 
 DECISION: dict[str, Any] = {
     "promote": True,
