@@ -3,20 +3,19 @@ execution history, and the answer to its approval request."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
 from cli.pipeline import DeployedPipeline
-from retrain.errors import ApprovalRejected, RetrainError
+from retrain.approval_answers import APPROVE, REJECT, ApprovalAnswer, answer_approval
+from retrain.errors import RetrainError
+from retrain.ports import StoredApproval, TaskNoLongerWaiting
 from retrain.runs import Timeline, build_timeline
 from retrain.state_table import PENDING
-from tasks._aws.dynamodb_state import StoredApproval
+from tasks._aws.step_functions import StepFunctionsTasks
 
 
 def read_timeline(pipeline: DeployedPipeline, execution_arn: str) -> Timeline:
@@ -58,41 +57,40 @@ def pending_approval(pipeline: DeployedPipeline, execution_name: str, wait_secon
 def send_approval(
     pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
 ) -> None:
-    approval = pending_approval(pipeline, execution_name, wait_seconds)
-    output = {"approved_by": _identity(pipeline, who), "reason": reason, "approved_at": _now()}
-    with _still_waiting(execution_name):
-        pipeline.client("stepfunctions").send_task_success(taskToken=approval.task_token, output=json.dumps(output))
+    _answer(pipeline, execution_name, APPROVE, who, reason, wait_seconds)
 
 
 def send_rejection(
     pipeline: DeployedPipeline, execution_name: str, who: str, reason: str, wait_seconds: float = 0.0
 ) -> None:
+    _answer(pipeline, execution_name, REJECT, who, reason, wait_seconds)
+
+
+def _answer(
+    pipeline: DeployedPipeline,
+    execution_name: str,
+    kind: Literal["approve", "reject"],
+    who: str,
+    reason: str,
+    wait_seconds: float,
+) -> None:
     approval = pending_approval(pipeline, execution_name, wait_seconds)
-    cause = json.dumps({"rejected_by": _identity(pipeline, who), "reason": reason, "rejected_at": _now()})
-    with _still_waiting(execution_name):
-        pipeline.client("stepfunctions").send_task_failure(
-            taskToken=approval.task_token, error=ApprovalRejected.__name__, cause=cause
-        )
-
-
-# SendTaskSuccess/SendTaskFailure's errors for a token no task waits on any more (botocore
-# `stepfunctions/2016-11-23/service-2.json`): the run ended (timed out, failed, stopped, or the
-# local AWS restarted under it) or the token is not one Step Functions issued.
-STALE_TOKEN_ERRORS = ("TaskDoesNotExist", "TaskTimedOut", "InvalidToken")
-
-
-@contextmanager
-def _still_waiting(execution_name: str) -> Iterator[None]:
+    answer = ApprovalAnswer(kind, _identity(pipeline, who), reason, _now())
     try:
-        yield
-    except ClientError as error:
-        if _code(error) not in STALE_TOKEN_ERRORS:
-            raise
+        answered = answer_approval(
+            pipeline.state_store(), StepFunctionsTasks(pipeline.client("stepfunctions")), approval, answer
+        )
+    except TaskNoLongerWaiting as error:
         raise RetrainError(
-            f"run {execution_name} no longer waits for approval ({_code(error)}: its request ended with the run or "
+            f"run {execution_name} no longer waits for approval ({error.code}: its request ended with the run or "
             f"timed out); see how it ended with `retrain show {execution_name}`, and start a new run with "
             f"`retrain run` for a candidate to approve"
         ) from None
+    if not answered:
+        raise RetrainError(
+            f"run {execution_name} was answered meanwhile (in the Model Registry or by another ML lead): "
+            f"see `retrain show {execution_name}`"
+        )
 
 
 def _code(error: ClientError) -> str:

@@ -62,6 +62,12 @@ class MlLeadsRole(Construct):
                 ],
             ),
             iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:Query"], resources=[table_arn]),
+            # ... and claims it before sending the token, so only one answer reaches the run.
+            iam.PolicyStatement(
+                actions=["dynamodb:UpdateItem"],
+                resources=[table_arn],
+                conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [state_machine_name]}},
+            ),
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.objects(data.data.models_prefix)]),
             # The registry's approval status, e.g. to reject a package by hand.
             iam.PolicyStatement(

@@ -14,6 +14,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.access import MlLeadsRole
+from infra.approvals import RegistryApprovals
 from infra.catalog import ProcessedDataCatalog
 from infra.findings import acknowledge, objects_under, stack_arn
 from infra.functions import LambdaCode, TaskFunction, TaskSpec
@@ -252,6 +253,17 @@ class RetrainStack(Stack):
             table_arn=table.table_arn,
             model_package_group=model_package_group,
             data=data,
+        )
+
+        RegistryApprovals(
+            self,
+            "RegistryApprovals",
+            name=name,
+            code=code,
+            environment=environment,
+            table_arn=table.table_arn,
+            table_name=table.table_name,
+            model_package_group=model_package_group,
         )
 
         # --- outputs -------------------------------------------------------------------------

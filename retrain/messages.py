@@ -6,11 +6,10 @@ execution in the Step Functions console, which is where on-call engineers start.
 
 from __future__ import annotations
 
-import json
 import shlex
 
 from retrain.contracts import FailureSummary, PromotionDecision, RunPlan
-from retrain.errors import ApprovalRejected, InvalidApprovalOutput
+from retrain.errors import InvalidApprovalOutput
 from retrain.execution_arn import ExecutionArn
 from retrain.ports import ApprovalRequest
 
@@ -42,11 +41,13 @@ def metrics_table(decision: PromotionDecision) -> str:
 
 
 def approval_request(request: ApprovalRequest, run: RunPlan) -> tuple[str, str]:
+    """The request an ML lead reads. It never carries the task token (anyone who reads the mail could
+    resume the run with it): it names the run, and every command in it works as printed, against AWS."""
     decision = request.decision
     execution = ExecutionArn.parse(request.execution_arn)
     name = run.execution_name
-    quoted_token = shlex.quote(request.task_token)
-    approval = json.dumps({"approved_by": "<your name>", "reason": "<why>", "approved_at": "<UTC time, ISO 8601>"})
+    region = execution.region
+    package = shlex.quote(request.model_package_arn)
     score = _score(decision)
     body = [
         f"A candidate model of {run.pipeline} is waiting for your approval.",
@@ -63,18 +64,23 @@ def approval_request(request: ApprovalRequest, run: RunPlan) -> tuple[str, str]:
         "",
         f"Console:        {execution.console_url}",
         "",
-        "To approve:",
-        f'  retrain approve {name} --reason "..."',
-        "To reject:",
-        f'  retrain reject {name} --reason "..."',
-        "",
-        "Or with the AWS CLI (a retried request has a new token; `retrain` always uses the current one):",
-        f"  aws stepfunctions send-task-success --region {execution.region} --task-token {quoted_token} \\",
-        f"    --task-output {shlex.quote(approval)}",
-        f"  aws stepfunctions send-task-failure --region {execution.region} --task-token {quoted_token} \\",
-        f'    --error {ApprovalRejected.__name__} --cause "<why>"',
+        "Answer as the MLLeads role (who you are and why are recorded with the run and the model package).",
+        "With the retrain command, from the project:",
+        f'  RETRAIN_TARGET=aws AWS_REGION={region} retrain approve {name} --reason "<why>"',
+        f'  RETRAIN_TARGET=aws AWS_REGION={region} retrain reject {name} --reason "<why>"',
+        "Or in the SageMaker Model Registry (Studio: Models > Registered models > "
+        f"{run.model_package_group}, or the AWS CLI):",
+        *_registry_command(region, package, "Approved"),
+        *_registry_command(region, package, "Rejected"),
     ]
     return subject(f"[{run.pipeline}] Approve candidate {name}? {score}"), "\n".join(body)
+
+
+def _registry_command(region: str, package: str, status: str) -> list[str]:
+    return [
+        f"  aws sagemaker update-model-package --region {region} --model-package-arn {package} \\",
+        f'    --model-approval-status {status} --approval-description "<why>"',
+    ]
 
 
 def champion_promoted(run: RunPlan, decision: PromotionDecision | None, execution: ExecutionArn) -> tuple[str, str]:

@@ -37,6 +37,15 @@ class ApprovalRequest:
 
 
 @dataclass(frozen=True)
+class StoredApproval:
+    """An approval request as the state table holds it: what answering it needs."""
+
+    execution_name: str
+    status: str | None  # PENDING until answered (retrain.state_table)
+    task_token: str
+
+
+@dataclass(frozen=True)
 class Promotion:
     """Everything PromoteChampion records at once."""
 
@@ -79,8 +88,48 @@ class PipelineStateTable(Protocol):
         ...
 
     def close_approval(self, execution_name: str, status: str, at: str, reason: str) -> bool:
-        """Set a PENDING request's final status; False when there was none pending."""
+        """Set a PENDING or ANSWERED request's final status; False when there was none open."""
         ...
+
+
+class ApprovalAnswers(Protocol):
+    """The approval requests as answering them needs: found, then claimed before the answer is sent."""
+
+    def approval(self, execution_name: str) -> StoredApproval | None:
+        """The run's approval request, whatever its status; None when the run never asked."""
+        ...
+
+    def pending_approval_of_package(self, model_package_arn: str) -> StoredApproval | None:
+        """The PENDING request that waits on this model package, if any."""
+        ...
+
+    def claim_answer(self, execution_name: str, answer: str, by: str, at: str) -> bool:
+        """PENDING -> ANSWERED, recording the answer; False when the request is not PENDING (answered)."""
+        ...
+
+    def release_answer(self, execution_name: str, at: str) -> None:
+        """ANSWERED -> PENDING after this claim's answer could not be sent."""
+        ...
+
+
+class WaitingTasks(Protocol):
+    """Step Functions tasks waiting for a token (SendTaskSuccess / SendTaskFailure)."""
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
+        """Resume the task with `output`; raises TaskNoLongerWaiting for a token nothing waits on."""
+        ...
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        """Fail the task with `error`; raises TaskNoLongerWaiting for a token nothing waits on."""
+        ...
+
+
+class TaskNoLongerWaiting(Exception):
+    """The token's task ended (timed out, failed, stopped) or Step Functions never issued it."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class ObjectStore(Protocol):

@@ -13,6 +13,7 @@ environment is set and before it serves.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -279,6 +280,12 @@ class ExtensionPoints:
         require(sfn, "_AWS_SDK_ERROR_PREFIX")[name] = error_prefix
         suffixed = {code: f"{code}Exception" for code in error_codes if not code.endswith("Exception")}
         require(sfn, "_AWS_SDK_ERROR_CODE_OVERRIDES")[name] = suffixed
+
+    def put_service_event(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> None:
+        """Send an event to the default bus as an AWS service does (`aws.*` sources, which PutEvents
+        refuses to callers): the emulator's own emitters publish the same way."""
+        entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "Resources": resources}
+        require(service("eventbridge"), "_put_events")({"Entries": [entry]}, allow_aws_source=True)
 
     def task_failure(self, error: str, cause: str) -> Exception:
         """The exception a task integration raises to fail its state with `error` and `cause`."""

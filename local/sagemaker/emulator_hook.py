@@ -4,9 +4,10 @@
 the emulator's `sagemaker` service (requests signed for `sagemaker`, which `sagemaker-runtime` also
 signs with, reach `handle_request`, and so do unsigned ones by `X-Amz-Target: SageMaker.*` or an
 `api.sagemaker.`/`runtime.sagemaker.` host), the handler of `arn:aws:states:::sagemaker:*` Task
-states, and the target of `arn:aws:states:::aws-sdk:sagemaker:*` ones. A Lambda function's role session
-calls the SageMaker API only as its role allows (`refused`), as the emulator's own services are called.
-The CloudWatch gap that would blind automatic rollback (metric math alarms losing their `Metrics`) is
+states, and the target of `arn:aws:states:::aws-sdk:sagemaker:*` ones; the registry's approval
+changes go to the default bus as SageMaker's events. A Lambda function's role session calls the
+SageMaker API only as its role allows (`refused`), as the emulator's own services are called. The
+CloudWatch gap that would blind automatic rollback (metric math alarms losing their `Metrics`) is
 `local.emulator.cloudwatch`'s.
 """
 
@@ -81,6 +82,7 @@ def register(local_sagemaker: LocalSageMaker, points: ExtensionPoints) -> None:
         credential_scope=SERVICE,
     )
     points.add_service(SERVICE, ServiceModule(local_sagemaker), state_key="retrain_sagemaker", routing=routing)
+    local_sagemaker.package_events.connect(points.put_service_event)
     failure = type(points.task_failure("States.Runtime", ""))
     integration = StepFunctionsIntegration(local_sagemaker.control_plane, failure, points.request_scope)
     points.add_task_integration(PREFIX, integration)

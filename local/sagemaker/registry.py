@@ -2,7 +2,8 @@
 
 A package created in a group is the group's next version, `arn:...:model-package/<group>/<n>`,
 `PendingManualApproval` unless the request says otherwise; `UpdateModelPackage` moves its approval
-status and records who did it and why (`ApprovalDescription`).
+status and records who did it and why (`ApprovalDescription`), and a change of the approval status
+is sent to EventBridge as SageMaker sends it (`package_events`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from local.sagemaker.arns import sagemaker_arn
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.listing import ListRequest
+from local.sagemaker.package_events import ModelPackageEvents
 from local.sagemaker.store import Record, StateStore
 
 GROUP, PACKAGE = "ModelPackageGroup", "ModelPackage"
@@ -32,8 +34,9 @@ def _caller(account: str) -> dict[str, Any]:
 
 
 class ModelRegistry:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, events: ModelPackageEvents | None = None) -> None:
         self._store = store
+        self._events = events or ModelPackageEvents()
 
     # --- groups -----------------------------------------------------------------------------
 
@@ -159,7 +162,8 @@ class ModelRegistry:
             record["LastModifiedTime"] = time.time()
             record["LastModifiedBy"] = _caller(account)
 
-        self._store.update(PACKAGE, current["ModelPackageArn"], change)
+        updated = self._store.update(PACKAGE, current["ModelPackageArn"], change)
+        self._events.approval_changed(current.get("ModelApprovalStatus"), updated)
         return {"ModelPackageArn": current["ModelPackageArn"]}
 
     def list_packages(self, request: dict[str, Any], region: str, account: str) -> tuple[list[Record], str | None]:

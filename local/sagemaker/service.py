@@ -27,6 +27,7 @@ from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.metrics import InvocationMetrics
 from local.sagemaker.model_containers import ModelContainers
+from local.sagemaker.package_events import ModelPackageEvents
 from local.sagemaker.registry import ModelRegistry
 from local.sagemaker.router import EndpointRouter
 from local.sagemaker.runtime import RuntimeApi
@@ -59,7 +60,8 @@ class LocalSageMaker:
         self.router = EndpointRouter()
         publish = self._publish_metrics if publish_metrics else None
         self.metrics = InvocationMetrics(publish)
-        registry = ModelRegistry(self.store)
+        self.package_events = ModelPackageEvents()  # connected to the bus when the emulator registers it
+        registry = ModelRegistry(self.store, self.package_events)
         containers = ModelContainers(registry)
         runtimes = runtimes or ContainerRuntimes()  # every container runs in its image's isolated environment
         clock = clock or ClockScale.from_environment()

@@ -6,15 +6,16 @@ too (the watermark, a run's approval request), so the table has one adapter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from retrain.contracts import Champion
-from retrain.ports import ApprovalRequest, Promotion
+from retrain.ports import ApprovalRequest, Promotion, StoredApproval
 from retrain.state_table import (
+    ANSWERED,
+    APPROVAL_PREFIX,
     APPROVED,
     CHAMPION,
     PARTITION_KEY,
@@ -40,15 +41,6 @@ _STATUS = {"#status": "status"}
 _COUNT = {"#count": "count"}
 
 
-@dataclass(frozen=True)
-class StoredApproval:
-    """An approval request as the table holds it: what answering it needs."""
-
-    execution_name: str
-    status: str | None  # PENDING until closed (retrain.state_table)
-    task_token: str
-
-
 class DynamoPipelineStateTable:
     def __init__(self, client: Any, table: str, pipeline: str) -> None:
         self._dynamodb = client
@@ -68,7 +60,52 @@ class DynamoPipelineStateTable:
         item = self._get(approval_key(execution_name))
         if item is None:
             return None
-        return StoredApproval(execution_name, item.get("status", {}).get("S"), item.get("task_token", {}).get("S", ""))
+        return _stored_approval(item)
+
+    def pending_approval_of_package(self, model_package_arn: str) -> StoredApproval | None:
+        # One query of the pipeline's approval requests: a run's request is the only link from its
+        # package to its task token, and a package is registered by one run only.
+        pages = self._dynamodb.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="#pk = :pipeline AND begins_with(#sk, :approvals)",
+            FilterExpression="model_package_arn = :package AND #status = :pending",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY, **_STATUS},
+            ExpressionAttributeValues={
+                ":pipeline": {"S": self._pipeline},
+                ":approvals": {"S": APPROVAL_PREFIX},
+                ":package": {"S": model_package_arn},
+                ":pending": {"S": PENDING},
+            },
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                return _stored_approval(item)
+        return None
+
+    def claim_answer(self, execution_name: str, answer: str, by: str, at: str) -> bool:
+        return self._conditional_update(
+            approval_key(execution_name),
+            "SET #status = :answered, answer = :answer, answered_by = :by, answered_at = :at, updated_at = :at",
+            "#status = :pending",
+            {
+                ":answered": {"S": ANSWERED},
+                ":answer": {"S": answer},
+                ":by": {"S": by},
+                ":at": {"S": at},
+                ":pending": {"S": PENDING},
+            },
+            names=_STATUS,
+        )
+
+    def release_answer(self, execution_name: str, at: str) -> None:
+        self._conditional_update(
+            approval_key(execution_name),
+            "SET #status = :pending REMOVE answer, answered_by, answered_at",
+            "#status = :answered AND answered_at = :at",
+            {":pending": {"S": PENDING}, ":answered": {"S": ANSWERED}, ":at": {"S": at}},
+            names=_STATUS,
+        )
 
     def save_approval_request(self, request: ApprovalRequest) -> None:
         self._dynamodb.update_item(
@@ -109,8 +146,14 @@ class DynamoPipelineStateTable:
         return self._conditional_update(
             approval_key(execution_name),
             "SET #status = :status, closed_at = :at, updated_at = :at, reason = :reason",
-            "#status = :pending",
-            {":status": {"S": status}, ":at": {"S": at}, ":reason": {"S": reason}, ":pending": {"S": PENDING}},
+            "#status IN (:pending, :answered)",
+            {
+                ":status": {"S": status},
+                ":at": {"S": at},
+                ":reason": {"S": reason},
+                ":pending": {"S": PENDING},
+                ":answered": {"S": ANSWERED},
+            },
             names=_STATUS,
         )
 
@@ -266,6 +309,14 @@ class DynamoPipelineStateTable:
                 return False
             raise
         return True
+
+
+def _stored_approval(item: dict[str, Any]) -> StoredApproval:
+    return StoredApproval(
+        item["execution_name"]["S"] if "execution_name" in item else item[SORT_KEY]["S"].removeprefix(APPROVAL_PREFIX),
+        item.get("status", {}).get("S"),
+        item.get("task_token", {}).get("S", ""),
+    )
 
 
 def _champion_item(champion: Champion, started_at: str) -> dict[str, Any]:

@@ -1,11 +1,15 @@
-"""`RetrainExecutions` on the pipeline's state machine (Step Functions)."""
+"""`RetrainExecutions` on the pipeline's state machine and `WaitingTasks` (Step Functions)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from retrain.ports import ExecutionState
+from botocore.exceptions import ClientError
+
+from retrain.ports import ExecutionState, TaskNoLongerWaiting
 
 RUNNING = "RUNNING"
 
@@ -45,3 +49,35 @@ class StepFunctionsExecutions:
         except self._stepfunctions.exceptions.ExecutionDoesNotExist:
             return None
         return ExecutionState(running=described["status"] == RUNNING, started_at=described["startDate"])
+
+
+# SendTaskSuccess/SendTaskFailure's errors for a token no task waits on any more (botocore
+# `stepfunctions/2016-11-23/service-2.json`): the run ended (timed out, failed, stopped, or the
+# local AWS restarted under it) or the token is not one Step Functions issued.
+STALE_TOKEN_ERRORS = ("TaskDoesNotExist", "TaskTimedOut", "InvalidToken")
+
+
+class StepFunctionsTasks:
+    """`WaitingTasks`: answers a task that waits for its token."""
+
+    def __init__(self, client: Any) -> None:
+        self._stepfunctions = client
+
+    def succeed(self, task_token: str, output: dict[str, Any]) -> None:
+        with _still_waiting():
+            self._stepfunctions.send_task_success(taskToken=task_token, output=json.dumps(output))
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        with _still_waiting():
+            self._stepfunctions.send_task_failure(taskToken=task_token, error=error, cause=cause)
+
+
+@contextmanager
+def _still_waiting() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code not in STALE_TOKEN_ERRORS:
+            raise
+        raise TaskNoLongerWaiting(code) from None

@@ -105,13 +105,37 @@ def test_star_resources_only_where_aws_requires_them(synthesized: Synthesized) -
 
 
 def test_only_ml_leads_may_answer_approvals(synthesized: Synthesized) -> None:
+    # The ML leads directly, or through the Model Registry: the registry function answers only for a
+    # package status that the MLLeads role alone may set (see the next test) while a run waits on it.
     leads = _role_of(synthesized, "MLLeads")
+    registry = _role_of(synthesized, "RegistryApprovalsAnswerFromRegistryFunctionRole")
     holders = {
         s.role
         for s in _statements(synthesized)
         if {"states:SendTaskSuccess", "states:SendTaskFailure"} & set(s.actions)
     }
-    assert holders == {leads}
+    assert holders == {leads, registry}
+
+
+def test_the_registry_function_holds_only_what_it_calls(synthesized: Synthesized) -> None:
+    role = _role_of(synthesized, "RegistryApprovalsAnswerFromRegistryFunctionRole")
+    baseline = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    statements = [s for s in _granted(synthesized, role) if set(s.actions) - baseline]
+    assert {action for s in statements for action in s.actions} - baseline == {
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+    }
+    (table,) = [s for s in statements if "dynamodb:Query" in s.actions]
+    assert table.condition == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["fraud-retrain"]}}
+
+
+def test_ml_leads_claim_an_approval_only_in_the_pipeline_partition(synthesized: Synthesized) -> None:
+    leads = _role_of(synthesized, "MLLeads")
+    (claim,) = [s for s in _granted(synthesized, leads) if "dynamodb:UpdateItem" in s.actions]
+    assert claim.actions == ("dynamodb:UpdateItem",)
+    assert claim.condition == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["fraud-retrain"]}}
 
 
 def test_model_package_status_changes_are_conditioned_per_role(synthesized: Synthesized) -> None:

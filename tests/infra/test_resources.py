@@ -11,6 +11,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from infra.app import PROJECT_ROOT
+from infra.approvals import ANSWER_FROM_REGISTRY
 from infra.monitoring import VARIANT_NAME
 from infra.stack import METRICS_NAMESPACE, STARTER, TASKS
 from infra.storage import GLACIER_MARGIN_DAYS
@@ -164,7 +165,7 @@ def test_one_function_per_task_module_with_tracing_layer_and_environment(
     synthesized: Synthesized, config: RetrainConfig
 ) -> None:
     functions = _functions(synthesized)
-    specs = [*TASKS.values(), STARTER]
+    specs = [*TASKS.values(), STARTER, ANSWER_FROM_REGISTRY]
     assert sorted(functions) == sorted(spec.handler for spec in specs)
     topic = _ref(synthesized, "AWS::SNS::Topic")
     for spec in specs:
@@ -386,6 +387,38 @@ def test_new_objects_under_the_landing_prefix_start_the_starter(
             "Principal": "events.amazonaws.com",
             "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]},
         },
+    )
+
+
+def test_a_decision_in_the_model_registry_reaches_the_registry_function(
+    synthesized: Synthesized, config: RetrainConfig
+) -> None:
+    # "Events that Amazon SageMaker sends to Amazon EventBridge": SageMaker Model Package State Change.
+    rule_id, rule = _rule(synthesized, "-registry-decision")
+    properties = rule["Properties"]
+    assert properties["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {
+            "ModelPackageGroupName": [f"{config.pipeline.name}-models"],
+            "ModelApprovalStatus": ["Approved", "Rejected"],
+        },
+    }
+    (target,) = properties["Targets"]
+    function_id = next(
+        logical_id
+        for logical_id, function in synthesized.resources("AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == ANSWER_FROM_REGISTRY.handler
+    )
+    assert target["Arn"]["Fn::GetAtt"][0] == function_id
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    variables = synthesized.resources("AWS::Lambda::Function")[function_id]["Properties"]["Environment"]["Variables"]
+    state_table, _ = synthesized.one("AWS::DynamoDB::Table")
+    assert variables["STATE_TABLE_NAME"] == {"Ref": state_table}
+    assert variables["PIPELINE_NAME"] == config.pipeline.name
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Principal": "events.amazonaws.com", "SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}},
     )
 
 

@@ -18,7 +18,7 @@ from cli.landing import new_data_window
 from cli.replay import landed_requests, newest_day_keys
 from retrain.monitoring import monitoring_schedule_name
 from tests.support.cycles import FirstRun, read_s3, states
-from tests.support.pipeline import LocalPipeline
+from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -108,11 +108,31 @@ def test_no_new_data_ends_quietly(local: LocalPipeline) -> None:
 
 @pytest.mark.usefixtures("champion")
 def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
+    """...approved where ML leads work: the candidate's package set to Approved in the Model Registry
+    (`aws sagemaker update-model-package`, as the approval message prints it) resumes the waiting run."""
     before = local.endpoint()["EndpointConfigName"]
     local.ensure_new_days(15)  # the demo stream drifts: a model of newer days beats the champion on them
-    code, summary, stderr = local.run("--approve", "auto")
-    assert code == 0, stderr
+    process = local.retrain("run", "--json", "--approve", "wait")
+    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)  # fails at once if the run ends without asking
+    name = local.pending_run()
+    request = local.approval_request(name)
+    local.client("sagemaker").update_model_package(
+        ModelPackageArn=request["model_package_arn"]["S"],
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="AP up on the drifted days",
+    )
+    stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    summary = json.loads(stdout)
+    assert process.returncode == 0, stderr
     assert summary["outcome"] == "Promoted"
+    # Who and why, from the package, recorded with the run (and in the package, by PromoteChampion).
+    recorded = local.approval_request(name)
+    assert recorded["status"]["S"] == "APPROVED" and recorded["answer"]["S"] == "approve"
+    assert recorded["reason"]["S"] == "AP up on the drifted days"
+    package = local.client("sagemaker").describe_model_package(ModelPackageName=request["model_package_arn"]["S"])
+    by = package["LastModifiedBy"]
+    assert recorded["approved_by"]["S"] == f"{by['UserProfileName']} ({by['UserProfileArn']})"
+    assert "AP up on the drifted days" in package["ApprovalDescription"]
     metric = local.pipeline.config.promotion.metric
     assert summary["champion"] is not None
     assert summary["candidate"][metric] > summary["champion"][metric]

@@ -213,7 +213,12 @@ class LocalPipeline:
             s3.delete_object(Bucket=self.pipeline.bucket, Key=key)
 
     def approval_status(self, execution_name: str) -> str | None:
-        item = (
+        item = self.approval_request(execution_name)
+        return item["status"]["S"] if item else None
+
+    def approval_request(self, execution_name: str) -> dict[str, Any]:
+        """The run's APPROVAL item as the state table holds it ({} when the run never asked)."""
+        item: dict[str, Any] = (
             self.client("dynamodb")
             .get_item(
                 TableName=self.pipeline.state_table,
@@ -222,9 +227,9 @@ class LocalPipeline:
                     SORT_KEY: {"S": approval_key(execution_name)},
                 },
             )
-            .get("Item")
+            .get("Item", {})
         )
-        return item["status"]["S"] if item else None
+        return item
 
     def pending_run(self) -> str:
         """The name of the run that waits for approval."""

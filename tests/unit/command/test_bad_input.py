@@ -10,12 +10,13 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 import cli.commands.runs_cmd
-from cli.executions import STALE_TOKEN_ERRORS, send_approval, send_rejection
+from cli.executions import send_approval, send_rejection
 from cli.main import main
 from local.clients import local_port
 from retrain.errors import ConfigError, RetrainError
-from retrain.state_table import PENDING
-from tasks._aws.dynamodb_state import StoredApproval
+from retrain.ports import StoredApproval
+from retrain.state_table import ANSWERED, PENDING
+from tasks._aws.step_functions import STALE_TOKEN_ERRORS
 from tests.support.fake_stack import FakeStack
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,8 +57,18 @@ def test_runs_refuses_a_limit_that_is_not_a_count(limit: str, error: str, capsys
 
 
 class _Store:
+    def __init__(self) -> None:
+        self.status = PENDING
+
     def approval(self, execution_name: str) -> StoredApproval:
-        return StoredApproval(execution_name, PENDING, "token-of-a-run-that-ended")
+        return StoredApproval(execution_name, self.status, "token-of-a-run-that-ended")
+
+    def claim_answer(self, execution_name: str, answer: str, by: str, at: str) -> bool:
+        claimed, self.status = self.status == PENDING, ANSWERED
+        return claimed
+
+    def release_answer(self, execution_name: str, at: str) -> None:
+        self.status = PENDING
 
 
 class _StepFunctions:
@@ -76,9 +87,10 @@ class _Pipeline:
 
     def __init__(self, code: str) -> None:
         self.stepfunctions = _StepFunctions(code)
+        self.store = _Store()
 
     def state_store(self) -> _Store:
-        return _Store()
+        return self.store
 
     def client(self, service: str) -> Any:
         if service == "sts":
@@ -89,12 +101,23 @@ class _Pipeline:
 @pytest.mark.parametrize("code", STALE_TOKEN_ERRORS)
 @pytest.mark.parametrize("answer", [send_approval, send_rejection])
 def test_an_answer_to_a_run_that_no_longer_waits_says_so(code: str, answer: Any) -> None:
+    pipeline = _Pipeline(code)
     with pytest.raises(RetrainError) as raised:
-        answer(_Pipeline(code), "auto-20261126T0300Z", who="lead", reason="fine")
+        answer(pipeline, "auto-20261126T0300Z", who="lead", reason="fine")
     assert str(raised.value).startswith(
         f"run auto-20261126T0300Z no longer waits for approval ({code}: its request ended with the run or timed out); "
         "see how it ended with `retrain show auto-20261126T0300Z`, and start a new run with `retrain run`"
     )
+    assert pipeline.store.status == PENDING  # the claim is released: the request's end closes it
+
+
+def test_an_answer_that_loses_the_race_sends_nothing() -> None:
+    pipeline = _Pipeline("AccessDenied")  # would raise if the token were sent
+    # Answered in the Model Registry between reading the request and claiming it.
+    pipeline.store.claim_answer("run-1", "approve", "lead-b", "2026-11-26T08:00:00Z")
+    pipeline.store.approval = lambda name: StoredApproval(name, PENDING, "token")  # type: ignore[method-assign]
+    with pytest.raises(RetrainError, match="run run-1 was answered meanwhile"):
+        send_approval(pipeline, "run-1", who="lead", reason="fine")
 
 
 def test_another_error_of_the_answer_is_not_taken_for_a_stale_token() -> None:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from retrain.errors import ConfigError
-from tasks._aws.dynamodb_state import DynamoPipelineStateTable, StoredApproval
+from retrain.ports import StoredApproval
+from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 
 DECISION: dict[str, Any] = {
     "promote": True,
@@ -18,6 +19,7 @@ DECISION: dict[str, Any] = {
     "report_uri": "s3://retrain-data/models/run/evaluation/report.html",
 }
 NAME = "fraud-retrain-2024-06-01"
+PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/fraud-retrain-models/3"
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def request_approval(stack: Any, load_handler: Any, context: Any, plan: Any) -> 
             "task_token": token,
             "run": run,
             "decision": DECISION,
-            "model_package_arn": "arn:aws:sagemaker:eu-west-1:123456789012:model-package/fraud/3",
+            "model_package_arn": PACKAGE,
             "execution_arn": stack.execution_arn(NAME),
         }
         result: dict[str, Any] = handler(event, context)
@@ -46,7 +48,7 @@ def test_stores_the_token_and_notifies_the_ml_leads(stack: Any, request_approval
     item = stack.item(f"APPROVAL#{NAME}")
     assert item["task_token"]["S"] == "token-1"
     assert item["status"]["S"] == "PENDING"
-    assert item["model_package_arn"]["S"].endswith("model-package/fraud/3")
+    assert item["model_package_arn"]["S"] == PACKAGE
     assert json.loads(item["decision"]["S"]) == DECISION
     assert item["requested_at"]["S"] and item["notified_at"]["S"] and item["expires_at"]["S"]
 
@@ -62,11 +64,25 @@ def test_stores_the_token_and_notifies_the_ml_leads(stack: Any, request_approval
         f"#/v2/executions/details/{stack.execution_arn(NAME)}"
     )
     assert console in body
-    assert f'retrain approve {NAME} --reason "..."' in body
-    assert f'retrain reject {NAME} --reason "..."' in body
-    assert "aws stepfunctions send-task-success --region eu-west-1 --task-token token-1" in body
-    assert '"approved_by": "<your name>"' in body
-    assert "--error ApprovalRejected" in body
+    assert f'RETRAIN_TARGET=aws AWS_REGION=eu-west-1 retrain approve {NAME} --reason "<why>"' in body
+    assert f'RETRAIN_TARGET=aws AWS_REGION=eu-west-1 retrain reject {NAME} --reason "<why>"' in body
+    for status in ("Approved", "Rejected"):
+        assert (
+            f"aws sagemaker update-model-package --region eu-west-1 --model-package-arn {PACKAGE} \\\n"
+            f'    --model-approval-status {status} --approval-description "<why>"'
+        ) in body
+
+
+def test_the_message_never_carries_the_task_token(stack: Any, request_approval: Any) -> None:
+    # A token as Step Functions issues them: long, base64 with '/' and '+' (anyone holding it may answer).
+    token = "AQCEAAAAKgAAAAMAAAAAAAAAAYm8y4/Rk+3mQz0pVb6kWq2dZ" + "x7Lw9Q/aB+cD" * 40 + "=="
+    request_approval(token)
+
+    [message] = stack.messages()
+    assert stack.item(f"APPROVAL#{NAME}")["task_token"]["S"] == token
+    assert token[:24] not in message["Message"] and token[-24:] not in message["Message"]
+    assert "task-token" not in message["Message"] and "send-task" not in message["Message"]
+    assert PACKAGE in message["Message"] and "--region eu-west-1" in message["Message"]
 
 
 def test_a_retry_updates_the_token_without_notifying_twice(stack: Any, request_approval: Any) -> None:
