@@ -63,6 +63,12 @@ class ExecutionInput(Contract):
     # S3 → EventBridge events carry the object that arrived; kept for the record only.
     detail: dict[str, Any] | None = None
 
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, reason: str) -> str:
+        # One line: it goes into messages and the model package's description, which allows no line breaks.
+        return " ".join(reason.split())
+
     @field_validator("detail")
     @classmethod
     def _bounded_detail(cls, detail: dict[str, Any] | None) -> dict[str, Any] | None:
