@@ -1,4 +1,5 @@
-"""The endpoint alarms that SageMaker's blue/green update watches to roll a canary back.
+"""The endpoint alarms that SageMaker's blue/green update watches to roll a canary back, and the drift
+alarm that starts a retrain (`DriftAlarm`).
 
 Their names are `deployment.alarm_names` of `retrain.toml`, in this order: the error-rate alarm,
 then the latency alarm. The definition passes those names as `AutoRollbackConfiguration`, so a name
@@ -103,4 +104,91 @@ class EndpointAlarms(Construct):
             grantee=grantee,
             actions=["cloudwatch:DescribeAlarms"],
             resource_arns=[self.errors.alarm_arn, self.latency.alarm_arn],
+        )
+
+
+# Model Monitor publishes an endpoint's data-quality metrics here, with these dimensions
+# (SageMaker developer guide, model-monitor-interpreting-cloudwatch).
+DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+# CloudWatch: an alarm's Period x EvaluationPeriods is at most a day (PutMetricAlarm), so one period.
+DRIFT_EVALUATION_PERIODS = 1
+# A composite alarm's rule is at most 10240 characters (PutCompositeAlarm AlarmRule); each child costs
+# one `ALARM("<arn>")` of ~100: far more than a dataset has columns, but say so rather than fail at deploy.
+MAX_DRIFT_FEATURES = 80
+
+
+class DriftAlarm(Construct):
+    """One alarm per model input column on Model Monitor's `feature_baseline_drift_<feature>` of the
+    endpoint's schedule, and one composite alarm over them: what starts a `drift` retrain.
+
+    A metric-math alarm over all features would also be one alarm, but its state says only that the
+    largest distance crossed; the composite's children keep which features and by how much, which the
+    starter reads into the run's reason (`retrain/drift_alarm.py`).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        schedule_name: str,
+        features: list[str],
+        threshold: float,
+        period_seconds: int,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not features or len(features) > MAX_DRIFT_FEATURES:
+            raise ValueError(
+                f"dataset: the drift alarm watches 1 to {MAX_DRIFT_FEATURES} model input columns, the config has "
+                f'{len(features)}; exclude columns (exclude_columns) or turn monitoring off (schedule_expression = "")'
+            )
+        dimensions = {"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name}
+        self.features: dict[str, cloudwatch.Alarm] = {}
+        for feature in features:
+            self.features[feature] = cloudwatch.Alarm(
+                self,
+                f"Feature{len(self.features)}",
+                alarm_name=f"{schedule_name}-drift-{feature}",
+                alarm_description=(
+                    f"Drift distance of {feature} in the traffic of endpoint {endpoint_name} from the champion's "
+                    f"baseline above {threshold:g} (the monitoring schedule {schedule_name})."
+                ),
+                metric=cloudwatch.Metric(
+                    namespace=DATA_METRICS_NAMESPACE,
+                    metric_name=f"feature_baseline_drift_{feature}",
+                    dimensions_map=dimensions,
+                    statistic="Maximum",
+                    period=Duration.seconds(period_seconds),
+                ),
+                threshold=threshold,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=DRIFT_EVALUATION_PERIODS,
+                # No monitoring run in a period (no traffic, a failed run) is no evidence of drift.
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        self.alarm = cloudwatch.CompositeAlarm(
+            self,
+            "Drift",
+            composite_alarm_name=f"{schedule_name}-drift",
+            alarm_description=(
+                f"Any model input of endpoint {endpoint_name} drifted from the champion's baseline; starts a "
+                "drift retrain."
+            ),
+            alarm_rule=cloudwatch.AlarmRule.any_of(
+                *(
+                    cloudwatch.AlarmRule.from_alarm(alarm, cloudwatch.AlarmState.ALARM)
+                    for alarm in self.features.values()
+                )
+            ),
+        )
+        self.alarm.add_alarm_action(actions.SnsAction(topic))
+
+    def grant_describe(self, grantee: iam.IGrantable) -> None:
+        """Lets `grantee` read the feature alarms' states and values (the starter, for a run's reason)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["cloudwatch:DescribeAlarms"],
+            resource_arns=[alarm.alarm_arn for alarm in self.features.values()],
         )

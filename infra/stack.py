@@ -20,12 +20,13 @@ from infra.findings import acknowledge, objects_under, stack_arn
 from infra.functions import LambdaCode, TaskFunction, TaskSpec
 from infra.images import SklearnImage, SklearnImageRegistry
 from infra.jobs import PrepareDataJob, SageMakerRole, TrainingCode
-from infra.monitoring import EndpointAlarms
+from infra.monitoring import DriftAlarm, EndpointAlarms
 from infra.orchestration import DefinitionFile, RetrainStateMachine, Targets
 from infra.settings import InfraSettings
 from infra.storage import DataBucket, Notifications, PipelineKey, StateTable
 from infra.streaming import StreamingIngestion
 from infra.triggers import RetrainTriggers
+from retrain.cadence import Cadence
 from retrain.config import RetrainConfig
 from retrain.monitoring import monitoring_schedule_name
 from statemachines.placeholders import Placeholder
@@ -214,6 +215,22 @@ class RetrainStack(Stack):
                 conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [name]}},
             )
         )
+        drift = None
+        if config.monitoring.enabled:
+            drift = DriftAlarm(
+                self,
+                "DriftAlarm",
+                endpoint_name=deployment.endpoint_name,
+                schedule_name=monitoring_schedule_name(deployment.endpoint_name),
+                # The columns the baseline covers: the model's raw inputs (jobs/evaluate.py).
+                features=config.dataset.feature_columns,
+                threshold=config.monitoring.drift_threshold,
+                period_seconds=Cadence.parse(
+                    {"ScheduleExpression": config.monitoring.schedule_expression}
+                ).longest_gap_seconds,
+                topic=topic,
+            )
+            drift.grant_describe(starter.role)
         RetrainTriggers(
             self,
             "Triggers",
@@ -222,6 +239,7 @@ class RetrainStack(Stack):
             state_machine_arn=machine.arn,
             bucket=data.bucket,
             landing_prefix=data_config.landing_prefix,
+            drift_alarm=drift.alarm if drift else None,
         )
 
         # --- streaming ingestion (with a [stream] table): records land as files do ----------

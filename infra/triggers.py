@@ -1,5 +1,5 @@
 """What starts a retrain: an EventBridge Scheduler schedule, new objects under the landing prefix,
-and the end of a run that triggers were queued behind.
+the drift alarm going to ALARM, and the end of a run that triggers were queued behind.
 
 All go through the starter function (`tasks/start_retrain.py`), never straight to the state
 machine: the starter never starts a second retrain while one runs but queues the trigger, starts
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -21,6 +22,7 @@ from constructs import Construct
 
 from infra.functions import TaskFunction
 from retrain.config import PipelineConfig
+from retrain.drift_alarm import ALARM, ALARM_STATE_CHANGE, CLOUDWATCH_SOURCE
 from retrain.triggers import EXECUTION_STATUS_CHANGE, FINAL_STATUSES, OBJECT_CREATED, S3_SOURCE, STATES_SOURCE
 
 SCHEDULE_INPUT = {"trigger": "schedule"}
@@ -40,6 +42,7 @@ class RetrainTriggers(Construct):
         state_machine_arn: str,
         bucket: s3.IBucket,
         landing_prefix: str,
+        drift_alarm: cloudwatch.IAlarm | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         scheduler_role = iam.Role(
@@ -99,6 +102,22 @@ class RetrainTriggers(Construct):
                 detail={"stateMachineArn": [state_machine_arn], "status": list(FINAL_STATUSES)},
             ),
         )
+        # CloudWatch sends every alarm state change to the default bus, composite alarms' too
+        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html).
+        self.drift_rule = None
+        if drift_alarm is not None:
+            self.drift_rule = self._starter_rule(
+                "DriftRule",
+                f"{pipeline.name}-drift",
+                "Starts a drift retrain when the endpoint's drift alarm goes to ALARM",
+                starter,
+                events.EventPattern(
+                    source=[CLOUDWATCH_SOURCE],
+                    detail_type=[ALARM_STATE_CHANGE],
+                    resources=[drift_alarm.alarm_arn],
+                    detail={"state": {"value": [ALARM]}},
+                ),
+            )
 
     def _starter_rule(
         self, construct_id: str, name: str, description: str, starter: TaskFunction, pattern: events.EventPattern

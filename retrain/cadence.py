@@ -77,6 +77,16 @@ class Cadence:
             raise CadenceError(f"ScheduleExpression {expression!r}: the hour is 0-23 and the step 1-24")
         return cls(frozenset(range(first, 24, step)), start_offset, end_offset)
 
+    @property
+    def longest_gap_seconds(self) -> int:
+        """The longest time between two runs (a day for a daily schedule): the period a metric of each
+        run is judged over (a CloudWatch alarm's Period)."""
+        if self.once:
+            raise CadenceError("NOW runs once; it has no period between runs")
+        hours = sorted(self.hours)
+        gaps = [later - earlier for earlier, later in zip(hours, [*hours[1:], hours[0] + 24], strict=True)]
+        return max(gaps) * HOUR
+
     def _runs_at(self, hour_start: float) -> bool:
         return dt.datetime.fromtimestamp(hour_start, dt.UTC).hour in self.hours
 

@@ -308,6 +308,9 @@ class MonitoringConfig(Section):
     instance_count: Annotated[int, Field(ge=1, le=100)] = 1
     volume_size_gb: Annotated[int, Field(ge=1, le=16384)] = 20
     max_runtime_seconds: Annotated[int, Field(ge=1, le=86400)] = 1800
+    # The drift distance (`feature_baseline_drift_<feature>`) above which a feature's alarm fires and a
+    # drift retrain starts; the default is the baseline's comparison_threshold.
+    drift_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
 
     @field_validator("schedule_expression")
     @classmethod

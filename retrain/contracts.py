@@ -46,7 +46,7 @@ class ExecutionInput(Contract):
     Every field is optional: defaults come from `retrain.toml`.
     """
 
-    trigger: Literal["manual", "schedule", "new-data", "follow-up"] = "manual"
+    trigger: Literal["manual", "schedule", "new-data", "follow-up", "drift"] = "manual"
     reason: Annotated[str, Field(max_length=500)] = ""
     requested_by: Annotated[str, Field(max_length=200)] = ""
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -62,6 +62,12 @@ class ExecutionInput(Contract):
     max_endpoint_polls: Annotated[int, Field(ge=1, le=10_000)] | None = None
     # S3 → EventBridge events carry the object that arrived; kept for the record only.
     detail: dict[str, Any] | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, reason: str) -> str:
+        # One line: it goes into messages and the model package's description, which allows no line breaks.
+        return " ".join(reason.split())
 
     @field_validator("detail")
     @classmethod

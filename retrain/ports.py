@@ -6,7 +6,7 @@ and lets `retrain/` stay free of boto3.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from retrain.contracts import Approval, Champion, PromotionDecision
 
 if TYPE_CHECKING:
+    from retrain.drift_alarm import Breach
     from retrain.triggers import QueuedTriggers
 
 
@@ -175,6 +176,14 @@ class RetrainExecutions(Protocol):
 
     def describe(self, name: str) -> ExecutionState | None:
         """The execution of that name, None when there is none."""
+        ...
+
+
+class AlarmStates(Protocol):
+    """CloudWatch alarms, as the starter reads a drift alarm's children."""
+
+    def breaches(self, alarm_names: Sequence[str]) -> list[Breach]:
+        """Those of the named alarms in ALARM on a drift metric, with their newest values."""
         ...
 
 

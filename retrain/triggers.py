@@ -1,6 +1,6 @@
 """At most one retrain at a time, whatever starts it, and no trigger lost while one runs.
 
-The schedule, the new-data rule and the end of a run all invoke one starter function:
+The schedule, the new-data rule, the drift alarm and the end of a run all invoke one starter function:
 
 1. **A retrain is already running** (waiting for data, training, waiting for approval, rolling out):
    the trigger is *queued* in the state table, not started. The running execution may have checked
@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from retrain.contracts import ExecutionInput
+from retrain.drift_alarm import AlarmFired
 from retrain.errors import InvalidTaskInput
 from retrain.field_errors import describe_invalid_document
 
 if TYPE_CHECKING:
-    from retrain.ports import RetrainExecutions, TriggerQueue
+    from retrain.ports import AlarmStates, RetrainExecutions, TriggerQueue
 
 BUCKET_MINUTES = 15
 NAME_PREFIX = "auto"
@@ -58,7 +59,7 @@ class StartDecision:
     reason: str
     running: tuple[str, ...] = ()
     queued: bool = False
-    trigger: str = ""  # what asked: schedule, new-data, manual, follow-up, or run-ended
+    trigger: str = ""  # what asked: schedule, new-data, manual, follow-up, drift, or run-ended
     ended_run: str = ""  # for the end of a run: its name
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,18 +108,26 @@ class RetrainRequest:
     arrived_at: datetime | None = None
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any], now: datetime) -> RetrainRequest:
-        """An S3 `Object Created` event, or an execution input (the schedule's `{"trigger": ...}`)."""
+    def from_event(cls, event: Mapping[str, Any], now: datetime, alarms: AlarmStates | None = None) -> RetrainRequest:
+        """An S3 `Object Created` event, the drift alarm's state change (its children's values read from
+        `alarms`), or an execution input (the schedule's `{"trigger": ...}`)."""
         if event.get("source") == S3_SOURCE and event.get("detail-type") == OBJECT_CREATED:
             arrived_at = _event_time(event, now)
             return cls(new_data_input(event), execution_name(arrived_at), arrived_at)
+        fired = AlarmFired.from_event(event)
+        if fired is not None:
+            # The alarm's own time, as an object's: a redelivery names the same bucket, and a run of the
+            # bucket that started before the alarm leaves it the next name.
+            fired_at = _event_time(event, now)
+            breaches = alarms.breaches(fired.children) if alarms is not None and fired.children else []
+            return cls(fired.execution_input(breaches), execution_name(fired_at), fired_at)
         try:
             given = ExecutionInput.model_validate(dict(event))
         except ValidationError as error:
             message = describe_invalid_document(error, ExecutionInput, "event")
             raise InvalidTaskInput(
-                f"{message}. The starter accepts an execution input, an S3 Object Created event or a Step "
-                "Functions Execution Status Change event."
+                f"{message}. The starter accepts an execution input, an S3 Object Created event, a CloudWatch "
+                "Alarm State Change event or a Step Functions Execution Status Change event."
             ) from None
         return cls(given, execution_name(now))
 
@@ -235,12 +244,16 @@ class RunEnded:
 
 
 def handle_trigger(
-    event: Mapping[str, Any], now: datetime, executions: RetrainExecutions, queue: TriggerQueue
+    event: Mapping[str, Any],
+    now: datetime,
+    executions: RetrainExecutions,
+    queue: TriggerQueue,
+    alarms: AlarmStates | None = None,
 ) -> StartDecision:
     """What the starter does with one event: start a run, queue the trigger, or start a follow-up."""
     ended = RunEnded.from_event(event)
     if ended is None:
-        request = RetrainRequest.from_event(event, now)
+        request = RetrainRequest.from_event(event, now, alarms)
         decision = _start(request, executions)
         if decision.queued:
             queue.add(request.reason, _iso(now), request.data_key)

@@ -167,7 +167,12 @@ class RetrainDefinition:
             "createModelPackage",
             parameters={
                 "ModelPackageGroupName.$": "$.run.model_package_group",
-                "ModelPackageDescription.$": "States.Format('Candidate trained by execution {}', $$.Execution.Name)",
+                # The run's trigger and reason (a drift run's: the alarm, features and values), which the
+                # metadata below cannot hold (CustomerMetadataValue allows no '>' or ','): 500 + ~130 < 1024.
+                "ModelPackageDescription.$": (
+                    "States.Format('Candidate trained by execution {} (trigger {}: {})', "
+                    "$$.Execution.Name, $.run.trigger, $.run.reason)"
+                ),
                 "ModelApprovalStatus": "PendingManualApproval",
                 "InferenceSpecification": {
                     "Containers": [

@@ -1,4 +1,4 @@
-"""StartRetrain: the one way the schedule, new data and the end of a run start the state machine.
+"""StartRetrain: the one way the schedule, new data, the drift alarm and the end of a run start the state machine.
 
 Never two at once; a trigger that comes while a retrain runs is queued for a follow-up run
 (`retrain/triggers.py`)."""
@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from retrain.triggers import handle_trigger
+from tasks._aws.cloudwatch_alarms import CloudWatchAlarmStates
 from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 from tasks._aws.step_functions import StepFunctionsExecutions
 
@@ -23,6 +24,7 @@ tracer = Tracer()
 metrics = Metrics(namespace="RetrainPipeline")
 stepfunctions = boto3.client("stepfunctions")
 dynamodb = boto3.client("dynamodb")
+cloudwatch = boto3.client("cloudwatch")
 
 
 @logger.inject_lambda_context
@@ -31,7 +33,8 @@ dynamodb = boto3.client("dynamodb")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     executions = StepFunctionsExecutions(stepfunctions, os.environ["STATE_MACHINE_ARN"])
     queue = DynamoPipelineStateTable(dynamodb, os.environ["STATE_TABLE_NAME"], os.environ["PIPELINE_NAME"])
-    decision = handle_trigger(event, datetime.now(UTC), executions, queue)
+    alarms = CloudWatchAlarmStates(cloudwatch)
+    decision = handle_trigger(event, datetime.now(UTC), executions, queue, alarms)
     logger.info("retrain trigger handled", extra=decision.as_dict())
     outcome = "RetrainsStarted" if decision.start else "TriggersQueued" if decision.queued else "TriggersSkipped"
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)

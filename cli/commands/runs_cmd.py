@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 from typing import Any
 
 from cli.display import duration, timeline_lines
@@ -96,8 +97,21 @@ def show_run(args: argparse.Namespace) -> int:
     arn = pipeline.execution_arn(args.run)
     timeline = read_timeline(pipeline, arn)
     print(f"{arn}\n  status {timeline.status}, outcome {timeline.outcome}, {duration(timeline.seconds)}")
+    print(f"  {_trigger(pipeline, arn)}")
     print("\n".join(timeline_lines(timeline, with_inputs=args.inputs)))
     return 0
+
+
+def _trigger(pipeline: DeployedPipeline, arn: str) -> str:
+    """What started the run and why, from its execution input (a drift run's reason names the features)."""
+    described = pipeline.client("stepfunctions").describe_execution(executionArn=arn)
+    try:
+        given = json.loads(described.get("input") or "{}")
+    except ValueError:
+        given = {}
+    given = given if isinstance(given, dict) else {}
+    reason = given.get("reason")
+    return f"trigger {given.get('trigger', 'manual')}" + (f": {reason}" if reason else "")
 
 
 def _execution_name(run: str) -> str:

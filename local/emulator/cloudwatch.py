@@ -12,23 +12,35 @@ An automatic-rollback alarm is often metric math (the stack's error-rate alarm d
   `tests/contract/local_sagemaker/test_endpoints.py` (`test_cloudwatch_keeps_the_queries_of_a_metric_math_alarm`)
   and `tests/unit/emulator/test_cloudwatch.py`.
 
-Both store the alarm as `DescribeAlarms` shows it on AWS (the queries kept, no single-metric members),
+- `CompositeAlarmTemplates`: its CloudFormation refused `AWS::CloudWatch::CompositeAlarm` (the drift alarm).
+  Pinned by `tests/contract/emulator/test_cloudformation.py` (`test_a_composite_alarm_deploys_over_its_children`).
+
+- `AlarmStateEvents`: no alarm state change reached EventBridge. Pinned by
+  `tests/contract/emulator/test_alarm_events.py`.
+
+The first two store the alarm as `DescribeAlarms` shows it on AWS (the queries kept, no single-metric members),
 so the local SageMaker's rollback controller (`local.sagemaker.alarms`) can evaluate it; both refuse
 what AWS refuses through one check (`metrics_problem`), each in its own surface's words.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from local.emulator.seam import cloudformation_provisioners, replace, require, service
+from local.emulator.seam import ExtensionPoints, cloudformation_provisioners, replace, require, service
 
 # The members of a single-metric alarm: AWS refuses them beside Metrics and never describes them with it.
 SINGLE_METRIC_MEMBERS = ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit")
 _FLAT_KEY = re.compile(r"Metrics\.member\.\d+(\.|$)")
+
+logger = logging.getLogger("retrain.local")
 
 Handler = Callable[..., tuple[int, dict[str, str], bytes]]
 
@@ -236,3 +248,141 @@ class MetricMathAlarmTemplates:
         if problem.kind == "stat-or-expression":
             return f"Metrics[{problem.index}] ({problem.query_id}) needs exactly one of MetricStat and Expression"
         return f"exactly one of Metrics must have ReturnData true (the alarm's series), {len(problem.names)} do"
+
+
+# --- AWS::CloudWatch::CompositeAlarm -----------------------------------------------------------
+
+
+class CompositeAlarmTemplates:
+    """`AWS::CloudWatch::CompositeAlarm`: the emulator's CloudWatch has PutCompositeAlarm (rules, states,
+    children's transitions), its CloudFormation refused the type. Created and updated through that
+    handler, so a template refuses what the API refuses (a rule naming a missing alarm); `Ref` is the name,
+    `Arn` its ARN; `AlarmName` is create-only (CloudFormation reference, AWS::CloudWatch::CompositeAlarm)."""
+
+    RESOURCE_TYPE = "AWS::CloudWatch::CompositeAlarm"
+    # The template's properties that PutCompositeAlarm takes as they are.
+    PROPERTIES = (
+        "AlarmRule",
+        "AlarmDescription",
+        "ActionsEnabled",
+        "AlarmActions",
+        "OKActions",
+        "InsufficientDataActions",
+    )
+
+    def install(self, points: ExtensionPoints) -> None:
+        cloudwatch = service("cloudwatch")
+        for name in ("_put_composite_alarm", "_delete_alarms", "_composite_alarms"):
+            require(cloudwatch, name)
+        points.add_cloudformation_resource(
+            self.RESOURCE_TYPE,
+            self.create,
+            update=self.update,
+            delete=self.delete,
+            create_only_properties=("AlarmName",),
+            name_property="AlarmName",
+        )
+
+    def create(self, logical_id: str, props: dict[str, Any], stack_name: str) -> tuple[str, dict[str, Any]]:
+        name = props.get("AlarmName") or f"{stack_name}-{logical_id}"
+        return self._put(logical_id, str(name), props)
+
+    def update(
+        self, physical_id: str, old_props: dict[str, Any], new_props: dict[str, Any], stack_name: str
+    ) -> tuple[str, dict[str, Any]]:
+        return self._put(physical_id, physical_id, new_props)
+
+    def delete(self, physical_id: str, props: dict[str, Any]) -> None:
+        service("cloudwatch")._delete_alarms({}, {"AlarmNames": [physical_id]}, False, True)
+
+    def _put(self, logical_id: str, name: str, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        request: dict[str, Any] = {"AlarmName": name}
+        request.update({key: props[key] for key in self.PROPERTIES if key in props})
+        if isinstance(request.get("ActionsEnabled"), str):  # template values may arrive as strings
+            request["ActionsEnabled"] = request["ActionsEnabled"].lower() != "false"
+        cloudwatch = service("cloudwatch")
+        status, _, body = cloudwatch._put_composite_alarm({}, request, False, True)
+        if status >= 400:
+            message = json.loads(body or b"{}").get("message", body)
+            raise ValueError(f"{logical_id} ({self.RESOURCE_TYPE}): {message}")
+        return name, {"Arn": cloudwatch._composite_alarms[name]["AlarmArn"]}
+
+
+# --- alarm state change events -------------------------------------------------------------------
+
+
+class AlarmStateEvents:
+    """Every alarm state change as a "CloudWatch Alarm State Change" event on the default bus, composite
+    alarms' too (CloudWatch user guide, "Alarm events and EventBridge": "CloudWatch sends events to Amazon
+    EventBridge whenever a CloudWatch alarm ... changes alarm state"). The emulator changed states (its
+    evaluation, SetAlarmState, composite rules) and sent SNS actions, but no event. The detail has the
+    documented fields: `alarmName`, `state` (`value`, `reason`, `reasonData` when set, `timestamp`),
+    `previousState` and `configuration` (`alarmRule` of a composite, `metrics` of a metric alarm)."""
+
+    def install(self) -> None:
+        cloudwatch = service("cloudwatch")
+        require(cloudwatch, "_dispatch_alarm_actions")
+        require(service("eventbridge"), "_put_events")
+        replace(cloudwatch, "_dispatch_alarm_actions", self._emitting, "alarm-state-events")
+
+    @classmethod
+    def _emitting(cls, original: Callable[..., Any]) -> Callable[..., Any]:
+        def dispatch(alarm: dict[str, Any], old_state: str, new_state: str, reason: str) -> Any:
+            if old_state != new_state:
+                try:
+                    service("eventbridge")._put_events(
+                        {"Entries": [cls.entry(alarm, old_state)]}, allow_aws_source=True
+                    )
+                except Exception:  # an event that cannot be sent must not undo the state change, as on AWS
+                    logger.warning("alarm state change event of %s not sent", alarm.get("AlarmName"), exc_info=True)
+            return original(alarm, old_state, new_state, reason)
+
+        return dispatch
+
+    @classmethod
+    def entry(cls, alarm: Mapping[str, Any], old_state: str) -> dict[str, Any]:
+        """The PutEvents entry of `alarm`'s change from `old_state` to its current state."""
+        state: dict[str, Any] = {
+            "value": alarm.get("StateValue"),
+            "reason": alarm.get("StateReason", ""),
+            "timestamp": _event_timestamp(alarm.get("StateUpdatedTimestamp")),
+        }
+        if alarm.get("StateReasonData"):
+            state["reasonData"] = alarm["StateReasonData"]
+        detail = {
+            "alarmName": alarm.get("AlarmName"),
+            "state": state,
+            "previousState": {"value": old_state},
+            "configuration": cls.configuration(alarm),
+        }
+        return {
+            "Source": "aws.cloudwatch",
+            "DetailType": "CloudWatch Alarm State Change",
+            "Detail": json.dumps(detail),
+            "Resources": [alarm.get("AlarmArn", "")],
+        }
+
+    @staticmethod
+    def configuration(alarm: Mapping[str, Any]) -> dict[str, Any]:
+        if "AlarmRule" in alarm:
+            return {"alarmRule": alarm["AlarmRule"], "description": alarm.get("AlarmDescription", "")}
+        if alarm.get("Metrics"):
+            metrics = [{key[0].lower() + key[1:]: value for key, value in query.items()} for query in alarm["Metrics"]]
+        else:
+            dimensions = {item.get("Name"): item.get("Value") for item in alarm.get("Dimensions") or []}
+            metric = {"namespace": alarm.get("Namespace"), "name": alarm.get("MetricName"), "dimensions": dimensions}
+            stat = alarm.get("ExtendedStatistic") or alarm.get("Statistic")
+            metrics = [
+                {
+                    "id": "m1",
+                    "metricStat": {"metric": metric, "period": alarm.get("Period"), "stat": stat},
+                    "returnData": True,
+                }
+            ]
+        return {"description": alarm.get("AlarmDescription", ""), "metrics": metrics}
+
+
+def _event_timestamp(epoch: Any) -> str:
+    """`2022-07-22T15:57:45.394+0000`, the events' timestamp format."""
+    moment = datetime.fromtimestamp(float(epoch) if epoch is not None else time.time(), tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"

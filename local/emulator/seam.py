@@ -377,6 +377,8 @@ def install(home: StateDirectory) -> list[str]:
     cloudwatch.MetricMathAlarms().install()
     cloudformation.TemplateProperties().install()
     cloudformation.GlueSecurityConfigurations().install(points)
+    cloudwatch.CompositeAlarmTemplates().install(points)
+    cloudwatch.AlarmStateEvents().install()
     cloudformation.register_model_package_groups(points)
     # The add-on services, each with `install(points)`.
     sagemaker.install(points)

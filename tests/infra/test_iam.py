@@ -288,6 +288,7 @@ def test_the_starter_role_holds_only_what_the_starter_calls(synthesized: Synthes
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "cloudwatch:DescribeAlarms",  # the drift alarm's children, for a drift run's reason (test_drift_alarm.py)
     }
     # The trigger queue is one item of the pipeline's own partition.
     (queue,) = [s for s in statements if "dynamodb:UpdateItem" in s.actions]

@@ -69,6 +69,13 @@ def test_first_run_promotes_the_first_champion(local: LocalPipeline, first_run: 
         SortOrder="Ascending",
     )["ModelPackageSummaryList"]
     package = sagemaker.describe_model_package(ModelPackageName=listed[0]["ModelPackageArn"])  # the first run's
+    # Its lineage names what started the run and why (a drift run: the alarm, features and values).
+    described = local.client("stepfunctions").describe_execution(executionArn=summary["execution_arn"])
+    trigger = json.loads(described["input"])
+    assert package["ModelPackageDescription"] == (
+        f"Candidate trained by execution {summary['execution_name']} (trigger {trigger['trigger']}: "
+        f"{trigger.get('reason', '')})"
+    )
     quality = package["DriftCheckBaselines"]["ModelDataQuality"]
     statistics = json.loads(read_s3(local, quality["Statistics"]["S3Uri"]))
     constraints = json.loads(read_s3(local, quality["Constraints"]["S3Uri"]))

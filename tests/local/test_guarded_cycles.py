@@ -110,7 +110,7 @@ def test_a_rejection_leaves_production_untouched_and_data_landed_meanwhile_is_tr
     packages = local.client("sagemaker").list_model_packages(
         ModelPackageGroupName=local.pipeline.outputs["ModelPackageGroupName"]
     )["ModelPackageSummaryList"]
-    [package] = [p for p in packages if p.get("ModelPackageDescription", "").endswith(f"execution {first}")]
+    [package] = [p for p in packages if f"execution {first} (" in p.get("ModelPackageDescription", "")]
     assert package["ModelApprovalStatus"] == "Rejected"
 
     follow_up = f"next-{first}"

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from retrain.config import RetrainConfig, load_config
+from retrain.monitoring import monitoring_schedule_name
 from tests.support.polling import wait_until
 from tests.support.stack import (
     NAME,
@@ -397,6 +398,35 @@ def test_a_second_trigger_in_the_same_window_does_not_start_again(
         assert decision["started"] is True
         assert added == {decision["execution_name"]}
     stack.stop_running()
+
+
+def test_the_drift_alarm_going_to_alarm_starts_a_drift_run_through_the_starter(
+    stack: DeployedStack, config: RetrainConfig
+) -> None:
+    """A feature's drift alarm goes to ALARM (set here; the drift cycle publishes the metric), the composite
+    follows, its state change event reaches the starter through the stack's rule, and the starter starts a
+    `drift` run whose reason names the feature and its value, read from the feature's alarm."""
+    stack.stop_running()
+    schedule = monitoring_schedule_name(config.deployment.endpoint_name)
+    cloudwatch, feature = stack.client("cloudwatch"), f"{schedule}-drift-amount"
+    seen = len(stack.starter_decisions())
+    cloudwatch.set_alarm_state(
+        AlarmName=feature,
+        StateValue="ALARM",
+        StateReason="Threshold Crossed: 1 datapoint [0.42] was greater than the threshold (0.1).",
+        StateReasonData=json.dumps({"version": "1.0", "recentDatapoints": [0.42], "threshold": 0.1}),
+    )
+    try:
+        decision = stack.new_decision(seen, trigger="drift")
+        assert decision["started"] is True
+        [started] = [e for e in stack.executions() if e["name"] == decision["execution_name"]]
+        sent = json.loads(stack.describe(started["executionArn"])["input"])
+        assert sent["trigger"] == "drift"
+        assert sent["reason"] == f"drift alarm {schedule}-drift: amount 0.42 > 0.1"
+        assert sent["detail"]["features"] == {"amount": 0.42}
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=feature, StateValue="OK", StateReason="test over")
+        stack.stop_running()
 
 
 @pytest.fixture

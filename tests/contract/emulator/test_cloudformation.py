@@ -285,6 +285,58 @@ def test_a_metric_math_alarm_without_one_returned_series_fails_the_deploy(
         stacks.deploy(unique_name, alarm_template(unique_name, metric_math(unique_name, (True, True, False))))
 
 
+def test_a_composite_alarm_deploys_over_its_children(
+    stacks: TemplateStacks, aws_clients: LocalClients, unique_name: str
+) -> None:
+    # CloudFormation reference, AWS::CloudWatch::CompositeAlarm: Ref is the name, Fn::GetAtt Arn the ARN; the
+    # rule may name children by ARN (PutCompositeAlarm, AlarmRule), as CDK's AlarmRule.fromAlarm does.
+    template = alarm_template(unique_name, metric_math(unique_name))
+    rule = {
+        "Fn::Join": [
+            "",
+            [
+                'ALARM("',
+                {"Fn::GetAtt": ["ErrorRate", "Arn"]},
+                '") OR ALARM("',
+                {"Fn::GetAtt": ["Latency", "Arn"]},
+                '")',
+            ],
+        ]
+    }
+    template["Resources"]["Any"] = {
+        "Type": "AWS::CloudWatch::CompositeAlarm",
+        "Properties": {"AlarmName": f"{unique_name}-any", "AlarmRule": rule, "AlarmDescription": "either"},
+    }
+    template["Outputs"] = {"Name": {"Value": {"Ref": "Any"}}, "Arn": {"Value": {"Fn::GetAtt": ["Any", "Arn"]}}}
+    deployment = stacks.deploy(unique_name, template)
+    cloudwatch = aws_clients.client("cloudwatch")
+    (composite,) = cloudwatch.describe_alarms(AlarmNames=[f"{unique_name}-any"], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"
+    ]
+    assert composite["AlarmRule"].startswith('ALARM("arn:aws:cloudwatch:') and composite["AlarmDescription"] == "either"
+    assert deployment.outputs == {"Name": f"{unique_name}-any", "Arn": composite["AlarmArn"]}
+    # A child in ALARM puts the composite in ALARM, naming it as the state change event does.
+    cloudwatch.set_alarm_state(AlarmName=f"{unique_name}-latency", StateValue="ALARM", StateReason="test")
+    (composite,) = cloudwatch.describe_alarms(AlarmNames=[f"{unique_name}-any"], AlarmTypes=["CompositeAlarm"])[
+        "CompositeAlarms"
+    ]
+    assert composite["StateValue"] == "ALARM"
+    assert f"{unique_name}-latency" in json.loads(composite["StateReasonData"])["triggeringAlarms"][0]["arn"]
+
+
+def test_a_composite_alarm_over_a_missing_alarm_fails_the_deploy(stacks: TemplateStacks, unique_name: str) -> None:
+    template = {
+        "Resources": {
+            "Any": {
+                "Type": "AWS::CloudWatch::CompositeAlarm",
+                "Properties": {"AlarmName": f"{unique_name}-any", "AlarmRule": f'ALARM("{unique_name}-nothing")'},
+            }
+        }
+    }
+    with pytest.raises(DeployError, match="in the alarm rule do not exist"):
+        stacks.deploy(unique_name, template)
+
+
 # --- properties the emulator's provisioners dropped ------------------------------------------
 
 

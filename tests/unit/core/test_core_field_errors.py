@@ -41,7 +41,7 @@ def describe(model: Any, document: Any, root: str = "input") -> str:
         ({"detail": 3}, "input.detail: expected a JSON object, got 3"),
         (
             {"trigger": "x", "min_new_objects": 0},
-            "input.trigger: expected one of 'manual', 'schedule', 'new-data' or 'follow-up', got 'x' "
+            "input.trigger: expected one of 'manual', 'schedule', 'new-data', 'follow-up' or 'drift', got 'x' "
             "(and 1 more problem)",
         ),
     ],

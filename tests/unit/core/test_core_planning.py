@@ -45,6 +45,13 @@ def test_start_time_is_stored_in_utc(config: RetrainConfig) -> None:
     assert plan_run(event(), config, "eu-west-1").started_at == "2024-06-01T00:00:00.000000Z"
 
 
+def test_the_runs_reason_is_one_line_and_travels_with_its_trigger(config: RetrainConfig) -> None:
+    # The reason goes into the model package's description, which botocore's EntityDescription pattern
+    # allows no line break in, and into the approval message.
+    plan = plan_run(event(input={"trigger": "drift", "reason": "drift alarm a:\n  amount 0.42 > 0.1"}), config, None)
+    assert (plan.trigger, plan.reason) == ("drift", "drift alarm a: amount 0.42 > 0.1")
+
+
 def test_a_bad_start_time_is_a_task_input_error(config: RetrainConfig) -> None:
     with pytest.raises(InvalidTaskInput, match=r"event\.start_time: expected an ISO 8601 time, got 'yesterday'"):
         plan_run(event(start_time="yesterday"), config, "eu-west-1")

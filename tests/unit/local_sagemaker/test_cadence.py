@@ -33,6 +33,15 @@ def test_every_n_hours_from_an_hour_and_daily_schedules_run_at_their_hours_only(
     assert daily.next_run(at("2026-11-26 12:00:00")) == at("2026-11-27 12:00:00")
 
 
+@pytest.mark.parametrize(
+    ("expression", "hours"),
+    [("cron(0 * ? * * *)", 1), ("cron(0 5/12 ? * * *)", 12), ("cron(0 5/7 ? * * *)", 10), ("cron(0 3 ? * * *)", 24)],
+)
+def test_the_longest_gap_between_runs_is_the_period_a_runs_metrics_are_judged_over(expression: str, hours: int) -> None:
+    # 5/7 runs at 05, 12 and 19: the gap from 19 to the next day's 05 is the longest.
+    assert Cadence.parse({"ScheduleExpression": expression}).longest_gap_seconds == hours * 3600
+
+
 def test_offsets_set_the_window_and_now_runs_once() -> None:
     config = {"ScheduleExpression": "NOW", "DataAnalysisStartTime": "-PT2H", "DataAnalysisEndTime": "-PT0H"}
     once = Cadence.parse(config)
