@@ -5,7 +5,7 @@ as docs/deploy.md does (`npx cdk deploy`, the app in infra/)."""
 from __future__ import annotations
 
 import shutil
-import subprocess
+import subprocess  # the CDK and AWS CLIs, argv lists, no shell  # nosec B404
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,4 +76,4 @@ def deploy_to_aws(command: Sequence[str], say: Say) -> int:
     if not (root / "cdk.json").is_file():
         raise RetrainError(f"{root} has no cdk.json: run `retrain deploy` from the project root")
     say(f"deploying to the AWS account of your credentials: {' '.join(command)} (in {root})")
-    return subprocess.run(list(command), cwd=Path(root), check=False).returncode
+    return subprocess.run(list(command), cwd=Path(root), check=False).returncode  # the user's own deploy command  # nosec B603

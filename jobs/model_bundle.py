@@ -107,7 +107,7 @@ class ModelBundle:
                 members = tar.getmembers()
                 for member in members:
                     _check_member(member, archive)
-                tar.extractall(into, members=members)  # every member was checked above
+                tar.extractall(into, members=members)  # every member was checked above  # nosec B202
         except (tarfile.TarError, OSError, EOFError) as error:
             raise ModelLoadError(f"{archive} is not a readable tar.gz archive ({error})") from None
         return cls.load(into)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
+import subprocess  # starts the local AWS's own server  # nosec B404
 import sys
 import time
 import urllib.error
@@ -145,10 +145,10 @@ class LocalAws:
         command = [sys.executable, "-m", "local.server", "--home", str(self.home.root), "--port", str(self.port)]
         log: IO[bytes] | None = None
         if attach:
-            self._child = subprocess.Popen(command, env=env)
+            self._child = subprocess.Popen(command, env=env)  # this interpreter, fixed argv  # nosec B603
         else:
             log = self.home.emulator_log.open("ab")
-            self._child = subprocess.Popen(
+            self._child = subprocess.Popen(  # this interpreter, fixed argv  # nosec B603
                 command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         try:
@@ -169,7 +169,7 @@ class LocalAws:
         while True:
             self._check_child_alive()
             try:
-                with urllib.request.urlopen(health, timeout=2):
+                with urllib.request.urlopen(health, timeout=2):  # http://127.0.0.1 only  # nosec B310
                     pass
                 if self.answers(process):
                     return

@@ -25,7 +25,7 @@ DEFAULT_LOCAL_PORT = 4566
 DEFAULT_REGION = "us-east-1"
 # Any non-empty credentials: "test" is the emulator's root key; they keep boto3 off the instance metadata.
 ACCESS_KEY_ID = "test"
-SECRET_ACCESS_KEY = "test"
+SECRET_ACCESS_KEY = "test"  # the emulator's fixed dummy key  # nosec B105
 # Local calls answer in milliseconds: a stuck emulator fails a call instead of hanging it. Path-style
 # S3 because the endpoint is an address, not a domain that bucket names can prefix.
 CLIENT_CONFIG = Config(

@@ -254,7 +254,7 @@ class LocalGlueJobRunner:
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's dummy key  # nosec B105
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
                 "TMPDIR": str(scratch),

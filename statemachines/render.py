@@ -17,7 +17,7 @@ COLOURS = {
     "Task": "#dbeafe",
     "Choice": "#fef3c7",
     "Wait": "#ede9fe",
-    "Pass": "#f3f4f6",
+    "Pass": "#f3f4f6",  # a colour, not a password  # nosec B105
     "Succeed": "#dcfce7",
     "Fail": "#fee2e2",
 }

@@ -76,7 +76,7 @@ class RegisteredPartitions:
             return None
         athena, glue = service("athena"), service("glue")
         # Every column of the table, typed, even when no partition has it (a query may name it).
-        selects = [f"SELECT * FROM {self._empty(table)}"]
+        selects = [f"SELECT * FROM {self._empty(table)}"]  # identifiers quoted (_quoted, _literal)  # nosec B608
         for partition in glue._partitions.get(f"{table.get('DatabaseName')}/{table.get('Name')}", []):
             storage = {**(table.get("StorageDescriptor") or {}), **(partition.get("StorageDescriptor") or {})}
             files = athena._materialize_table_files(storage.get("Location") or "", self._workdirs)
@@ -89,5 +89,6 @@ class RegisteredPartitions:
             own = [_quoted(str(column.get("Name", ""))) for column in storage.get("Columns") or []]
             # Read as a table of the partition's own format and columns; the keys' values come from the catalog.
             source = self._read({**table, "StorageDescriptor": storage, "PartitionKeys": []}, files)
-            selects.append(f"SELECT {', '.join([*own, *values]) if own else '*, ' + ', '.join(values)} FROM {source}")
+            columns = ", ".join([*own, *values]) if own else "*, " + ", ".join(values)
+            selects.append(f"SELECT {columns} FROM {source}")  # identifiers quoted  # nosec B608
         return "(" + " UNION ALL BY NAME ".join(selects) + ")"

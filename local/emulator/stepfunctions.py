@@ -35,7 +35,7 @@ class RetryBackoff:
     MaxDelaySeconds, and with `JitterStrategy: FULL` a uniform draw between 0 and that."""
 
     def __init__(self, rng: random.Random | None = None) -> None:
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # retry jitter, not a secret  # nosec B311
 
     def delay(self, retrier: dict[str, Any], retries_done: int) -> float:
         delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** retries_done

@@ -19,7 +19,7 @@ import hashlib
 import json
 import platform
 import shutil
-import subprocess
+import subprocess  # venv and pip build the environments  # nosec B404
 import sys
 import tempfile
 import tomllib
@@ -160,7 +160,7 @@ class RuntimeEnvironments:
 
 
 def _run(argv: list[str], spec: EnvironmentSpec) -> str:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)  # venv/pip argv, no shell  # nosec B603
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise EnvironmentBuildError(f"building {spec.name}: `{' '.join(argv[:6])} ...` failed: {' | '.join(detail)}")

@@ -14,7 +14,7 @@ import collections
 import contextlib
 import os
 import signal
-import subprocess
+import subprocess  # runs the jobs' scripts  # nosec B404
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -142,7 +142,7 @@ class ScriptProcess:
         # Its own process group (`start_new_session`): a stop reaches everything it starts.
         if log_file is not None:
             with log_file.open("wb") as log:  # the child holds its own descriptor
-                self._process = process_bytes = subprocess.Popen(
+                self._process = process_bytes = subprocess.Popen(  # argv list, no shell  # nosec B603
                     self.argv,
                     cwd=self._cwd,
                     env=self._env,
@@ -153,7 +153,7 @@ class ScriptProcess:
                 )
             self._stdin = process_bytes.stdin
             return
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # argv list, no shell  # nosec B603
             self.argv,
             cwd=self._cwd,
             env=self._env,

@@ -115,7 +115,7 @@ class CaptureWriter:
         self._thread: threading.Thread | None = None
 
     def record(self, config: dict[str, Any] | None, invocation: Invocation) -> None:
-        if not config or not sampled(config, random.random()):
+        if not config or not sampled(config, random.random()):  # capture sampling  # nosec B311
             return
         bucket, folder = capture_prefix(config, invocation)
         line = json.dumps(capture_record(config, invocation), separators=(",", ":"))

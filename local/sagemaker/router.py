@@ -69,7 +69,7 @@ class EndpointRouter:
         self._lock = threading.Condition()
         self._routes: dict[str, Route] = {}
         self._in_flight: dict[str, int] = {}
-        self._random = random.Random(seed)
+        self._random = random.Random(seed)  # traffic split  # nosec B311
 
     def set_route(self, endpoint: str, route: Route | None) -> None:
         with self._lock:
