@@ -3,8 +3,9 @@
 Lambda: the cold start of a Python worker is a new process that imports the handler's module; the guard
 adds its `sitecustomize` (read one JSON file, install a finder) and a look-up per refused name. Measured
 as the emulator's worker starts it: `python -c 'import <handler module>'` from a folder holding what the
-stack's code asset holds (retrain/, tasks/, retrain.toml), with the variables `FunctionImports` gives a
-function naming the Powertools layer, and without them (the emulator's own environment), `--lambda-runs`
+stack's code asset holds (retrain/, tasks/, retrain.toml), with the variables the import guard gave a
+function naming the Powertools layer (Lambda workers run in isolated environments now, whose cost
+bench_lambda_environment.py measures), and without them (the emulator's own environment), `--lambda-runs`
 times each, interleaved. Warm invocations import nothing new, so the guard costs them nothing. Also the
 one-off cost, per local AWS process and profile, of computing what a profile refuses.
 
@@ -35,13 +36,12 @@ from pathlib import Path
 import bench_glue
 from bench_glue import ROOT, demo_data
 from bench_glue_warm import JOBS, job_run, timed_run, wait_ready
+from bench_lambda_environment import old_guard
 
 sys.path.insert(0, str(ROOT))
-from local.emulator.awslambda import FunctionImports
 from local.glue_runner import GlueImports, LocalGlueJobRunner
 
 RESULTS = ROOT / "benchmarks" / "results" / "runtime_guards.json"
-POWERTOOLS = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"
 HANDLER_MODULE = "tasks.compare_with_champion"
 
 
@@ -87,9 +87,7 @@ def lambda_cold_starts(scratch: Path, runs: int) -> dict[str, object]:
         shutil.copytree(ROOT / part, code / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "retrain.toml", code / "retrain.toml")
     began = time.perf_counter()
-    guard = FunctionImports.from_profiles(scratch / "runtimes").environment(
-        {"Runtime": "python3.11", "Layers": [{"Arn": POWERTOOLS}]}
-    )
+    guard = old_guard(scratch / "runtimes")
     first_guard_seconds = round(time.perf_counter() - began, 3)
     plain = {**os.environ, "POWERTOOLS_SERVICE_NAME": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
     plain.pop("PYTHONPATH", None)

@@ -9,8 +9,9 @@ Gaps closed:
   A handler that cannot be loaded is the runtime client's `Runtime.ImportModuleError` ("Unable to
   import module 'm': ..."), `Runtime.HandlerNotFound` or `Runtime.UserCodeSyntaxError`.
   Pinned by `tests/contract/emulator/test_lambda_errors.py` and `test_lambda_runtime.py`.
-- `FunctionImports`: the emulator's Python worker sees every package of the project's environment;
-  on AWS a function sees its zip, its layers and the runtime's boto3. Pinned by
+- `FunctionEnvironments`: the emulator's Python worker runs on the emulator's interpreter and sees every
+  package of the project's environment; on AWS a function sees its zip, its layers and the runtime's boto3.
+  Each worker runs on an isolated environment of its runtime and layers instead. Pinned by
   `tests/contract/emulator/test_lambda_runtime.py`.
 - `AsyncInvocationQueue`: the emulator runs an EventBridge rule's Lambda target once, and an async
   invocation that meets the function's reserved concurrency is throttled and dropped after its
@@ -24,6 +25,7 @@ Gaps closed:
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import re
 import threading
@@ -35,7 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from local.emulator.seam import ExtensionError, execution_error, lambda_runtime, replace, require, service, set_constant
-from local.runtime.isolation import ImportGuard, RuntimeProfile
+from local.runtime.environments import (
+    BUILD_COMMAND,
+    EnvironmentSpec,
+    RuntimeEnvironments,
+    build_each,
+    combined_spec,
+)
 
 PROFILES = Path(__file__).with_name("profiles")
 RUNTIME_PROFILE = PROFILES / "lambda-python3.11.toml"
@@ -226,77 +234,120 @@ class LayerProfile:
     """A public layer the local AWS does not hold: the layer version ARNs it stands for and what it ships."""
 
     arn: re.Pattern[str]
-    profile: RuntimeProfile
+    environment: EnvironmentSpec
 
     @classmethod
     def load(cls, path: Path) -> LayerProfile:
-        profile = RuntimeProfile.load(path)
         pattern = tomllib.loads(path.read_text(encoding="utf-8"))["profile"].get("layer_arn")
         if not isinstance(pattern, str):
             raise ValueError(f"layer profile {path}: add [profile] layer_arn, a regular expression of its version ARNs")
-        return cls(re.compile(pattern), profile)
+        return cls(re.compile(pattern), EnvironmentSpec.from_profile(path))
 
 
-class FunctionImports:
-    """A Python function imports its zip, its layers and its runtime's packages; nothing else installed here.
+class FunctionEnvironments:
+    """A Python function runs on an isolated environment of its runtime and its layers; nothing of this machine's.
 
-    On AWS a function sees the runtime's boto3 (and its dependencies), its zip and its layers. The
-    emulator's Python worker is a process of this machine's interpreter, which has every package of the
-    project. So each worker starts under the import guard (`local.runtime.isolation`) of the runtime's
-    profile plus the profile of each public layer it names that the local AWS does not hold (the
-    Powertools layer, whose packages this machine has): the layer's packages, and only those. The zip and
-    the layers the local AWS holds are extracted in the worker's own folder, which the guard never
-    refuses, and the emulator's `PYTHONPATH` is not the function's. A handler whose import is refused
-    fails as on AWS, `Runtime.ImportModuleError` (`LambdaErrorTypes`). Pinned by
-    `tests/contract/emulator/test_lambda_runtime.py`.
+    On AWS a function sees its zip, its layers and the runtime's boto3 (and its dependencies). Each Python
+    worker of the emulator runs on the interpreter of an isolated environment (`local.runtime.environments`)
+    holding the runtime profile's pins plus those of each public layer the function names that the local AWS
+    does not hold (the Powertools layer): one environment per layer set, built by `retrain local runtimes` (and
+    by a deploy) and cached. The zip and the layers the local AWS holds are extracted in the worker's own folder
+    and put on its path by the worker itself, as before; the emulator's `PYTHONPATH` is not the function's. A
+    package outside them fails to import with the interpreter's own error, which the worker reports as AWS
+    does, `Runtime.ImportModuleError` (`LambdaErrorTypes`). Pinned by `tests/contract/emulator/test_lambda_runtime.py`.
+
+    The worker's bootstrap is the emulator's own script (`_PYTHON_WORKER_SCRIPT`, which `LambdaErrorTypes`
+    edits), written into the worker's folder and run as a file: it imports the standard library only (and
+    botocore when the environment has it, for the emulator's invocation-depth header), so it runs on the
+    environment's interpreter as it is. Only the interpreter changes: the emulator asks
+    `_detect_runtime_binary` for it while it spawns a worker, and that answers the environment's Python for
+    the worker this thread is spawning. Nothing of the emulator is copied into the project or put on the
+    worker's path. A function whose environment is not built fails at once, naming `retrain local runtimes`:
+    a worker never waits on the package index.
     """
 
-    def __init__(self, folder: Path, runtime: RuntimeProfile, layers: Sequence[LayerProfile]) -> None:
-        self.folder, self.runtime, self.layers = folder, runtime, tuple(layers)
-        self._guards: dict[tuple[str, ...], ImportGuard] = {}
-        self._lock = threading.Lock()
+    def __init__(
+        self, runtime: EnvironmentSpec, layers: Sequence[LayerProfile], cache: RuntimeEnvironments | None = None
+    ) -> None:
+        self.runtime, self.layers = runtime, tuple(layers)
+        self.cache = cache or RuntimeEnvironments()
+        self._spawning = threading.local()
 
     @classmethod
-    def from_profiles(cls, folder: Path) -> FunctionImports:
-        return cls(folder, RuntimeProfile.load(RUNTIME_PROFILE), [LayerProfile.load(path) for path in LAYER_PROFILES])
+    def from_profiles(cls, cache: RuntimeEnvironments | None = None) -> FunctionEnvironments:
+        layers = [LayerProfile.load(path) for path in LAYER_PROFILES]
+        return cls(EnvironmentSpec.from_profile(RUNTIME_PROFILE), layers, cache)
 
     def install(self) -> None:
-        replace(require(lambda_runtime(), "Worker"), "_spawn", self._guarded_spawn)
+        runtime = lambda_runtime()
+        replace(runtime, "_detect_runtime_binary", self._environment_interpreter)
+        replace(require(runtime, "Worker"), "_spawn", self._spawn_in_environment)
 
-    def environment(self, config: Mapping[str, Any]) -> dict[str, str]:
-        """The variables that start a function's worker under its guard; none for a runtime other than Python."""
-        if not str(config.get("Runtime", "")).startswith("python"):
-            return {}
+    def spec(self, config: Mapping[str, Any]) -> EnvironmentSpec:
+        """The environment of a function's runtime and the layer profiles its `Layers` name."""
         arns = [ref if isinstance(ref, str) else str(ref.get("Arn", "")) for ref in config.get("Layers") or []]
-        layers = [layer.profile for layer in self.layers if any(layer.arn.match(arn) for arn in arns)]
-        variables = (config.get("Environment") or {}).get("Variables") or {}
-        with self._lock:  # one writer of a guard's config at a time
-            key = tuple(layer.name for layer in layers)
-            if key not in self._guards:
-                profile = self.runtime
-                for layer in layers:
-                    profile = profile.extended(
-                        f"{profile.name}+{layer.name}", layer.packages, {layer.name: layer.source}
-                    )
-                self._guards[key] = ImportGuard(profile, self.folder)
-            # The function's own PYTHONPATH, if it sets one; never the emulator's.
-            return self._guards[key].environment(variables.get("PYTHONPATH"))
+        return self._with([layer for layer in self.layers if any(layer.arn.match(arn) for arn in arns)])
 
-    def _guarded_spawn(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
-        environment = self.environment
+    def every_spec(self) -> list[EnvironmentSpec]:
+        """The environment of every layer set a function can name: what `retrain local runtimes` builds."""
+        sizes = range(len(self.layers) + 1)
+        return [self._with(subset) for size in sizes for subset in itertools.combinations(self.layers, size)]
+
+    def _with(self, layers: Sequence[LayerProfile]) -> EnvironmentSpec:
+        if not layers:
+            return self.runtime
+        specs = [self.runtime, *(layer.environment for layer in layers)]
+        return combined_spec("+".join(spec.name for spec in specs), specs)
+
+    def interpreter(self, config: Mapping[str, Any]) -> str:
+        """The Python a function's worker runs on; a one-line error naming the build command when it is missing."""
+        spec = self.spec(config)
+        if not self.cache.is_built(spec):
+            raise RuntimeError(
+                f"the runtime environment {spec.name} of function {config.get('FunctionName', '?')} is not built "
+                f"(looked in {self.cache.location(spec)}); run `{BUILD_COMMAND}` once (it needs the package index), "
+                "then invoke the function again"
+            )
+        return self.cache.interpreter(spec)
+
+    @staticmethod
+    def environment(config: Mapping[str, Any]) -> dict[str, str]:
+        """The variables a worker gets on top of the function's: its own `PYTHONPATH`, never the emulator's (an
+        empty one is no path at all to Python)."""
+        variables = (config.get("Environment") or {}).get("Variables") or {}
+        return {"PYTHONPATH": str(variables.get("PYTHONPATH", ""))}
+
+    def _environment_interpreter(self, original: Callable[[str], tuple[str, str]]) -> Callable[[str], tuple[str, str]]:
+        spawning = self._spawning
+
+        def detect(runtime: str) -> tuple[str, str]:
+            binary, script = original(runtime)
+            interpreter = getattr(spawning, "interpreter", None)
+            return (interpreter, script) if interpreter and runtime.startswith("python") else (binary, script)
+
+        return detect
+
+    def _spawn_in_environment(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
+        interpreter, environment, spawning = self.interpreter, self.environment, self._spawning
 
         def spawn(worker: Any) -> None:
             config = worker.config
-            guard = environment(config)
-            if not guard:
+            if not str(config.get("Runtime", "")).startswith("python"):
                 return original(worker)
+            spawning.interpreter = interpreter(config)
             # The worker's process environment is the function's variables over the emulator's own.
             settings = dict(config.get("Environment") or {})
-            settings["Variables"] = {**(settings.get("Variables") or {}), **guard}
+            settings["Variables"] = {**(settings.get("Variables") or {}), **environment(config)}
             worker.config = {**config, "Environment": settings}
             try:
                 return original(worker)
             finally:
                 worker.config = config
+                spawning.interpreter = None
 
         return spawn
+
+
+def build_function_environments(report: Callable[[str], None]) -> list[Path]:
+    """The isolated environment of the Lambda runtime with every layer set, each built unless it is."""
+    return build_each(FunctionEnvironments.from_profiles().every_spec(), report)

@@ -17,9 +17,9 @@ Metric math alarms in templates are `local.emulator.cloudwatch`'s (one check wit
 
 Relied on as the emulator ships it (pinned, no fix): a function may name a public layer of another
 account that the local AWS does not hold (the pipeline's Powertools layer); the reference resolves,
-the stack deploys, and the function runs on the emulator's interpreter, which has the packages the
-layer would bring, and may import those only (`local.emulator.awslambda.FunctionImports`, the layer's
-profile in `profiles/`). A missing layer of the local account fails the deploy, as on AWS
+the stack deploys, and the function runs on an isolated environment that holds the packages the
+layer would bring (`local.emulator.awslambda.FunctionEnvironments`, the layer's profile in
+`profiles/`). A missing layer of the local account fails the deploy, as on AWS
 (`test_a_public_layer_that_is_not_held_locally_deploys_and_the_function_runs_without_it`,
 `test_a_missing_layer_of_the_own_account_fails_the_deploy_as_on_aws`).
 """

@@ -351,10 +351,11 @@ def install(home: StateDirectory) -> list[str]:
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
     points = ExtensionPoints(home, endpoint_url)
-    # Lambda workers and Glue drivers import what their runtime provides (local/emulator/profiles/).
+    # Lambda workers run on their runtime's isolated environment, Glue drivers import what Glue provides
+    # (local/emulator/profiles/).
     runtimes = home.tmp / "runtimes"
     awslambda.LambdaErrorTypes().install()
-    awslambda.FunctionImports.from_profiles(runtimes).install()
+    awslambda.FunctionEnvironments.from_profiles().install()
     # AWS's shape of throttle retries (doubling, capped, bounded by the event's age) on a laptop's clock.
     awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()

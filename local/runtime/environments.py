@@ -24,6 +24,7 @@ import sys
 import tempfile
 import tomllib
 import venv
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,3 +166,36 @@ def _run(argv: list[str], spec: EnvironmentSpec) -> str:
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise EnvironmentBuildError(f"building {spec.name}: `{' '.join(argv[:6])} ...` failed: {' | '.join(detail)}")
     return result.stdout
+
+
+# --- a runtime with add-ons (a Lambda runtime and the layers a function names) ------------------------------------
+
+
+def combined_spec(name: str, specs: Sequence[EnvironmentSpec]) -> EnvironmentSpec:
+    """One environment holding every spec's pins (a runtime's and its layers'); a version two of them disagree on,
+    or two Pythons, are refused: the environment could hold only one of them."""
+    pythons = {spec.python for spec in specs}
+    if len(pythons) != 1:
+        raise ValueError(f"runtime environment {name}: its profiles name different Pythons {sorted(pythons)}")
+    pins: dict[str, str] = {}
+    for spec in specs:
+        for distribution, version in spec.pins.items():
+            if pins.setdefault(distribution, version) != version:
+                raise ValueError(
+                    f"runtime environment {name}: {distribution} is pinned to {pins[distribution]} and to {version}; "
+                    "pin one version in both profiles"
+                )
+    return EnvironmentSpec(name, pythons.pop(), pins)
+
+
+def build_each(specs: Sequence[EnvironmentSpec], report: Callable[[str], None]) -> list[Path]:
+    """Each spec's environment, built unless it is (reported: it needs the package index and a minute or two)."""
+    environments, entries = RuntimeEnvironments(), []
+    for spec in specs:
+        if not environments.is_built(spec):
+            report(f"building the runtime environment {spec.name} (once; it needs the package index) ...")
+        entry, built = environments.build(spec)
+        if built:
+            report(f"runtime environment {spec.name} built in {entry}")
+        entries.append(entry)
+    return entries

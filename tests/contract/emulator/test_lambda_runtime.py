@@ -4,17 +4,21 @@ On AWS a function's code sees its zip, its layers and the runtime's boto3 ("Your
 that includes the SDK for Python (Boto3)", Lambda developer guide, lambda-python.html). A handler whose import
 fails is reported by the runtime's client as `Runtime.ImportModuleError`, "Unable to import module '<module>':
 <the ImportError>" (aws-lambda-python-runtime-interface-client, awslambdaric/bootstrap.py `_get_handler`). The
-emulator alone runs every function with the packages of the project's environment (`FunctionImports` fixes it;
-profiles in local/emulator/profiles/).
+emulator alone runs every function on its own interpreter, with the packages of the project's environment
+(`FunctionEnvironments` runs it on an isolated environment of its runtime and layers instead; profiles in
+local/emulator/profiles/).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
 
+from local.emulator.awslambda import FunctionEnvironments
+from local.runtime.environments import RuntimeEnvironments
 from tests.support.emulator import FunctionFactory
 
 pytestmark = pytest.mark.local
@@ -63,6 +67,30 @@ from retrain.errors import SchemaMismatch
 
 def handler(event, context):
     return SchemaMismatch.__name__
+"""
+
+# What the function's interpreter is and holds: where it runs, and every distribution it can import.
+REPORTS_ITS_INTERPRETER = """
+import importlib.metadata
+import re
+import sys
+
+import boto3
+import botocore
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def handler(event, context):
+    return {
+        "prefix": sys.prefix,
+        "executable": sys.executable,
+        "boto3": boto3.__version__,
+        "botocore": botocore.__version__,
+        "distributions": sorted(canonical(d.metadata["Name"]) for d in importlib.metadata.distributions()),
+    }
 """
 
 
@@ -124,3 +152,24 @@ def test_a_missing_handler_is_runtime_handler_not_found(functions: FunctionFacto
     assert error == "Unhandled"
     assert payload["errorType"] == "Runtime.HandlerNotFound"
     assert payload["errorMessage"] == "Handler 'handler' missing on module 'handler'"
+
+
+@pytest.mark.parametrize("layers", [[], [POWERTOOLS_LAYER]], ids=["runtime", "with-powertools"])
+def test_a_function_runs_on_the_isolated_environment_of_its_runtime_and_layers_never_the_projects(
+    functions: FunctionFactory, aws_clients: Any, layers: list[str]
+) -> None:
+    name = f"where{len(layers)}"
+    functions.create(name, REPORTS_ITS_INTERPRETER, Layers=layers)
+    spec = FunctionEnvironments.from_profiles().spec({"Layers": layers})
+
+    error, payload = invoke(functions, aws_clients, name, {})
+
+    assert error == "", payload
+    assert payload["prefix"] == str(RuntimeEnvironments().location(spec))
+    assert payload["prefix"] != sys.prefix and not payload["executable"].startswith(sys.prefix)
+    # The runtime's SDK at the profile's pin (lambda-python3.11.toml), whatever this machine has.
+    assert (payload["boto3"], payload["botocore"]) == (spec.pins["boto3"], spec.pins["botocore"])
+    # Exactly the profile's distributions (and the pip and setuptools every Python runtime has): no pandas, and
+    # Powertools only with its layer.
+    assert set(payload["distributions"]) - {"pip", "setuptools"} == set(spec.pins)
+    assert ("aws-lambda-powertools" in payload["distributions"]) == bool(layers)

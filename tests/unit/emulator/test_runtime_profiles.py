@@ -7,12 +7,14 @@ import importlib.metadata
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from infra.jobs import GLUE_MODULES
-from local.emulator.awslambda import FunctionImports
+from local.emulator.awslambda import FunctionEnvironments
 from local.glue_runner import GlueImports, GlueJobRun, GlueRunError, additional_modules
+from local.runtime.environments import RuntimeEnvironments
 from local.runtime.import_guard.sitecustomize import GUARD_ENV
 from local.runtime.isolation import GUARD_DIR, RuntimeProfile, canonical
 from tests.support.jobs import JOBS_DIR, REPO_ROOT
@@ -27,27 +29,37 @@ def blocked(environment: dict[str, str]) -> dict[str, list[str]]:
     return json.loads(Path(environment[GUARD_ENV]).read_text())["blocked"]
 
 
-def test_a_function_sees_the_runtimes_boto3_and_only_with_the_layer_powertools_and_pydantic(tmp_path: Path) -> None:
-    imports = FunctionImports.from_profiles(tmp_path)
+def test_a_function_gets_the_runtimes_boto3_and_only_with_the_layer_powertools_and_pydantic(tmp_path: Path) -> None:
+    functions = FunctionEnvironments.from_profiles(RuntimeEnvironments(tmp_path))
 
-    bare = blocked(imports.environment({"Runtime": "python3.11"}))
-    layered = blocked(imports.environment({"Runtime": "python3.11", "Layers": [{"Arn": POWERTOOLS}]}))
+    bare = functions.spec({"Runtime": "python3.11"})
+    layered = functions.spec({"Runtime": "python3.11", "Layers": [{"Arn": POWERTOOLS}]})
 
-    for module in ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3"):
-        assert module not in bare and module not in layered
-    for module in ("aws_lambda_powertools", "pydantic", "aws_xray_sdk"):
-        assert module in bare and module not in layered
-    for module in ("pandas", "numpy", "sklearn", "pyspark", "retrain", "tasks"):
-        assert module in bare and module in layered
+    for distribution in ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3"):
+        assert distribution in bare.pins and layered.pins[distribution] == bare.pins[distribution]
+    for distribution in ("aws-lambda-powertools", "pydantic", "aws-xray-sdk"):
+        assert distribution not in bare.pins and distribution in layered.pins
+    for distribution in ("pandas", "numpy", "scikit-learn", "pyspark"):
+        assert distribution not in layered.pins
+    assert [spec.name for spec in functions.every_spec()] == [bare.name, layered.name]
+    assert layered.name == "lambda-python3.11+powertools-python-v3-layer"
 
 
-def test_a_python_workers_path_is_the_guard_and_the_functions_own_never_the_emulators(tmp_path: Path) -> None:
-    imports = FunctionImports.from_profiles(tmp_path)
+def test_a_python_workers_path_is_the_functions_own_never_the_emulators(tmp_path: Path) -> None:
+    assert FunctionEnvironments.environment({"Runtime": "python3.11"}) == {"PYTHONPATH": ""}
+    own = {"Runtime": "python3.11", "Environment": {"Variables": {"PYTHONPATH": "/opt/own"}}}
+    assert FunctionEnvironments.environment(own) == {"PYTHONPATH": "/opt/own"}
 
-    assert imports.environment({"Runtime": "python3.11"})["PYTHONPATH"] == str(GUARD_DIR)
-    own = imports.environment({"Runtime": "python3.11", "Environment": {"Variables": {"PYTHONPATH": "/opt/own"}}})
-    assert own["PYTHONPATH"].split(":") == [str(GUARD_DIR), "/opt/own"]
-    assert imports.environment({"Runtime": "nodejs20.x"}) == {}
+
+def test_a_function_whose_environment_is_not_built_fails_at_once_naming_the_command(tmp_path: Path) -> None:
+    functions = FunctionEnvironments.from_profiles(RuntimeEnvironments(tmp_path))
+    started: list[object] = []
+    spawn = functions._spawn_in_environment(started.append)  # the emulator's Worker._spawn, wrapped
+    worker = SimpleNamespace(config={"FunctionName": "f", "Runtime": "python3.11"})
+
+    with pytest.raises(RuntimeError, match=r"lambda-python3.11 of function f is not built .*`retrain local runtimes`"):
+        spawn(worker)
+    assert started == []  # no worker process was started
 
 
 def spark_run(glue_version: str = "5.0", **arguments: str) -> GlueJobRun:
@@ -102,12 +114,12 @@ def unprovided_imports(files: list[Path], own: set[str], allowed: frozenset[str]
 
 
 def test_every_import_of_the_lambda_code_asset_is_in_the_runtime_or_the_powertools_layer(tmp_path: Path) -> None:
-    # The static twin of the guard: code paths a test run may not reach. The asset is retrain/ and tasks/.
-    layered = FunctionImports.from_profiles(tmp_path)
-    profile = layered.runtime.extended("with-layer", layered.layers[0].profile.packages, {})
+    # The static twin of the isolated environment: code paths a test run may not reach. The asset is retrain/
+    # and tasks/; the stack's functions all name the layer.
+    layered = FunctionEnvironments.from_profiles(RuntimeEnvironments(tmp_path)).spec({"Layers": [POWERTOOLS]})
     files = sorted((ROOT / "retrain").rglob("*.py")) + sorted((ROOT / "tasks").rglob("*.py"))
 
-    missing = unprovided_imports(files, {"retrain", "tasks"}, profile.allowed_distributions(), set())
+    missing = unprovided_imports(files, {"retrain", "tasks"}, frozenset(layered.pins), set())
 
     assert not missing, "not in the Lambda python3.11 runtime nor the Powertools layer: " + "; ".join(missing)
 

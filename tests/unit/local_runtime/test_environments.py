@@ -17,6 +17,7 @@ from local.runtime.environments import (
     EnvironmentMissing,
     EnvironmentSpec,
     RuntimeEnvironments,
+    combined_spec,
     default_cache_directory,
 )
 from local.sagemaker.images import PROFILES
@@ -100,3 +101,19 @@ def test_a_build_is_atomic_and_concurrent_builds_race_harmlessly(tmp_path: Path)
         cwd=tmp_path,
     )
     assert imported.returncode == 1
+
+
+def test_a_runtime_with_layers_holds_every_pin_and_refuses_two_versions_of_one() -> None:
+    runtime = EnvironmentSpec("runtime", "3.11", {"boto3": "1.43.106", "urllib3": "2.8.0"})
+    layer = EnvironmentSpec("layer", "3.11", {"pydantic": "2.14.3", "urllib3": "2.8.0"})
+
+    both = combined_spec("runtime+layer", [runtime, layer])
+
+    assert both == EnvironmentSpec(
+        "runtime+layer", "3.11", {"boto3": "1.43.106", "urllib3": "2.8.0", "pydantic": "2.14.3"}
+    )
+    assert both.key() not in {runtime.key(), layer.key()}
+    with pytest.raises(ValueError, match=r"urllib3 is pinned to 2.8.0 and to 1.26.20; pin one version"):
+        combined_spec("clash", [runtime, EnvironmentSpec("old", "3.11", {"urllib3": "1.26.20"})])
+    with pytest.raises(ValueError, match=r"different Pythons"):
+        combined_spec("two", [runtime, EnvironmentSpec("py39", "3.9", {})])
