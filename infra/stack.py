@@ -108,7 +108,13 @@ class RetrainStack(Stack):
             for placeholder, spec in TASKS.items()
         }
         self._grant_task_permissions(
-            functions, data, table.table_arn, topic.topic_arn, key.key_arn, model_package_group
+            functions,
+            data,
+            table.table_arn,
+            topic.topic_arn,
+            key.key_arn,
+            model_package_group,
+            error_prefix=config.stream.error_prefix if config.stream else None,
         )
 
         # --- jobs --------------------------------------------------------------------------
@@ -329,9 +335,12 @@ class RetrainStack(Stack):
         topic_arn: str,
         key_arn: str,
         model_package_group: str,
+        error_prefix: str | None,
     ) -> None:
         """What each handler's calls need (see tasks/ and tasks/_aws/), and nothing else."""
         prefixes = data.data
+        # With [stream], CheckForNewData lists and reads the delivery stream's error prefix too.
+        error_prefixes = [error_prefix] if error_prefix else []
 
         def table(*actions: str) -> iam.PolicyStatement:
             return iam.PolicyStatement(actions=[f"dynamodb:{action}" for action in actions], resources=[table_arn])
@@ -346,9 +355,11 @@ class RetrainStack(Stack):
             # Pure: parses the input and plans the run from retrain.toml.
             Placeholder.VALIDATE_INPUT_FUNCTION_ARN: [],
             # Watermark and champion records; lists the landing prefix after the watermark.
+            # With [stream], counts the refused records of the run's window: lists and reads the error prefix.
             Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [
                 table("GetItem"),
-                data.list_statement(prefixes.landing_prefix),
+                data.list_statement(prefixes.landing_prefix, *error_prefixes),
+                *[iam.PolicyStatement(actions=["s3:GetObject"], resources=[data.objects(p)]) for p in error_prefixes],
             ],
             # Reads evaluation.json of the run.
             Placeholder.COMPARE_WITH_CHAMPION_FUNCTION_ARN: [
@@ -380,6 +391,14 @@ class RetrainStack(Stack):
             "Each run writes its evaluation.json under models/<run>/, so the read is scoped to the models/ prefix.",
             findings=[objects_under(data.bucket, prefixes.models_prefix)],
         )
+        for prefix in error_prefixes:
+            acknowledge(
+                functions[Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN].role,
+                "AwsSolutions-IAM5",
+                "Firehose names each error object by its error type, arrival time and a UUID, so the read is "
+                "scoped to the error prefix.",
+                findings=[objects_under(data.bucket, prefix)],
+            )
         acknowledge(
             functions[Placeholder.PROMOTE_CHAMPION_FUNCTION_ARN].role,
             "AwsSolutions-IAM5",

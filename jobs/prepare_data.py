@@ -10,6 +10,9 @@ Arguments (Glue passes every one as a string, `--name value`):
   --dataset               the `[dataset]` table of retrain.toml as JSON
   --catalog_database      optional, with --catalog_table: the Glue database and table the run's splits are
   --catalog_table         registered in after they are written (`catalog.py`: why the job and not a crawler)
+  --delivery_errors       optional: JSON, the records the delivery stream refused in the run's window, as
+                          CheckForNewData counted them (retrain.delivery_errors: why there); copied into
+                          quality.json when the pipeline has a [stream]
 
 Only the partitions inside the window are listed and read. Failures end the job with its failure line
 on stderr (`failure_line.py`), `<ErrorName>: <what and how to fix>`, whose first token the pipeline maps
@@ -59,6 +62,7 @@ ARGUMENTS = (
     "dataset",
 )
 CATALOG_ARGUMENTS = ("catalog_database", "catalog_table")  # both or neither
+OPTIONAL_ARGUMENTS = (*CATALOG_ARGUMENTS, "delivery_errors")
 QUALITY_FILE = "quality.json"
 FEATURE_SPEC_FILE = "_feature_spec.json"  # "_" prefix: Spark, pandas and pyarrow readers skip it
 MIN_CLEAN_ROWS = 100
@@ -77,12 +81,12 @@ def resolve_arguments(argv: Sequence[str]) -> dict[str, str]:
             parser = argparse.ArgumentParser(prog="prepare_data.py", add_help=False)
             for name in ARGUMENTS:
                 parser.add_argument(f"--{name}", required=True)
-            for name in CATALOG_ARGUMENTS:
+            for name in OPTIONAL_ARGUMENTS:
                 parser.add_argument(f"--{name}")
             known, _ = parser.parse_known_args(list(argv[1:]))
-            return {name: value for name in (*ARGUMENTS, *CATALOG_ARGUMENTS) if (value := getattr(known, name))}
+            return {name: value for name in (*ARGUMENTS, *OPTIONAL_ARGUMENTS) if (value := getattr(known, name))}
         # getResolvedOptions requires every name it is given: the optional ones only when passed.
-        given = [name for name in CATALOG_ARGUMENTS if f"--{name}" in argv]
+        given = [name for name in OPTIONAL_ARGUMENTS if f"--{name}" in argv]
         resolved = getResolvedOptions(list(argv), [*ARGUMENTS, *given])
         return {name: resolved[name] for name in (*ARGUMENTS, *given)}
     except SystemExit:  # both parsers exit on a missing argument
@@ -104,6 +108,7 @@ class JobOptions:
     max_dropped_fraction: float = 0.5
     catalog_database: str | None = None
     catalog_table: str | None = None
+    delivery_errors: dict[str, Any] | None = None  # None: no [stream], nothing refused to report
 
     @property
     def window_start(self) -> date:
@@ -134,12 +139,7 @@ class JobOptions:
             raise InvalidJobArguments(
                 f"--input_format must be one of {', '.join(FILE_SUFFIXES)}, got {arguments['input_format']!r}"
             )
-        try:
-            dataset = json.loads(arguments["dataset"])
-        except ValueError as error:
-            raise InvalidJobArguments(f"--dataset is not JSON ({error}); pass the [dataset] table as JSON") from None
-        if not isinstance(dataset, dict):
-            raise InvalidJobArguments("--dataset must be a JSON object: the [dataset] table of retrain.toml")
+        dataset = _json_object("dataset", arguments["dataset"], "the [dataset] table of retrain.toml")
         try:
             spec = FeatureSpec.from_dataset(dataset)
         except FeatureSpecError as error:
@@ -165,6 +165,8 @@ class JobOptions:
         max_dropped = dataset.get("max_dropped_fraction", 0.5)
         if isinstance(max_dropped, bool) or not isinstance(max_dropped, (int, float)) or not 0 < max_dropped <= 1:
             raise InvalidJobArguments(f"--dataset: max_dropped_fraction must be in (0, 1], got {max_dropped!r}")
+        refused = arguments.get("delivery_errors")
+        delivery_errors = _json_object("delivery_errors", refused, "CheckForNewData's summary") if refused else None
         return cls(
             run_name=arguments["run_name"],
             landing_uri=_folder(arguments["landing_uri"]),
@@ -178,7 +180,19 @@ class JobOptions:
             max_dropped_fraction=float(max_dropped),
             catalog_database=catalog[0],
             catalog_table=catalog[1],
+            # Without [stream] (no error prefix) there is nothing refused to report.
+            delivery_errors=delivery_errors if delivery_errors and delivery_errors.get("error_prefix_uri") else None,
         )
+
+
+def _json_object(name: str, text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise InvalidJobArguments(f"--{name} is not JSON ({error}); pass {what} as JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidJobArguments(f"--{name} must be a JSON object: {what}")
+    return value
 
 
 def _folder(uri: str) -> str:
@@ -278,6 +292,8 @@ class PrepareDataJob:
             "target": spec.target,
             "feature_columns": spec.feature_columns,
             "categorical_columns": spec.categorical_columns,
+            # Records the delivery stream refused (kept under its error prefix, never read here) in the run's window.
+            **({"delivery_errors": options.delivery_errors} if options.delivery_errors else {}),
             "created_at": iso(int(datetime.now(timezone.utc).timestamp() * 1_000_000)),
         }
         self.storage.write_text(options.output_uri + QUALITY_FILE, json.dumps(quality, indent=2) + "\n")

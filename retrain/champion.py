@@ -32,7 +32,9 @@ def promote_champion(
         promoted_at=utc_iso(now()),
         metrics=event.decision.candidate,
     )
-    promotion = Promotion(candidate, run.started_at, event.data.new_watermark, event.approval)
+    promotion = Promotion(
+        candidate, run.started_at, event.data.new_watermark, event.approval, event.data.delivery_errors.until
+    )
     blocking = store.record_promotion(promotion)
     if blocking is not None and blocking.execution_name != run.execution_name:
         raise PipelineStateError(

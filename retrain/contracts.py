@@ -127,6 +127,8 @@ class DataPlan(Contract):
     wait_for_data_seconds: int
     max_data_checks: int
     training_window_days: int
+    # s3://bucket/<[stream].error_prefix>: where the delivery stream keeps records it refused ("" without [stream])
+    delivery_errors_uri: str = ""
 
 
 class TrainingPlan(Contract):
@@ -207,6 +209,19 @@ class Champion(Contract):
     metrics: dict[str, float] = Field(default_factory=dict)
 
 
+class DeliveryErrors(Contract):
+    """Records the delivery stream refused (kept under its error prefix) in this run's arrival window
+    (after, until]: see `retrain.delivery_errors`. Without [stream] nothing is counted."""
+
+    error_prefix_uri: str = ""
+    after: str = ""  # exclusive: the mark the last run that succeeded or kept the champion left ("" = none)
+    until: str = ""  # inclusive: the run's start, or the newest object counted when the window was cut
+    records: int = 0
+    objects: int = 0
+    by_type: dict[str, int] = Field(default_factory=dict)  # Firehose's error-output-type -> records
+    keys: list[str] = Field(default_factory=list)  # the first objects' keys (bounded)
+
+
 class DataCheck(Contract):
     enough: bool
     keep_waiting: bool
@@ -218,6 +233,7 @@ class DataCheck(Contract):
     window_start: str  # date of the first new partition, ISO
     window_end: str  # date of the last new partition, ISO
     champion_model_uri: str  # NO_CHAMPION when there is none
+    delivery_errors: DeliveryErrors = Field(default_factory=DeliveryErrors)
 
 
 # --- CompareWithChampion -----------------------------------------------------------------------

@@ -25,6 +25,13 @@ class LandingObject:
 
 
 @dataclass(frozen=True)
+class ModifiedObject:
+    key: str
+    size: int
+    modified: str  # LastModified, as `retrain.timestamps.utc_iso`
+
+
+@dataclass(frozen=True)
 class ApprovalRequest:
     """A candidate waiting for an ML lead, with the task token that resumes the execution."""
 
@@ -54,6 +61,7 @@ class Promotion:
     execution_started_at: str  # orders champions: an older execution never replaces a newer one
     watermark: str  # the newest landing key the champion was trained on ("" keeps the current one)
     approval: Approval
+    delivery_errors_mark: str = ""  # the end of the run's window of refused records ("" keeps it)
 
 
 class PipelineStateTable(Protocol):
@@ -64,6 +72,10 @@ class PipelineStateTable(Protocol):
 
     def watermark(self) -> str:
         """The last landing key trained on, "" before the first promotion."""
+        ...
+
+    def delivery_errors_mark(self) -> str:
+        """Where the last counting run's window of refused records ended ("" before the first)."""
         ...
 
     def champion(self) -> Champion | None: ...
@@ -136,6 +148,18 @@ class TaskNoLongerWaiting(Exception):
 class ObjectStore(Protocol):
     def list_after(self, bucket: str, prefix: str, start_after: str) -> Iterable[LandingObject]:
         """Objects under `prefix` whose keys sort after `start_after`, in key order."""
+        ...
+
+    def read(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        ...
+
+
+class ErrorObjectStore(Protocol):
+    """The error prefix of the delivery stream (`retrain.delivery_errors`)."""
+
+    def list_modified(self, bucket: str, prefix: str) -> Iterable[ModifiedObject]:
+        """Every object under `prefix`, with its LastModified; nothing when the prefix holds none."""
         ...
 
     def read(self, bucket: str, key: str) -> bytes | None:

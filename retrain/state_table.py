@@ -5,6 +5,8 @@ Partition key `pk` (S) is the pipeline name; sort key `sk` (S) is one of:
 | sk                         | attributes                                                         |
 | -------------------------- | ------------------------------------------------------------------ |
 | `WATERMARK`                | key: the last landing key trained on; updated_by: the execution    |
+|                            | errors_until: where the last counted window of refused records     |
+|                            | ended (retrain.delivery_errors)                                    |
 | `CHAMPION`                 | the Champion fields, metrics (map), execution_started_at           |
 | `CHAMPION#<promoted_at>`   | the same, one item per promotion: the history                      |
 | `APPROVAL#<execution>`     | task_token, model_package_arn, decision (JSON), status, execution_arn, |

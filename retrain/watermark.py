@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from datetime import date
 
 from retrain.contracts import NO_CHAMPION, CheckForNewDataEvent, DataCheck, DataPlan
-from retrain.ports import LandingObject, ObjectStore, PipelineStateTable
+from retrain.delivery_errors import count_delivery_errors
+from retrain.ports import ErrorObjectStore, LandingObject, ObjectStore, PipelineStateTable
 from retrain.s3_uri import split_s3_uri
 
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/([^/]+)")
@@ -82,16 +83,24 @@ def check_new_data(
     )
 
 
-def check_for_new_data(event: CheckForNewDataEvent, store: PipelineStateTable, objects: ObjectStore) -> DataCheck:
+def check_for_new_data(
+    event: CheckForNewDataEvent, store: PipelineStateTable, objects: ObjectStore, errors: ErrorObjectStore
+) -> DataCheck:
+    """The landing check; a run that will train also counts its window of refused records."""
     run = event.run
     bucket, prefix = split_s3_uri(run.data.landing_uri)
     previous = store.watermark()
     champion = store.champion()
-    return check_new_data(
+    check = check_new_data(
         objects.list_after(bucket, prefix, previous),
         prefix=prefix,
         previous_watermark=previous,
         checks_done=event.checks_done,
         plan=run.data,
         champion_model_uri=champion.model_data_url if champion else NO_CHAMPION,
+    )
+    if not check.enough:
+        return check
+    return check.model_copy(
+        update={"delivery_errors": count_delivery_errors(run, store.delivery_errors_mark(), errors)}
     )

@@ -46,6 +46,8 @@ def prepare_data(failure: State) -> TrimmedTask:
                 "--training_window_days.$": "States.Format('{}', $.run.data.training_window_days)",
                 "--input_format.$": "$.run.data.input_format",
                 "--dataset.$": "$.run.dataset_json",
+                # The run's count of records the delivery stream refused, for quality.json.
+                "--delivery_errors.$": "States.JsonToString($.data.delivery_errors)",
             },
         },
         result_selector={"job_run_id.$": "$.Id", "state.$": "$.JobRunState"},

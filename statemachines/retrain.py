@@ -146,6 +146,8 @@ class RetrainDefinition:
                     "sk": {"S": "WATERMARK"},
                     "key": {"S.$": "$.data.new_watermark"},
                     "updated_by": {"S.$": "$$.Execution.Name"},
+                    # The records the delivery stream refused up to here were counted by this run.
+                    "errors_until": {"S.$": "$.data.delivery_errors.until"},
                 },
             },
             result_path=None,

@@ -1,4 +1,5 @@
-"""CheckForNewData: count landing objects after the watermark and decide whether to train."""
+"""CheckForNewData: count landing objects after the watermark and decide whether to train; a run that
+trains also counts the records the delivery stream refused in its window (`retrain.delivery_errors`)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ dynamodb = boto3.client("dynamodb")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(event, CheckForNewDataEvent)
     store = DynamoPipelineStateTable(dynamodb, request.run.state_table, request.run.pipeline)
-    check = check_for_new_data(request, store, S3ObjectStore(s3))
+    objects = S3ObjectStore(s3)
+    check = check_for_new_data(request, store, objects, objects)
     logger.info("landing data checked", extra=check.model_dump())
     metrics.add_metric(name="NewLandingObjects", unit=MetricUnit.Count, value=check.new_objects)
     metrics.add_metric(name="NewLandingBytes", unit=MetricUnit.Bytes, value=check.new_bytes)
+    metrics.add_metric(name="RefusedRecords", unit=MetricUnit.Count, value=check.delivery_errors.records)
     return check.model_dump(mode="json")

@@ -51,6 +51,10 @@ class DynamoPipelineStateTable:
         item = self._get(WATERMARK)
         return item["key"]["S"] if item and "key" in item else ""
 
+    def delivery_errors_mark(self) -> str:
+        item = self._get(WATERMARK)
+        return item["errors_until"]["S"] if item and "errors_until" in item else ""
+
     def champion(self) -> Champion | None:
         item = self._get(CHAMPION)
         return _champion(item) if item else None
@@ -205,6 +209,7 @@ class DynamoPipelineStateTable:
                             **self._key(WATERMARK),
                             "key": {"S": promotion.watermark},
                             "updated_by": {"S": champion.execution_name},
+                            **_errors_until(promotion.delivery_errors_mark),
                         },
                     }
                 }
@@ -330,3 +335,7 @@ def _champion_item(champion: Champion, started_at: str) -> dict[str, Any]:
 def _champion(item: dict[str, Any]) -> Champion:
     metrics = {name: float(value["N"]) for name, value in item.get("metrics", {}).get("M", {}).items()}
     return Champion(**{field: item[field]["S"] for field in _STRING_FIELDS}, metrics=metrics)
+
+
+def _errors_until(mark: str) -> dict[str, Any]:
+    return {"errors_until": {"S": mark}} if mark else {}

@@ -1,4 +1,4 @@
-"""`ObjectStore` on Amazon S3."""
+"""`ObjectStore` and `ErrorObjectStore` on Amazon S3."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from retrain.ports import LandingObject
+from retrain.ports import LandingObject, ModifiedObject
+from retrain.timestamps import utc_iso
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
 
@@ -27,6 +28,14 @@ class S3ObjectStore:
         for page in pages:
             for item in page.get("Contents", []):
                 yield LandingObject(key=item["Key"], size=int(item.get("Size", 0)))
+
+    def list_modified(self, bucket: str, prefix: str) -> Iterator[ModifiedObject]:
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": self._page_size}
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield ModifiedObject(item["Key"], int(item.get("Size", 0)), utc_iso(item["LastModified"]))
 
     def read(self, bucket: str, key: str) -> bytes | None:
         try:

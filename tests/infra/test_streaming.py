@@ -93,6 +93,36 @@ def test_the_delivery_role_reads_the_stream_and_writes_only_landing_and_errors(
     assert prefixes == ["/landing/*", "/stream-errors/*"]
 
 
+def _statements_of_role(synthesized: Synthesized, role_prefix: str) -> list[dict[str, Any]]:
+    (role_id,) = [i for i in synthesized.resources("AWS::IAM::Role") if i.startswith(role_prefix)]
+    return [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_check_for_new_data_lists_and_reads_exactly_the_error_prefix_too(
+    synthesized: Synthesized, streaming_synthesized: Synthesized
+) -> None:
+    """It counts the run's refused records (retrain.delivery_errors): list and read the error prefix,
+    nothing else of it; without [stream] it holds no such grant."""
+
+    def s3(synth: Synthesized) -> list[tuple[Any, Any, Any]]:
+        return [
+            (s["Action"], s["Resource"], s.get("Condition"))
+            for s in _statements_of_role(synth, "CheckForNewDataFunctionRole")
+            if str(s["Action"]).startswith("s3:")
+        ]
+
+    [(listing, _, condition), (read, objects, _)] = s3(streaming_synthesized)
+    assert (listing, condition) == ("s3:ListBucket", {"StringLike": {"s3:prefix": ["landing/*", "stream-errors/*"]}})
+    assert read == "s3:GetObject" and str(objects["Fn::Join"][1][-1]) == "/stream-errors/*"
+    [(listing, _, condition)] = s3(synthesized)
+    assert (listing, condition) == ("s3:ListBucket", {"StringLike": {"s3:prefix": ["landing/*"]}})
+
+
 def test_failed_deliveries_and_iterator_age_alarm_into_the_pipeline_topic(
     streaming_synthesized: Synthesized,
 ) -> None:

@@ -31,9 +31,14 @@ def test_a_worse_candidate_is_kept_out(local: LocalPipeline) -> None:
     assert code == 0, stderr
     assert summary["outcome"] == "KeptChampion"
     assert any("champion" in reason for reason in summary["reasons"])
-    visited = states(local.timeline(summary))
+    timeline = local.timeline(summary)
+    visited = states(timeline)
     assert "AdvanceWatermark" in visited and "RegisterCandidate" not in visited
     assert local.endpoint()["EndpointConfigName"] == before
+    # The mark of refused stream records moves with the watermark: the next run counts from this run's start.
+    check = timeline.last_visit("CheckForNewData")
+    assert check is not None
+    assert local.watermark_item()["errors_until"]["S"] == check.output["data"]["delivery_errors"]["until"] != ""
 
 
 @pytest.mark.usefixtures("champion")

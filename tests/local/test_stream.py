@@ -1,7 +1,8 @@
 """Streaming ingestion on the embedded local AWS: `retrain stream` puts a bounded burst of demo
 transactions (and one record that is not JSON) into the deployed event stream; Firehose lands them under
 `landing/date=.../` by each record's own day and the bad record under the error prefix; the landed objects
-start a run through the new-data rule, and that run trains on the streamed days.
+start a run through the new-data rule, and that run trains on the streamed days, its quality.json counting
+the bad record as refused by delivery.
 
 A pipeline of its own (every resource name differs from the demo stack's), deployed with `[stream]` and
 JSON landing. The run is stopped once its candidate is trained: what follows is the files' cycle."""
@@ -108,5 +109,12 @@ def test_a_streamed_burst_lands_by_event_day_and_the_run_it_starts_trains_on_it(
         assert data["window_start"] == days[0] and data["window_end"] in days, data
         training = _exited(history, "TrainCandidate")
         assert training is not None, [e["type"] for e in history][-5:]
+        # The bad record is in the run's data-quality counts, as refused by delivery, and not in what it read.
+        quality_key = check["run"]["data"]["processed_uri"].removeprefix(f"s3://{pipeline.bucket}/") + "quality.json"
+        quality = json.loads(s3.get_object(Bucket=pipeline.bucket, Key=quality_key)["Body"].read())
+        refused = quality["delivery_errors"]
+        assert (refused["records"], refused["by_type"], refused["keys"]) == (1, {"processing-failed": 1}, [error_key])
+        assert refused["after"] == "" and refused["until"] == check["run"]["started_at"], refused
+        assert quality["rows_read"] == RATE
     finally:
         bring_stack_to_rest(pipeline.client, pipeline.outputs, NAME)

@@ -178,10 +178,10 @@ class LocalPipeline:
             "the stopped run's Glue job run to end",
         )
 
-    def new_keys(self) -> list[str]:
-        """The landed data objects after the watermark: what no run has trained on yet."""
+    def watermark_item(self) -> dict[str, Any]:
+        """The state table's WATERMARK item ({} before the first run that used its data)."""
         pipeline = self.pipeline
-        item = (
+        item: dict[str, Any] = (
             self.client("dynamodb")
             .get_item(
                 TableName=pipeline.state_table,
@@ -189,7 +189,12 @@ class LocalPipeline:
             )
             .get("Item", {})
         )
-        watermark = item.get("key", {}).get("S", "")
+        return item
+
+    def new_keys(self) -> list[str]:
+        """The landed data objects after the watermark: what no run has trained on yet."""
+        pipeline = self.pipeline
+        watermark = self.watermark_item().get("key", {}).get("S", "")
         prefix = pipeline.config.data.landing_prefix
         return [
             key

@@ -131,7 +131,11 @@ def test_a_record_that_is_not_json_goes_to_the_error_prefix_only(aws_clients: Lo
     _put(aws_clients, stream, [b"not json {", json.dumps(_transactions("2025-03-03", 1)[0]).encode()])
     errors = _objects(aws_clients, stream, "stream-errors/", 1)
     [(key, body)] = errors.items()
-    assert key.startswith("stream-errors/processing-failed/")
+    # AWS's layout, which retrain.delivery_errors reads: the error-output-type folder, then the object name
+    # <stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<random> ("Configure Amazon S3 object name format"), and one
+    # JSON document a line per refused record ("Troubleshoot dynamic partitioning errors").
+    assert re.fullmatch(rf"stream-errors/processing-failed/\d{{4}}-\d\d-\d\d/{stream}-1-[\d-]+-[0-9a-f-]+", key), key
+    assert body.endswith(b"\n") and len(body.splitlines()) == 1
     document = json.loads(body)
     assert base64.b64decode(document["rawData"]) == b"not json {"
     [landed] = _objects(aws_clients, stream, "landing/", 1).values()

@@ -115,6 +115,7 @@ def test_good_batch_reads_only_the_window_and_counts_every_drop(good_run: dict[s
     window = good_run["window"]
     assert quality["window"]["partitions"] == [demo_data.partition_name(day) for day in window]
     assert quality["window"]["files_read"] == len(window)
+    assert "delivery_errors" not in quality  # no [stream]: nothing refused to report
     assert [Path(uri).name for uri in quality["window"]["files_ignored"]] == ["notes.txt"]
 
     generated = [good_run["generated"][day] for day in window]
@@ -265,11 +266,19 @@ def test_a_dirty_json_batch_drops_and_counts_each_bad_row(spark: Any, tmp_path: 
     expected["null_event_time"] += 1
 
     # late.jsonl is mostly dropped (4 of 6 rows): the gate is off here, this test counts the drops.
-    code = main(arguments(landing, output, days[-1], 3, {**dataset, "max_dropped_fraction": 1.0}, fmt="json"))
+    # What CheckForNewData counted under the delivery stream's error prefix, as the definition passes it.
+    refused = {
+        "error_prefix_uri": "s3://b/stream-errors/", "after": "", "until": "2025-01-04T00:00:00.000000Z",
+        "records": 1, "objects": 1, "by_type": {"processing-failed": 1},
+        "keys": ["stream-errors/processing-failed/2025-01-03/s-1-2025-01-03-12-00-00-a"],
+    }  # fmt: skip
+    given = arguments(landing, output, days[-1], 3, {**dataset, "max_dropped_fraction": 1.0}, fmt="json")
+    code = main([*given, "--delivery_errors", json.dumps(refused)])
 
     assert code == 0
     quality = json.loads((output / "quality.json").read_text())
     assert quality["input_format"] == "json"
+    assert quality["delivery_errors"] == refused
     assert quality["dropped"] == dict(sorted(expected.items()))
     assert quality["rows_read"] == quality["rows_kept"] + sum(expected.values())
     assert quality["unparseable_values"]["account_age_days"] == 1
@@ -394,6 +403,9 @@ def test_bad_arguments_are_named(dataset: dict[str, Any], capsys: pytest.Capture
     }  # fmt: skip
     options = JobOptions.from_arguments(good)
     assert options.landing_uri == "s3://b/landing/" and options.input_format == "csv"
+    # Without [stream] (no error prefix) the run has no refused records to report.
+    assert options.delivery_errors is None
+    assert JobOptions.from_arguments({**good, "delivery_errors": '{"error_prefix_uri": ""}'}).delivery_errors is None
     assert options.window_start == date(2025, 1, 2)
     for key, value, message in (
         ("window_end", "31/01/2025", "--window_end must be a date"),
@@ -402,6 +414,8 @@ def test_bad_arguments_are_named(dataset: dict[str, Any], capsys: pytest.Capture
         ("dataset", "{", "--dataset is not JSON"),
         ("dataset", json.dumps({**dataset, "test_fraction": 0.0}), "the evaluation needs a test split"),
         ("catalog_database", "lake", "--catalog_database and --catalog_table go together"),
+        ("delivery_errors", "{", "--delivery_errors is not JSON"),
+        ("delivery_errors", "[]", "--delivery_errors must be a JSON object"),
     ):
         with pytest.raises(InvalidJobArguments, match=message):
             JobOptions.from_arguments({**good, key: value})

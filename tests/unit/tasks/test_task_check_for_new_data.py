@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import pytest
@@ -126,3 +127,57 @@ def test_a_malformed_event_names_the_field(load_handler: Any, context: Any, plan
 
     with pytest.raises(InvalidTaskInput, match=r"^event\.checks_done: expected an integer"):
         handler({"run": plan(), "checks_done": "many"}, context)
+
+
+ERRORS = "stream-errors/"
+LATER = "2100-01-01T00:00:00.000000Z"  # a run started after every object of these tests
+
+
+@pytest.fixture
+def streaming_check(stack: Any, load_handler: Any, context: Any, plan: Any) -> Any:
+    handler = load_handler("check_for_new_data").handler
+
+    def run_check(**given: Any) -> DataCheck:
+        run = plan(start_time=LATER, **given)
+        run["data"]["delivery_errors_uri"] = f"s3://{stack.bucket}/{ERRORS}"  # as ValidateInput plans [stream]
+        return DataCheck.model_validate(handler({"run": run, "checks_done": 0}, context))
+
+    return run_check
+
+
+def test_a_run_that_trains_counts_the_refused_records_of_its_window(stack: Any, streaming_check: Any) -> None:
+    land(stack, "landing/date=2024-06-01/part-0.json")
+    refused = [
+        f"{ERRORS}processing-failed/2026-11-26/s-1-2026-11-26-10-00-00-a",
+        f"{ERRORS}format-conversion-failed/2026-11-26/s-1-2026-11-26-10-00-01-b",
+    ]
+    land(stack, refused[0], b'{"rawData": "eA=="}\n' * 2)
+    land(stack, refused[1], gzip.compress(b"{}\n"))
+
+    errors = streaming_check().delivery_errors
+
+    assert (errors.records, errors.objects, errors.after, errors.until) == (3, 2, "", LATER)
+    assert errors.by_type == {"format-conversion-failed": 1, "processing-failed": 2}
+    assert sorted(errors.keys) == sorted(refused)
+
+
+def test_records_before_the_mark_were_counted_by_an_earlier_run(stack: Any, streaming_check: Any) -> None:
+    land(stack, "landing/date=2024-06-01/part-0.json")
+    land(stack, f"{ERRORS}processing-failed/2026-11-26/s-1-2026-11-26-10-00-00-a", b"{}\n")
+    mark = "2099-01-01T00:00:00.000000Z"  # after the object's LastModified (now)
+    stack.dynamodb.put_item(
+        TableName=stack.table,
+        Item={"pk": {"S": stack.pipeline}, "sk": {"S": "WATERMARK"}, "key": {"S": ""}, "errors_until": {"S": mark}},
+    )
+
+    errors = streaming_check().delivery_errors
+
+    assert (errors.records, errors.objects, errors.after, errors.until) == (0, 0, mark, LATER)
+
+
+def test_a_check_that_waits_counts_nothing(stack: Any, streaming_check: Any) -> None:
+    land(stack, f"{ERRORS}processing-failed/2026-11-26/s-1-2026-11-26-10-00-00-a", b"{}\n")
+
+    check = streaming_check(max_data_checks=2)
+
+    assert check.keep_waiting and check.delivery_errors.records == 0 and check.delivery_errors.error_prefix_uri == ""

@@ -30,6 +30,7 @@ def data_check(watermark: str) -> dict[str, Any]:
         "window_start": "2024-05-30",
         "window_end": "2024-05-31",
         "champion_model_uri": "none",
+        "delivery_errors": {"after": "", "until": "2024-06-01T03:00:00.000000Z", "records": 1, "objects": 1},
     }
 
 
@@ -73,6 +74,8 @@ def test_records_the_champion_and_approves_the_package(stack: Any, promote: Any)
     assert stack.item(f"CHAMPION#{champion.promoted_at}")["execution_name"]["S"] == "run-a"
     watermark = stack.item("WATERMARK")
     assert (watermark["key"]["S"], watermark["updated_by"]["S"]) == ("landing/date=2024-05-31/part-0.csv", "run-a")
+    # The refused records this run counted are behind the mark now: the next run starts after them.
+    assert watermark["errors_until"]["S"] == "2024-06-01T03:00:00.000000Z"
     approval = stack.item("APPROVAL#run-a")
     assert (approval["status"]["S"], approval["approved_by"]["S"]) == ("APPROVED", "alice")
     described = stack.sagemaker.describe_model_package(ModelPackageName=package)
