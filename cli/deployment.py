@@ -39,6 +39,7 @@ def deploy_locally(config_path: str, say: Say) -> DeployedPipeline:
 def deploy_into(local: LocalAws, config_path: str, say: Say) -> DeployedPipeline:
     """Deploy (or update, or leave alone when unchanged) the stack into a running local AWS."""
     from local.deploy import config_file_in_project, deploy_project_stack
+    from local.glue_runner import build_environments as build_glue_environments
     from local.home import find_project_root
     from local.sagemaker.images import build_environments
 
@@ -46,6 +47,7 @@ def deploy_into(local: LocalAws, config_path: str, say: Say) -> DeployedPipeline
     # What the stack's jobs and model servers run in: built by the first deploy (a stat after that), so
     # that no job waits on the package index, or fails for want of it, in the middle of a run.
     build_environments(say)
+    build_glue_environments(say)
     root = find_project_root()
     clients = local.clients()
     outputs = deploy_project_stack(

@@ -351,7 +351,7 @@ def install(home: StateDirectory) -> list[str]:
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
     points = ExtensionPoints(home, endpoint_url)
-    # Lambda workers and Glue drivers import what their runtime provides (local/emulator/profiles/).
+    # Lambda workers import what their runtime provides, Glue drivers run in its environment (profiles/).
     runtimes = home.tmp / "runtimes"
     awslambda.LambdaErrorTypes().install()
     awslambda.FunctionImports.from_profiles(runtimes).install()

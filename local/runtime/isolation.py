@@ -1,8 +1,8 @@
 """Managed scripts see their runtime's packages only: an import guard built from a runtime profile.
 
 On AWS a Lambda function imports its zip, its layers and the runtime's boto3, and a Glue job what Glue
-provides, nothing else. Locally a Lambda worker and a Glue Spark driver run on this machine's
-interpreter, whose environment holds every package of the project. (SageMaker's scripts run in isolated
+provides, nothing else. Locally a Lambda worker runs on this machine's interpreter, whose environment
+holds every package of the project. (SageMaker's scripts and Glue's Spark jobs run in isolated
 environments instead, `environments.py`; the profile reading here serves them too.)
 
 The mechanism: every process of a guarded script starts with `import_guard/sitecustomize.py` first on

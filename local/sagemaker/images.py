@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
+from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments, build_profiles
 
 PROFILES = Path(__file__).with_name("profiles")
 DEFAULT_VERSION = "1.2-1"
@@ -27,16 +27,7 @@ _FRAMEWORK_IMAGE = re.compile(r"(?:^|/)sagemaker-scikit-learn:(?P<version>\d+\.\
 def build_environments(report: Callable[[str], None]) -> list[Path]:
     """The isolated environment of every profile, each built unless it is (reported: it needs the package
     index and a minute or two)."""
-    environments, entries = RuntimeEnvironments(), []
-    for path in sorted(PROFILES.glob("sklearn-*.toml")):
-        spec = EnvironmentSpec.from_profile(path)
-        if not environments.is_built(spec):
-            report(f"building the runtime environment {spec.name} (once; it needs the package index) ...")
-        entry, built = environments.build(spec)
-        if built:
-            report(f"runtime environment {spec.name} built in {entry}")
-        entries.append(entry)
-    return entries
+    return build_profiles(sorted(PROFILES.glob("sklearn-*.toml")), report)
 
 
 class UnknownImage(Exception):
