@@ -40,6 +40,7 @@ def deploy_into(local: LocalAws, config_path: str, say: Say) -> DeployedPipeline
     """Deploy (or update, or leave alone when unchanged) the stack into a running local AWS."""
     from local.deploy import config_file_in_project, deploy_project_stack
     from local.emulator.awslambda import build_function_environments
+    from local.glue_runner import build_environments as build_glue_environments
     from local.home import find_project_root
     from local.sagemaker.images import build_environments
 
@@ -48,6 +49,7 @@ def deploy_into(local: LocalAws, config_path: str, say: Say) -> DeployedPipeline
     # so that nothing waits on the package index, or fails for want of it, in the middle of a run.
     build_environments(say)
     build_function_environments(say)
+    build_glue_environments(say)
     root = find_project_root()
     clients = local.clients()
     outputs = deploy_project_stack(

@@ -8,10 +8,11 @@ itself is the one deployed to AWS and never knows. A Python shell job (`pythonsh
 arguments unchanged and reaches S3 through boto3, as on AWS.
 
 Both kinds get `--JOB_NAME`, `--JOB_RUN_ID` and the merged arguments as `--key value` pairs on argv,
-and `--extra-py-files` on their `PYTHONPATH`. A Spark job's processes import what its Glue version
-provides (`GlueImports`: the version's runtime profile in `emulator/profiles/`, plus the job's
-`--additional-python-modules`), its script's folder and its `--extra-py-files`, never the rest of this
-machine's environment nor the local AWS's `PYTHONPATH`. A failed script fails the run with its last error line
+and `--extra-py-files` on their `PYTHONPATH`. A Spark job's processes (driver and Python workers) run on
+the interpreter of its Glue version's isolated environment (`GlueImports`: built from the version's
+runtime profile in `emulator/profiles/`) and import what it holds, the job's `--additional-python-modules`,
+its script's folder and its `--extra-py-files`, never this machine's environment nor the local AWS's
+`PYTHONPATH`. A failed script fails the run with its last error line
 (`SchemaMismatch: ...`, by the failure-line protocol) as the run's `ErrorMessage`; the whole output is
 kept as the run's log. The process, the staging and the reading of the failure are the local runtime's
 (`local.runtime`), shared with the local SageMaker.
@@ -43,8 +44,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from local.clients import LocalClients
+from local.runtime.environments import (
+    EnvironmentMissing,
+    EnvironmentSpec,
+    RuntimeEnvironments,
+    build_profiles,
+    link_distributions,
+)
 from local.runtime.failures import read_failure
-from local.runtime.isolation import ImportGuard, RuntimeProfile
+from local.runtime.isolation import RuntimeProfile
 from local.runtime.process import Ending, ScriptProcess
 from local.runtime.staging import AccessDenied, Authorize, S3Mirror, S3Staging, StagingError
 from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key
@@ -102,43 +110,74 @@ class GlueRunOutcome:
 
 
 class GlueImports:
-    """The import guard (`local.runtime.isolation`) of a Spark job's processes, its warm driver's included:
-    the profile of the job's Glue version plus its `--additional-python-modules` (on AWS pip installs
-    them; locally they must be installed here already). The guard's files live in `folder`."""
+    """The Python of a Spark job's processes, its warm driver's included: the interpreter of its Glue version's
+    isolated environment (`local.runtime.environments`, built from the version's runtime profile by
+    `retrain local runtimes`), so the job sees Glue's pandas, numpy and pyarrow and nothing of this machine's.
+    Its `--additional-python-modules` (on AWS pip installs them) are this machine's distributions of those
+    names and their dependencies the environment lacks, linked into a folder of the job's own on its
+    `PYTHONPATH` (one per module list, in `folder`); a module not installed here does not import."""
 
-    def __init__(self, folder: Path, profiles: Path = PROFILES) -> None:
+    def __init__(
+        self, folder: Path, profiles: Path = PROFILES, environments: RuntimeEnvironments | None = None
+    ) -> None:
         self.folder, self.profiles = folder, profiles
-        self._guards: dict[tuple[str, tuple[str, ...]], ImportGuard] = {}
+        self.environments = environments or RuntimeEnvironments()
+        self._specs: dict[str, EnvironmentSpec] = {}
+        self._added: dict[tuple[str, tuple[str, ...]], Path] = {}
         self._lock = threading.Lock()
 
     def environment(self, job_run: GlueJobRun, python_path: list[Path]) -> dict[str, str]:
-        """`PYTHONPATH` (the guard, then `python_path`) and the guard's file; GlueRunError when unknown."""
+        """`PYTHONPATH` (the added modules, then `python_path`) and the interpreter of the driver and of
+        Spark's Python workers; GlueRunError when the version has no profile or its environment is not built."""
         modules = additional_modules(job_run.arguments)
-        key = (job_run.glue_version, modules)
-        with self._lock:  # one writer of a guard's file at a time
-            if key not in self._guards:
-                profile = self._profile(job_run.glue_version)
-                if modules:
-                    digest = hashlib.sha256(",".join(modules).encode()).hexdigest()[:12]
-                    given = {"--additional-python-modules": ",".join(modules)}
-                    profile = profile.extended(f"{profile.name}+{digest}", dict.fromkeys(modules, "*"), given)
-                self._guards[key] = ImportGuard(profile, self.folder)
-            return self._guards[key].environment(os.pathsep.join(map(str, python_path)))
+        with self._lock:  # one writer of a folder at a time
+            spec = self.spec(job_run.glue_version)
+            try:
+                python = self.environments.interpreter(spec)
+            except EnvironmentMissing as error:
+                raise GlueRunError(str(error)) from None
+            entries = [self._linked(spec, modules)] if modules else []
+        path = os.pathsep.join(map(str, [*entries, *python_path]))
+        return {"PYTHONPATH": path, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
 
-    def _profile(self, glue_version: str) -> RuntimeProfile:
-        path = self.profiles / f"glue-{glue_version}.toml"
-        if not path.is_file():
-            known = ", ".join(sorted(p.stem.removeprefix("glue-") for p in self.profiles.glob("glue-*.toml")))
-            raise GlueRunError(
-                f"the local Glue has no runtime profile for GlueVersion {glue_version}; use one it has ({known}) "
-                f"or add local/emulator/profiles/glue-{glue_version}.toml"
-            )
-        return RuntimeProfile.load(path)
+    def spec(self, glue_version: str) -> EnvironmentSpec:
+        if glue_version not in self._specs:
+            self._specs[glue_version] = EnvironmentSpec.from_profile(profile_path(glue_version, self.profiles))
+        return self._specs[glue_version]
+
+    def _linked(self, spec: EnvironmentSpec, modules: tuple[str, ...]) -> Path:
+        """The folder of `modules` and of what they need here that the environment lacks (once per process)."""
+        key = (spec.name, modules)
+        if key not in self._added:
+            digest = hashlib.sha256(",".join(modules).encode()).hexdigest()[:12]
+            folder = self.folder / f"{spec.name}+{digest}"
+            shutil.rmtree(folder, ignore_errors=True)  # what an earlier local AWS linked may be stale
+            needed = RuntimeProfile("added", spec.python, dict.fromkeys(modules, "*"), {}).allowed_distributions()
+            link_distributions(sorted(needed - spec.pins.keys() - spec.linked.keys()), folder)
+            self._added[key] = folder
+        return self._added[key]
+
+
+def profile_path(glue_version: str, profiles: Path = PROFILES) -> Path:
+    """The runtime profile of a Glue version; GlueRunError naming the fix when there is none."""
+    path = profiles / f"glue-{glue_version}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem.removeprefix("glue-") for p in profiles.glob("glue-*.toml")))
+        raise GlueRunError(
+            f"the local Glue has no runtime profile for GlueVersion {glue_version}; use one it has ({known}) "
+            f"or add local/emulator/profiles/glue-{glue_version}.toml"
+        )
+    return path
+
+
+def build_environments(report: Callable[[str], None]) -> list[Path]:
+    """The isolated environment of every Glue version's profile, each built unless it is."""
+    return build_profiles(sorted(PROFILES.glob("glue-*.toml")), report)
 
 
 class LocalGlueJobRunner:
     """Runs one Glue job run as a subprocess of the emulator and reports its outcome; with `imports`, a Spark
-    job's processes import only what its Glue version provides (`GlueImports`)."""
+    job's processes run in its Glue version's isolated environment (`GlueImports`), else on this interpreter."""
 
     def __init__(
         self,
@@ -246,7 +285,8 @@ class LocalGlueJobRunner:
             if job_run.is_spark and isinstance(value, str) and value.startswith(("s3://", "s3a://")):
                 value = mirror.mount(value)
             argv += [key, str(value)]
-        return [sys.executable, str(script), *argv], self._environment(job_run, scratch, python_path)
+        env = self._environment(job_run, scratch, python_path)
+        return [env.get("PYSPARK_DRIVER_PYTHON", sys.executable), str(script), *argv], env
 
     def _environment(self, job_run: GlueJobRun, scratch: Path, python_path: list[Path]) -> dict[str, str]:
         env = dict(os.environ)
@@ -275,7 +315,7 @@ class LocalGlueJobRunner:
                     "PYSPARK_SUBMIT_ARGS": " ".join(submit) + " pyspark-shell",
                 }
             )
-            if self.imports is not None:  # the guard, then the job's own folders: not the local AWS's PYTHONPATH
+            if self.imports is not None:  # the job's own folders only, not the local AWS's PYTHONPATH
                 env.update(self.imports.environment(job_run, python_path))
         return env
 

@@ -5,9 +5,10 @@ State lives under `RETRAIN_HOME` (default `.retrain/` at the project root); the 
 (as `retrain deploy` does, skipped when nothing changed), so the AWS CLI sees a ready pipeline.
 SageMaker's rollout clocks (canary bakes, termination wait, alarm periods) run at
 `SAGEMAKER_CLOCK_SCALE` (default 1/60: a minute in a second), read when the local AWS starts.
-`runtimes` builds the isolated Python environments the local SageMaker runs jobs and model servers in, and
-Lambda functions run in (docs/runtimes.md), once per user under `RETRAIN_RUNTIME_CACHE` (default the user's cache
-folder); deploying the stack (`up`, `retrain run`, `retrain deploy`) builds them when missing.
+`runtimes` builds the isolated Python environments the local SageMaker runs jobs and model servers in,
+Lambda functions run in and the local Glue its Spark jobs (docs/runtimes.md), once per user under
+`RETRAIN_RUNTIME_CACHE` (default the user's cache folder); deploying the stack (`up`, `retrain run`,
+`retrain deploy`) builds them when missing.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def register(subparsers: Any) -> None:
 
     runtimes = commands.add_parser(
         "runtimes",
-        help="build the isolated environments SageMaker jobs, model servers and Lambda functions run in "
-        "(once; a deploy does it too)",
+        help="build the isolated environments SageMaker jobs, model servers, Lambda functions and Glue Spark jobs "
+        "run in (once; a deploy does it too)",
     )
     runtimes.set_defaults(handler=_runtimes)
 
@@ -78,12 +79,13 @@ def _deploy(aws: LocalAws, args: argparse.Namespace) -> None:
 
 def _runtimes(args: argparse.Namespace) -> int:
     from local.emulator.awslambda import build_function_environments  # only when it is needed
+    from local.glue_runner import build_environments as build_glue
     from local.sagemaker.images import build_environments
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    for entry in [*build_environments(say), *build_function_environments(say)]:
+    for entry in [*build_environments(say), *build_function_environments(say), *build_glue(say)]:
         print(entry)
     return 0
 

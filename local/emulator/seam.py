@@ -351,8 +351,7 @@ def install(home: StateDirectory) -> list[str]:
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
     points = ExtensionPoints(home, endpoint_url)
-    # Lambda workers run on their runtime's isolated environment, Glue drivers import what Glue provides
-    # (local/emulator/profiles/).
+    # Lambda workers and Glue drivers run on their runtime's isolated environment (local/emulator/profiles/).
     runtimes = home.tmp / "runtimes"
     awslambda.LambdaErrorTypes().install()
     awslambda.FunctionEnvironments.from_profiles().install()

@@ -1,9 +1,9 @@
 """Managed scripts see their runtime's packages only: an import guard built from a runtime profile.
 
 On AWS a Lambda function imports its zip, its layers and the runtime's boto3, and a Glue job what Glue
-provides, nothing else. Locally a Glue Spark driver runs on this machine's interpreter, whose
-environment holds every package of the project. (SageMaker's scripts and Lambda workers run in isolated
-environments instead, `environments.py`.)
+provides, nothing else. Locally every managed runtime now runs in an isolated environment instead
+(`environments.py`: SageMaker's scripts, Lambda workers, Glue's Spark jobs); the profile reading here
+serves them, and the guard remains for a check that needs no environment (benchmarks, unit tests).
 
 The mechanism: every process of a guarded script starts with `import_guard/sitecustomize.py` first on
 its `PYTHONPATH`, which installs a meta path finder refusing, with the interpreter's own

@@ -40,6 +40,10 @@ DRIVER = Path(__file__).with_name("standby_driver.py")
 # Stands for a run's scratch folder in a key: each standby has its own.
 SCRATCH = "\x1fscratch\x1f"
 
+# The interpreter a standby runs on when its environment names one (Spark's own variable for the driver's
+# Python: a Glue job's isolated environment), else this one.
+PYTHON_ENV = "PYSPARK_DRIVER_PYTHON"
+
 EnvironmentKey = tuple[tuple[str, str], ...]
 
 
@@ -154,7 +158,8 @@ class StandbyPool:
         self.log_root.mkdir(parents=True, exist_ok=True)
         log = self.log_root / f".{name}.log"
         environment = for_scratch(key, scratch)
-        process = ScriptProcess([sys.executable, str(DRIVER)], cwd=scratch, env=environment)
+        python = environment.get(PYTHON_ENV, sys.executable)
+        process = ScriptProcess([python, str(DRIVER)], cwd=scratch, env=environment)
         standby = Standby(process, scratch, log, environment)
         process.argv += [*(["--spark"] if self.spark else []), "--ready-file", str(standby.ready_file)]
         process.start(log_file=log, keep_stdin=True)

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments, build_each
+from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments, build_profiles
 
 PROFILES = Path(__file__).with_name("profiles")
 DEFAULT_VERSION = "1.2-1"
@@ -27,7 +27,7 @@ _FRAMEWORK_IMAGE = re.compile(r"(?:^|/)sagemaker-scikit-learn:(?P<version>\d+\.\
 def build_environments(report: Callable[[str], None]) -> list[Path]:
     """The isolated environment of every profile, each built unless it is (reported: it needs the package
     index and a minute or two)."""
-    return build_each([EnvironmentSpec.from_profile(path) for path in sorted(PROFILES.glob("sklearn-*.toml"))], report)
+    return build_profiles(sorted(PROFILES.glob("sklearn-*.toml")), report)
 
 
 class UnknownImage(Exception):

@@ -1,20 +1,24 @@
-"""A Glue Spark job imports what its Glue version provides, never the rest of this machine's environment.
+"""A Glue Spark job runs on what its Glue version provides, never on this machine's environment.
 
 AWS Glue 5.0 "includes the following Python modules out of the box" (Using Python libraries with AWS Glue,
-"Python modules already provided in AWS Glue"): pandas, numpy, pyarrow, matplotlib, boto3, ... and no
-scikit-learn (Glue 4.0 had it). A script importing it fails on AWS with the interpreter's ModuleNotFoundError,
-which becomes the run's ErrorMessage; so it must here (`GlueImports`, local/emulator/profiles/glue-5.0.toml),
-on a warm standby driver as on a cold start.
+"Python modules already provided in AWS Glue"): pandas 2.2.2, numpy 1.26.4, pyarrow 17.0.0, boto3 1.34.131, ...
+and no scikit-learn (Glue 4.0 had it). So a job sees those versions, in its driver and in the Python workers
+Spark starts, and a script importing scikit-learn fails with the interpreter's ModuleNotFoundError, which
+becomes the run's ErrorMessage (`GlueImports`: the isolated environment built from
+local/emulator/profiles/glue-5.0.toml), on a warm standby driver as on a cold start.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from local.glue_runner import GlueImports, GlueJobRun, LocalGlueJobRunner
+from local.glue_runner import PROFILES, GlueImports, GlueJobRun, LocalGlueJobRunner
+from local.runtime.environments import BUILD_COMMAND, EnvironmentSpec, RuntimeEnvironments
 from tests.support.emulator import create_spark_job, finished_job_run
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
@@ -28,6 +32,20 @@ import pandas, numpy, pyarrow, boto3
 import sklearn
 """
 NOT_PROVIDED = "ModuleNotFoundError: No module named 'sklearn'"
+# What the driver and a Python worker of Spark's see.
+SHOWS_RUNTIME = """
+import json, sys
+import boto3, numpy, pandas, pyarrow
+from pyspark.sql import SparkSession
+
+warm = SparkSession.getActiveSession() is not None
+spark = SparkSession.builder.getOrCreate()
+worker = spark.sparkContext.parallelize([0], 1).map(lambda _: __import__("sys").prefix).collect()[0]
+versions = {module.__name__: module.__version__ for module in (boto3, numpy, pandas, pyarrow)}
+print("RUNTIME " + json.dumps({"versions": versions, "driver": sys.prefix, "worker": worker, "warm": warm}))
+"""
+# AWS Glue 5.0's documented versions ("Python modules already provided in AWS Glue").
+GLUE_5_VERSIONS = {"boto3": "1.34.131", "numpy": "1.26.4", "pandas": "2.2.2", "pyarrow": "17.0.0"}
 NO_S3 = "http://127.0.0.1:9"
 
 
@@ -93,3 +111,49 @@ def test_additional_python_modules_are_provided_and_a_version_without_a_profile_
     assert unknown.state == "FAILED"
     assert unknown.error_message.startswith("the local Glue has no runtime profile for GlueVersion 3.0; use one")
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+@pytest.mark.parametrize("driver", ["cold", "warm"])
+def test_a_spark_job_runs_on_glue_5_versions_in_the_isolated_environment(tmp_path: Path, driver: str) -> None:
+    script = tmp_path / "code" / "runtime.py"
+    script.parent.mkdir()
+    script.write_text(SHOWS_RUNTIME)
+    environment = RuntimeEnvironments().location(EnvironmentSpec.from_profile(PROFILES / "glue-5.0.toml"))
+    runner = LocalGlueJobRunner(
+        NO_S3,
+        tmp_path / "runs",
+        tmp_path / "logs",
+        standbys=1 if driver == "warm" else 0,
+        imports=GlueImports(tmp_path / "runtimes"),
+    )
+    try:
+        runner.warm(spark_run(script, "jr_any"))
+        outcome = runner.run(spark_run(script, "jr_runtime"), never)
+    finally:
+        runner.close()
+
+    assert outcome.state == "SUCCEEDED", outcome.error_message
+    assert outcome.log_path is not None
+    line = next(line for line in outcome.log_path.read_text().splitlines() if line.startswith("RUNTIME "))
+    seen = json.loads(line.removeprefix("RUNTIME "))
+    assert seen["versions"] == GLUE_5_VERSIONS
+    assert os.path.realpath(seen["driver"]) == os.path.realpath(seen["worker"]) == os.path.realpath(environment)
+    assert seen["warm"] is (driver == "warm")
+
+
+def test_a_job_whose_environment_is_not_built_fails_at_once_naming_the_command(tmp_path: Path) -> None:
+    script = tmp_path / "code" / "runtime.py"
+    script.parent.mkdir()
+    script.write_text(SHOWS_RUNTIME)
+    imports = GlueImports(tmp_path / "runtimes", environments=RuntimeEnvironments(tmp_path / "empty-cache"))
+    runner = LocalGlueJobRunner(NO_S3, tmp_path / "runs", tmp_path / "logs", standbys=1, imports=imports)
+    try:
+        runner.warm(spark_run(script, "jr_any"))
+        assert runner.standbys.waiting() == []  # nothing to start a driver on
+        outcome = runner.run(spark_run(script, "jr_missing"), never)
+    finally:
+        runner.close()
+
+    assert outcome.state == "FAILED"
+    assert outcome.error_message.startswith("the runtime environment glue-5.0 is not built")
+    assert f"run `{BUILD_COMMAND}`" in outcome.error_message

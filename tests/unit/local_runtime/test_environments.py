@@ -3,6 +3,7 @@ error naming the build command when one is missing."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from local.glue_runner import PROFILES as GLUE_PROFILES
 from local.runtime.environments import (
     BUILD_COMMAND,
     CACHE_ENV,
@@ -20,6 +22,7 @@ from local.runtime.environments import (
     combined_spec,
     default_cache_directory,
 )
+from local.runtime.isolation import RuntimeProfile
 from local.sagemaker.images import PROFILES
 from tests.support.polling import PROCESS_START_BOUND
 
@@ -117,3 +120,37 @@ def test_a_runtime_with_layers_holds_every_pin_and_refuses_two_versions_of_one()
         combined_spec("clash", [runtime, EnvironmentSpec("old", "3.11", {"urllib3": "1.26.20"})])
     with pytest.raises(ValueError, match=r"different Pythons"):
         combined_spec("two", [runtime, EnvironmentSpec("py39", "3.9", {})])
+
+
+def test_the_glue_profile_pins_glues_documented_versions_and_links_spark() -> None:
+    path = GLUE_PROFILES / "glue-5.0.toml"
+    spec, documented = EnvironmentSpec.from_profile(path), RuntimeProfile.load(path).packages
+    assert spec.pins["pandas"] == "2.2.2" and spec.pins["numpy"] == "1.26.4" and spec.pins["pyarrow"] == "17.0.0"
+    assert sorted(spec.linked) == ["py4j", "pyspark"] and "scikit-learn" not in spec.pins
+    # Every documented module at its documented version; Spark's own linked, pip and setuptools the seed's,
+    # plotly and kaleido left out (the profile says why).
+    platform = {"pyspark", "py4j", "pip", "setuptools", "plotly", "kaleido"}
+    assert {name: f"=={version}" for name, version in spec.pins.items() if name in documented} == {
+        name: version for name, version in documented.items() if name not in platform
+    }
+
+
+def test_linked_distributions_are_this_machines_and_part_of_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "linked.toml"
+    path.write_text('[profile]\nname = "linked"\n[local]\npython = "3.11"\nrequirements = []\nlinked = ["packaging"]\n')
+    spec, plain = EnvironmentSpec.from_profile(path), EnvironmentSpec.from_profile(profile(tmp_path, ""))
+    assert spec.key() != plain.key() and plain.linked == {}
+    environments = RuntimeEnvironments(tmp_path / "cache")
+    environments.build(spec)  # nothing to download: offline
+    shown = subprocess.run(
+        [environments.interpreter(spec), "-I", "-c", "import importlib.metadata as m; print(m.version('packaging'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=PROCESS_START_BOUND,
+        cwd=tmp_path,
+    )
+    assert shown.stdout.strip() == importlib.metadata.version("packaging")
+    path.write_text(path.read_text().replace('"packaging"', '"not-installed-here"'))
+    with pytest.raises(ValueError, match="linked names 'not-installed-here', which is not installed here"):
+        EnvironmentSpec.from_profile(path)
