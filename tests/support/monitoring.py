@@ -88,3 +88,19 @@ def run_monitoring_schedule(world: SageMakerWorld, name: str) -> dict[str, Any]:
     call = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
     with urllib.request.urlopen(call, timeout=60) as response:
         return json.loads(response.read())
+
+
+def put_drift_alarm(cloudwatch: Any, name: str, metric: str, dimensions: list[dict[str, str]]) -> None:
+    """A per-feature drift alarm as the stack keeps it (`infra/monitoring.py`): hourly Maximum above 0.1."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="aws/sagemaker/Endpoints/data-metrics",
+        MetricName=metric,
+        Dimensions=dimensions,
+        Statistic="Maximum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=0.1,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
