@@ -77,9 +77,14 @@ def jobs_sourcedir(world: SageMakerWorld, key: str) -> str:
 
 def run_monitoring_schedule(world: SageMakerWorld, name: str) -> dict[str, Any]:
     """The local SageMaker's trigger: the schedule's execution now, over the window that ends now."""
+    return trigger_monitoring_schedule(world.endpoint_url, name)
+
+
+def trigger_monitoring_schedule(endpoint_url: str, name: str) -> dict[str, Any]:
+    """`POST /_local/sagemaker/run-monitoring-schedule` on the local AWS at `endpoint_url`: the execution's summary."""
     request = AWSRequest(
         method="POST",
-        url=world.endpoint_url + RUN_MONITORING_SCHEDULE,
+        url=endpoint_url + RUN_MONITORING_SCHEDULE,
         data=json.dumps({"MonitoringScheduleName": name}).encode(),
         headers={"Content-Type": "application/json"},
     )
