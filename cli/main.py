@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "cli.commands.invoke_cmd",
     "cli.commands.land",
     "cli.commands.local",
+    "cli.commands.monitor_cmd",
     "cli.commands.query_cmd",
     "cli.commands.run",
     "cli.commands.runs_cmd",

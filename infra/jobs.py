@@ -92,10 +92,15 @@ class SageMakerRole(Construct):
             description="SageMaker training, evaluation and serving of the retrain pipeline",
         )
         statements = [
-            # Channels read the processed splits; evaluation also reads the champion's model.
+            # Channels read the processed splits; evaluation also reads the champion's model; the monitoring
+            # schedule's jobs read the captured traffic (Model Monitor lists and downloads it as this role).
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[data.objects(prefixes.processed_prefix), data.objects(prefixes.models_prefix)],
+                resources=[
+                    data.objects(prefixes.processed_prefix),
+                    data.objects(prefixes.models_prefix),
+                    data.objects(prefixes.capture_prefix),
+                ],
             ),
             # Models and reports; what the endpoint captures of its traffic, written with this role; and
             # the monitoring schedule's reports (its jobs run with this role, reading the jobs' sourcedir
@@ -108,7 +113,7 @@ class SageMakerRole(Construct):
                     data.objects(prefixes.monitoring_prefix),
                 ],
             ),
-            data.list_statement(prefixes.processed_prefix, prefixes.models_prefix),
+            data.list_statement(prefixes.processed_prefix, prefixes.models_prefix, prefixes.capture_prefix),
             *code.readers(),
             iam.PolicyStatement(
                 actions=[

@@ -43,7 +43,7 @@ MONITORING_CONFIG = {
 
 def inferred_type(series: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(series):
-        return "String"  # a CSV request carries True/False as text
+        return "String"  # a CSV request carries true/false as text
     if pd.api.types.is_integer_dtype(series):
         return "Integral"
     if pd.api.types.is_float_dtype(series):
@@ -83,6 +83,9 @@ def _numeric(series: pd.Series) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _string(series: pd.Series) -> tuple[dict[str, Any], dict[str, Any]]:
+    if pd.api.types.is_bool_dtype(series):
+        # As a CSV request spells a flag (the demo stream's and JSON's `true`/`false`), not Python's `True`.
+        series = series.map({True: "true", False: "false"})
     present = series.dropna().astype(str)
     common = {"num_present": int(present.size), "num_missing": int(series.size - present.size)}
     counts = present.value_counts()

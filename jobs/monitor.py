@@ -7,7 +7,9 @@ variables: `dataset_format` (`sagemakerCaptureJson`), `dataset_source` (the Endp
 `<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl` capture files, possibly more than the window), `start_time` and
 `end_time` (the window), `output_path` (the MonitoringOutput's LocalPath), `baseline_constraints` and
 `baseline_statistics` (local paths of the BaselineConfig's files), `publish_cloudwatch_metrics`,
-`sagemaker_endpoint_name` and `sagemaker_monitoring_schedule_name`.
+`sagemaker_endpoint_name` and `sagemaker_monitoring_schedule_name`; and from the schedule's own
+`Environment`, `request_columns`: a request's CSV columns in order (the endpoint's input, of which the baseline
+covers the model's inputs only; without it a request is read as the baseline's columns alone).
 
 What it writes ("Container Contract Outputs", model-monitor-byoc-contract-outputs.html): `statistics.json` of
 the window and `constraint_violations.json` ("Schema for Violations", model-monitor-interpreting-violations.html)
@@ -144,10 +146,12 @@ def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
     except (OSError, ValueError) as error:
         raise MonitoringFailed(f"the baseline is unreadable ({error}); give the model's baseline files") from None
     columns = [feature["name"] for feature in statistics.get("features", [])]
+    layout = [name.strip() for name in environ.get("request_columns", "").split(",") if name.strip()] or columns
     try:
-        requests = captured_requests(capture_records(source, start, end), columns)
+        requests = captured_requests(capture_records(source, start, end), layout)
     except CaptureFormatError as error:
         raise MonitoringFailed(str(error)) from None
+    requests = requests[[name for name in columns if name in requests.columns]]  # missing: missing_column_check
     if requests.empty:
         raise NoCapturedData(
             f"no captured CSV request between {start:%Y-%m-%dT%H:%M:%SZ} and {end:%Y-%m-%dT%H:%M:%SZ} in "
@@ -155,7 +159,7 @@ def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
         )
     violations, distances = check_drift(requests, statistics, constraints)
     window = typed_requests(requests, statistics)
-    window_statistics, _ = data_quality_baseline(window, columns)
+    window_statistics, _ = data_quality_baseline(window, list(window.columns))
     output.mkdir(parents=True, exist_ok=True)
     (output / STATISTICS_FILE).write_text(json.dumps(window_statistics, indent=2, allow_nan=False) + "\n")
     (output / VIOLATIONS_FILE).write_text(json.dumps({"violations": violations}, indent=2) + "\n")

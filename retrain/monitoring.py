@@ -12,6 +12,7 @@ The pipeline keeps one data-quality schedule per endpoint (`monitoring_schedule_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 MONITOR_SCRIPT = "monitor.py"
@@ -48,6 +49,24 @@ def monitoring_schedule_name(endpoint_name: str) -> str:
     return endpoint_name[: MAX_SCHEDULE_NAME - len(SCHEDULE_SUFFIX)].rstrip("-") + SCHEDULE_SUFFIX
 
 
+# The monitoring job's variable naming the request's CSV columns, in order (MonitoringJobDefinition
+# Environment: values of at most 256 characters, botocore `ProcessingEnvironmentValue`).
+REQUEST_COLUMNS_ENV = "request_columns"
+MAX_ENVIRONMENT_VALUE = 256
+
+
+def request_columns_value(columns: Sequence[str]) -> str:
+    """`columns` as the job's `request_columns` value; a ValueError naming the fix when it is too long."""
+    value = ",".join(columns)
+    if len(value) > MAX_ENVIRONMENT_VALUE:
+        raise ValueError(
+            f"the request's columns ({len(columns)}, {len(value)} characters with commas) do not fit the "
+            f"monitoring job's environment ({MAX_ENVIRONMENT_VALUE} characters); shorten the column names or "
+            'turn monitoring off ([monitoring] schedule_expression = "")'
+        )
+    return value
+
+
 def monitoring_schedule_config(
     *,
     endpoint_name: str,
@@ -58,13 +77,17 @@ def monitoring_schedule_config(
     role_arn: str,
     cluster: dict[str, int | str],
     max_runtime_seconds: int,
+    request_columns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """`MonitoringScheduleConfig` of CreateMonitoringSchedule and UpdateMonitoringSchedule (the same shape).
 
     `baseline_uri` is the folder holding a model's `constraints.json` and `statistics.json`; the reports of
     each run go under `output_uri` (SageMaker appends yyyy/mm/dd/hh/). `cluster` is the ClusterConfig.
+    `request_columns` are the CSV columns of a request, in order (the endpoint's input: the schema's columns
+    but the target), from which the job picks the baseline's; without them it reads a request as the
+    baseline's columns alone.
     """
-    return {
+    definition: dict[str, Any] = {
         "ScheduleConfig": {"ScheduleExpression": schedule_expression},
         "MonitoringType": "DataQuality",
         "MonitoringJobDefinition": {
@@ -82,3 +105,8 @@ def monitoring_schedule_config(
             "RoleArn": role_arn,
         },
     }
+    if request_columns:
+        definition["MonitoringJobDefinition"]["Environment"] = {
+            REQUEST_COLUMNS_ENV: request_columns_value(request_columns)
+        }
+    return definition

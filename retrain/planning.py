@@ -180,6 +180,8 @@ def monitoring_plan(config: RetrainConfig, resources: Resources, evaluation_uri:
                 "VolumeSizeInGB": monitoring.volume_size_gb,
             },
             max_runtime_seconds=monitoring.max_runtime_seconds,
+            # What a caller sends (the schema's columns but the target), the columns the job reads a request as.
+            request_columns=[column for column in config.dataset.schema_ if column != config.dataset.target],
         ),
     )
 

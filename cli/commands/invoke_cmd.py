@@ -1,6 +1,7 @@
 """`retrain invoke`: a prediction from the live endpoint; by default for a sample row (the demo's, or for
 another dataset a complete row of the newest landed file). `--replay DAYS` sends the landed rows of the
-newest days instead (`cli/replay.py`), bounded by `--max-requests`."""
+newest DAYS days, or of the days named, instead (`cli/replay.py`), `--batch-size` rows a request, bounded by
+`--max-requests`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from cli.landing import sample_request
 from cli.pipeline import DeployedPipeline
-from cli.replay import MAX_DAYS, MAX_REQUESTS, replay
+from cli.replay import MAX_BATCH_ROWS, MAX_DAYS, MAX_REQUESTS, DaySelection, replay
 from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 
@@ -21,10 +22,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--content-type", default="text/csv", choices=("text/csv", "application/json"))
     parser.add_argument(
         "--replay",
-        type=int,
         metavar="DAYS",
         default=None,
-        help=f"send every complete landed row of the newest DAYS days (1-{MAX_DAYS}), each with its id as InferenceId",
+        help=(
+            f"send the landed rows of the newest DAYS days (1-{MAX_DAYS}), or of the days named: YYYY-MM-DD, "
+            "YYYY-MM-DD..YYYY-MM-DD, comma-separated"
+        ),
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help=f"rows a replayed request (1-{MAX_BATCH_ROWS}; one row carries its id as InferenceId)",
     )
     parser.add_argument(
         "--max-requests", type=int, default=1000, help=f"at most this many replayed requests (1-{MAX_REQUESTS})"
@@ -40,11 +49,18 @@ def invoke(args: argparse.Namespace) -> int:
             raise RetrainError("--replay sends landed rows; leave out --body")
         s3, runtime = pipeline.client("s3"), pipeline.client("sagemaker-runtime")
         result = replay(
-            pipeline.config, s3, runtime, pipeline.bucket, pipeline.endpoint_name, args.replay, args.max_requests
+            pipeline.config,
+            s3,
+            runtime,
+            pipeline.bucket,
+            pipeline.endpoint_name,
+            DaySelection.parse(args.replay),
+            args.max_requests,
+            args.batch_size,
         )
         print(result.summary(pipeline.endpoint_name))
-        for message in result.refused:
-            print(f"  refused: {message}")
+        for line in result.details():
+            print(line)
         return 0
     body = args.body if args.body is not None else sample_request(pipeline.config, pipeline)
     runtime = pipeline.client("sagemaker-runtime")

@@ -335,6 +335,7 @@ def install(home: StateDirectory) -> list[str]:
     # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
     from local.emulator import (
+        alarm_evaluation,
         athena,
         awslambda,
         cloudformation,
@@ -379,6 +380,7 @@ def install(home: StateDirectory) -> list[str]:
     cloudformation.GlueSecurityConfigurations().install(points)
     cloudwatch.CompositeAlarmTemplates().install(points)
     cloudwatch.AlarmStateEvents().install()
+    alarm_evaluation.ScopedAlarmEvaluation().install()
     cloudformation.register_model_package_groups(points)
     # The add-on services, each with `install(points)`.
     sagemaker.install(points)

@@ -328,4 +328,9 @@ def test_the_sagemaker_role_runs_the_monitoring_job(synthesized: Synthesized) ->
     reads = json.dumps([r for s in granted if "s3:GetObject" in s.actions for r in s.resources])
     assert '"/monitoring/*"' in writes
     assert '"/models/*"' in reads
+    # The captured traffic: listed and downloaded as this role, on AWS and locally (a run's
+    # `ClientError: Failed to download data. ListObjectsV2 failed ... AccessDenied` without it).
+    assert '"/capture/*"' in reads
+    lists = [s for s in granted if "s3:ListBucket" in s.actions]
+    assert any("capture/*" in json.dumps(s.condition) for s in lists)
     assert "sourcedir" in reads or "AssetParameters" in reads or "cdk-" in reads

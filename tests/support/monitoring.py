@@ -77,9 +77,14 @@ def jobs_sourcedir(world: SageMakerWorld, key: str) -> str:
 
 def run_monitoring_schedule(world: SageMakerWorld, name: str) -> dict[str, Any]:
     """The local SageMaker's trigger: the schedule's execution now, over the window that ends now."""
+    return trigger_monitoring_schedule(world.endpoint_url, name)
+
+
+def trigger_monitoring_schedule(endpoint_url: str, name: str) -> dict[str, Any]:
+    """`POST /_local/sagemaker/run-monitoring-schedule` on the local AWS at `endpoint_url`: the execution's summary."""
     request = AWSRequest(
         method="POST",
-        url=world.endpoint_url + RUN_MONITORING_SCHEDULE,
+        url=endpoint_url + RUN_MONITORING_SCHEDULE,
         data=json.dumps({"MonitoringScheduleName": name}).encode(),
         headers={"Content-Type": "application/json"},
     )
@@ -88,3 +93,19 @@ def run_monitoring_schedule(world: SageMakerWorld, name: str) -> dict[str, Any]:
     call = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
     with urllib.request.urlopen(call, timeout=60) as response:
         return json.loads(response.read())
+
+
+def put_drift_alarm(cloudwatch: Any, name: str, metric: str, dimensions: list[dict[str, str]]) -> None:
+    """A per-feature drift alarm as the stack keeps it (`infra/monitoring.py`): hourly Maximum above 0.1."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="aws/sagemaker/Endpoints/data-metrics",
+        MetricName=metric,
+        Dimensions=dimensions,
+        Statistic="Maximum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=0.1,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.emulator import ROLE_ARN, StateMachineRunner
+from tests.support.monitoring import put_drift_alarm
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.local
@@ -27,18 +28,7 @@ def test_a_composite_alarm_going_to_alarm_sends_its_state_change_event(
     cloudwatch, events = aws_clients.client("cloudwatch"), aws_clients.client("events")
     dimensions = [{"Name": "Endpoint", "Value": unique_name}, {"Name": "MonitoringSchedule", "Value": unique_name}]
     child = f"{unique_name}-drift-amount"
-    cloudwatch.put_metric_alarm(
-        AlarmName=child,
-        Namespace=NAMESPACE,
-        MetricName=f"feature_baseline_drift_{unique_name}",
-        Dimensions=dimensions,
-        Statistic="Maximum",
-        Period=3600,
-        EvaluationPeriods=1,
-        Threshold=0.1,
-        ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching",
-    )
+    put_drift_alarm(cloudwatch, child, f"feature_baseline_drift_{unique_name}", dimensions)
     child_arn = cloudwatch.describe_alarms(AlarmNames=[child])["MetricAlarms"][0]["AlarmArn"]
     composite = f"{unique_name}-drift"
     cloudwatch.put_composite_alarm(AlarmName=composite, AlarmRule=f'ALARM("{child_arn}")')

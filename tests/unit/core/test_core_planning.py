@@ -11,6 +11,7 @@ from botocore.validate import ParamValidator
 from retrain.config import RetrainConfig, load_config
 from retrain.contracts import ValidateInputEvent
 from retrain.errors import InvalidExecutionInput, InvalidTaskInput
+from retrain.monitoring import request_columns_value
 from retrain.planning import plan_run, traffic_routing
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -155,6 +156,14 @@ def test_the_monitoring_schedule_compares_the_endpoint_with_this_runs_baseline(c
     assert job["MonitoringAppSpecification"]["ContainerArguments"] == ["s3://b/code.tar.gz", "monitor.py"]
     assert job["RoleArn"] == "role"
     assert job["MonitoringResources"]["ClusterConfig"]["InstanceType"] == config.monitoring.instance_type
+    # A request's columns as the endpoint takes them (all but the target): the job picks the baseline's out.
+    request = [column for column in config.dataset.schema_ if column != config.dataset.target]
+    assert job["Environment"] == {"request_columns": ",".join(request)}
+
+
+def test_request_columns_too_long_for_the_jobs_environment_are_refused() -> None:
+    with pytest.raises(ValueError, match="do not fit the monitoring job's environment"):
+        request_columns_value([f"column_{n:03d}" for n in range(30)])
 
 
 def test_the_schedule_request_is_one_sagemaker_takes(config: RetrainConfig) -> None:

@@ -49,11 +49,12 @@ def test_strings_and_flags_have_their_distribution_and_domain(frame: pd.DataFram
     assert device["inferred_type"] == "String" and strings["distinct_count"] == 2.0
     assert strings["common"] == {"num_present": 3, "num_missing": 1}
     assert {b["value"]: b["count"] for b in strings["distribution"]["categorical"]["buckets"]} == {"ios": 2, "web": 1}
-    # A CSV request carries a flag as text: typed String, with its two values as the domain.
+    # A CSV request carries a flag as text (`true`/`false`, as the demo stream and JSON spell it): typed String,
+    # with its two values as the domain.
     assert flag["inferred_type"] == "String"
     device_limits, flag_limits = constraints["features"]
     assert device_limits["string_constraints"] == {"domains": ["ios", "web"]}
-    assert flag_limits["string_constraints"] == {"domains": ["False", "True"]}
+    assert flag_limits["string_constraints"] == {"domains": ["false", "true"]}
     assert constraints["monitoring_config"]["distribution_constraints"]["comparison_method"] == "Robust"
 
 

@@ -92,6 +92,21 @@ def test_drifted_captures_give_violations_and_drift_metrics_under_model_monitors
     assert statistics["dataset"]["item_count"] == 400
 
 
+def test_requests_holding_more_columns_are_read_by_the_schedules_request_columns(tmp_path: Path) -> None:
+    # The endpoint's input is every column but the target (id and timestamp too); the baseline covers the
+    # model's inputs only, which the job picks out of a request by the schedule's `request_columns`.
+    traffic = frame(seed=2, rows=400)
+    traffic.insert(0, "tx_id", [f"tx-{n}" for n in range(len(traffic))])
+    traffic.insert(2, "event_time", INSIDE)
+    layout = ",".join(traffic.columns)
+    env = container(tmp_path, capture_of(traffic, inference_time=INSIDE), request_columns=layout)
+
+    assert main(env) == 0
+
+    violations, _, message = outputs(tmp_path)
+    assert violations["violations"] == [] and message.startswith("Completed:")
+
+
 def test_training_like_traffic_completes_without_violations(tmp_path: Path) -> None:
     env = container(tmp_path, capture_of(frame(seed=2, rows=400), inference_time=INSIDE))
 

@@ -1,0 +1,163 @@
+"""Drift starts a retrain, end to end on a local AWS of its own: the champion serves, its traffic is captured,
+the endpoint's data-quality schedule compares it with the champion's baseline, a drifted feature's alarm
+fires, the composite drift alarm's event reaches the starter, and a `drift` run trains on the new days.
+
+Where the demo stream drifts for Model Monitor: its fraud patterns take turns (jobs/demo_data.py), but fraud
+is 2% of the rows, so the inputs' distributions barely move with them (drift distances of 0.02 at most);
+what does move is `account_age_days`, as the card holders' accounts age with the stream: its distance from
+a baseline of the first weeks passes the 0.1 threshold after about 180 days and is 0.2 after 300
+(measured with jobs/baseline.py and jobs/drift.py on the generator's days). So the drift test lands 270
+days after the champion's (the first 240 thin, `retrain demo-data --rows-per-day`, to keep the run's
+90-day training window about as large as the first run's), replays the newest two, and expects the
+violation on `account_age_days`. The twin replays two days of the champion's training period: no
+violation, every drift alarm OK, no run started.
+
+The schedule is run through the local SageMaker's test hook (`tests/support/monitoring.py`), so the tests
+wait for one execution, not for the scaled hour; the hourly schedule also runs by itself every minute at
+the local clock scale, over the same traffic, which changes nothing either test asserts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cli.executions import read_timeline
+from retrain.monitoring import monitoring_schedule_name
+from tests.support.monitoring import trigger_monitoring_schedule
+from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
+from tests.support.polling import wait_until
+
+pytestmark = [pytest.mark.local, pytest.mark.slow]
+
+EXECUTION_TIMEOUT = 300.0
+TERMINAL = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
+DRIFTED_FEATURE = "account_age_days"  # see the module's docstring
+TRAINING_DAYS = "2025-01-03..2025-01-04"  # of the first run's 30 days from 2025-01-01, in its training split
+
+
+def schedule_of(local: LocalPipeline) -> str:
+    return monitoring_schedule_name(local.pipeline.endpoint_name)
+
+
+def replay(local: LocalPipeline, days: str) -> str:
+    command = local.retrain("invoke", "--replay", days, "--batch-size", "100", "--max-requests", "100")
+    printed, complaint = command.communicate(timeout=300)
+    assert command.returncode == 0, complaint
+    assert "refused by the model" in printed and " 0 refused" in printed, printed
+    return printed
+
+
+def monitoring_run(local: LocalPipeline) -> dict[str, Any]:
+    """The schedule's execution now (the test hook), once it ended."""
+    schedule = schedule_of(local)
+    sagemaker = local.client("sagemaker")
+    started = trigger_monitoring_schedule(local.aws.clients().endpoint_url, schedule)
+    assert started.get("ProcessingJobArn"), started  # the window held captured traffic
+
+    def ended() -> dict[str, Any] | None:
+        executions = sagemaker.list_monitoring_executions(MonitoringScheduleName=schedule, MaxResults=100)
+        for execution in executions["MonitoringExecutionSummaries"]:
+            if execution.get("ProcessingJobArn") == started["ProcessingJobArn"]:
+                return execution if execution["MonitoringExecutionStatus"] in TERMINAL else None
+        return None
+
+    return dict(wait_until(ended, EXECUTION_TIMEOUT, f"the execution of {schedule} to end"))
+
+
+def drift_alarms(local: LocalPipeline) -> dict[str, str]:
+    """Each drift alarm's state by name: the composite's and the features'."""
+    found = local.client("cloudwatch").describe_alarms(
+        AlarmNamePrefix=f"{schedule_of(local)}-drift", AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+    )
+    return {alarm["AlarmName"]: alarm["StateValue"] for alarm in found["MetricAlarms"] + found["CompositeAlarms"]}
+
+
+def execution_names(local: LocalPipeline) -> set[str]:
+    sfn = local.client("stepfunctions")
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=local.pipeline.state_machine_arn)
+    return {execution["name"] for page in pages for execution in page["executions"]}
+
+
+def monitor(local: LocalPipeline) -> str:
+    command = local.retrain("monitor")
+    printed, complaint = command.communicate(timeout=60)
+    assert command.returncode == 0, complaint
+    return printed
+
+
+@pytest.mark.usefixtures("champion")
+def test_traffic_like_the_training_data_raises_no_violation_and_starts_nothing(local: LocalPipeline) -> None:
+    before = execution_names(local)
+    printed = replay(local, TRAINING_DAYS)
+    assert "2025-01-03:" in printed and "2025-01-04:" in printed
+
+    execution = monitoring_run(local)
+
+    assert execution["MonitoringExecutionStatus"] == "Completed", execution
+    states = drift_alarms(local)
+    schedule = schedule_of(local)
+    assert f"{schedule}-drift" in states and len(states) > 1
+    # The run's datapoints are in: every feature's alarm judged them, and none crossed the threshold.
+    assert set(states.values()) == {"OK"}, states
+    assert execution_names(local) == before
+    shown = monitor(local)
+    assert f"monitoring schedule {schedule}: Scheduled" in shown
+    assert f"drift alarm {schedule}-drift: OK" in shown
+
+
+@pytest.mark.usefixtures("champion")
+def test_drifted_traffic_fires_the_drift_alarm_and_a_drift_run_trains_a_better_champion(local: LocalPipeline) -> None:
+    local.new_data_trigger(enabled=False)  # the run under test is the drift alarm's, not the landing's
+    for days in (("--days", "240", "--rows-per-day", "100"), ("--days", "30")):
+        landed = local.retrain("demo-data", *days)
+        assert landed.wait(timeout=300) == 0, landed.communicate()[1]
+    local.settle()
+    before = execution_names(local)
+    champion_config = local.endpoint()["EndpointConfigName"]
+
+    printed = replay(local, "2")
+    assert "2025-10-26:" in printed and "2025-10-27:" in printed  # the newest days: 300 after the first
+    execution = monitoring_run(local)
+
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    schedule = schedule_of(local)
+    states = drift_alarms(local)
+    assert states[f"{schedule}-drift-{DRIFTED_FEATURE}"] == "ALARM"
+    assert states[f"{schedule}-drift"] == "ALARM"
+    shown = monitor(local)
+    assert "CompletedWithViolations" in shown and "constraint_violations.json" in shown
+    [row] = [line.split() for line in shown.splitlines() if line.split()[:1] == [DRIFTED_FEATURE]]
+    assert float(row[1]) > 0.1 and row[3] == "ALARM", shown
+    assert any(check.strip(",") == "baseline_drift_check" for check in row[4:]), shown
+
+    def started() -> str | None:
+        return next(iter(sorted(execution_names(local) - before)), None)
+
+    name = str(wait_until(started, 120, "the drift alarm's run to start"))
+    arn = local.pipeline.execution_arn(name)
+    sent = json.loads(local.client("stepfunctions").describe_execution(executionArn=arn)["input"])
+    assert sent["trigger"] == "drift"
+    assert sent["reason"].startswith(f"drift alarm {schedule}-drift: "), sent
+    # The run trains on the new days; a better candidate asks for approval, and is approved here.
+    wait_until(
+        lambda: local.approval_status(name) == "PENDING" or read_timeline(local.pipeline, arn).status != "RUNNING",
+        RUN_TIMEOUT,
+        "the drift run to ask for approval",
+    )
+    approve = local.retrain("approve", name, "--reason", "drift retrain", "--as", "test-lead")
+    assert approve.wait(timeout=60) == 0, approve.communicate()[1]
+    timeline = wait_until(
+        lambda: (found := read_timeline(local.pipeline, arn)).status != "RUNNING" and found,
+        RUN_TIMEOUT,
+        "the drift run to end",
+    )
+    assert timeline.outcome == "Promoted", timeline.error
+    request = timeline.last_visit("RequestApproval")
+    assert request is not None
+    decision = request.input["decision"]
+    metric = local.pipeline.config.promotion.metric
+    assert decision["candidate"][metric] > decision["champion"][metric]
+    assert local.endpoint()["EndpointConfigName"] != champion_config
