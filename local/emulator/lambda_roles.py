@@ -46,7 +46,7 @@ from local.emulator.seam import (
 from local.emulator.task_permissions import Requirement
 
 # Services whose identity-based denials name the resource (S3 in quotes).
-_NAMING_RESOURCE = frozenset({"s3", "dynamodb", "sns", "sagemaker", "states", "lambda", "glue", "events"})
+_NAMING_RESOURCE = frozenset({"s3", "dynamodb", "sns", "sagemaker", "states", "lambda", "glue", "events", "monitoring"})
 
 # SigV4: `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/...`; a presigned URL's X-Amz-Credential.
 _CREDENTIAL = re.compile(rb"Credential=([A-Z0-9]+)/")

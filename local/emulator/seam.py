@@ -335,6 +335,7 @@ def install(home: StateDirectory) -> list[str]:
     # Imported here, not at the top: the service modules and the add-ons import this module.
     from local import sagemaker
     from local.emulator import (
+        alarm_resources,
         athena,
         awslambda,
         cloudformation,
@@ -363,6 +364,8 @@ def install(home: StateDirectory) -> list[str]:
         iam.StateMachineRoles().install()
         # Each function's SDK calls, as its role's session.
         lambda_roles.LambdaRoleSessions().install()
+        # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).
+        alarm_resources.AlarmResources().install()
     # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
     roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(
