@@ -347,6 +347,7 @@ def install(home: StateDirectory) -> list[str]:
         scheduler,
         service_roles,
         stepfunctions,
+        target_roles,
     )
 
     check_version()
@@ -366,6 +367,8 @@ def install(home: StateDirectory) -> list[str]:
         lambda_roles.LambdaRoleSessions().install()
         # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).
         alarm_resources.AlarmResources().install()
+        # Scheduler's and EventBridge's deliveries, as the target's role (or a function's resource policy).
+        target_roles.DeliveryPermissions().install()
     # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
     roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(
