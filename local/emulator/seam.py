@@ -344,6 +344,7 @@ def install(home: StateDirectory) -> list[str]:
         glue,
         iam,
         lambda_roles,
+        role_sessions,
         scheduler,
         service_roles,
         stepfunctions,
@@ -364,7 +365,10 @@ def install(home: StateDirectory) -> list[str]:
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
         # Each function's SDK calls, as its role's session.
-        lambda_roles.LambdaRoleSessions().install()
+        sessions = lambda_roles.LambdaRoleSessions()
+        sessions.install()
+        # A role a person assumes (the MLLeads role): its trust policy, then its session's calls, the same way.
+        role_sessions.AssumedRoleSessions(sessions).install()
         # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).
         alarm_resources.AlarmResources().install()
         # Scheduler's and EventBridge's deliveries, as the target's role (or a function's resource policy).
