@@ -361,6 +361,7 @@ def install(home: StateDirectory) -> list[str]:
     # AWS's shape of throttle retries (doubling, capped, bounded by the event's age) on a laptop's clock.
     awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()
+    stepfunctions.DataLimits().install()
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
