@@ -24,10 +24,11 @@ otherwise refuse them. Pinned in `tests/contract/emulator/test_lambda_roles.py`.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from local.emulator.iam import identity_denial
@@ -46,7 +47,7 @@ from local.emulator.seam import (
 from local.emulator.task_permissions import Requirement
 
 # Services whose identity-based denials name the resource (S3 in quotes).
-_NAMING_RESOURCE = frozenset({"s3", "dynamodb", "sns", "sagemaker", "states", "lambda", "glue", "events"})
+_NAMING_RESOURCE = frozenset({"s3", "dynamodb", "sns", "sagemaker", "states", "lambda", "glue", "events", "monitoring"})
 
 # SigV4: `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/...`; a presigned URL's X-Amz-Credential.
 _CREDENTIAL = re.compile(rb"Credential=([A-Z0-9]+)/")
@@ -82,11 +83,25 @@ class LambdaRoleSessions:
         add_request_hook(self._on_request)
         replace(iam_actions(), "access_denied_response", _naming_the_resource, "denial-names-resource")
 
+    def add_session_key(self, access_key: str) -> None:
+        """Authorize the requests signed with `access_key` (a role session's) as the emulator does under AUTH."""
+        with self._lock:
+            self._keys.add(access_key)
+
+    @contextlib.contextmanager
+    def authorizing(self) -> Iterator[None]:
+        """The emulator's `AUTH` on while the block runs (in this request's context only)."""
+        token = self._flag.set(True)
+        try:
+            yield
+        finally:
+            self._flag.reset(token)
+
     def _credentials(self, original: Callable[[dict[str, Any]], dict[str, str]]) -> Callable[..., dict[str, str]]:
         def credentials(config: dict[str, Any]) -> dict[str, str]:
             # The emulator's AUTH path gives a session of the function's role; the other, the account's keys
             # (set either way: an invocation a function's own request started runs in that request's context).
-            session = self._role_exists(str(config.get("Role") or ""))
+            session = self.role_exists(str(config.get("Role") or ""))
             token = self._flag.set(session)
             try:
                 environment = original(config)
@@ -100,7 +115,7 @@ class LambdaRoleSessions:
         return credentials
 
     @staticmethod
-    def _role_exists(role_arn: str) -> bool:
+    def role_exists(role_arn: str) -> bool:
         parts = role_arn.split(":")
         if len(parts) < 6:
             return False

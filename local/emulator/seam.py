@@ -336,6 +336,7 @@ def install(home: StateDirectory) -> list[str]:
     from local import sagemaker
     from local.emulator import (
         alarm_evaluation,
+        alarm_resources,
         athena,
         awslambda,
         cloudformation,
@@ -344,9 +345,11 @@ def install(home: StateDirectory) -> list[str]:
         glue,
         iam,
         lambda_roles,
+        role_sessions,
         scheduler,
         service_roles,
         stepfunctions,
+        target_roles,
     )
 
     check_version()
@@ -359,11 +362,19 @@ def install(home: StateDirectory) -> list[str]:
     # AWS's shape of throttle retries (doubling, capped, bounded by the event's age) on a laptop's clock.
     awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()
+    stepfunctions.DataLimits().install()
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
         # Each function's SDK calls, as its role's session.
-        lambda_roles.LambdaRoleSessions().install()
+        sessions = lambda_roles.LambdaRoleSessions()
+        sessions.install()
+        # A role a person assumes (the MLLeads role): its trust policy, then its session's calls, the same way.
+        role_sessions.AssumedRoleSessions(sessions).install()
+        # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).
+        alarm_resources.AlarmResources().install()
+        # Scheduler's and EventBridge's deliveries, as the target's role (or a function's resource policy).
+        target_roles.DeliveryPermissions().install()
     # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
     roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(

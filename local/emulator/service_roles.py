@@ -29,6 +29,26 @@ def _split(role_arn: str) -> tuple[str, str]:
     return (parts[4] if len(parts) > 5 else ""), role_arn.rsplit("/", 1)[-1]
 
 
+def service_allowed(
+    document: Any, principal: str, action: str, resource: str, region: str, context: Mapping[str, str] | None = None
+) -> bool:
+    """Whether a resource policy (a trust policy, a function's policy) allows the service `principal` `action`
+    on `resource`, with the condition keys `context` (lower case, e.g. `aws:sourcearn`)."""
+    evaluator = iam_evaluator()
+    request = evaluator.EvalContext(
+        principal_arn=principal,
+        principal_type="Service",
+        principal_account="",
+        action=action,
+        resource_arn=resource,
+        region=region,
+        source_ip="",
+        secure_transport=True,
+        service_context=dict(context or {}),
+    )
+    return bool(evaluator.evaluate_resource_policy(document, request, service=principal).decision == "Allow")
+
+
 class ServiceRoles:
     """Trust and calls of a passed role (module doc)."""
 
@@ -41,24 +61,16 @@ class ServiceRoles:
         role = require(service("iam"), "_roles").get_scoped(account, None, name)
         return role if isinstance(role, dict) else None
 
-    def trusts(self, role_arn: str, principal: str, region: str) -> bool | None:
-        """Whether the role's trust policy lets the service `principal` assume it; None: no such role here."""
+    def trusts(
+        self, role_arn: str, principal: str, region: str, context: Mapping[str, str] | None = None
+    ) -> bool | None:
+        """Whether the role's trust policy lets the service `principal` assume it (with the condition keys
+        `context`, lower case, e.g. `aws:sourcearn`); None: no such role here."""
         role = self._role(role_arn)
         if role is None:
             return None
-        evaluator = iam_evaluator()
-        context = evaluator.EvalContext(
-            principal_arn=principal,
-            principal_type="Service",
-            principal_account="",
-            action="sts:AssumeRole",
-            resource_arn=role_arn,
-            region=region,
-            source_ip="",
-            secure_transport=True,
-        )
         document = role.get("AssumeRolePolicyDocument")
-        return bool(evaluator.evaluate_resource_policy(document, context, service=principal).decision == "Allow")
+        return service_allowed(document, principal, "sts:AssumeRole", role_arn, region, context)
 
     def authorizer(self, role_arn: str, session_name: str, region: str) -> Authorize | None:
         """A check of each call the service makes as the role's `session_name`; None: no such role here."""

@@ -12,7 +12,9 @@ Gaps closed (`StepFunctionsFixes`), each pinned in `tests/contract/emulator/test
 - a failing Lambda of a `lambda:invoke.waitForTaskToken` state fails the state instead of leaving it
   waiting — `test_a_failing_callback_lambda_fails_the_state_at_once`;
 - StartExecution refuses an input over 262,144 bytes (botocore `stepfunctions/2016-11-23/service-2.json`,
-  `SensitiveData` max 262144) — `test_an_execution_input_over_256_kb_is_refused`.
+  `SensitiveData` max 262144) — `test_an_execution_input_over_256_kb_is_refused`;
+- a state's input or output, or a connector's input or result, over 262,144 bytes fails the state with
+  `States.DataLimitExceeded`, which `States.ALL` does not catch (`DataLimits`) — `test_data_limit.py`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,75 @@ from typing import Any
 from local.emulator.seam import execution_error, replace, require, service
 
 # An execution's input, and each state's input and output (Step Functions quotas, "Maximum input or
-# output size for a task, state, or execution": 256 KB of UTF-8). Only the execution input is checked yet.
+# output size for a task, state, or execution": 256 KB of UTF-8); `DataLimits` checks the states'.
 MAX_PAYLOAD_BYTES = 262_144
+DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+_STATE_HANDLERS = (
+    "_execute_pass",
+    "_execute_task",
+    "_execute_choice",
+    "_execute_wait",
+    "_execute_parallel",
+    "_execute_map",
+)
+
+
+def payload_bytes(value: Any) -> int:
+    """The size Step Functions counts: the JSON text's UTF-8 bytes."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+class DataLimits:
+    """`States.DataLimitExceeded` where Step Functions reports it ("Handling errors in Step Functions
+    workflows", error names): a connector's output, a state's output, or a state's input (after
+    Parameters, which is what a connector is sent) over the payload quota. It is a terminal error that
+    `States.ALL` (nor `States.TaskFailed`) does not catch or retry; a Retry or Catch naming it does."""
+
+    def install(self) -> None:
+        sfn = service("stepfunctions")
+        error = execution_error()
+        for name in _STATE_HANDLERS:
+            replace(sfn, name, lambda original: self._bounded_state(original, error), "data-limit")
+        replace(sfn, "_invoke_resource", lambda original: self._bounded_connector(original, error), "data-limit")
+        replace(sfn, "_invoke_with_callback", lambda original: self._bounded_connector(original, error), "data-limit")
+        replace(sfn, "_error_matches", self._terminal, "data-limit")
+
+    @staticmethod
+    def check(value: Any, what: str, error: Any) -> None:
+        if payload_bytes(value) > MAX_PAYLOAD_BYTES:
+            raise error(
+                DATA_LIMIT_EXCEEDED,
+                f"The {what} with a size exceeding the maximum number of bytes service limit.",
+            )
+
+    def _bounded_state(self, original: Callable[..., Any], error: Any) -> Callable[..., Any]:
+        def execute(state_def: dict[str, Any], raw_input: Any, *rest: Any) -> Any:
+            ctx = rest[-1] if rest else None
+            name = (ctx or {}).get("State", {}).get("Name", "") if isinstance(ctx, dict) else ""
+            self.check(raw_input, f"state '{name}' has an input", error)
+            output, next_name = original(state_def, raw_input, *rest)
+            self.check(output, f"state '{name}' returned an output", error)
+            return output, next_name
+
+        return execute
+
+    def _bounded_connector(self, original: Callable[..., Any], error: Any) -> Callable[..., Any]:
+        def invoke(resource: str, input_data: Any, *rest: Any) -> Any:
+            self.check(input_data, f"state/task '{resource}' was given an input", error)
+            result = original(resource, input_data, *rest)
+            self.check(result, f"state/task '{resource}' returned a result", error)
+            return result
+
+        return invoke
+
+    @staticmethod
+    def _terminal(original: Callable[[list[str], str], bool]) -> Callable[[list[str], str], bool]:
+        def matches(error_equals: list[str], error: str) -> bool:
+            if error == DATA_LIMIT_EXCEEDED:
+                return error in error_equals
+            return bool(original(error_equals, error))
+
+        return matches
 
 
 class RetryBackoff:

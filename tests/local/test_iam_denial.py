@@ -5,7 +5,8 @@ orchestration.py) is deployed into a local AWS of its own; a run with data to pr
 PrepareData with Glue's AccessDeniedException and IAM's message naming the state machine role's session
 (Step Functions developer guide, glue-iam: `.sync` needs glue:StartJobRun and glue:GetJobRun on the job).
 Likewise a copy whose CheckForNewData function may not read the state table fails there with DynamoDB's
-denial naming the function's role session: a function calls AWS as its execution role.
+denial naming the function's role session: a function calls AWS as its execution role. And the stack's
+MLLeads role, assumed by the account, may answer an approval but not start a run.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from cli.landing import append_demo_days
+from tests.support.iam import assumed_client
 from tests.support.polling import wait_until
 from tests.support.stack import CONFIG, NAME, DeployedStack, snapshot_project, start_and_deploy
 
@@ -118,3 +121,21 @@ def test_a_function_whose_role_lacks_a_call_fails_with_the_aws_denial(
         r"because no identity-based policy allows the dynamodb:GetItem action",
         history,
     ), history[-3000:]
+
+
+def test_the_ml_leads_role_may_answer_an_approval_and_not_start_a_run(stack: DeployedStack) -> None:
+    # infra/access.py; IAM user guide, "Switch to an IAM role (AWS API)": the session has the role's permissions.
+    states = assumed_client(stack.clients, stack.outputs["MLLeadsRoleArn"], "stepfunctions")
+
+    with pytest.raises(ClientError) as answered:
+        states.send_task_success(taskToken="not-a-token", output="{}")
+    with pytest.raises(ClientError) as started:
+        states.start_execution(stateMachineArn=stack.machine_arn)
+
+    # The answer reaches Step Functions, which refuses the made-up token itself.
+    assert answered.value.response["Error"]["Code"] != "AccessDeniedException"
+    assert started.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert re.match(
+        r"User: arn:aws:sts::\d{12}:assumed-role/[^/]+/ml-lead is not authorized to perform: states:StartExecution ",
+        started.value.response["Error"]["Message"],
+    ), started.value.response["Error"]["Message"]

@@ -400,15 +400,6 @@ def test_a_second_trigger_in_the_same_window_does_not_start_again(
     stack.stop_running()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "local IAM bug: the emulator authorizes cloudwatch:DescribeAlarms against '*' (it reads only AlarmName, "
-        "not AlarmNames), so the starter's grant on the feature alarms' ARNs is refused locally, where AWS "
-        "authorizes it per alarm; the starter then falls back to the event's own reason. Remove this marker "
-        "with the fix in local/emulator (strict: the test fails once the fix makes it pass)."
-    ),
-)
 def test_the_drift_alarm_going_to_alarm_starts_a_drift_run_through_the_starter(
     stack: DeployedStack, config: RetrainConfig
 ) -> None:

@@ -16,6 +16,14 @@ from tests.support.polling import wait_until
 ROLE_ARN = "arn:aws:iam::000000000000:role/contract-test"
 
 
+def invoke(aws_clients: LocalClients, function_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A function's result, invoked synchronously (a function error fails the test)."""
+    response = aws_clients.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(payload))
+    result = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, result
+    return dict(result)
+
+
 def stage_spark_job(s3: Any, bucket: str, script: Path, module: Path, landing_csv: bytes) -> None:
     """A bucket holding a Glue job's `code/<script>`, `code/lib.zip` (its --extra-py-files, with `module`)
     and one landing file, `landing/2024-01-01/part-0.csv`."""

@@ -6,6 +6,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
+
+from local.clients import LocalClients
+
 
 @dataclass
 class RoleFactory:
@@ -39,4 +43,17 @@ def denial(role_arn: str, session: str, action: str, resource: str, quoted: bool
     return (
         f"User: arn:aws:sts::000000000000:assumed-role/{role}/{session} is not authorized to perform: {action} "
         f"on resource: {where} because no identity-based policy allows the {action} action"
+    )
+
+
+def assumed_client(clients: LocalClients, role_arn: str, service: str, session: str = "ml-lead") -> Any:
+    """A client of `service` signed with the session of `role_arn` that the account assumes (sts:AssumeRole)."""
+    credentials = clients.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=clients.endpoint_url,
+        region_name=clients.region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
     )

@@ -42,7 +42,15 @@ def test_events_beyond_the_reserved_concurrency_are_retried_not_dropped(
     function = arn.rsplit(":", 1)[-1]
     aws_clients.client("lambda").put_function_concurrency(FunctionName=function, ReservedConcurrentExecutions=1)
     events = aws_clients.client("events")
-    events.put_rule(Name=unique_name, EventPattern=json.dumps({"source": [unique_name]}))
+    rule = events.put_rule(Name=unique_name, EventPattern=json.dumps({"source": [unique_name]}))["RuleArn"]
+    # The rule invokes the function under its resource policy, as the stack's rules do (lambda:AddPermission).
+    aws_clients.client("lambda").add_permission(
+        FunctionName=function,
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule,
+    )
     events.put_targets(Rule=unique_name, Targets=[{"Id": "slow", "Arn": arn}])
 
     # All at once: at most one runs at a time, the others meet the reserved concurrency.

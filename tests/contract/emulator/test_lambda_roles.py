@@ -10,13 +10,10 @@ identity-based policy allows the <action> action", the ARN in quotes for S3 (S3 
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 
 from local.clients import LocalClients
-from tests.support.emulator import FunctionFactory
+from tests.support.emulator import FunctionFactory, invoke
 from tests.support.iam import RoleFactory, denial
 
 pytestmark = pytest.mark.local
@@ -34,13 +31,6 @@ def handler(event, context):
     except ClientError as error:
         return {"code": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
 """
-
-
-def invoke(aws_clients: LocalClients, function_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
-    response = aws_clients.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(payload))
-    result = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, result
-    return dict(result)
 
 
 def test_a_function_may_make_the_calls_its_role_allows_and_no_others(
