@@ -20,6 +20,7 @@ the local clock scale, over the same traffic, which changes nothing either test 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -140,7 +141,9 @@ def test_drifted_traffic_fires_the_drift_alarm_and_a_drift_run_trains_a_better_c
     arn = local.pipeline.execution_arn(name)
     sent = json.loads(local.client("stepfunctions").describe_execution(executionArn=arn)["input"])
     assert sent["trigger"] == "drift"
+    # The reason names the drifted feature and its value, read from the feature's alarm by the starter.
     assert sent["reason"].startswith(f"drift alarm {schedule}-drift: "), sent
+    assert re.search(rf"\b{DRIFTED_FEATURE} [0-9.]+ > 0\.1\b", sent["reason"]), sent
     # The run trains on the new days; a better candidate asks for approval, and is approved here.
     wait_until(
         lambda: local.approval_status(name) == "PENDING" or read_timeline(local.pipeline, arn).status != "RUNNING",
