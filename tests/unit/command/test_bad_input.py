@@ -3,6 +3,8 @@ problem and the fix, with exit code 2 (argparse's own errors: its usage line and
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from retrain.ports import StoredApproval
 from retrain.state_table import ANSWERED, PENDING
 from tasks._aws.step_functions import STALE_TOKEN_ERRORS
 from tests.support.fake_stack import FakeStack
+from tests.support.jobs import REPO_ROOT
+from tests.support.polling import PROCESS_START_BOUND
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -178,3 +182,37 @@ def test_a_local_port_that_is_no_port_is_one_line(
     )
     monkeypatch.setenv("RETRAIN_LOCAL_PORT", "4599")
     assert local_port() == 4599
+
+
+_LONG_OUTPUT = """
+import argparse, sys
+import cli.main as command
+
+class Parser:
+    def parse_args(self, argv):
+        def handler(args):
+            for row in range(200_000):
+                print("run", row)
+            return 0
+        return argparse.Namespace(handler=handler)
+
+command.build_parser = Parser
+sys.exit(command.main([]))
+"""
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly_without_a_traceback() -> None:
+    # `retrain runs | head`: the pipe closes under the command's output.
+    process = subprocess.Popen(
+        [sys.executable, "-c", _LONG_OUTPUT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO_ROOT,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline() == "run 0\n"
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=PROCESS_START_BOUND) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
