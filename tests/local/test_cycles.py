@@ -150,7 +150,7 @@ def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     endpoint = local.endpoint()
     assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] != before
     # The new fleet captures its traffic as the old one did: the newest landed day, replayed.
-    replayed = local.retrain("invoke", "--replay", "1", "--max-requests", "5")
+    replayed = local.retrain("invoke", "--replay", "1", "--batch-size", "1", "--max-requests", "5")
     printed, complaint = replayed.communicate(timeout=120)
     assert replayed.returncode == 0, complaint
     assert "replayed 5 landed rows of 1 day(s)" in printed and "5 answered" in printed

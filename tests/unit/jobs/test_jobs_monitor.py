@@ -150,3 +150,23 @@ def test_a_job_started_without_the_schedules_environment_names_the_missing_varia
 
     message = (tmp_path / "opt" / "ml" / "output" / "message").read_text()
     assert message.startswith("MonitoringFailed: the environment has no baseline_statistics")
+
+
+def test_a_window_of_a_few_requests_is_not_judged_for_drift(tmp_path: Path) -> None:
+    # Three requests like the training data are as far from its distribution as drift is: a quiet hour must not
+    # raise violations, nor publish the drift metrics the drift alarms (and through them a retrain) watch.
+    env = container(tmp_path, capture_of(frame(seed=2, rows=3), inference_time=INSIDE))
+    assert main(env) == 0
+    violations, metrics, message = outputs(tmp_path)
+    assert violations == {"violations": []}
+    assert not [line for line in metrics if line["MetricName"].startswith("feature_baseline_drift_")]
+    assert message.startswith("Completed: ") and "3 requests" in message and "fewer than 100" in message
+
+
+def test_the_schedule_may_set_how_many_requests_a_drift_judgement_needs(tmp_path: Path) -> None:
+    drifted = frame(seed=3, rows=40).assign(amount=lambda f: f["amount"] * 3)
+    env = container(tmp_path, capture_of(drifted, inference_time=INSIDE), min_requests="20")
+    assert main(env) == 0
+    violations, metrics, message = outputs(tmp_path)
+    assert violations["violations"] and message.startswith("CompletedWithViolations")
+    assert [line for line in metrics if line["MetricName"] == "feature_baseline_drift_amount"]
