@@ -22,6 +22,7 @@ ROLLOUT_STATES = frozenset(
 # States of waiting loops: printed once, however many times the loop goes round.
 LOOP_STATES = ROLLOUT_STATES | {
     "WaitForData",
+    "WaitForDataToSettle",
     "CheckForNewData",
     "EnoughNewData?",
     "FindTrainingJob",

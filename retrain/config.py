@@ -70,6 +70,9 @@ class DataConfig(Section):
     min_new_bytes: Annotated[int, Field(ge=0)] = 1
     wait_for_data_seconds: PositiveInt = 3600
     max_data_checks: PositiveInt = 3
+    # A batch of files lands over seconds or minutes, and its first file starts the run: the run waits
+    # until nothing landed for this long, so one run trains on the whole batch (0: no wait).
+    settle_seconds: Annotated[int, Field(ge=0, le=3600)] = 120
     training_window_days: PositiveInt = 90
 
     @field_validator("landing_prefix", "processed_prefix", "models_prefix", "capture_prefix", "monitoring_prefix")
@@ -336,6 +339,7 @@ class LocalRunConfig(Section):
 
     wait_for_data_seconds: PositiveInt = 5
     max_data_checks: PositiveInt = 1
+    settle_seconds: Annotated[int, Field(ge=0, le=3600)] = 3
     endpoint_poll_seconds: PositiveInt = 1
     max_endpoint_polls: PositiveInt = 300
 

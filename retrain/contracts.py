@@ -55,6 +55,7 @@ class ExecutionInput(Contract):
     min_new_objects: Annotated[int, Field(ge=1)] | None = None
     wait_for_data_seconds: Annotated[int, Field(ge=1, le=86_400)] | None = None
     max_data_checks: Annotated[int, Field(ge=1, le=100)] | None = None
+    settle_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     # Rollout timings of this run (SageMaker's limits); defaults are [deployment] of retrain.toml.
     wait_interval_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
@@ -127,6 +128,8 @@ class DataPlan(Contract):
     wait_for_data_seconds: int
     max_data_checks: int
     training_window_days: int
+    # Data that landed less than this long ago is still arriving: the run waits for it to settle (0: never).
+    settle_seconds: int = 0
     # s3://bucket/<[stream].error_prefix>: where the delivery stream keeps records it refused ("" without [stream])
     delivery_errors_uri: str = ""
 
@@ -197,6 +200,7 @@ class RunPlan(Contract):
 class CheckForNewDataEvent(Contract):
     run: RunPlan
     checks_done: int = 0
+    settle_checks_done: int = 0
 
 
 class Champion(Contract):
@@ -234,6 +238,9 @@ class DataCheck(Contract):
     window_end: str  # date of the last new partition, ISO
     champion_model_uri: str  # NO_CHAMPION when there is none
     delivery_errors: DeliveryErrors = Field(default_factory=DeliveryErrors)
+    settling: bool = False  # enough data, but some landed within settle_seconds: wait and look again
+    settle_checks_done: int = 0
+    last_landed_at: str = ""  # LastModified of the newest new object (UTC ISO), "" without one
 
 
 # --- CompareWithChampion -----------------------------------------------------------------------

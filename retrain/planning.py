@@ -85,6 +85,7 @@ def plan_run(
             wait_for_data_seconds=given.wait_for_data_seconds or data.wait_for_data_seconds,
             max_data_checks=given.max_data_checks or data.max_data_checks,
             training_window_days=data.training_window_days,
+            settle_seconds=data.settle_seconds if given.settle_seconds is None else given.settle_seconds,
             delivery_errors_uri=folder_uri(resources.bucket, config.stream.error_prefix) if config.stream else "",
         ),
         dataset_json=config.dataset.model_dump_json(by_alias=True),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class LandingObject:
     key: str
     size: int
+    modified: str = ""  # LastModified, as `retrain.timestamps.utc_iso` ("" when unknown)
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,18 @@ Landing data arrives as `<landing_prefix>date=YYYY-MM-DD/<file>`. The watermark 
 key a promoted model was trained on; keys sort by partition date first, so every key after the
 watermark (S3 lists keys in that order) is new data. A file that lands late in a partition older
 than the watermark is not picked up: land data in the current day's partition.
+
+A batch of files lands over seconds or minutes, and its first file starts the run. So a check that finds
+enough data of which some landed less than `settle_seconds` ago says *settling*: the run waits that long
+and looks again, until the newest file is that old (or `MAX_SETTLE_CHECKS` looks), and one run trains on
+the whole batch instead of its first file and a follow-up run on the rest.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from retrain.contracts import NO_CHAMPION, CheckForNewDataEvent, DataCheck, DataPlan
 from retrain.delivery_errors import count_delivery_errors
@@ -18,6 +23,9 @@ from retrain.ports import ErrorObjectStore, LandingObject, ObjectStore, Pipeline
 from retrain.s3_uri import split_s3_uri
 
 _PARTITION = re.compile(r"date=(\d{4}-\d{2}-\d{2})/([^/]+)")
+# Looks while data keeps landing, before the run takes what is there: a stream that never pauses
+# cannot hold a retrain back forever (with 120 s of settle time: 20 minutes at most).
+MAX_SETTLE_CHECKS = 10
 
 
 def partition_key(prefix: str, day: date, file_name: str) -> str:
@@ -52,11 +60,15 @@ def check_new_data(
     checks_done: int,
     plan: DataPlan,
     champion_model_uri: str = NO_CHAMPION,
+    now: datetime | None = None,
+    settle_checks_done: int = 0,
 ) -> DataCheck:
-    """Count the data objects listed after the watermark and decide whether to train or wait."""
+    """Count the data objects listed after the watermark and decide whether to train, wait for more,
+    or wait for what is landing to settle (`now`: the time of the check, timezone-aware)."""
     count = size = 0
     dates: list[str] = []
     newest = previous_watermark
+    last_landed = ""
     for item in objects:
         day = partition_date(item.key, prefix)
         # Zero-byte objects are markers or failed uploads, and keys at or before the watermark
@@ -67,12 +79,17 @@ def check_new_data(
         size += item.size
         dates.append(day)
         newest = max(newest, item.key)
+        last_landed = max(last_landed, item.modified)
     enough = count >= plan.min_new_objects and size >= plan.min_new_bytes
-    checks = checks_done + 1
+    settling = enough and settle_checks_done < MAX_SETTLE_CHECKS and _still_landing(last_landed, plan, now)
     return DataCheck(
         enough=enough,
-        keep_waiting=not enough and checks < plan.max_data_checks,
-        checks_done=checks,
+        keep_waiting=not enough and checks_done + 1 < plan.max_data_checks,
+        # A look while the data settles is not one of the checks for enough data.
+        checks_done=checks_done if settling else checks_done + 1,
+        settling=settling,
+        settle_checks_done=settle_checks_done + 1 if settling else settle_checks_done,
+        last_landed_at=last_landed,
         new_objects=count,
         new_bytes=size,
         previous_watermark=previous_watermark,
@@ -83,8 +100,18 @@ def check_new_data(
     )
 
 
+def _still_landing(last_landed: str, plan: DataPlan, now: datetime | None) -> bool:
+    if plan.settle_seconds <= 0 or not last_landed or now is None:
+        return False
+    return now - datetime.fromisoformat(last_landed) < timedelta(seconds=plan.settle_seconds)
+
+
 def check_for_new_data(
-    event: CheckForNewDataEvent, store: PipelineStateTable, objects: ObjectStore, errors: ErrorObjectStore
+    event: CheckForNewDataEvent,
+    store: PipelineStateTable,
+    objects: ObjectStore,
+    errors: ErrorObjectStore,
+    now: datetime | None = None,
 ) -> DataCheck:
     """The landing check; a run that will train also counts its window of refused records."""
     run = event.run
@@ -98,8 +125,10 @@ def check_for_new_data(
         checks_done=event.checks_done,
         plan=run.data,
         champion_model_uri=champion.model_data_url if champion else NO_CHAMPION,
+        now=now,
+        settle_checks_done=event.settle_checks_done,
     )
-    if not check.enough:
+    if not check.enough or check.settling:
         return check
     return check.model_copy(
         update={"delivery_errors": count_delivery_errors(run, store.delivery_errors_mark(), errors)}

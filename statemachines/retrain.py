@@ -89,7 +89,11 @@ class RetrainDefinition:
         check_for_new_data = lambda_task(
             "CheckForNewData",
             Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN,
-            payload={"run.$": "$.run", "checks_done.$": "$.data.checks_done"},
+            payload={
+                "run.$": "$.run",
+                "checks_done.$": "$.data.checks_done",
+                "settle_checks_done.$": "$.data.settle_checks_done",
+            },
             result_selector=select_fields(DataCheck),
             result_path="$.data",
             comment="Compares the landing prefix with the last trained watermark; finds the champion.",
@@ -101,10 +105,17 @@ class RetrainDefinition:
             seconds_path="$.run.data.wait_for_data_seconds",
         )
         wait_for_data.next(check_for_new_data)
+        wait_for_data_to_settle = Wait(
+            "WaitForDataToSettle",
+            comment="Some of the new data landed moments ago and more may follow: waits, then looks again.",
+            seconds_path="$.run.data.settle_seconds",
+        )
+        wait_for_data_to_settle.next(check_for_new_data)
         no_new_data = Succeed("NoNewData", comment="Not enough new data arrived; nothing was trained.")
 
         prepare = prepare_data(self.failure)
         enough_new_data = Choice("EnoughNewData?", comment="Enough new data to retrain on?")
+        enough_new_data.add_choice(ChoiceRule.BooleanEquals("$.data.settling", True), wait_for_data_to_settle)
         enough_new_data.add_choice(ChoiceRule.BooleanEquals("$.data.enough", True), prepare)
         enough_new_data.add_choice(ChoiceRule.BooleanEquals("$.data.keep_waiting", True), wait_for_data)
         enough_new_data.default_choice(no_new_data)

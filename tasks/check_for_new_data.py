@@ -3,6 +3,7 @@ trains also counts the records the delivery stream refused in its window (`retra
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -30,7 +31,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(event, CheckForNewDataEvent)
     store = DynamoPipelineStateTable(dynamodb, request.run.state_table, request.run.pipeline)
     objects = S3ObjectStore(s3)
-    check = check_for_new_data(request, store, objects, objects)
+    check = check_for_new_data(request, store, objects, objects, now=datetime.now(UTC))
     logger.info("landing data checked", extra=check.model_dump())
     metrics.add_metric(name="NewLandingObjects", unit=MetricUnit.Count, value=check.new_objects)
     metrics.add_metric(name="NewLandingBytes", unit=MetricUnit.Bytes, value=check.new_bytes)

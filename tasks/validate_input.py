@@ -30,4 +30,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = plan_run(request, task_config(), os.environ.get("AWS_REGION"), run_defaults())
     logger.info("run planned", extra={"execution": run.execution_name, "names": run.names.base})
     metrics.add_metric(name="RunsStarted", unit=MetricUnit.Count, value=1)
-    return {"input": request.input, "run": run.model_dump(mode="json"), "data": {"checks_done": 0}}
+    return {
+        "input": request.input,
+        "run": run.model_dump(mode="json"),
+        "data": {"checks_done": 0, "settle_checks_done": 0},
+    }

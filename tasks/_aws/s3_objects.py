@@ -27,7 +27,7 @@ class S3ObjectStore:
         )
         for page in pages:
             for item in page.get("Contents", []):
-                yield LandingObject(key=item["Key"], size=int(item.get("Size", 0)))
+                yield LandingObject(item["Key"], int(item.get("Size", 0)), utc_iso(item["LastModified"]))
 
     def list_modified(self, bucket: str, prefix: str) -> Iterator[ModifiedObject]:
         pages = self._s3.get_paginator("list_objects_v2").paginate(

@@ -139,7 +139,7 @@ def test_validate_input_plans_a_run_from_a_real_event(stack: DeployedStack, conf
     assert run["training"]["image_uri"] == resources["image_uri"]
     assert run["deployment"]["traffic_routing"]["Type"] == "LINEAR"
     assert run["deployment"]["alarms"] == [{"AlarmName": name} for name in config.deployment.alarm_names]
-    assert document["data"] == {"checks_done": 0}
+    assert document["data"] == {"checks_done": 0, "settle_checks_done": 0}
 
 
 @pytest.mark.parametrize("module", TASK_MODULES)

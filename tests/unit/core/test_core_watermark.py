@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from retrain.contracts import DataPlan
 from retrain.ports import LandingObject
-from retrain.watermark import check_new_data, partition_date
+from retrain.timestamps import utc_iso
+from retrain.watermark import MAX_SETTLE_CHECKS, check_new_data, partition_date
 
 PREFIX = "landing/"
 
@@ -124,3 +126,55 @@ def test_a_landing_key_is_in_the_one_layout_the_check_counts() -> None:
     for name in ("_SUCCESS", ".hidden.csv", "a/b.csv", ""):
         with pytest.raises(ValueError, match="not a landing file name"):
             partition_key(PREFIX, date(2026, 11, 21), name)
+
+
+NOW = datetime(2024, 6, 3, 12, 0, 0, tzinfo=UTC)
+
+
+def landed(key: str, seconds_ago: float) -> LandingObject:
+    return LandingObject(key, 10, utc_iso(NOW - timedelta(seconds=seconds_ago)))
+
+
+@pytest.mark.parametrize(
+    ("seconds_ago", "settle_checks_done", "settling"),
+    [
+        (5, 0, True),  # the batch's newest file landed 5 s ago: more may follow
+        (119, 3, True),
+        (120, 0, False),  # quiet for the whole settle time
+        (5, MAX_SETTLE_CHECKS, False),  # data that never stops landing does not hold the run back forever
+    ],
+)
+def test_a_run_waits_until_the_newest_file_is_settle_seconds_old(
+    seconds_ago: float, settle_checks_done: int, settling: bool
+) -> None:
+    check = check_new_data(
+        [landed("landing/date=2024-06-01/a.csv", 3600), landed("landing/date=2024-06-02/a.csv", seconds_ago)],
+        prefix=PREFIX,
+        previous_watermark="",
+        checks_done=0,
+        plan=data_plan(settle_seconds=120),
+        now=NOW,
+        settle_checks_done=settle_checks_done,
+    )
+
+    assert (check.enough, check.settling) == (True, settling)
+    assert check.settle_checks_done == settle_checks_done + (1 if settling else 0)
+    # A look while data settles does not use up one of the checks for enough data.
+    assert check.checks_done == (0 if settling else 1)
+    assert check.last_landed_at == utc_iso(NOW - timedelta(seconds=seconds_ago))
+
+
+def test_without_settle_time_or_enough_data_nothing_settles() -> None:
+    fresh = [landed("landing/date=2024-06-01/a.csv", 1)]
+    no_settle = check_new_data(fresh, prefix=PREFIX, previous_watermark="", checks_done=0, plan=data_plan(), now=NOW)
+    too_little = check_new_data(
+        fresh,
+        prefix=PREFIX,
+        previous_watermark="",
+        checks_done=0,
+        plan=data_plan(settle_seconds=120, min_new_objects=2),
+        now=NOW,
+    )
+
+    assert (no_settle.enough, no_settle.settling) == (True, False)
+    assert (too_little.enough, too_little.settling, too_little.keep_waiting) == (False, False, True)

@@ -7,14 +7,17 @@ import pytest
 
 from retrain.contracts import NO_CHAMPION, DataCheck
 from retrain.errors import InvalidTaskInput
+from retrain.watermark import MAX_SETTLE_CHECKS
 
 
 @pytest.fixture
 def check(load_handler: Any, context: Any, plan: Any) -> Any:
     handler = load_handler("check_for_new_data").handler
 
-    def run_check(checks_done: int = 0, **given: Any) -> DataCheck:
-        return DataCheck.model_validate(handler({"run": plan(**given), "checks_done": checks_done}, context))
+    def run_check(checks_done: int = 0, settle_checks_done: int = 0, **given: Any) -> DataCheck:
+        given.setdefault("settle_seconds", 0)  # the tests land their files moments before they check
+        event = {"run": plan(**given), "checks_done": checks_done, "settle_checks_done": settle_checks_done}
+        return DataCheck.model_validate(handler(event, context))
 
     return run_check
 
@@ -46,6 +49,17 @@ def test_first_run_counts_every_data_object(stack: Any, check: Any) -> None:
     assert result.previous_watermark == ""
     assert result.new_watermark == "landing/date=2024-05-31/part-0.csv"
     assert result.champion_model_uri == NO_CHAMPION
+
+
+def test_data_that_landed_moments_ago_settles_before_the_run_takes_it(stack: Any, check: Any) -> None:
+    land(stack, "landing/date=2024-05-30/part-0.csv")
+
+    settling = check(settle_seconds=600)
+    given_up = check(settle_seconds=600, settle_checks_done=MAX_SETTLE_CHECKS)
+
+    assert settling.enough and settling.settling and settling.settle_checks_done == 1
+    assert settling.checks_done == 0 and settling.last_landed_at.endswith("Z")
+    assert given_up.enough and not given_up.settling and given_up.checks_done == 1
 
 
 def test_only_objects_after_the_watermark_are_new(stack: Any, check: Any) -> None:
@@ -138,7 +152,7 @@ def streaming_check(stack: Any, load_handler: Any, context: Any, plan: Any) -> A
     handler = load_handler("check_for_new_data").handler
 
     def run_check(**given: Any) -> DataCheck:
-        run = plan(start_time=LATER, **given)
+        run = plan(start_time=LATER, **{"settle_seconds": 0, **given})
         run["data"]["delivery_errors_uri"] = f"s3://{stack.bucket}/{ERRORS}"  # as ValidateInput plans [stream]
         return DataCheck.model_validate(handler({"run": run, "checks_done": 0}, context))
 

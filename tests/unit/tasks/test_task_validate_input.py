@@ -20,7 +20,7 @@ def test_returns_the_whole_state_document(handler: Any, context: Any, validate_e
 
     assert set(result) == {"input", "run", "data"}
     assert result["input"] == {"trigger": "schedule", "reason": "nightly"}
-    assert result["data"] == {"checks_done": 0}
+    assert result["data"] == {"checks_done": 0, "settle_checks_done": 0}
     run = RunPlan.model_validate(result["run"])
     assert run.pipeline == "fraud-retrain"
     assert (run.bucket, run.state_table, run.trigger, run.reason) == (stack.bucket, stack.table, "schedule", "nightly")
