@@ -144,7 +144,7 @@ def test_traffic_like_the_training_data_raises_no_violation_and_starts_nothing(l
 @pytest.mark.usefixtures("champion")
 def test_drifted_traffic_fires_the_drift_alarm_and_a_drift_run_trains_a_better_champion(local: LocalPipeline) -> None:
     local.new_data_trigger(enabled=False)  # the run under test is the drift alarm's, not the landing's
-    # ...nor the quality alarm's: the champion of the first weeks is also wrong on the new days' fraud patterns
+    # ...nor the quality alarm's: the champion of the first weeks may also be wrong on the new days' fraud patterns
     # (their labels), which the quality test below judges on its own.
     alarm_trigger(local, "quality", enabled=False)
     for days in (("--days", "240", "--rows-per-day", "100"), ("--days", "30")):
