@@ -93,13 +93,15 @@ class SageMakerRole(Construct):
         )
         statements = [
             # Channels read the processed splits; evaluation also reads the champion's model; the monitoring
-            # schedule's jobs read the captured traffic (Model Monitor lists and downloads it as this role).
+            # schedule's jobs read the captured traffic (Model Monitor lists and downloads it as this role)
+            # and the landed labels of its predictions (live quality: jobs/landed_labels.py).
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[
                     data.objects(prefixes.processed_prefix),
                     data.objects(prefixes.models_prefix),
                     data.objects(prefixes.capture_prefix),
+                    data.objects(prefixes.landing_prefix),
                 ],
             ),
             # Models and reports; what the endpoint captures of its traffic, written with this role; and
@@ -113,7 +115,9 @@ class SageMakerRole(Construct):
                     data.objects(prefixes.monitoring_prefix),
                 ],
             ),
-            data.list_statement(prefixes.processed_prefix, prefixes.models_prefix, prefixes.capture_prefix),
+            data.list_statement(
+                prefixes.processed_prefix, prefixes.models_prefix, prefixes.capture_prefix, prefixes.landing_prefix
+            ),
             *code.readers(),
             iam.PolicyStatement(
                 actions=[
@@ -151,6 +155,7 @@ class SageMakerRole(Construct):
                 objects_under(data.bucket, prefixes.models_prefix),
                 objects_under(data.bucket, prefixes.capture_prefix),
                 objects_under(data.bucket, prefixes.monitoring_prefix),
+                objects_under(data.bucket, prefixes.landing_prefix),
                 stack_arn("logs", "log-group:/aws/sagemaker/*"),
                 "Resource::*",
             ],

@@ -1,5 +1,5 @@
 """The endpoint alarms that SageMaker's blue/green update watches to roll a canary back, and the drift
-alarm that starts a retrain (`DriftAlarm`).
+and quality alarms that start a retrain (`DriftAlarm`, `QualityAlarm`).
 
 Their names are `deployment.alarm_names` of `retrain.toml`, in this order: the error-rate alarm,
 then the latency alarm. The definition passes those names as `AutoRollbackConfiguration`, so a name
@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from retrain.config import DeploymentConfig
+from retrain.quality_alarm import quality_alarm_name, quality_metric_name
 
 # The production variant the definition's endpoint configs create (one variant; blue/green swaps
 # its fleet, so the metrics keep these dimensions through a rollout).
@@ -192,3 +193,54 @@ class DriftAlarm(Construct):
             actions=["cloudwatch:DescribeAlarms"],
             resource_arns=[alarm.alarm_arn for alarm in self.features.values()],
         )
+
+
+class QualityAlarm(Construct):
+    """One metric alarm on the live value of the promotion metric (`model_quality_<metric>`, published by the
+    monitoring job when a window has enough labelled predictions): what starts a `quality` retrain.
+
+    It judges the schedule's longest gap in one period, as the drift alarms do; missing data (a quiet window,
+    labels not landed yet) is no evidence of a wrong model. `Minimum` (`Maximum` for a metric to minimize)
+    takes the worst of the runs a period holds.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        endpoint_name: str,
+        schedule_name: str,
+        metric: str,
+        direction: str,
+        threshold: float,
+        period_seconds: int,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        maximize = direction == "maximize"
+        self.alarm = cloudwatch.Alarm(
+            self,
+            "Quality",
+            alarm_name=quality_alarm_name(schedule_name),
+            alarm_description=(
+                f"Live {metric} of endpoint {endpoint_name} (its captured predictions joined with the labels landed "
+                f"for them) {'below' if maximize else 'above'} {threshold:g}; starts a quality retrain."
+            ),
+            metric=cloudwatch.Metric(
+                namespace=DATA_METRICS_NAMESPACE,
+                metric_name=quality_metric_name(metric),
+                dimensions_map={"Endpoint": endpoint_name, "MonitoringSchedule": schedule_name},
+                statistic="Minimum" if maximize else "Maximum",
+                period=Duration.seconds(period_seconds),
+            ),
+            threshold=threshold,
+            comparison_operator=(
+                cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+                if maximize
+                else cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+            ),
+            evaluation_periods=DRIFT_EVALUATION_PERIODS,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(actions.SnsAction(topic))

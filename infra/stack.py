@@ -20,7 +20,7 @@ from infra.findings import acknowledge, objects_under, stack_arn
 from infra.functions import LambdaCode, TaskFunction, TaskSpec
 from infra.images import SklearnImage, SklearnImageRegistry
 from infra.jobs import PrepareDataJob, SageMakerRole, TrainingCode
-from infra.monitoring import DriftAlarm, EndpointAlarms
+from infra.monitoring import DriftAlarm, EndpointAlarms, QualityAlarm
 from infra.orchestration import DefinitionFile, RetrainStateMachine, Targets
 from infra.settings import InfraSettings
 from infra.storage import DataBucket, Notifications, PipelineKey, StateTable
@@ -221,8 +221,11 @@ class RetrainStack(Stack):
                 conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [name]}},
             )
         )
-        drift = None
+        drift = quality = None
         if config.monitoring.enabled:
+            drift_period = Cadence.parse(
+                {"ScheduleExpression": config.monitoring.schedule_expression}
+            ).longest_gap_seconds
             drift = DriftAlarm(
                 self,
                 "DriftAlarm",
@@ -231,12 +234,23 @@ class RetrainStack(Stack):
                 # The columns the baseline covers: the model's raw inputs (jobs/evaluate.py).
                 features=config.dataset.feature_columns,
                 threshold=config.monitoring.drift_threshold,
-                period_seconds=Cadence.parse(
-                    {"ScheduleExpression": config.monitoring.schedule_expression}
-                ).longest_gap_seconds,
+                period_seconds=drift_period,
                 topic=topic,
             )
             drift.grant_describe(starter.role)
+            threshold = config.quality_threshold
+            if threshold is not None:
+                quality = QualityAlarm(
+                    self,
+                    "QualityAlarm",
+                    endpoint_name=deployment.endpoint_name,
+                    schedule_name=monitoring_schedule_name(deployment.endpoint_name),
+                    metric=config.promotion.metric,
+                    direction=config.promotion.direction,
+                    threshold=threshold,
+                    period_seconds=drift_period,
+                    topic=topic,
+                )
         RetrainTriggers(
             self,
             "Triggers",
@@ -246,6 +260,7 @@ class RetrainStack(Stack):
             bucket=data.bucket,
             landing_prefix=data_config.landing_prefix,
             drift_alarm=drift.alarm if drift else None,
+            quality_alarm=quality.alarm if quality else None,
         )
 
         # --- streaming ingestion (with a [stream] table): records land as files do ----------

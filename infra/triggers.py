@@ -1,5 +1,5 @@
 """What starts a retrain: an EventBridge Scheduler schedule, new objects under the landing prefix,
-the drift alarm going to ALARM, and the end of a run that triggers were queued behind.
+the drift or the quality alarm going to ALARM, and the end of a run that triggers were queued behind.
 
 All go through the starter function (`tasks/start_retrain.py`), never straight to the state
 machine: the starter never starts a second retrain while one runs but queues the trigger, starts
@@ -43,6 +43,7 @@ class RetrainTriggers(Construct):
         bucket: s3.IBucket,
         landing_prefix: str,
         drift_alarm: cloudwatch.IAlarm | None = None,
+        quality_alarm: cloudwatch.IAlarm | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         scheduler_role = iam.Role(
@@ -104,20 +105,42 @@ class RetrainTriggers(Construct):
         )
         # CloudWatch sends every alarm state change to the default bus, composite alarms' too
         # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html).
-        self.drift_rule = None
-        if drift_alarm is not None:
-            self.drift_rule = self._starter_rule(
-                "DriftRule",
-                f"{pipeline.name}-drift",
-                "Starts a drift retrain when the endpoint's drift alarm goes to ALARM",
-                starter,
-                events.EventPattern(
-                    source=[CLOUDWATCH_SOURCE],
-                    detail_type=[ALARM_STATE_CHANGE],
-                    resources=[drift_alarm.alarm_arn],
-                    detail={"state": {"value": [ALARM]}},
-                ),
-            )
+        self.drift_rule = self._alarm_rule(
+            "DriftRule", f"{pipeline.name}-drift", "a drift retrain", "the endpoint's drift alarm", starter, drift_alarm
+        )
+        self.quality_rule = self._alarm_rule(
+            "QualityRule",
+            f"{pipeline.name}-quality",
+            "a quality retrain",
+            "the live model quality alarm",
+            starter,
+            quality_alarm,
+        )
+
+    def _alarm_rule(
+        self,
+        construct_id: str,
+        name: str,
+        what: str,
+        which: str,
+        starter: TaskFunction,
+        alarm: cloudwatch.IAlarm | None,
+    ) -> events.Rule | None:
+        """A rule that takes `alarm`'s change to ALARM to the starter; None without the alarm."""
+        if alarm is None:
+            return None
+        return self._starter_rule(
+            construct_id,
+            name,
+            f"Starts {what} when {which} goes to ALARM",
+            starter,
+            events.EventPattern(
+                source=[CLOUDWATCH_SOURCE],
+                detail_type=[ALARM_STATE_CHANGE],
+                resources=[alarm.alarm_arn],
+                detail={"state": {"value": [ALARM]}},
+            ),
+        )
 
     def _starter_rule(
         self, construct_id: str, name: str, description: str, starter: TaskFunction, pattern: events.EventPattern

@@ -20,6 +20,10 @@ model-monitor-interpreting-cloudwatch.html): `feature_baseline_drift_<feature>` 
 `feature_non_null_<feature>` (the completeness) and, for numbers, `feature_data_<feature>` (count, sum, min,
 max), dimensioned by `Endpoint` and `MonitoringSchedule`; the platform adds the namespace. `/opt/ml/output/message`
 starts with `CompletedWithViolations` or `Completed`, as the BYOC samples (aws-samples) tell the platform.
+
+With `quality_metric` in the schedule's Environment it also judges the live model quality: the window's
+captured predictions joined with the labels landed for them (`live_quality.py`, `landed_labels.py`), written
+to `model_quality.json` and, when judged, published as `model_quality_<metric>` (docs/monitoring.md).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +41,12 @@ import pandas as pd
 from baseline import data_quality_baseline
 from drift import CaptureFormatError, captured_requests, check_drift
 from failure_line import JobFailure, processing_message_file, run_job
+from landed_labels import S3Labels
+from live_quality import LiveQuality, QualityInputError, captured_predictions, join_labels, label_days, live_quality
 
 VIOLATIONS_FILE = "constraint_violations.json"
+QUALITY_FILE = "model_quality.json"
+QUALITY_METRIC_PREFIX = "model_quality_"  # retrain.quality_alarm's
 STATISTICS_FILE = "statistics.json"
 METRICS_FILE = "cloudwatch_metrics.jsonl"
 CAPTURE_FORMAT = "sagemakerCaptureJson"
@@ -101,16 +109,72 @@ def typed_requests(requests: pd.DataFrame, statistics: Mapping[str, Any]) -> pd.
     return typed
 
 
-def min_requests(environ: Mapping[str, str]) -> int:
-    text = environ.get("min_requests", "").strip()
+def positive(environ: Mapping[str, str], name: str, default: int = MIN_REQUESTS) -> int:
+    text = environ.get(name, "").strip()
     if not text:
-        return MIN_REQUESTS
+        return default
     if not text.isdigit() or int(text) < 1:
         raise MonitoringFailed(
-            f"min_requests {text!r} is not a positive whole number; set the schedule's Environment min_requests to "
-            f"one (default {MIN_REQUESTS})"
+            f"{name} {text!r} is not a positive whole number; set the schedule's Environment {name} to one "
+            f"(default {default})"
         )
     return int(text)
+
+
+def min_requests(environ: Mapping[str, str]) -> int:
+    return positive(environ, "min_requests")
+
+
+LabelReader = Callable[[Sequence[str]], pd.DataFrame]
+
+
+def quality_reader(environ: Mapping[str, str]) -> LabelReader:
+    """The landed labels the schedule's Environment points at (`quality_labels`, the landing prefix)."""
+    return S3Labels(
+        _required(environ, "quality_labels"),
+        environ.get("quality_input_format", "csv"),
+        _required(environ, "id_column"),
+        _required(environ, "target_column"),
+        environ.get("positive_label") or None,
+    )
+
+
+def judge_quality(
+    environ: Mapping[str, str], records: list[dict[str, Any]], layout: Sequence[str], labels: LabelReader | None
+) -> LiveQuality | None:
+    """The live promotion metric of the window's predictions that have landed labels; None when the schedule's
+    Environment names no `quality_metric` (live quality off)."""
+    metric = environ.get("quality_metric", "").strip()
+    if not metric:
+        return None
+    try:
+        predictions = captured_predictions(
+            records, layout, _required(environ, "id_column"), environ.get("timestamp_column", "")
+        )
+        reader = labels or quality_reader(environ)
+        minimum = positive(environ, "quality_min_labels")
+        try:
+            landed = reader(label_days(predictions)) if not predictions.empty else pd.DataFrame(columns=["id", "label"])
+        except (QualityInputError, MonitoringFailed):
+            raise
+        except Exception as error:  # S3 (botocore) errors: the drift judgement of the window must not be lost
+            note = f"the landed labels could not be read ({type(error).__name__}: {error}); no quality judged"
+            return LiveQuality(metric, None, 0, len(predictions), minimum, note)
+        return live_quality(predictions, join_labels(predictions, landed), metric, minimum)
+    except QualityInputError as error:
+        raise MonitoringFailed(str(error)) from None
+
+
+def quality_metric_line(quality: LiveQuality, dimensions: list[dict[str, str]], stamp: str) -> dict[str, Any]:
+    """The live value as a statistic set whose SampleCount is the number of labelled predictions behind it,
+    which the quality alarm's StateReasonData carries to the run's reason."""
+    value, count = float(quality.value or 0.0), float(quality.labelled)
+    return {
+        "MetricName": QUALITY_METRIC_PREFIX + quality.metric,
+        "Timestamp": stamp,
+        "Dimensions": dimensions,
+        "StatisticValues": {"SampleCount": count, "Sum": value * count, "Minimum": value, "Maximum": value},
+    }
 
 
 def metric_lines(
@@ -147,7 +211,7 @@ def metric_lines(
     return lines
 
 
-def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
+def monitor(environ: Mapping[str, str], labels: LabelReader | None = None) -> dict[str, Any]:
     """One monitoring execution: the window's requests against the baseline; returns the violations."""
     dataset_format = environ.get("dataset_format", "")
     if dataset_format and CAPTURE_FORMAT not in dataset_format:
@@ -165,7 +229,8 @@ def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
     columns = [feature["name"] for feature in statistics.get("features", [])]
     layout = [name.strip() for name in environ.get("request_columns", "").split(",") if name.strip()] or columns
     try:
-        requests = captured_requests(capture_records(source, start, end), layout)
+        records = list(capture_records(source, start, end))
+        requests = captured_requests(records, layout)
     except CaptureFormatError as error:
         raise MonitoringFailed(str(error)) from None
     requests = requests[[name for name in columns if name in requests.columns]]  # missing: missing_column_check
@@ -177,11 +242,16 @@ def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
     needed = min_requests(environ)
     judged = len(requests) >= needed
     violations, distances = check_drift(requests, statistics, constraints) if judged else ([], {})
-    window = typed_requests(requests, statistics)
-    window_statistics, _ = data_quality_baseline(window, list(window.columns))
+    typed = typed_requests(requests, statistics)
+    window_statistics, _ = data_quality_baseline(typed, list(typed.columns))
     output.mkdir(parents=True, exist_ok=True)
     (output / STATISTICS_FILE).write_text(json.dumps(window_statistics, indent=2, allow_nan=False) + "\n")
     (output / VIOLATIONS_FILE).write_text(json.dumps({"violations": violations}, indent=2) + "\n")
+    quality = judge_quality(environ, records, layout, labels)
+    if quality is not None:
+        window = {"start": start.strftime(TIME_FORMAT), "end": end.strftime(TIME_FORMAT)}
+        document = {"window": window, **quality.as_dict()}
+        (output / QUALITY_FILE).write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
 
     emit = constraints.get("monitoring_config", {}).get("emit_metrics", "Enabled") != "Disabled"
     container_output = processing_message_file(str(output)).parent
@@ -190,7 +260,9 @@ def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
             {"Name": "Endpoint", "Value": _required(environ, "sagemaker_endpoint_name")},
             {"Name": "MonitoringSchedule", "Value": _required(environ, "sagemaker_monitoring_schedule_name")},
         ]
-        lines = metric_lines(window, statistics, distances, dimensions, end.strftime(TIME_FORMAT))
+        lines = metric_lines(typed, statistics, distances, dimensions, end.strftime(TIME_FORMAT))
+        if quality is not None and quality.judged:
+            lines.append(quality_metric_line(quality, dimensions, end.strftime(TIME_FORMAT)))
         metrics = container_output / "metrics" / "cloudwatch"
         metrics.mkdir(parents=True, exist_ok=True)
         (metrics / METRICS_FILE).write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
@@ -208,10 +280,21 @@ def monitor(environ: Mapping[str, str]) -> dict[str, Any]:
             f"Completed: Job completed successfully; {len(requests)} requests, fewer than {needed} needed to judge "
             "drift: no drift checked, no drift metric published."
         )
+    if quality is not None:
+        message += (
+            f" Live {quality.metric} {quality.value:.4f} over {quality.labelled} labelled predictions."
+            if quality.value is not None
+            else f" Live quality not judged: {quality.note}."
+        )
     container_output.mkdir(parents=True, exist_ok=True)
     (container_output / "message").write_text(message, encoding="utf-8")
     print(message, flush=True)
-    return {"violations": violations, "distances": distances, "requests": len(requests)}
+    return {
+        "violations": violations,
+        "distances": distances,
+        "requests": len(requests),
+        "quality": None if quality is None else quality.as_dict(),
+    }
 
 
 def main(environ: Mapping[str, str] | None = None) -> int:

@@ -27,6 +27,8 @@ TrafficRouting = Literal["ALL_AT_ONCE", "CANARY", "LINEAR"]
 Percent = Annotated[int, Field(ge=1, le=100)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+# The promotion metrics that lie in [0, 1] (jobs/scoring.py); log_loss is unbounded.
+BOUNDED_METRICS = ("average_precision", "roc_auc", "brier", "precision", "recall", "f1")
 
 
 class Section(BaseModel):
@@ -314,6 +316,12 @@ class MonitoringConfig(Section):
     # The drift distance (`feature_baseline_drift_<feature>`) above which a feature's alarm fires and a
     # drift retrain starts; the default is the baseline's comparison_threshold.
     drift_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    # The live value of [promotion] metric (captured predictions joined with the landed labels) below which
+    # (above, for a metric to minimize) the quality alarm fires and a `quality` retrain starts; default: the
+    # promotion's min_metric_value, the bar a new model must reach.
+    quality_threshold: Annotated[float, Field(ge=0.0)] | None = None
+    # A window with fewer labelled predictions is not judged (a quiet hour must not start a retrain).
+    quality_min_labels: PositiveInt = 100
 
     @field_validator("schedule_expression")
     @classmethod
@@ -415,6 +423,22 @@ class RetrainConfig(Section):
         if "database" not in catalog and isinstance(name, str):
             catalog["database"] = catalog_database_name(name)
         return {**document, "catalog": catalog}
+
+    @property
+    def quality_threshold(self) -> float | None:
+        """The quality alarm's threshold on the live promotion metric; None: no quality alarm."""
+        given = self.monitoring.quality_threshold
+        return given if given is not None else self.promotion.min_metric_value
+
+    @model_validator(mode="after")
+    def _quality_threshold_fits(self) -> RetrainConfig:
+        threshold = self.monitoring.quality_threshold
+        if threshold is not None and self.promotion.metric in BOUNDED_METRICS and threshold > 1.0:
+            raise ValueError(
+                f"monitoring.quality_threshold: {threshold:g} is above 1, which {self.promotion.metric} never "
+                f"exceeds; set a value from 0 to 1 (e.g. the promotion's min_metric_value)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _stream_fits_the_data(self) -> RetrainConfig:

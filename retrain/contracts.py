@@ -46,7 +46,7 @@ class ExecutionInput(Contract):
     Every field is optional: defaults come from `retrain.toml`.
     """
 
-    trigger: Literal["manual", "schedule", "new-data", "follow-up", "drift"] = "manual"
+    trigger: Literal["manual", "schedule", "new-data", "follow-up", "drift", "quality"] = "manual"
     reason: Annotated[str, Field(max_length=500)] = ""
     requested_by: Annotated[str, Field(max_length=200)] = ""
     hyperparameters: dict[str, str | int | float | bool] = Field(default_factory=dict)

@@ -12,7 +12,7 @@ The pipeline keeps one data-quality schedule per endpoint (`monitoring_schedule_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 MONITOR_SCRIPT = "monitor.py"
@@ -67,6 +67,39 @@ def request_columns_value(columns: Sequence[str]) -> str:
     return value
 
 
+def quality_environment(
+    *,
+    metric: str,
+    min_labels: int,
+    labels_uri: str,
+    input_format: str,
+    id_column: str,
+    timestamp_column: str,
+    target_column: str,
+    positive_label: str | None,
+) -> dict[str, str]:
+    """The monitoring job's Environment that turns live quality on (`jobs/monitor.py`): the promotion metric,
+    the minimum of labelled predictions, where the labels land and how a landed row names its id and label."""
+    environment = {
+        "quality_metric": metric,
+        "quality_min_labels": str(min_labels),
+        "quality_labels": labels_uri,
+        "quality_input_format": input_format,
+        "id_column": id_column,
+        "timestamp_column": timestamp_column,
+        "target_column": target_column,
+    }
+    if positive_label is not None:
+        environment["positive_label"] = positive_label
+    for name, value in environment.items():
+        if len(value) > MAX_ENVIRONMENT_VALUE:
+            raise ValueError(
+                f"the monitoring job's {name} ({len(value)} characters) does not fit its environment "
+                f"({MAX_ENVIRONMENT_VALUE} characters); shorten it"
+            )
+    return environment
+
+
 def monitoring_schedule_config(
     *,
     endpoint_name: str,
@@ -78,6 +111,7 @@ def monitoring_schedule_config(
     cluster: dict[str, int | str],
     max_runtime_seconds: int,
     request_columns: Sequence[str] = (),
+    quality: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """`MonitoringScheduleConfig` of CreateMonitoringSchedule and UpdateMonitoringSchedule (the same shape).
 
@@ -85,7 +119,7 @@ def monitoring_schedule_config(
     each run go under `output_uri` (SageMaker appends yyyy/mm/dd/hh/). `cluster` is the ClusterConfig.
     `request_columns` are the CSV columns of a request, in order (the endpoint's input: the schema's columns
     but the target), from which the job picks the baseline's; without them it reads a request as the
-    baseline's columns alone.
+    baseline's columns alone. `quality` (`quality_environment`) also has it judge the live model quality.
     """
     definition: dict[str, Any] = {
         "ScheduleConfig": {"ScheduleExpression": schedule_expression},
@@ -105,8 +139,9 @@ def monitoring_schedule_config(
             "RoleArn": role_arn,
         },
     }
+    environment = dict(quality or {})
     if request_columns:
-        definition["MonitoringJobDefinition"]["Environment"] = {
-            REQUEST_COLUMNS_ENV: request_columns_value(request_columns)
-        }
+        environment[REQUEST_COLUMNS_ENV] = request_columns_value(request_columns)
+    if environment:
+        definition["MonitoringJobDefinition"]["Environment"] = environment
     return definition

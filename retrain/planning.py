@@ -27,7 +27,12 @@ from retrain.contracts import (
 from retrain.errors import ConfigError, InvalidExecutionInput, InvalidTaskInput
 from retrain.execution_arn import ExecutionArn
 from retrain.field_errors import FIX_EXECUTION_INPUT, describe_invalid_document
-from retrain.monitoring import monitoring_app_specification, monitoring_schedule_config, monitoring_schedule_name
+from retrain.monitoring import (
+    monitoring_app_specification,
+    monitoring_schedule_config,
+    monitoring_schedule_name,
+    quality_environment,
+)
 from retrain.naming import run_names
 from retrain.s3_uri import folder_uri
 from retrain.timestamps import canonical_time
@@ -183,6 +188,17 @@ def monitoring_plan(config: RetrainConfig, resources: Resources, evaluation_uri:
             max_runtime_seconds=monitoring.max_runtime_seconds,
             # What a caller sends (the schema's columns but the target), the columns the job reads a request as.
             request_columns=[column for column in config.dataset.schema_ if column != config.dataset.target],
+            # Live quality: the window's predictions joined with the labels landed for them, by id.
+            quality=quality_environment(
+                metric=config.promotion.metric,
+                min_labels=monitoring.quality_min_labels,
+                labels_uri=folder_uri(resources.bucket, config.data.landing_prefix),
+                input_format=config.data.input_format,
+                id_column=config.dataset.id_column,
+                timestamp_column=config.dataset.timestamp_column,
+                target_column=config.dataset.target,
+                positive_label=config.dataset.positive_label,
+            ),
         ),
     )
 

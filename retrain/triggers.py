@@ -1,6 +1,6 @@
 """At most one retrain at a time, whatever starts it, and no trigger lost while one runs.
 
-The schedule, the new-data rule, the drift alarm and the end of a run all invoke one starter function:
+The schedule, the new-data rule, the drift and quality alarms and the end of a run all invoke one starter function:
 
 1. **A retrain is already running** (waiting for data, training, waiting for approval, rolling out):
    the trigger is *queued* in the state table, not started. The running execution may have checked
@@ -33,6 +33,7 @@ from retrain.contracts import ExecutionInput
 from retrain.drift_alarm import AlarmFired
 from retrain.errors import InvalidTaskInput
 from retrain.field_errors import describe_invalid_document
+from retrain.quality_alarm import QualityAlarmFired
 
 if TYPE_CHECKING:
     from retrain.ports import AlarmStates, RetrainExecutions, TriggerQueue
@@ -59,7 +60,7 @@ class StartDecision:
     reason: str
     running: tuple[str, ...] = ()
     queued: bool = False
-    trigger: str = ""  # what asked: schedule, new-data, manual, follow-up, drift, or run-ended
+    trigger: str = ""  # what asked: schedule, new-data, manual, follow-up, drift, quality, or run-ended
     ended_run: str = ""  # for the end of a run: its name
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,11 +110,15 @@ class RetrainRequest:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any], now: datetime, alarms: AlarmStates | None = None) -> RetrainRequest:
-        """An S3 `Object Created` event, the drift alarm's state change (its children's values read from
-        `alarms`), or an execution input (the schedule's `{"trigger": ...}`)."""
+        """An S3 `Object Created` event, the quality alarm's state change, the drift alarm's (its children's
+        values read from `alarms`), or an execution input (the schedule's `{"trigger": ...}`)."""
         if event.get("source") == S3_SOURCE and event.get("detail-type") == OBJECT_CREATED:
             arrived_at = _event_time(event, now)
             return cls(new_data_input(event), execution_name(arrived_at), arrived_at)
+        quality = QualityAlarmFired.from_event(event)
+        if quality is not None:
+            fired_at = _event_time(event, now)  # as the drift alarm's: a redelivery names the same bucket
+            return cls(quality.execution_input(), execution_name(fired_at), fired_at)
         fired = AlarmFired.from_event(event)
         if fired is not None:
             # The alarm's own time, as an object's: a redelivery names the same bucket, and a run of the

@@ -2,7 +2,8 @@
 
 The data-quality schedule's status and last execution (status, time, its `constraint_violations.json`), each
 model input's drift distance from that execution's `feature_baseline_drift_<feature>` metric beside its
-violations, and the drift alarms' states: the composite `<schedule>-drift` and one a feature.
+violations, and the drift alarms' states: the composite `<schedule>-drift` and one a feature; the live value of
+the promotion metric the execution judged (its `model_quality.json`) and the quality alarm's state.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from cli.pipeline import DeployedPipeline
 from retrain.config import DEFAULT_CONFIG_FILE
 from retrain.errors import RetrainError
 from retrain.monitoring import monitoring_schedule_name
+from retrain.quality_alarm import quality_alarm_name
 
 VIOLATIONS_FILE = "constraint_violations.json"
+QUALITY_FILE = "model_quality.json"  # jobs/monitor.py's, beside the violations
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
 # The monitoring job stamps its metrics with its window's end, about the execution's scheduled time.
 METRIC_SEARCH_SECONDS = 600
@@ -51,6 +54,8 @@ class MonitoringReport:
     violations: list[dict[str, Any]]
     composite: tuple[str, str] | None  # (name, state)
     features: list[FeatureDrift]
+    quality: dict[str, Any] | None = None  # the execution's model_quality.json
+    quality_alarm: tuple[str, str, float | None] | None = None  # (name, state, threshold)
 
 
 def register(subparsers: Any) -> None:
@@ -93,6 +98,7 @@ def read_report(sagemaker: Any, s3: Any, cloudwatch: Any, endpoint: str) -> Moni
         )
     violations_uri = violations_location(sagemaker, execution)
     violations = read_violations(s3, violations_uri) if violations_uri else []
+    quality = read_json(s3, violations_uri.rsplit("/", 1)[0] + "/" + QUALITY_FILE) if violations_uri else None
     composite, features = alarm_states(cloudwatch, schedule)
     by_feature: dict[str, list[str]] = {}
     for violation in violations:
@@ -111,7 +117,47 @@ def read_report(sagemaker: Any, s3: Any, cloudwatch: Any, endpoint: str) -> Moni
         violations,
         composite,
         features,
+        quality,
+        quality_alarm_state(cloudwatch, schedule),
     )
+
+
+def read_json(s3: Any, uri: str) -> dict[str, Any] | None:
+    """A small JSON document the execution uploaded; None when it wrote none (live quality off)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def quality_alarm_state(cloudwatch: Any, schedule: str) -> tuple[str, str, float | None] | None:
+    name = quality_alarm_name(schedule)
+    found = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+    if not found:
+        return None
+    threshold = found[0].get("Threshold")
+    return name, str(found[0].get("StateValue", "?")), None if threshold is None else float(threshold)
+
+
+def quality_lines(report: MonitoringReport) -> list[str]:
+    lines: list[str] = []
+    quality = report.quality
+    if quality is not None:
+        window = quality.get("window") or {}
+        span = f"window {window.get('start', '?')} to {window.get('end', '?')}"
+        if quality.get("value") is not None:
+            lines.append(
+                f"live quality: {quality.get('metric')} {float(quality['value']):.3f} over "
+                f"{quality.get('labelled_predictions')} labelled predictions of {quality.get('predictions')} ({span})"
+            )
+        else:
+            lines.append(f"live quality: {quality.get('metric')} not judged: {quality.get('note')} ({span})")
+    if report.quality_alarm is not None:
+        name, state, threshold = report.quality_alarm
+        lines.append(f"quality alarm {name}: {state}" + ("" if threshold is None else f" (threshold {threshold:g})"))
+    return lines
 
 
 def violations_location(sagemaker: Any, execution: Mapping[str, Any]) -> str | None:
@@ -214,6 +260,7 @@ def report_lines(report: MonitoringReport) -> list[str]:
     else:
         lines.append(f"drift alarm {report.schedule}-drift: not found (deploy the stack with monitoring on)")
     lines.extend(feature_table(report.features))
+    lines.extend(quality_lines(report))
     return lines
 
 

@@ -36,40 +36,71 @@ from local.emulator.seam import replace, require, service
 from local.sagemaker.alarms import AlarmDefinition, UnsupportedAlarm, evaluate
 
 
+def _period_points(
+    cloudwatch: Any, alarm: Mapping[str, Any], definition: AlarmDefinition, period: int, now: float
+) -> list[list[dict[str, Any]]]:
+    """The datapoints of the alarm's exact metric in each of its newest `EvaluationPeriods` periods of `period`
+    local seconds ending `now`, oldest first."""
+    dimensions = {item["Name"]: item["Value"] for item in alarm.get("Dimensions") or []}
+    key = (alarm.get("Namespace"), alarm.get("MetricName"), cloudwatch._dims_key(dimensions))
+    points = list(cloudwatch._metrics.get(key) or [])
+    periods = []
+    for index in range(definition.evaluation_periods, 0, -1):
+        start, end = now - index * period, now - (index - 1) * period
+        periods.append([point for point in points if start < point["Timestamp"] <= end])
+    return periods
+
+
 def period_values(
     cloudwatch: Any, alarm: Mapping[str, Any], definition: AlarmDefinition, period: int, now: float
 ) -> list[float | None]:
     """The alarm's statistic in each of its newest `EvaluationPeriods` periods of `period` local seconds
     ending `now` (oldest first; None: no datapoint), from its exact metric only."""
-    dimensions = {item["Name"]: item["Value"] for item in alarm.get("Dimensions") or []}
-    key = (alarm.get("Namespace"), alarm.get("MetricName"), cloudwatch._dims_key(dimensions))
-    points = list(cloudwatch._metrics.get(key) or [])
     statistic = definition.queries[0].statistic
     values: list[float | None] = []
-    for index in range(definition.evaluation_periods, 0, -1):
-        start, end = now - index * period, now - (index - 1) * period
-        inside = [point for point in points if start < point["Timestamp"] <= end]
-        if not inside:
-            values.append(None)
-            continue
-        value = cloudwatch._stat_value(cloudwatch._calc_stats(inside), statistic, inside)
+    for inside in _period_points(cloudwatch, alarm, definition, period, now):
+        value = cloudwatch._stat_value(cloudwatch._calc_stats(inside), statistic, inside) if inside else None
         values.append(None if value is None else float(value))
     return values
 
 
-def reason_data(alarm: Mapping[str, Any], definition: AlarmDefinition, values: list[float | None], now: float) -> str:
+def period_sample_counts(
+    cloudwatch: Any, alarm: Mapping[str, Any], definition: AlarmDefinition, period: int, now: float
+) -> list[float | None]:
+    """Each period's SampleCount (a statistic set's own count; one a plain value), oldest first."""
+    periods = _period_points(cloudwatch, alarm, definition, period, now)
+    return [cloudwatch._calc_stats(inside).get("SampleCount") if inside else None for inside in periods]
+
+
+def reason_data(
+    alarm: Mapping[str, Any],
+    definition: AlarmDefinition,
+    values: list[float | None],
+    now: float,
+    counts: list[float | None] | None = None,
+    period: int | None = None,
+) -> str:
     """`StateReasonData` as CloudWatch writes it for a threshold alarm (DescribeAlarms: "An explanation for
-    the alarm state, in JSON format"): the statistic, period, threshold and the periods' newest values."""
-    return json.dumps(
-        {
-            "version": "1.0",
-            "queryDate": _stamp(now),
-            "statistic": definition.queries[0].statistic,
-            "period": definition.period,
-            "recentDatapoints": [value for value in values if value is not None],
-            "threshold": definition.threshold,
-        }
-    )
+    the alarm state, in JSON format"): the statistic, period, threshold, the periods' newest values and, as
+    CloudWatch adds them, the evaluated periods newest first with their `timestamp` (the period's start) and,
+    when they hold data, `sampleCount` and `value` (CloudWatch user guide, "Alarm events and EventBridge")."""
+    data: dict[str, Any] = {
+        "version": "1.0",
+        "queryDate": _stamp(now),
+        "statistic": definition.queries[0].statistic,
+        "period": definition.period,
+        "recentDatapoints": [value for value in values if value is not None],
+        "threshold": definition.threshold,
+    }
+    if counts is not None and period is not None:
+        evaluated = []
+        for index, (value, count) in enumerate(zip(reversed(values), reversed(counts), strict=True)):
+            point: dict[str, Any] = {"timestamp": _stamp(now - (index + 1) * period)}
+            if value is not None:
+                point.update(sampleCount=float(count or 0.0), value=value)
+            evaluated.append(point)
+        data["evaluatedDatapoints"] = evaluated
+    return json.dumps(data)
 
 
 def _stamp(seconds: float) -> str:
@@ -110,7 +141,8 @@ class ScopedAlarmEvaluation:
 def judge(alarm: dict[str, Any], definition: AlarmDefinition, clock: ClockScale, now: float) -> None:
     """Evaluate `alarm` at `now` and, when its state changes, record and announce it as the emulator does."""
     cloudwatch = service("cloudwatch")
-    values = period_values(cloudwatch, alarm, definition, clock.period(definition.period), now)
+    period = clock.period(definition.period)
+    values = period_values(cloudwatch, alarm, definition, period, now)
     if all(value is None for value in values):
         return
     verdict = evaluate(definition, values)
@@ -119,7 +151,8 @@ def judge(alarm: dict[str, Any], definition: AlarmDefinition, clock: ClockScale,
         return
     alarm["StateValue"] = verdict.state
     alarm["StateReason"] = verdict.reason
-    alarm["StateReasonData"] = reason_data(alarm, definition, values, now)
+    counts = period_sample_counts(cloudwatch, alarm, definition, period, now)
+    alarm["StateReasonData"] = reason_data(alarm, definition, values, now, counts, period)
     alarm["StateUpdatedTimestamp"] = int(now)
     cloudwatch._record_history(
         alarm["AlarmName"], old_state, verdict.state, verdict.reason, reason_data=json.loads(alarm["StateReasonData"])

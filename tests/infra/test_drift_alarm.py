@@ -23,11 +23,18 @@ def config() -> RetrainConfig:
     return load_config(PROJECT_ROOT / "retrain.toml")
 
 
+def _is_drift(alarm: dict[str, Any]) -> bool:
+    properties = alarm["Properties"]
+    return properties.get("Namespace") == DATA_METRICS_NAMESPACE and properties["MetricName"].startswith(
+        "feature_baseline_drift_"
+    )
+
+
 def _feature_alarms(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
     return {
         alarm["Properties"]["MetricName"]: alarm["Properties"]
         for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"].get("Namespace") == DATA_METRICS_NAMESPACE
+        if _is_drift(alarm)
     }
 
 
@@ -60,9 +67,7 @@ def test_one_composite_alarm_over_them_notifies_the_topic(synthesized: Synthesiz
     assert properties["AlarmActions"] == [{"Ref": topic_id}]
     rule = json.dumps(properties["AlarmRule"])
     feature_ids = [
-        logical
-        for logical, alarm in synthesized.resources("AWS::CloudWatch::Alarm").items()
-        if alarm["Properties"].get("Namespace") == DATA_METRICS_NAMESPACE
+        logical for logical, alarm in synthesized.resources("AWS::CloudWatch::Alarm").items() if _is_drift(alarm)
     ]
     assert all(logical in rule for logical in feature_ids) and rule.count("ALARM(") == len(feature_ids)
     assert " OR " in rule
@@ -98,7 +103,7 @@ def test_the_starter_may_read_the_feature_alarms_only(synthesized: Synthesized) 
     feature_arns = sorted(
         json.dumps({"Fn::GetAtt": [logical_id, "Arn"]})
         for logical_id, alarm in synthesized.resources("AWS::CloudWatch::Alarm").items()
-        if alarm["Properties"].get("Namespace") == DATA_METRICS_NAMESPACE
+        if _is_drift(alarm)
     )
     statements = [
         statement

@@ -334,3 +334,6 @@ def test_the_sagemaker_role_runs_the_monitoring_job(synthesized: Synthesized) ->
     lists = [s for s in granted if "s3:ListBucket" in s.actions]
     assert any("capture/*" in json.dumps(s.condition) for s in lists)
     assert "sourcedir" in reads or "AssetParameters" in reads or "cdk-" in reads
+    # Live quality: the labels of the window's predictions, listed and read (never written) under landing/.
+    assert '"/landing/*"' in reads and '"/landing/*"' not in writes
+    assert any("landing/*" in json.dumps(s.condition) for s in lists)

@@ -12,6 +12,15 @@ days after the champion's (the first 240 thin, `retrain demo-data --rows-per-day
 violation on `account_age_days`. The twin replays two days of the champion's training period: no
 violation, every drift alarm OK, no run started.
 
+Live quality, in the same module and on the same served champion: the monitoring job joins the captured
+predictions with the labels landed for them. The twin's training days carry their true labels, which the model
+gets right: the live average precision is far above the threshold, the quality alarm is OK. Then the newest two
+landed days (like the serving champion's training data: no drift) get labels that say the model is wrong (their
+`is_fraud` shuffled, as if the labels that arrived later contradicted it), are replayed, and the schedule's run
+publishes a live average precision near the fraud rate: the quality alarm fires and the starter starts a
+`quality` run whose reason names the metric, its value, the threshold, the window and the number of labelled
+predictions. The run is stopped there: what follows is any run's, which the drift test already follows.
+
 The schedule is run through the local SageMaker's test hook (`tests/support/monitoring.py`), so the tests
 wait for one execution, not for the scaled hour; the hourly schedule also runs by itself every minute at
 the local clock scale, over the same traffic, which changes nothing either test asserts.
@@ -19,14 +28,19 @@ the local clock scale, over the same traffic, which changes nothing either test 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from cli.executions import read_timeline
+from cli.landing import landing_keys
 from retrain.monitoring import monitoring_schedule_name
+from retrain.quality_alarm import quality_alarm_name
 from tests.support.monitoring import trigger_monitoring_schedule
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 from tests.support.polling import wait_until
@@ -76,6 +90,19 @@ def drift_alarms(local: LocalPipeline) -> dict[str, str]:
     return {alarm["AlarmName"]: alarm["StateValue"] for alarm in found["MetricAlarms"] + found["CompositeAlarms"]}
 
 
+def quality_alarm_state(local: LocalPipeline) -> str:
+    found = local.client("cloudwatch").describe_alarms(AlarmNames=[quality_alarm_name(schedule_of(local))])
+    return str(found["MetricAlarms"][0]["StateValue"])
+
+
+def alarm_trigger(local: LocalPipeline, alarm: str, *, enabled: bool) -> None:
+    """Turn the `drift` or `quality` alarm's rule to the starter on or off, as `new_data_trigger` does the
+    landing's."""
+    events = local.client("events")
+    rule = f"{local.pipeline.config.pipeline.name}-{alarm}"
+    (events.enable_rule if enabled else events.disable_rule)(Name=rule)
+
+
 def execution_names(local: LocalPipeline) -> set[str]:
     sfn = local.client("stepfunctions")
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=local.pipeline.state_machine_arn)
@@ -107,11 +134,19 @@ def test_traffic_like_the_training_data_raises_no_violation_and_starts_nothing(l
     shown = monitor(local)
     assert f"monitoring schedule {schedule}: Scheduled" in shown
     assert f"drift alarm {schedule}-drift: OK" in shown
+    # Their labels landed with them and the model gets them right: the live metric is well above the bar.
+    assert quality_alarm_state(local) == "OK"
+    live = re.search(r"live quality: average_precision ([0-9.]+) over ([0-9]+) labelled predictions", shown)
+    assert live is not None and float(live.group(1)) > 0.2 and int(live.group(2)) >= 100, shown
+    assert f"quality alarm {quality_alarm_name(schedule)}: OK (threshold 0.2)" in shown
 
 
 @pytest.mark.usefixtures("champion")
 def test_drifted_traffic_fires_the_drift_alarm_and_a_drift_run_trains_a_better_champion(local: LocalPipeline) -> None:
     local.new_data_trigger(enabled=False)  # the run under test is the drift alarm's, not the landing's
+    # ...nor the quality alarm's: the champion of the first weeks may also be wrong on the new days' fraud patterns
+    # (their labels), which the quality test below judges on its own.
+    alarm_trigger(local, "quality", enabled=False)
     for days in (("--days", "240", "--rows-per-day", "100"), ("--days", "30")):
         landed = local.retrain("demo-data", *days)
         assert landed.wait(timeout=300) == 0, landed.communicate()[1]
@@ -164,3 +199,77 @@ def test_drifted_traffic_fires_the_drift_alarm_and_a_drift_run_trains_a_better_c
     metric = local.pipeline.config.promotion.metric
     assert decision["candidate"][metric] > decision["champion"][metric]
     assert local.endpoint()["EndpointConfigName"] != champion_config
+
+
+def contradict_labels(local: LocalPipeline, days: int) -> list[str]:
+    """The newest `days` landed days' labels shuffled in place (their rows and features as they were): labels
+    that arrived later and say the model is wrong. Returns the days."""
+    pipeline, s3 = local.pipeline, local.client("s3")
+    prefix = pipeline.config.data.landing_prefix
+    keys = [key for key in landing_keys(s3, pipeline.bucket, prefix) if key.endswith(".csv")]
+    newest = sorted({key[len(prefix) :].split("/", 1)[0] for key in keys})[-days:]
+    rng = np.random.default_rng(16)
+    target = pipeline.config.dataset.target
+    for key in (key for key in keys if key[len(prefix) :].split("/", 1)[0] in newest):
+        body = s3.get_object(Bucket=pipeline.bucket, Key=key)["Body"].read()
+        rows = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+        rows[target] = rng.permutation(rows[target].to_numpy())
+        s3.put_object(Bucket=pipeline.bucket, Key=key, Body=rows.to_csv(index=False).encode())
+    return [day.removeprefix("date=") for day in newest]
+
+
+@pytest.mark.usefixtures("champion")
+def test_labels_that_show_the_model_wrong_fire_the_quality_alarm_and_start_a_quality_run(local: LocalPipeline) -> None:
+    local.new_data_trigger(enabled=False)  # the rewritten labels must not start a new-data run
+    local.settle()
+    alarm_trigger(local, "quality", enabled=True)
+    # The run under test is the quality alarm's: the newest days may drift a little from the baseline of the
+    # champion's older training days, which is the drift test's business.
+    alarm_trigger(local, "drift", enabled=False)
+    schedule = schedule_of(local)
+    # The serving champion on the newest landed days (what it was trained on, or the first weeks' last days):
+    # right on their true labels, so the quality alarm is OK (whatever an earlier test's traffic left it at).
+    replay(local, "2")
+    assert monitoring_run(local)["MonitoringExecutionStatus"] in TERMINAL[:2]
+    assert quality_alarm_state(local) == "OK"
+    days = contradict_labels(local, 2)
+    before = execution_names(local)
+
+    printed = replay(local, "2")
+    assert all(f"{day}:" in printed for day in days), printed
+    execution = monitoring_run(local)
+
+    assert execution["MonitoringExecutionStatus"] in TERMINAL[:2], execution
+    assert quality_alarm_state(local) == "ALARM"
+    shown = monitor(local)
+    live = re.search(r"live quality: average_precision ([0-9.]+) over ([0-9]+) labelled predictions", shown)
+    assert live is not None and float(live.group(1)) < 0.2 and int(live.group(2)) >= 100, shown
+    assert f"quality alarm {quality_alarm_name(schedule)}: ALARM (threshold 0.2)" in shown
+
+    def started() -> str | None:
+        return next(iter(sorted(execution_names(local) - before)), None)
+
+    name = str(wait_until(started, 120, "the quality alarm's run to start"))
+    arn = local.pipeline.execution_arn(name)
+    sfn = local.client("stepfunctions")
+    sent = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+    try:
+        assert sent["trigger"] == "quality", sent
+        reason = re.fullmatch(
+            rf"quality alarm {quality_alarm_name(schedule)}: average_precision ([0-9.]+) < 0\.2 over ([0-9]+) "
+            r"labelled predictions in the 3600 s window of \S+",
+            sent["reason"],
+        )
+        assert reason is not None, sent
+        detail = sent["detail"]
+        assert detail["metric"] == "average_precision" and detail["threshold"] == 0.2
+        assert detail["value"] < 0.2 and detail["labelled_predictions"] == int(reason.group(2)) >= 100
+        shown_run = local.retrain("show", name)
+        printed_run, complaint = shown_run.communicate(timeout=60)
+        assert shown_run.returncode == 0, complaint
+        assert f"trigger quality: {sent['reason']}" in printed_run, printed_run
+    finally:
+        if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+            sfn.stop_execution(executionArn=arn, cause="the test checks the quality run's start only")
+        local.settle()
+        alarm_trigger(local, "drift", enabled=True)

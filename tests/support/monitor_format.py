@@ -70,3 +70,39 @@ BYOC_METRIC_SCHEMA: dict[str, Any] = {
     },
     "oneOf": [{"required": ["Value"]}, {"required": ["StatisticValues"]}],
 }
+
+# `model_quality.json`, the project's own file beside the violations (jobs/monitor.py): the live value of the
+# promotion metric over the window's labelled predictions, null when not judged (fewer than the minimum, or one
+# class only), with why in `note`.
+MODEL_QUALITY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "window",
+        "metric",
+        "value",
+        "labelled_predictions",
+        "predictions",
+        "min_labelled_predictions",
+        "judged",
+        "note",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "window": {
+            "type": "object",
+            "required": ["start", "end"],
+            "additionalProperties": False,
+            "properties": {
+                "start": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
+                "end": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
+            },
+        },
+        "metric": {"type": "string", "minLength": 1},
+        "value": {"type": ["number", "null"]},
+        "labelled_predictions": {"type": "integer", "minimum": 0},
+        "predictions": {"type": "integer", "minimum": 0},
+        "min_labelled_predictions": {"type": "integer", "minimum": 1},
+        "judged": {"type": "boolean"},
+        "note": {"type": "string"},
+    },
+}

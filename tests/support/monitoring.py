@@ -95,17 +95,27 @@ def trigger_monitoring_schedule(endpoint_url: str, name: str) -> dict[str, Any]:
         return json.loads(response.read())
 
 
-def put_drift_alarm(cloudwatch: Any, name: str, metric: str, dimensions: list[dict[str, str]]) -> None:
-    """A per-feature drift alarm as the stack keeps it (`infra/monitoring.py`): hourly Maximum above 0.1."""
+def put_drift_alarm(
+    cloudwatch: Any,
+    name: str,
+    metric: str,
+    dimensions: list[dict[str, str]],
+    *,
+    statistic: str = "Maximum",
+    threshold: float = 0.1,
+    operator: str = "GreaterThanThreshold",
+) -> None:
+    """A per-feature drift alarm as the stack keeps it (`infra/monitoring.py`): hourly Maximum above 0.1; or,
+    with the statistic, threshold and operator, the quality alarm (hourly Minimum below the threshold)."""
     cloudwatch.put_metric_alarm(
         AlarmName=name,
         Namespace="aws/sagemaker/Endpoints/data-metrics",
         MetricName=metric,
         Dimensions=dimensions,
-        Statistic="Maximum",
+        Statistic=statistic,
         Period=3600,
         EvaluationPeriods=1,
-        Threshold=0.1,
-        ComparisonOperator="GreaterThanThreshold",
+        Threshold=threshold,
+        ComparisonOperator=operator,
         TreatMissingData="notBreaching",
     )

@@ -91,3 +91,27 @@ def test_an_alarm_judges_its_periods_at_the_clock_scale(
     assert found["StateValue"] == "ALARM"
     reason = json.loads(found["StateReasonData"])
     assert (reason["period"], reason["statistic"], reason["recentDatapoints"]) == (3600, "Maximum", [0.3])
+
+
+def test_the_reason_data_carries_each_evaluated_period_with_its_sample_count(
+    aws_clients: Any, unique_name: str
+) -> None:
+    # CloudWatch's StateReasonData lists `evaluatedDatapoints` (timestamp, sampleCount, value: the CloudWatch user
+    # guide's "Alarm events and EventBridge" examples); the quality alarm's starter reads the number of labelled
+    # predictions from the SampleCount of the statistic set the monitoring job publishes.
+    cloudwatch = aws_clients.client("cloudwatch")
+    metric = f"model_quality_{unique_name}"
+    dimensions = dimensions_of(unique_name, f"{unique_name}-dq")
+    alarm = f"{unique_name}-quality"
+    put_drift_alarm(
+        cloudwatch, alarm, metric, dimensions, statistic="Minimum", threshold=0.2, operator="LessThanThreshold"
+    )
+    statistics = {"SampleCount": 412.0, "Sum": 0.05 * 412, "Minimum": 0.05, "Maximum": 0.05}
+    datum = {"MetricName": metric, "Dimensions": dimensions, "StatisticValues": statistics, "Timestamp": time.time()}
+    cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=[datum])
+
+    found = state(cloudwatch, alarm)
+    assert found["StateValue"] == "ALARM"
+    [evaluated] = json.loads(found["StateReasonData"])["evaluatedDatapoints"]
+    assert (evaluated["sampleCount"], evaluated["value"]) == (412.0, 0.05)
+    assert evaluated["timestamp"].endswith("+0000")

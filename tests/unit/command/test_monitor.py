@@ -47,9 +47,24 @@ class SageMaker:
         return {"ProcessingOutputConfig": {"Outputs": [{"S3Output": {"S3Uri": OUTPUT}}]}}
 
 
+QUALITY = {
+    "window": {"start": "2026-11-26T08:00:00Z", "end": "2026-11-26T09:00:00Z"},
+    "metric": "average_precision",
+    "value": 0.0312,
+    "labelled_predictions": 412,
+    "predictions": 450,
+    "min_labelled_predictions": 100,
+    "judged": True,
+    "note": "",
+}
+
+
 class S3:
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        assert f"s3://{Bucket}/{Key}" == f"{OUTPUT}/constraint_violations.json"
+        uri = f"s3://{Bucket}/{Key}"
+        if uri == f"{OUTPUT}/model_quality.json":
+            return {"Body": io.BytesIO(json.dumps(QUALITY).encode())}
+        assert uri == f"{OUTPUT}/constraint_violations.json"
         return {"Body": io.BytesIO(json.dumps({"violations": VIOLATIONS}).encode())}
 
 
@@ -83,6 +98,10 @@ class CloudWatch:
                 "CompositeAlarms": [{"AlarmName": f"{SCHEDULE}-drift", "StateValue": "ALARM"}],
             }
         )
+
+    def describe_alarms(self, AlarmNames: list[str], AlarmTypes: list[str]) -> dict[str, Any]:
+        assert AlarmNames == [f"{SCHEDULE}-quality"] and AlarmTypes == ["MetricAlarm"]
+        return {"MetricAlarms": [{"AlarmName": AlarmNames[0], "StateValue": "ALARM", "Threshold": 0.2}]}
 
     def get_metric_statistics(self, **query: Any) -> dict[str, Any]:
         self.queries.append(query)
@@ -121,7 +140,12 @@ def test_the_last_execution_its_violations_and_the_drift_alarms_are_shown() -> N
         f"  violations: {OUTPUT}/constraint_violations.json (2)",
         f"drift alarm {SCHEDULE}-drift: ALARM",
     ]
-    table = [line.split() for line in lines[4:]]
+    assert lines[-2:] == [
+        "live quality: average_precision 0.031 over 412 labelled predictions of 450 "
+        "(window 2026-11-26T08:00:00Z to 2026-11-26T09:00:00Z)",
+        f"quality alarm {SCHEDULE}-quality: ALARM (threshold 0.2)",
+    ]
+    table = [line.split() for line in lines[4:-2]]
     assert table == [
         ["feature", "drift", "threshold", "alarm", "violations"],
         ["account_age_days", "0.210", "0.1", "ALARM", "baseline_drift_check"],

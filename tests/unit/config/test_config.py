@@ -43,6 +43,17 @@ def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
     assert config.glue.glue_version == "5.0"
 
 
+def test_the_quality_threshold_defaults_to_the_bar_a_new_model_must_reach(document: dict[str, Any]) -> None:
+    config = parse_config(document)
+    assert config.monitoring.quality_threshold is None and config.monitoring.quality_min_labels == 100
+    assert config.quality_threshold == config.promotion.min_metric_value == 0.2
+    document["monitoring"]["quality_threshold"] = 0.35
+    assert parse_config(document).quality_threshold == 0.35
+    document["monitoring"].pop("quality_threshold")
+    document["promotion"].pop("min_metric_value")
+    assert parse_config(document).quality_threshold is None  # no bar: no quality alarm (the metric still published)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -98,6 +109,18 @@ def test_defaults_fill_optional_tables(document: dict[str, Any]) -> None:
             # DataCaptureConfig.InitialSamplingPercentage: 0-100 (botocore `SamplingPercentage`).
             lambda d: d["monitoring"].update(capture_sampling_percentage=101),
             "retrain.toml: monitoring.capture_sampling_percentage:",
+        ),
+        (
+            lambda d: d["monitoring"].update(quality_threshold=1.5),
+            "retrain.toml: monitoring.quality_threshold: 1.5 is above 1, which average_precision never exceeds",
+        ),
+        (
+            lambda d: d["monitoring"].update(quality_threshold=-0.1),
+            "retrain.toml: monitoring.quality_threshold:",
+        ),
+        (
+            lambda d: d["monitoring"].update(quality_min_labels=0),
+            "retrain.toml: monitoring.quality_min_labels:",
         ),
     ],
 )

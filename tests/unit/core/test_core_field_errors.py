@@ -41,8 +41,8 @@ def describe(model: Any, document: Any, root: str = "input") -> str:
         ({"detail": 3}, "input.detail: expected a JSON object, got 3"),
         (
             {"trigger": "x", "min_new_objects": 0},
-            "input.trigger: expected one of 'manual', 'schedule', 'new-data', 'follow-up' or 'drift', got 'x' "
-            "(and 1 more problem)",
+            "input.trigger: expected one of 'manual', 'schedule', 'new-data', 'follow-up', 'drift' or 'quality', "
+            "got 'x' (and 1 more problem)",
         ),
     ],
 )

@@ -158,7 +158,17 @@ def test_the_monitoring_schedule_compares_the_endpoint_with_this_runs_baseline(c
     assert job["MonitoringResources"]["ClusterConfig"]["InstanceType"] == config.monitoring.instance_type
     # A request's columns as the endpoint takes them (all but the target): the job picks the baseline's out.
     request = [column for column in config.dataset.schema_ if column != config.dataset.target]
-    assert job["Environment"] == {"request_columns": ",".join(request)}
+    # Live quality: the promotion metric over the predictions whose labels landed, joined by the id column.
+    assert job["Environment"] == {
+        "request_columns": ",".join(request),
+        "quality_metric": config.promotion.metric,
+        "quality_min_labels": "100",
+        "quality_labels": "s3://b/landing/",
+        "quality_input_format": "csv",
+        "id_column": config.dataset.id_column,
+        "timestamp_column": config.dataset.timestamp_column,
+        "target_column": config.dataset.target,
+    }
 
 
 def test_request_columns_too_long_for_the_jobs_environment_are_refused() -> None:

@@ -53,7 +53,7 @@ def test_failure_recovers_the_domain_error_for_the_fail_state(stack: Any, notify
 
 def test_failure_before_the_run_plan_exists(stack: Any, notify: Any) -> None:
     message = (
-        "input.trigger: expected one of 'manual', 'schedule', 'new-data', 'follow-up' or 'drift', got 'x'. "
+        "input.trigger: expected one of 'manual', 'schedule', 'new-data', 'follow-up', 'drift' or 'quality', got 'x'. "
         "Fix the execution input and start a new execution."
     )
     cause = {"errorType": "InvalidExecutionInput", "errorMessage": message, "stackTrace": []}
