@@ -41,7 +41,7 @@ def find_project_root(start: Path | None = None) -> Path:
 class StateDirectory:
     """The layout of a local AWS home.
 
-    - `emulator/state/`   service state, saved on a clean shutdown and loaded at start
+    - `emulator/state/`   service state, saved as it changes (`local.emulator.durability`) and loaded at start
     - `emulator/s3/`      S3 object bodies (written through as they are put)
     - `tmp/`              the emulator's TMPDIR: pid files, Lambda and Glue work files
     - `logs/`             the emulator's log, and one log per Glue job run under `logs/glue/`

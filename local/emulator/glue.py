@@ -37,6 +37,7 @@ from local.emulator.seam import (
     replace,
     require,
     service,
+    state_changed,
 )
 from local.glue_runner import GlueImports, GlueJobRun, LocalGlueJobRunner
 
@@ -139,6 +140,7 @@ class GlueJobs:
     def _execute(self, run: dict[str, Any], job_run: GlueJobRun) -> None:
         run["JobRunState"] = "RUNNING"
         run["LastModifiedOn"] = int(time.time())
+        state_changed("glue")
         try:
             outcome = self.runner.run(job_run, should_stop=lambda: run["JobRunState"] == "STOPPED")
             state, message = outcome.state, outcome.error_message
@@ -150,6 +152,7 @@ class GlueJobs:
         completed = int(time.time())
         run.update(JobRunState=state, CompletedOn=completed, LastModifiedOn=completed)
         run["ExecutionTime"] = completed - run["StartedOn"]
+        state_changed("glue")
 
     def state_machine_task(self, resource: str, parameters: Any) -> Any:
         failure = execution_error()

@@ -13,6 +13,7 @@ environment is set and before it serves.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -216,6 +217,69 @@ def asgi_app() -> object:
     return gateway
 
 
+# --- persistence -----------------------------------------------------------------------------
+
+
+def wrap_service_handlers(wrapper_factory: Callable[[str, Any], Any], fix: str) -> None:
+    """Wrap every service's request handler (what the gateway and the engine's SDK integrations call):
+    `wrapper_factory(service_name, original)`, once per fix."""
+    from ministack import app
+
+    handlers = require(app, "SERVICE_HANDLERS")
+    for name, handler in list(handlers.items()):
+        patched = _patched(handler, functools.partial(wrapper_factory, name), fix)
+        if patched is not None:
+            handlers[name] = patched
+
+
+def service_state_keys(service_name: str) -> tuple[str, ...]:
+    """The persistence keys (`<key>.json` in the state directory) of a service's modules."""
+    from ministack import app
+
+    config = require(app, "SERVICE_REGISTRY").get(service_name) or {}
+    if not config:
+        return ()
+    return (config.get("state_key", config["module"]), *config.get("sub_modules", ()))
+
+
+def state_getters() -> dict[str, Callable[[], Any]]:
+    """`{persistence key: get_state}` of every loaded service, as the emulator saves them at shutdown."""
+    from ministack import app
+
+    getters: dict[str, Callable[[], Any]] = require(app, "_build_persistence_save_dict")()
+    return getters
+
+
+def encode_state(state_key: str, state: Any) -> bytes:
+    """A service's state as the emulator's persistence writes and reads it (its format version wrapper)."""
+    from ministack.core import persistence
+
+    wrapped = {"__ministack_format__": require(persistence, "_state_format_version")(state_key), "payload": state}
+    return json.dumps(wrapped, default=require(persistence, "_json_default")).encode()
+
+
+def cloudformation_stacks() -> ModuleType:
+    """The emulator's CloudFormation stack operations (its stack events)."""
+    from ministack.services.cloudformation import stacks
+
+    return stacks
+
+
+# Told when a fix changes a service's state outside a request (a Glue run's thread ending the run).
+_state_listeners: list[Callable[[str], None]] = []
+
+
+def on_state_changed(listener: Callable[[str], None]) -> None:
+    if listener not in _state_listeners:
+        _state_listeners.append(listener)
+
+
+def state_changed(state_key: str) -> None:
+    """A fix changed `state_key`'s state outside a request: the durability writer saves it."""
+    for listener in _state_listeners:
+        listener(state_key)
+
+
 # --- extension points for add-on services ----------------------------------------------------
 
 
@@ -341,6 +405,7 @@ def install(home: StateDirectory) -> list[str]:
         awslambda,
         cloudformation,
         cloudwatch,
+        durability,
         firehose,
         glue,
         iam,
@@ -395,4 +460,7 @@ def install(home: StateDirectory) -> list[str]:
     cloudformation.register_model_package_groups(points)
     # The add-on services, each with `install(points)`.
     sagemaker.install(points)
+    # Last: every service's handler (the add-ons' too) writes its state before it answers.
+    if durability.enabled():
+        durability.DurableState(home).install()
     return [sagemaker.__name__]

@@ -78,6 +78,17 @@ def test_state_survives_a_restart(own_aws: LocalAws) -> None:
         Target={"Arn": once, "RoleArn": ROLE_ARN},
     )
     wait_until(lambda: machines.sfn.list_executions(stateMachineArn=once)["executions"], 20, "the schedule to fire")
+    # A run in flight cannot continue after a stop: it ends FAILED with an ExecutionFailed event naming the
+    # state it was in, as after a crash (test_crash_safety.py), under the emulator's own error name.
+    hold = machines.create(
+        {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "End": True}}}, name="hold"
+    )
+    holding = machines.start(hold, name="holding")
+    wait_until(
+        lambda: machines.sfn.get_execution_history(executionArn=holding)["events"][-1]["type"] == "WaitStateEntered",
+        20,
+        "the Wait state",
+    )
 
     assert own_aws.stop()
     assert own_aws.running() is None
@@ -90,6 +101,10 @@ def test_state_survives_a_restart(own_aws: LocalAws) -> None:
     assert clients.client("s3").get_object(Bucket="persisted-data", Key="landing/a.csv")["Body"].read() == b"id\n1\n"
     item = clients.client("dynamodb").get_item(TableName="persisted-state", Key={"pk": {"S": "champion"}})["Item"]
     assert item["v"] == {"N": "3"}
+    stopped = machines.wait(holding)
+    assert (stopped.status, stopped.error) == ("FAILED", "States.ServiceRestart")
+    assert "was stopped while this execution was in state 'Hold'" in (stopped.cause or "")
+    assert [event["type"] for event in stopped.history][-2:] == ["WaitStateEntered", "ExecutionFailed"]
     again = machines.wait(finished.arn)
     assert (again.status, again.output) == ("SUCCEEDED", {"ok": 1})
     assert [event["type"] for event in again.history] == [event["type"] for event in finished.history]
