@@ -63,6 +63,11 @@ ENGINE_DELAY = 0.2
 # Services that write their data through on their own (S3 object bodies and their metadata): what is left
 # in their state file (bucket settings) is saved coalesced, and their requests do not wait for it.
 WRITE_THROUGH = frozenset({"s3"})
+# Telemetry (log events, metric data, stream records) arrives many times a second while a run goes, and each
+# write rewrites its service's whole state: it is saved coalesced every TELEMETRY_DELAY seconds and its
+# requests do not wait, so a kill -9 may lose the last seconds of it (never a run, an item or a stack).
+TELEMETRY = frozenset({"logs", "monitoring", "kinesis", "firehose", "xray"})
+TELEMETRY_DELAY = 2.0
 # A stack's resources live in the services it provisions into: what it reports waits for all of them.
 SPANS_SERVICES = frozenset({"cloudformation"})
 _READ_ACTION = re.compile(r"^(Get|Describe|List|Query|Scan|BatchGet|TransactGet|Search|Lookup|Check|Validate)")
@@ -243,8 +248,9 @@ class DurableState:
     def _durable_handler(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         keys = service_state_keys(name)
         writer = self.writer
-        delay = ENGINE_DELAY if name in WRITE_THROUGH else 0.0
-        wait: tuple[str, ...] | None = () if name in WRITE_THROUGH else None if name in SPANS_SERVICES else keys
+        delay = ENGINE_DELAY if name in WRITE_THROUGH else TELEMETRY_DELAY if name in TELEMETRY else 0.0
+        unwaited = name in WRITE_THROUGH or name in TELEMETRY
+        wait: tuple[str, ...] | None = () if unwaited else None if name in SPANS_SERVICES else keys
 
         async def handle(method: str, path: str, headers: dict[str, str], body: bytes, query: dict[str, Any]) -> Any:
             response = await original(method, path, headers, body, query)
