@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from cli.ml_leads import as_ml_lead, refusal
 from cli.pipeline import DeployedPipeline
 from retrain.approval_answers import APPROVE, REJECT, ApprovalAnswer, answer_approval
 from retrain.errors import RetrainError
@@ -74,12 +75,18 @@ def _answer(
     reason: str,
     wait_seconds: float,
 ) -> None:
-    approval = pending_approval(pipeline, execution_name, wait_seconds)
-    answer = ApprovalAnswer(kind, _identity(pipeline, who), reason, _now())
     try:
+        lead = as_ml_lead(pipeline, who)
+        approval = pending_approval(lead, execution_name, wait_seconds)
+        answer = ApprovalAnswer(kind, _identity(lead, who), reason, _now())
         answered = answer_approval(
-            pipeline.state_store(), StepFunctionsTasks(pipeline.client("stepfunctions")), approval, answer
+            lead.state_store(), StepFunctionsTasks(lead.client("stepfunctions")), approval, answer
         )
+    except ClientError as error:
+        denied = refusal(pipeline, error)
+        if denied is None:
+            raise
+        raise denied from None
     except TaskNoLongerWaiting as error:
         raise RetrainError(
             f"run {execution_name} no longer waits for approval ({error.code}: its request ended with the run or "
@@ -98,7 +105,8 @@ def _code(error: ClientError) -> str:
 
 
 def _identity(pipeline: DeployedPipeline, who: str) -> str:
-    """The name given plus the AWS principal that sends the answer, for the audit trail."""
+    """The name given plus the AWS principal that sends the answer (the ML leads role's session), for the
+    audit trail."""
     try:
         arn = pipeline.client("sts").get_caller_identity()["Arn"]
     except Exception:  # an identity we cannot read must not block a decision

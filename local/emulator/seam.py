@@ -415,6 +415,7 @@ def install(home: StateDirectory) -> list[str]:
         service_roles,
         stepfunctions,
         target_roles,
+        task_tokens,
     )
 
     check_version()
@@ -436,6 +437,8 @@ def install(home: StateDirectory) -> list[str]:
         sessions.install()
         # A role a person assumes (the MLLeads role): its trust policy, then its session's calls, the same way.
         role_sessions.AssumedRoleSessions(sessions).install()
+        # An answer to a callback task, on the waiting execution's state machine.
+        task_tokens.TaskTokenResources().install()
         # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).
         alarm_resources.AlarmResources().install()
         # Scheduler's and EventBridge's deliveries, as the target's role (or a function's resource policy).

@@ -14,7 +14,8 @@ Gaps closed (`StepFunctionsFixes`), each pinned in `tests/contract/emulator/test
 - StartExecution refuses an input over 262,144 bytes (botocore `stepfunctions/2016-11-23/service-2.json`,
   `SensitiveData` max 262144) — `test_an_execution_input_over_256_kb_is_refused`;
 - a state's input or output, or a connector's input or result, over 262,144 bytes fails the state with
-  `States.DataLimitExceeded`, which `States.ALL` does not catch (`DataLimits`) — `test_data_limit.py`.
+  `States.DataLimitExceeded`, which `States.ALL` does not catch and a Retry or Catch naming it does, the
+  state's own included (`DataLimits`) — `test_data_limit.py`.
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ class DataLimits:
     """`States.DataLimitExceeded` where Step Functions reports it ("Handling errors in Step Functions
     workflows", error names): a connector's output, a state's output, or a state's input (after
     Parameters, which is what a connector is sent) over the payload quota. It is a terminal error that
-    `States.ALL` (nor `States.TaskFailed`) does not catch or retry; a Retry or Catch naming it does."""
+    `States.ALL` (nor `States.TaskFailed`) does not catch or retry; a Retry or Catch naming it does, the
+    state's own included: a Task whose result, placed by ResultPath, makes its output too large is retried
+    or caught by its own Retry or Catch (the engine applies those before the state's output is known)."""
 
     def install(self) -> None:
         sfn = service("stepfunctions")
+        for name in ("_find_matching_retrier", "_find_matching_catcher", "_apply_catcher", "_scaled_sleep"):
+            require(sfn, name)
+        require(sfn, "_state_query_language")
         error = execution_error()
         for name in _STATE_HANDLERS:
             replace(sfn, name, lambda original: self._bounded_state(original, error), "data-limit")
@@ -74,11 +80,45 @@ class DataLimits:
             ctx = rest[-1] if rest else None
             name = (ctx or {}).get("State", {}).get("Name", "") if isinstance(ctx, dict) else ""
             self.check(raw_input, f"state '{name}' has an input", error)
-            output, next_name = original(state_def, raw_input, *rest)
-            self.check(output, f"state '{name}' returned an output", error)
-            return output, next_name
+            retry_counts: dict[int, int] = {}
+            while True:
+                output, next_name = original(state_def, raw_input, *rest)
+                try:
+                    self.check(output, f"state '{name}' returned an output", error)
+                except error as exceeded:
+                    if self._retried(state_def, retry_counts):
+                        continue
+                    caught = self._caught(state_def, raw_input, ctx, exceeded)
+                    if caught is None:
+                        raise
+                    return caught
+                return output, next_name
 
         return execute
+
+    @staticmethod
+    def _retried(state_def: dict[str, Any], retry_counts: dict[int, int]) -> bool:
+        """Whether a retrier of the state names the error and has attempts left; it waits as the engine does."""
+        sfn = service("stepfunctions")
+        retrier, index = sfn._find_matching_retrier(state_def.get("Retry", []), DATA_LIMIT_EXCEEDED, retry_counts)
+        if retrier is None:
+            return False
+        count = retry_counts.get(index, 0)
+        delay = float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** count
+        sfn._scaled_sleep(min(delay, 60))
+        retry_counts[index] = count + 1
+        return True
+
+    @staticmethod
+    def _caught(state_def: dict[str, Any], raw_input: Any, ctx: Any, exceeded: Any) -> tuple[Any, str] | None:
+        """The output and next state of the state's catcher naming the error; None when none does."""
+        sfn = service("stepfunctions")
+        catcher = sfn._find_matching_catcher(state_def.get("Catch", []), DATA_LIMIT_EXCEEDED)
+        if catcher is None:
+            return None
+        error_output = {"Error": exceeded.error, "Cause": exceeded.cause}
+        language = sfn._state_query_language(state_def, ctx)
+        return sfn._apply_catcher(catcher, raw_input, ctx, language, error_output), str(catcher["Next"])
 
     def _bounded_connector(self, original: Callable[..., Any], error: Any) -> Callable[..., Any]:
         def invoke(resource: str, input_data: Any, *rest: Any) -> Any:

@@ -57,6 +57,9 @@ def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeli
     with Traffic(local, seconds=RUN_TIMEOUT) as traffic:
         approve = local.retrain("approve", name, "--reason", "ship it", "--as", "test-lead")
         assert approve.wait(timeout=60) == 0, approve.communicate()[1]
+        # Answered as an ML lead: a session of the stack's MLLeads role, named after the person.
+        role = local.pipeline.outputs["MLLeadsRoleArn"].rsplit("/", 1)[-1]
+        assert local.approval_request(name)["answered_by"]["S"].endswith(f":assumed-role/{role}/test-lead)")
         stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
         ended = time.monotonic()
         # The champion keeps answering after the rollback.

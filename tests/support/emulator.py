@@ -15,6 +15,29 @@ from tests.support.polling import wait_until
 
 ROLE_ARN = "arn:aws:iam::000000000000:role/contract-test"
 
+# A function for a `lambda:invoke.waitForTaskToken` state: it puts its task token into S3 (`token`, `bucket`).
+STORES_TOKEN = """
+import boto3
+
+def handler(event, context):
+    boto3.client("s3").put_object(Bucket=event["bucket"], Key="token", Body=event["token"].encode())
+    return {}
+"""
+
+
+def stored_token(s3: Any, bucket: str, timeout: float = 20) -> str:
+    """The task token the `STORES_TOKEN` function put into `bucket`, once it has."""
+    return str(
+        wait_until(
+            lambda: (
+                s3.list_objects_v2(Bucket=bucket).get("KeyCount")
+                and s3.get_object(Bucket=bucket, Key="token")["Body"].read().decode()
+            ),
+            timeout,
+            "the task token",
+        )
+    )
+
 
 def invoke(aws_clients: LocalClients, function_arn: str, payload: dict[str, Any]) -> dict[str, Any]:
     """A function's result, invoked synchronously (a function error fails the test)."""

@@ -14,20 +14,21 @@ from typing import Any
 import pytest
 
 from statemachines.build import DEFINITION_FILE
-from tests.support.emulator import FunctionFactory, StateMachineRunner
-from tests.support.polling import wait_until
+from tests.support.emulator import STORES_TOKEN, FunctionFactory, StateMachineRunner, stored_token
 
 pytestmark = pytest.mark.local
 
-STORES_TOKEN = """
-import boto3
-
-def handler(event, context):
-    boto3.client("s3").put_object(Bucket=event["bucket"], Key="token", Body=event["token"].encode())
-    return {}
-"""
-
-APPROVAL_STATES = ("RequestApproval", "ApprovalOutputValid?", "KeepApprovalFields", "InvalidApprovalOutput")
+APPROVAL_STATES = (
+    "RequestApproval",
+    "ApprovalOutputValid?",
+    "KeepApprovalFields",
+    "InvalidApprovalOutput",
+    "ApprovalOutputTooLarge",
+)
+# An output the API takes (under 262,144 bytes) that, placed at ResultPath in a run's state this large, makes
+# the state's output exceed the payload quota: States.DataLimitExceeded.
+LARGE_REASON = "r" * 200_000
+LARGE_STATE = "s" * 100_000
 
 
 def approval_machine(function_arn: str, bucket: str) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def approval_machine(function_arn: str, bucket: str) -> dict[str, Any]:
     }
     assert states["KeepApprovalFields"]["Next"] == "CreateModel"
     assert states["InvalidApprovalOutput"]["Next"] == "RejectCandidate"
+    assert states["ApprovalOutputTooLarge"]["Next"] == "RejectCandidate"
     machine["CreateModel"] = {"Type": "Succeed"}
     machine["RejectCandidate"] = {
         "Type": "Fail",
@@ -71,15 +73,7 @@ def test_a_hand_sent_approval_output_is_checked_and_a_bad_one_rejects_the_candid
     s3.create_bucket(Bucket=unique_name)
     machine = machines.create(approval_machine(functions.create("store", STORES_TOKEN), unique_name))
     execution_arn = machines.start(machine, {"run": {"approval_timeout_seconds": 60}})
-    token = wait_until(
-        lambda: (
-            s3.list_objects_v2(Bucket=unique_name).get("KeyCount")
-            and s3.get_object(Bucket=unique_name, Key="token")["Body"].read().decode()
-        ),
-        20,
-        "the task token",
-    )
-    sfn.send_task_success(taskToken=token, output=json.dumps(output))
+    sfn.send_task_success(taskToken=stored_token(s3, unique_name), output=json.dumps(output))
     execution = machines.wait(execution_arn)
     if status == "ok":
         assert execution.status == "SUCCEEDED"
@@ -88,3 +82,23 @@ def test_a_hand_sent_approval_output_is_checked_and_a_bad_one_rejects_the_candid
     assert execution.status == "FAILED"
     assert execution.error == "InvalidApprovalOutput"
     assert "string fields approved_by, reason, approved_at" in (execution.cause or "")
+
+
+def test_a_hand_sent_output_too_large_for_the_runs_state_rejects_the_candidate_by_name(
+    functions: FunctionFactory, machines: StateMachineRunner, aws_clients: Any, unique_name: str
+) -> None:
+    # Developer guide, "Handling errors in Step Functions workflows": a state's output over the payload quota is
+    # States.DataLimitExceeded, which States.ALL does not catch; RequestApproval's Catch names it.
+    s3, sfn = aws_clients.client("s3"), aws_clients.client("stepfunctions")
+    s3.create_bucket(Bucket=unique_name)
+    machine = machines.create(approval_machine(functions.create("store", STORES_TOKEN), unique_name))
+    execution_arn = machines.start(machine, {"run": {"approval_timeout_seconds": 60}, "padding": LARGE_STATE})
+    output = {"approved_by": "lead@example.com", "reason": LARGE_REASON, "approved_at": "2024-06-01T00:00:00Z"}
+    sfn.send_task_success(taskToken=stored_token(s3, unique_name), output=json.dumps(output))
+    execution = machines.wait(execution_arn)
+
+    assert execution.status == "FAILED"
+    assert execution.error == "InvalidApprovalOutput"
+    assert "over Step Functions' 256 KB payload quota (States.DataLimitExceeded)" in (execution.cause or "")
+    entered = [event["stateEnteredEventDetails"]["name"] for event in execution.events("PassStateEntered")]
+    assert entered == ["ApprovalOutputTooLarge"]

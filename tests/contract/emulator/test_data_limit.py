@@ -5,7 +5,8 @@ Sources: Step Functions developer guide, "Step Functions service quotas" ("Maxim
 a task, state, or execution: 256 KiB of data as a UTF-8 encoded string"), and "Handling errors in Step
 Functions workflows" (States.DataLimitExceeded: a connector's output, a state's output, or a state's input
 after Parameters larger than the payload quota; "a terminal error that can't be caught by the States.ALL
-error type").
+error type": a Retry or Catch that names it matches it, as any retrier or catcher matches the error names it
+lists, the failing state's own included).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from local.emulator.stepfunctions import MAX_PAYLOAD_BYTES
-from tests.support.emulator import StateMachineRunner
+from tests.support.emulator import FunctionFactory, StateMachineRunner
 
 pytestmark = pytest.mark.local
 
@@ -64,3 +65,54 @@ def test_an_output_of_exactly_256_kb_passes(machines: StateMachineRunner) -> Non
 
     assert execution.status == "SUCCEEDED"
     assert execution.output == {"size": 1}
+
+
+# Each under the quota; the Task's result placed at ResultPath in its input is over it.
+HALF = 150_000
+RETURNS_HALF = f"""
+def handler(event, context):
+    return {{"blob": "y" * {HALF}}}
+"""
+
+
+def task_over_the_limit(function_arn: str, errors: list[str]) -> dict[str, Any]:
+    """A Task whose own Retry (once) and Catch name `errors`; its output (input + result) is over the quota."""
+    return {
+        "StartAt": "Grow",
+        "States": {
+            "Grow": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": function_arn, "Payload": {}},
+                "ResultSelector": {"blob.$": "$.Payload.blob"},
+                "ResultPath": "$.result",
+                "Retry": [{"ErrorEquals": errors, "IntervalSeconds": 1, "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": errors, "ResultPath": "$.caught", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "OutputPath": "$.caught", "End": True},
+        },
+    }
+
+
+def test_a_tasks_own_retry_and_catch_naming_data_limit_exceeded_take_its_output_over_the_limit(
+    functions: FunctionFactory, machines: StateMachineRunner
+) -> None:
+    function = functions.create("half", RETURNS_HALF)
+    execution = machines.run(task_over_the_limit(function, ["States.DataLimitExceeded"]), {"pad": "x" * HALF})
+
+    assert execution.status == "SUCCEEDED"
+    assert execution.output["Error"] == "States.DataLimitExceeded"
+    assert "'Grow'" in execution.output["Cause"]
+    assert len(execution.events("TaskScheduled")) == 2  # retried once, then caught
+
+
+def test_a_tasks_own_states_all_does_not_take_its_output_over_the_limit(
+    functions: FunctionFactory, machines: StateMachineRunner
+) -> None:
+    function = functions.create("half", RETURNS_HALF)
+    execution = machines.run(task_over_the_limit(function, ["States.ALL"]), {"pad": "x" * HALF})
+
+    assert execution.status == "FAILED"
+    assert execution.error == "States.DataLimitExceeded"
+    assert len(execution.events("TaskScheduled")) == 1

@@ -92,6 +92,7 @@ class _Pipeline:
     def __init__(self, code: str) -> None:
         self.stepfunctions = _StepFunctions(code)
         self.store = _Store()
+        self.outputs: dict[str, str] = {}  # a stack without the ML leads role: answered with the caller's keys
 
     def state_store(self) -> _Store:
         return self.store
@@ -116,7 +117,7 @@ def test_an_answer_to_a_run_that_no_longer_waits_says_so(code: str, answer: Any)
 
 
 def test_an_answer_that_loses_the_race_sends_nothing() -> None:
-    pipeline = _Pipeline("AccessDenied")  # would raise if the token were sent
+    pipeline = _Pipeline("ThrottlingException")  # would raise if the token were sent
     # Answered in the Model Registry between reading the request and claiming it.
     pipeline.store.claim_answer("run-1", "approve", "lead-b", "2026-11-26T08:00:00Z")
     pipeline.store.approval = lambda name: StoredApproval(name, PENDING, "token")  # type: ignore[method-assign]
@@ -125,8 +126,8 @@ def test_an_answer_that_loses_the_race_sends_nothing() -> None:
 
 
 def test_another_error_of_the_answer_is_not_taken_for_a_stale_token() -> None:
-    with pytest.raises(ClientError, match="AccessDenied"):
-        send_approval(_Pipeline("AccessDenied"), "run-1", who="lead", reason="fine")
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        send_approval(_Pipeline("ThrottlingException"), "run-1", who="lead", reason="fine")
 
 
 def test_a_lost_connection_is_one_line(
