@@ -2,8 +2,9 @@
 
 The two SageMaker job states of a cycle (TrainCandidate: `jobs/train.py`, EvaluateCandidate:
 `jobs/evaluate.py`) and a model server's start (its scikit-learn, pandas and numpy imports), each run as
-the local SageMaker starts it: on the project's venv under the import guard (before), and on the interpreter
-of the image profile's isolated environment, already built (after). The variants alternate round by
+the local SageMaker starts it: on the project's venv (before; the committed results ran it under an import
+guard of the image's profile, since removed), and on the interpreter of the image profile's isolated
+environment, already built (after). The variants alternate round by
 round, so both see the same load of a shared machine.
 
     python benchmarks/bench_isolated_runtimes.py [--rounds 3] [--days 12]   # after `retrain local runtimes`
@@ -26,8 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from local.runtime.isolation import ImportGuard, RuntimeProfile  # noqa: E402
-from local.sagemaker.images import ContainerRuntimes, profile_path  # noqa: E402
+from local.sagemaker.images import ContainerRuntimes  # noqa: E402
 from tests.support.jobs import (  # noqa: E402
     HYPERPARAMETERS,
     JOBS_DIR,
@@ -42,11 +42,10 @@ RESULTS = ROOT / "benchmarks" / "results" / "isolated_runtimes.json"
 SERVING_IMPORTS = "import sklearn, pandas, numpy, joblib"
 
 
-def variants(scratch: Path) -> dict[str, tuple[str, dict[str, str]]]:
+def variants() -> dict[str, tuple[str, dict[str, str]]]:
     """Variant name -> (interpreter, what it adds to the environment)."""
-    guard = ImportGuard(RuntimeProfile.load(profile_path(IMAGE)), scratch / "guard")
     return {
-        "project_venv_with_import_guard": (sys.executable, guard.environment()),
+        "project_venv": (sys.executable, {}),
         "isolated_environment": (ContainerRuntimes().interpreter(IMAGE), {}),
     }
 
@@ -92,7 +91,7 @@ def main() -> None:
         processed = write_processed(scratch / "processed", demo_data.DEFAULT_START, days=args.days, rows_per_day=600)
         runs: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.rounds):
-            for name, (python, extra) in variants(scratch).items():
+            for name, (python, extra) in variants().items():
                 runs.setdefault(name, []).append(one_round(name, python, extra, processed, scratch / name))
     medians = {
         name: {step: round(statistics.median(r[step] for r in rounds), 2) for step in rounds[0]}
@@ -100,7 +99,7 @@ def main() -> None:
     }
     before, after = (sum(medians[name].values()) for name in runs)
     document = {
-        "benchmark": "SageMaker scripts: the project's venv with the import guard vs the image's isolated environment",
+        "benchmark": "SageMaker scripts: the project's venv vs the image's isolated environment",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
         "load_average_before_and_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "rounds": args.rounds,

@@ -7,8 +7,9 @@ event and wait for its answer. Timed from the process start to that first answer
 imports one of the stack's handlers (`tasks.compare_with_champion`: Powertools, pydantic, boto3, the
 project's core) from a folder holding what the stack's code asset holds (retrain/, tasks/, retrain.toml).
 
-- before: the emulator's interpreter (the project's venv) under the import guard of the runtime and
-  Powertools layer profiles, as the local AWS ran Lambda workers until the isolated environments;
+- before: the emulator's interpreter (the project's venv), as the local AWS ran Lambda workers until the
+  isolated environments (then under an import guard of the runtime and layer profiles, since removed: the
+  committed results were measured with it);
 - after: the interpreter of the function's isolated environment (`FunctionEnvironments`, built by
   `retrain local runtimes`), with an empty `PYTHONPATH`.
 
@@ -36,7 +37,6 @@ from bench_glue import ROOT
 
 sys.path.insert(0, str(ROOT))
 from local.emulator import awslambda
-from local.runtime.isolation import ImportGuard, RuntimeProfile
 
 RESULTS = ROOT / "benchmarks" / "results" / "lambda_environment.json"
 POWERTOOLS = "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"
@@ -50,14 +50,6 @@ def worker_script() -> str:
 
     awslambda.LambdaErrorTypes().install()
     return str(lambda_runtime()._PYTHON_WORKER_SCRIPT)
-
-
-def old_guard(folder: Path) -> dict[str, str]:
-    """The variables the import guard gave a worker of a function naming the Powertools layer (before)."""
-    runtime = RuntimeProfile.load(awslambda.RUNTIME_PROFILE)
-    layer = RuntimeProfile.load(awslambda.LAYER_PROFILES[0])
-    profile = runtime.extended(f"{runtime.name}+{layer.name}", layer.packages, {layer.name: layer.source})
-    return ImportGuard(profile, folder).environment(None)
 
 
 def cold_start(interpreter: str, script: Path, code: Path, env: dict[str, str]) -> float:
@@ -110,7 +102,7 @@ def main() -> int:
         base = {**os.environ, "POWERTOOLS_SERVICE_NAME": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
         base.pop("PYTHONPATH", None)
         runs = {
-            "before": (sys.executable, {**base, **old_guard(root / "guard")}),
+            "before": (sys.executable, base),
             "after": (after_interpreter, {**base, **environments.environment(config)}),
         }
         timings: dict[str, list[float]] = {name: [] for name in runs}
@@ -119,7 +111,7 @@ def main() -> int:
                 timings[name].append(cold_start(interpreter, script, code, env))
                 print(f"{name}: {timings[name][-1]} s", flush=True)
     result = {
-        "benchmark": "a Lambda worker's cold start (process start to the first answer): guarded venv vs isolated env",
+        "benchmark": "a Lambda worker's cold start (process start to the first answer): project's venv vs isolated env",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": bench_glue.machine(load_before),
         "handler_module": HANDLER_MODULE,

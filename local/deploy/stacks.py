@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local.clients import LocalClients
-from local.deploy.assembly import LOCAL_ACCOUNT, CdkApp, CloudAssembly, DeployError, FileAsset, StackArtifact
+from local.deploy.assembly import LOCAL_ACCOUNT, CloudAssembly, DeployError, FileAsset, StackArtifact
 
 BOOTSTRAP_QUALIFIER = "hnb659fds"
 BOOTSTRAP_VERSION = "30"
@@ -45,10 +45,6 @@ class LocalCdkDeployer:
     def __init__(self, clients: LocalClients, stack_timeout: float = STACK_TIMEOUT_SECONDS) -> None:
         self.clients = clients
         self.stack_timeout = stack_timeout
-
-    def deploy_app(self, app: CdkApp, work_dir: Path | None = None) -> list[StackDeployment]:
-        with tempfile.TemporaryDirectory(prefix="cdk-out-", dir=work_dir) as out:
-            return self.deploy(app.synthesize(Path(out), region=self.clients.region))
 
     def deploy(self, assembly: CloudAssembly) -> list[StackDeployment]:
         return [self.deploy_artifact(stack) for stack in assembly.stacks(region=self.clients.region)]

@@ -12,7 +12,7 @@ Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
 - a run that was running when the local AWS stopped is FAILED after a restart, not left running;
 - a Spark job ran on the project's environment: it now runs in its Glue version's isolated environment,
   Glue's pandas, numpy and pyarrow and nothing else (`GlueImports`, profiles in `profiles/`) —
-  `tests/contract/emulator/test_glue_runtime.py`.
+  `tests/contract/emulator/test_glue_runtime.py` and `test_glue_warm.py`.
 
 Not a gap, a local cost: a created or changed Spark job (and, at start-up, the job changed last) gets
 its warm driver started for its next run (`LocalGlueJobRunner.warm`), pinned in `test_glue_warm.py`.

@@ -2,9 +2,16 @@
 
 The local Glue runner keeps a standby driver (Python with its SparkSession built) for the next run
 (`local.runtime.standby`); these tests pin that the script computes the same thing and sees the same
-argv, that a run sees no temp view, cached table or module global of the run before it, that a failing
-script still fails with its named error and its traceback, and that no standby (nor its JVM) outlives
-the local AWS that started it, stopped or killed.
+argv, on the same runtime, that a run sees no temp view, cached table or module global of the run before
+it, that a failing script still fails with its named error and its traceback, and that no standby (nor its
+JVM) outlives the local AWS that started it, stopped or killed.
+
+The runtime, cold and warm alike: AWS Glue 5.0 "includes the following Python modules out of the box" (Using
+Python libraries with AWS Glue, "Python modules already provided in AWS Glue"): pandas 2.2.2, numpy 1.26.4,
+pyarrow 17.0.0, boto3 1.34.131, ... and no scikit-learn (Glue 4.0 had it). So a job sees those versions, in its
+driver and in the Python workers Spark starts, all on the isolated environment built from
+local/emulator/profiles/glue-5.0.toml (`GlueImports`), and importing scikit-learn (installed on this machine
+for the SageMaker jobs) raises the interpreter's ModuleNotFoundError.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from local.aws import LocalAws
-from local.glue_runner import GlueJobRun, GlueRunOutcome, LocalGlueJobRunner
+from local.glue_runner import PROFILES, GlueImports, GlueJobRun, GlueRunOutcome, LocalGlueJobRunner
 from local.home import StateDirectory
+from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
 from tests.support.emulator import create_spark_job, stage_spark_job
 from tests.support.polling import wait_until
 
@@ -33,6 +41,9 @@ MISSING = "SchemaMismatch: columns ['merchant_category'] are missing from landin
 # Nothing here reaches S3: every location is a file:// one.
 NO_S3 = "http://127.0.0.1:9"
 START_SECONDS = 300  # a JVM's start on a busy 2-core machine
+# AWS Glue 5.0's documented versions ("Python modules already provided in AWS Glue").
+GLUE_5_VERSIONS = {"boto3": "1.34.131", "numpy": "1.26.4", "pandas": "2.2.2", "pyarrow": "17.0.0"}
+NOT_PROVIDED = "ModuleNotFoundError: No module named 'sklearn'"
 
 
 @pytest.fixture
@@ -86,45 +97,54 @@ def never() -> bool:
     return False
 
 
-def test_warm_runs_compute_what_a_cold_run_does_share_nothing_and_fail_by_name(local_job: Path) -> None:
+def test_a_warm_run_computes_what_a_cold_one_does_on_glue_5_shares_nothing_and_fails_by_name(
+    local_job: Path,
+) -> None:
     root = local_job
-    warm_runner = LocalGlueJobRunner(NO_S3, root / "runs", root / "logs", standbys=1)
+    runner = LocalGlueJobRunner(NO_S3, root / "runs", root / "logs", standbys=1, imports=GlueImports(root / "runtimes"))
     try:
-        warm_runner.warm(probe_run(root, "jr_any"))
-        first = warm_runner.run(probe_run(root, "jr_first"), never)
-        second = warm_runner.run(probe_run(root, "jr_second", **{"--required": "id,k,merchant_category"}), never)
+        # No standby waits yet: the first run starts cold, and the next run's driver starts after it.
+        cold = runner.run(probe_run(root, "jr_cold"), never)
+        warm = runner.run(probe_run(root, "jr_warm", **{"--required": "id,k,merchant_category"}), never)
     finally:
-        warm_runner.close()
-    cold = LocalGlueJobRunner(NO_S3, root / "runs", root / "logs", standbys=0).run(probe_run(root, "jr_cold"), never)
+        runner.close()
 
-    assert first.state == "SUCCEEDED", first.error_message
     assert cold.state == "SUCCEEDED", cold.error_message
     # The warm run's script found its session built; the cold one built its own. Same result, same argv.
-    assert report(root, "jr_first")["session_before_script"] is True
+    assert report(root, "jr_warm")["session_before_script"] is True
     assert report(root, "jr_cold")["session_before_script"] is False
-    assert counts(root, "jr_first") == counts(root, "jr_cold") == [("a", 2), ("b", 1)]
-    for run_id in ("jr_first", "jr_cold"):
+    assert counts(root, "jr_warm") == counts(root, "jr_cold") == [("a", 2), ("b", 1)]
+    for run_id, required in (("jr_cold", []), ("jr_warm", ["--required", "id,k,merchant_category"])):
         assert report(root, run_id)["argv"] == [
             "--JOB_NAME", "probe", "--JOB_RUN_ID", run_id,
             "--input", (root / "landing").as_uri() + "/", "--output", (root / "out" / run_id).as_uri() + "/",
+            *required,
         ]  # fmt: skip
     # The log holds the whole process's output, Spark's start included, as a cold run's does.
-    for outcome in (first, cold):
+    for outcome in (warm, cold):
         assert "probe: counted 3 rows" in log(outcome)
         assert 'Setting default log level to "WARN"' in log(outcome)
+    # Both on Glue 5.0's runtime: its versions, the driver and Spark's Python workers in its environment.
+    profile = EnvironmentSpec.from_profile(PROFILES / "glue-5.0.toml")
+    environment = os.path.realpath(RuntimeEnvironments().location(profile))
+    for run_id in ("jr_cold", "jr_warm"):
+        runtime = report(root, run_id)["runtime"]
+        assert isinstance(runtime, dict)
+        assert runtime["versions"] == GLUE_5_VERSIONS
+        assert os.path.realpath(runtime["driver"]) == os.path.realpath(runtime["worker"]) == environment
+        assert runtime["sklearn"] == NOT_PROVIDED
 
-    # The second run found none of what the first left behind, on a warm driver of its own.
-    second_report = report(root, "jr_second")
-    assert second_report["session_before_script"] is True
-    assert second_report["temp_views"] == second_report["cached"] == []
-    assert second_report["module_global"] is None
+    # The warm run found none of what the cold one left behind (a temp view, a cached table, a module global).
+    warm_report = report(root, "jr_warm")
+    assert warm_report["temp_views"] == warm_report["cached"] == []
+    assert warm_report["module_global"] is None
     # ... and failed as a cold run fails: its error by name, its traceback from the script's own frame.
-    assert second.state == "FAILED"
-    assert second.error_message == MISSING
-    assert "standby_driver" not in log(second)
-    assert f'Traceback (most recent call last):\n  File "{root / "code" / "probe_job.py"}"' in log(second)
-    # Closing the runner ends its standby: nothing waits any more, no standby file is left.
-    assert warm_runner.standbys.waiting() == []
+    assert warm.state == "FAILED"
+    assert warm.error_message == MISSING
+    assert "standby_driver" not in log(warm)
+    assert f'Traceback (most recent call last):\n  File "{root / "code" / "probe_job.py"}"' in log(warm)
+    # Closing the runner ends the standby started after the warm run: nothing waits, no standby file is left.
+    assert runner.standbys.waiting() == []
     assert not list((root / "logs").glob(".standby-*"))
 
 

@@ -4,7 +4,6 @@ function or a job import: their sources are cited in the profile files (local/em
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,6 @@ from infra.jobs import GLUE_MODULES
 from local.emulator.awslambda import FunctionEnvironments
 from local.glue_runner import GlueImports, GlueJobRun, GlueRunError, additional_modules
 from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
-from local.runtime.import_guard.sitecustomize import GUARD_ENV
 from local.runtime.isolation import RuntimeProfile, canonical
 from tests.support.jobs import JOBS_DIR, REPO_ROOT
 from tests.unit.jobs.test_jobs_container_imports import imported_modules
@@ -23,10 +21,6 @@ from tests.unit.jobs.test_jobs_container_imports import imported_modules
 ROOT = REPO_ROOT
 
 POWERTOOLS = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"
-
-
-def blocked(environment: dict[str, str]) -> dict[str, list[str]]:
-    return json.loads(Path(environment[GUARD_ENV]).read_text())["blocked"]
 
 
 def test_a_function_gets_the_runtimes_boto3_and_only_with_the_layer_powertools_and_pydantic(tmp_path: Path) -> None:

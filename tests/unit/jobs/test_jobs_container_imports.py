@@ -1,6 +1,6 @@
 """Every import of the SageMaker entry points, and of the job modules they import, resolves in the
 scikit-learn 1.2-1 image's runtime profile (local/sagemaker/profiles/sklearn-1.2-1.toml): the static
-twin of the import guard, covering code paths a test run may not reach."""
+twin of the image's isolated environment, covering code paths a test run may not reach."""
 
 from __future__ import annotations
 

@@ -1,1 +1,0 @@
-"""The folder put first on a managed script's `PYTHONPATH`: its `sitecustomize` installs the import guard."""
