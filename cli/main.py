@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "cli.commands.local",
     "cli.commands.monitor_cmd",
     "cli.commands.query_cmd",
+    "cli.commands.redrive_cmd",
     "cli.commands.run",
     "cli.commands.runs_cmd",
     "cli.commands.stream",

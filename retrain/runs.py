@@ -71,6 +71,7 @@ class Timeline:
     stopped_at: datetime | None = None
     error: str | None = None
     cause: str | None = None
+    redrives: int = 0  # ExecutionRedriven events: each restarted the run where it had stopped
 
     @property
     def outcome(self) -> Outcome:
@@ -135,6 +136,10 @@ def build_timeline(events: list[dict[str, Any]]) -> Timeline:
                 visit.exited_at = at
                 visit.output = _json(details.get("output"))
             open_visit = None
+        elif kind == "ExecutionRedriven":
+            # Running again from the state it stopped in; what ended the last attempt is history.
+            timeline.status, timeline.stopped_at, timeline.error, timeline.cause = "RUNNING", None, None, None
+            timeline.redrives += 1
         elif kind in ("ExecutionSucceeded",):
             timeline.status, timeline.stopped_at = "SUCCEEDED", at
         elif kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"):

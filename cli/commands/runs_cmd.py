@@ -96,7 +96,8 @@ def show_run(args: argparse.Namespace) -> int:
     pipeline = DeployedPipeline.connect(args.config)
     arn = pipeline.execution_arn(args.run)
     timeline = read_timeline(pipeline, arn)
-    print(f"{arn}\n  status {timeline.status}, outcome {timeline.outcome}, {duration(timeline.seconds)}")
+    redriven = f", redriven {timeline.redrives}x" if timeline.redrives else ""
+    print(f"{arn}\n  status {timeline.status}, outcome {timeline.outcome}, {duration(timeline.seconds)}{redriven}")
     print(f"  {_trigger(pipeline, arn)}")
     print("\n".join(timeline_lines(timeline, with_inputs=args.inputs)))
     return 0

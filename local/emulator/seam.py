@@ -410,6 +410,7 @@ def install(home: StateDirectory) -> list[str]:
         glue,
         iam,
         lambda_roles,
+        redrive,
         role_sessions,
         scheduler,
         service_roles,
@@ -429,6 +430,7 @@ def install(home: StateDirectory) -> list[str]:
     awslambda.AsyncInvocationQueue(first_delay=0.25, max_delay=5.0).install()
     stepfunctions.StepFunctionsFixes().install()
     stepfunctions.DataLimits().install()
+    redrive.Redrive().install()
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()

@@ -1,7 +1,7 @@
 """Step Functions: the engine features the pipeline's definition relies on that the emulator lacks.
 
 Gaps closed (`StepFunctionsFixes`), each pinned in `tests/contract/emulator/test_stepfunctions_engine.py`:
-- `$$.Execution.RedriveCount` resolves (0: the emulator has no redrive) —
+- `$$.Execution.RedriveCount` resolves (0 on a first drive; a redrive, `local/emulator/redrive.py`, sets it) —
   `test_context_object_intrinsics_and_result_selector`;
 - `TimeoutSecondsPath` — `test_timeout_seconds_path_times_the_callback_out`,
   `test_a_bad_timeout_seconds_path_fails_by_name`;
@@ -251,7 +251,7 @@ class StepFunctionsFixes:
 
     @staticmethod
     def _context_with_redrive_count(original: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
-        # The emulator has no RedriveExecution, so every execution is on its first drive.
+        # The engine's own drive is the first one; a redrive (local/emulator/redrive.py) puts its count in the context.
         def resolve(path: str, ctx: Any) -> Any:
             execution = ctx.get("Execution") if isinstance(ctx, dict) else None
             if isinstance(execution, dict):

@@ -1,8 +1,8 @@
 """Whole retrain cycles whose candidate never reaches production, on a local AWS of their own: a worse
 candidate is kept out, a candidate that errors under traffic is rolled back, and a rejected candidate's
-run ends by starting a follow-up for the data landed meanwhile. Each arranges what it needs (a champion,
-the days it lands), so any one of them passes alone and in any order; the champion is this module's
-first run (conftest.py)."""
+run ends by starting a follow-up for the data landed meanwhile (stopped and redriven while it waits).
+Each arranges what it needs (a champion, the days it lands), so any one of them passes alone and in any
+order; the champion is this module's first run (conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from cli.executions import read_timeline
 from cli.landing import append_demo_days
+from retrain.naming import run_names
 from tests.support.cycles import Traffic, break_the_model, states
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 from tests.support.polling import wait_until
@@ -131,6 +132,26 @@ def test_a_rejection_leaves_production_untouched_and_data_landed_meanwhile_is_tr
     check = timeline.last_visit("CheckForNewData")
     assert check is not None and check.output["data"]["new_watermark"] == newest  # it trains on the newest day
     assert "TrainCandidate" in states(timeline)
+
+    # Stopped while it waits for the lead, the follow-up resumes by `retrain redrive` at RequestApproval,
+    # with a new task token: its training and evaluation jobs are not started again.
+    token = local.approval_request(follow_up)["task_token"]["S"]
+    local.client("stepfunctions").stop_execution(executionArn=arn, error="Operator", cause="stopped to redrive")
+    redrive = local.retrain("redrive", follow_up)
+    printed, errors = redrive.communicate(timeout=60)
+    assert redrive.returncode == 0, errors
+    assert f"redriving {follow_up} (redrive 1): it resumes at RequestApproval " in printed
+    wait_until(lambda: local.approval_request(follow_up)["task_token"]["S"] != token, 120, "the new approval request")
+    redriven = read_timeline(local.pipeline, arn)
+    assert (redriven.status, redriven.redrives) == ("RUNNING", 1)
+    assert states(redriven).count("TrainCandidate") == states(redriven).count("EvaluateCandidate") == 1
+    assert states(redriven).count("RequestApproval") == 2
+    names = run_names(follow_up)
+    sagemaker = local.client("sagemaker")
+    trained = sagemaker.list_training_jobs(NameContains=names.training_job_prefix)["TrainingJobSummaries"]
+    evaluated = sagemaker.list_processing_jobs(NameContains=names.processing_job_prefix)["ProcessingJobSummaries"]
+    assert [job["TrainingJobName"] for job in trained] == [f"{names.training_job_prefix}-0"]
+    assert [job["ProcessingJobName"] for job in evaluated] == [f"{names.processing_job_prefix}-0"]
     reject = local.retrain("reject", follow_up, "--reason", "test over", "--as", "test-lead")
     assert reject.wait(timeout=60) == 0, reject.communicate()[1]
     wait_until(lambda: read_timeline(local.pipeline, arn).status != "RUNNING", 120, "the follow-up to end")

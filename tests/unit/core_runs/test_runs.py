@@ -117,3 +117,20 @@ def test_a_running_execution() -> None:
     timeline = build_timeline(history.events)
     assert timeline.outcome == "Running" and timeline.current_state == "TrainCandidate"
     assert timeline.visits[0].status == "running" and timeline.visits[0].seconds is None
+
+
+def test_a_redriven_run_is_running_again_from_the_state_it_failed_in() -> None:
+    history = (
+        History()
+        .add("ExecutionStarted")
+        .state("Task", "TrainCandidate", 30)
+        .add("TaskStateEntered", stateEnteredEventDetails={"name": "EvaluateCandidate", "input": "{}"})
+        .add("ExecutionFailed", 5, executionFailedEventDetails={"error": "States.ServiceRestart", "cause": "x"})
+        .add("ExecutionRedriven", 60, executionRedrivenEventDetails={"redriveCount": 1})
+        .add("TaskStateEntered", stateEnteredEventDetails={"name": "EvaluateCandidate", "input": "{}"})
+    )
+    timeline = build_timeline(history.events)
+    assert (timeline.status, timeline.outcome, timeline.redrives) == ("RUNNING", "Running", 1)
+    assert timeline.error is None and timeline.stopped_at is None
+    assert [visit.name for visit in timeline.visits] == ["TrainCandidate", "EvaluateCandidate", "EvaluateCandidate"]
+    assert timeline.current_state == "EvaluateCandidate"
