@@ -86,7 +86,7 @@ def executions(clients: LocalClients, machine_arn: str) -> list[str]:
     return sorted(execution["name"] for execution in listed)
 
 
-def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name(own_aws: LocalAws) -> None:
+def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name_then_redrive(own_aws: LocalAws) -> None:
     own_aws.start()
     clients = own_aws.clients()
     dynamodb = clients.client("dynamodb")
@@ -172,3 +172,18 @@ def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name(own
     assert "'RequestApproval' waiting for its task token" in (approval.cause or "")
     with pytest.raises(ClientError, match="TaskDoesNotExist"):
         clients.client("stepfunctions").send_task_success(taskToken=token, output="{}")
+
+    # ...and a redrive asks again: RequestApproval runs anew with a new token, which an answer resumes.
+    client = clients.client("stepfunctions")
+    client.redrive_execution(executionArn=waiting)
+    sqs = clients.client("sqs")
+
+    def new_token() -> str | None:
+        # The first message comes back once its visibility timeout ends: only a token it did not carry counts.
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return next((t for t in (json.loads(m["Body"])["token"] for m in messages) if t != token), None)
+
+    client.send_task_success(taskToken=wait_until(new_token, 20, "a new token"), output=json.dumps({"approved": True}))
+    answered = machines.wait(waiting)
+    assert (answered.status, answered.output) == ("SUCCEEDED", {"approved": True})
+    assert client.describe_execution(executionArn=waiting)["redriveCount"] == 1
