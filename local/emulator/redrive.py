@@ -42,7 +42,7 @@ CLIENT_TOKENS_KEPT = 10
 _CLIENT_TOKEN = re.compile(r"[!-~]{1,64}")
 _EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+")
 _HANDLERS = {
-    "Pass": "_execute_pass",
+    "Pass": "_execute_pass",  # the engine's handler name, not a password  # nosec B105
     "Task": "_execute_task",
     "Choice": "_execute_choice",
     "Wait": "_execute_wait",
