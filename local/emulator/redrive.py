@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from local.emulator.seam import error_response, json_response, replace, require, service
+from local.emulator.stepfunctions import STATE_HANDLERS
 
 REDRIVABLE_STATUSES = frozenset({"FAILED", "ABORTED", "TIMED_OUT"})
 REDRIVABLE_PERIOD = timedelta(days=14)
@@ -41,14 +42,6 @@ CLIENT_TOKEN_LIFETIME = timedelta(minutes=15)
 CLIENT_TOKENS_KEPT = 10
 _CLIENT_TOKEN = re.compile(r"[!-~]{1,64}")
 _EXECUTION_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^:]+:[^:]+")
-_HANDLERS = {
-    "Pass": "_execute_pass",  # the engine's handler name, not a password  # nosec B105
-    "Task": "_execute_task",
-    "Choice": "_execute_choice",
-    "Wait": "_execute_wait",
-    "Parallel": "_execute_parallel",
-    "Map": "_execute_map",
-}
 # Private fields of the emulator's execution record (kept with its state, never answered).
 _DEFINITION = "_retrainDefinition"
 _TOKENS = "_retrainRedriveTokens"
@@ -105,7 +98,7 @@ class Redrive:
             require(sfn, name)
         for name in ("_emit_execution_status_event", "_apply_input_path", "_apply_output_path", "_fail_state_error"):
             require(sfn, name)
-        for name in _HANDLERS.values():
+        for name in STATE_HANDLERS.values():
             require(sfn, name)
         replace(sfn, "handle_request", self._with_redrive_action, "redrive")
         replace(sfn, "_start_execution", self._keeping_definition, "redrive")
@@ -233,8 +226,8 @@ class Redrive:
                     next_name = None
                 elif kind == "Fail":
                     raise sfn._ExecutionError(*sfn._fail_state_error(state, data, ctx))
-                elif kind in _HANDLERS:
-                    handler = getattr(sfn, _HANDLERS[kind])
+                elif kind in STATE_HANDLERS:
+                    handler = getattr(sfn, STATE_HANDLERS[kind])
                     if kind in ("Task", "Parallel", "Map"):
                         data, next_name = handler(state, data, record, ctx)
                     else:

@@ -32,14 +32,15 @@ from local.emulator.seam import execution_error, replace, require, service
 # output size for a task, state, or execution": 256 KB of UTF-8); `DataLimits` checks the states'.
 MAX_PAYLOAD_BYTES = 262_144
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
-_STATE_HANDLERS = (
-    "_execute_pass",
-    "_execute_task",
-    "_execute_choice",
-    "_execute_wait",
-    "_execute_parallel",
-    "_execute_map",
-)
+# The engine's handler of each state type (what `DataLimits` bounds and a redrive resumes with).
+STATE_HANDLERS = {
+    "Pass": "_execute_pass",  # the engine's handler name, not a password  # nosec B105
+    "Task": "_execute_task",
+    "Choice": "_execute_choice",
+    "Wait": "_execute_wait",
+    "Parallel": "_execute_parallel",
+    "Map": "_execute_map",
+}
 
 
 def payload_bytes(value: Any) -> int:
@@ -61,7 +62,7 @@ class DataLimits:
             require(sfn, name)
         require(sfn, "_state_query_language")
         error = execution_error()
-        for name in _STATE_HANDLERS:
+        for name in STATE_HANDLERS.values():
             replace(sfn, name, lambda original: self._bounded_state(original, error), "data-limit")
         replace(sfn, "_invoke_resource", lambda original: self._bounded_connector(original, error), "data-limit")
         replace(sfn, "_invoke_with_callback", lambda original: self._bounded_connector(original, error), "data-limit")
