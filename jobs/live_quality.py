@@ -8,14 +8,16 @@ dataset's id column (a request without that column: its `eventMetadata.inference
 Output: the promotion metric over the labelled predictions (`scoring.py`, the metrics a model is promoted
 on), judged only from `min_labels` on: a few labels prove nothing either way.
 
-Each window's predictions are judged once, by the run whose window they were made in, with the labels that
-landed by then; a label that lands later is not judged (docs/monitoring.md, "Live model quality").
+Each window's predictions are judged once: by the run whose window they were made in, with the labels that
+landed by then, or with a label delay of k windows by the run k windows later, with the labels landed since
+(`judged_window`; docs/monitoring.md, "Live model quality").
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -90,6 +92,18 @@ def captured_predictions(
             rows.append((key.strip(), score, stamp))
     frame = pd.DataFrame(rows, columns=[ID, SCORE, TIMESTAMP])
     return frame[frame[ID] != ""].drop_duplicates(ID, keep="last").reset_index(drop=True)
+
+
+def judged_window(start: dt.datetime, end: dt.datetime, delay_windows: int) -> tuple[dt.datetime, dt.datetime]:
+    """The window whose predictions the run of [start, end) judges: `delay_windows` of its own length before it
+    (Model Monitor's model-quality StartTimeOffset = EndTimeOffset). The schedule's runs have windows of one
+    length that tile time, so the delayed windows tile it too: each prediction is judged by one run."""
+    if delay_windows < 0:
+        raise QualityInputError(f"a label delay of {delay_windows} windows is negative; use 0 or more")
+    if delay_windows and end <= start:
+        raise QualityInputError(f"the window {start:%Y-%m-%dT%H:%M:%SZ} to {end:%Y-%m-%dT%H:%M:%SZ} is empty")
+    shift = (end - start) * delay_windows
+    return start - shift, end - shift
 
 
 def label_days(predictions: pd.DataFrame) -> list[str]:

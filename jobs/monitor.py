@@ -23,7 +23,9 @@ starts with `CompletedWithViolations` or `Completed`, as the BYOC samples (aws-s
 
 With `quality_metric` in the schedule's Environment it also judges the live model quality: the window's
 captured predictions joined with the labels landed for them (`live_quality.py`, `landed_labels.py`), written
-to `model_quality.json` and, when judged, published as `model_quality_<metric>` (docs/monitoring.md).
+to `model_quality.json` and, when judged, published as `model_quality_<metric>` (docs/monitoring.md). With
+`quality_label_delay_windows` k it judges the window k windows before its own instead, whose capture it reads
+from `quality_capture` itself (`captured_window.py`): labels that land late are judged too, each prediction once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,10 +42,19 @@ from typing import Any
 import pandas as pd
 
 from baseline import data_quality_baseline
+from captured_window import CaptureUriError, S3Capture
 from drift import CaptureFormatError, captured_requests, check_drift
 from failure_line import JobFailure, processing_message_file, run_job
 from landed_labels import S3Labels
-from live_quality import LiveQuality, QualityInputError, captured_predictions, join_labels, label_days, live_quality
+from live_quality import (
+    LiveQuality,
+    QualityInputError,
+    captured_predictions,
+    join_labels,
+    judged_window,
+    label_days,
+    live_quality,
+)
 
 VIOLATIONS_FILE = "constraint_violations.json"
 QUALITY_FILE = "model_quality.json"
@@ -126,6 +138,7 @@ def min_requests(environ: Mapping[str, str]) -> int:
 
 
 LabelReader = Callable[[Sequence[str]], pd.DataFrame]
+CaptureReader = Callable[[dt.datetime, dt.datetime, Path], None]  # stages a window's capture files into a folder
 
 
 def quality_reader(environ: Mapping[str, str]) -> LabelReader:
@@ -139,20 +152,57 @@ def quality_reader(environ: Mapping[str, str]) -> LabelReader:
     )
 
 
+def label_delay_windows(environ: Mapping[str, str]) -> int:
+    text = environ.get("quality_label_delay_windows", "").strip() or "0"
+    if not text.isdigit():
+        raise MonitoringFailed(
+            f"quality_label_delay_windows {text!r} is not a whole number of windows; set [monitoring] label_delay "
+            "and deploy again (the pipeline plans it)"
+        )
+    return int(text)
+
+
+def delayed_records(
+    environ: Mapping[str, str], start: dt.datetime, end: dt.datetime, capture: CaptureReader | None
+) -> list[dict[str, Any]]:
+    """The capture records of the judged window [start, end), read from S3 (the platform staged another)."""
+    try:
+        reader = capture or S3Capture(_required(environ, "quality_capture"))
+    except CaptureUriError as error:
+        raise MonitoringFailed(str(error)) from None
+    with tempfile.TemporaryDirectory() as work:
+        reader(start, end, Path(work))
+        return list(capture_records(Path(work), start, end))
+
+
 def judge_quality(
-    environ: Mapping[str, str], records: list[dict[str, Any]], layout: Sequence[str], labels: LabelReader | None
+    environ: Mapping[str, str],
+    records: list[dict[str, Any]],
+    layout: Sequence[str],
+    labels: LabelReader | None,
+    window: tuple[dt.datetime, dt.datetime] | None = None,
+    capture: CaptureReader | None = None,
 ) -> LiveQuality | None:
     """The live promotion metric of the window's predictions that have landed labels; None when the schedule's
-    Environment names no `quality_metric` (live quality off)."""
+    Environment names no `quality_metric` (live quality off). `window`: the judged window when it is not the
+    run's own (a label delay), whose capture records are read rather than `records`."""
     metric = environ.get("quality_metric", "").strip()
     if not metric:
         return None
     try:
+        minimum = positive(environ, "quality_min_labels")
+        if window is not None:
+            try:
+                records = delayed_records(environ, *window, capture)
+            except MonitoringFailed:
+                raise
+            except Exception as error:  # S3 (botocore) errors: the drift judgement of the window must not be lost
+                note = f"the capture of the judged window could not be read ({type(error).__name__}: {error})"
+                return LiveQuality(metric, None, 0, 0, minimum, note + "; no quality judged")
         predictions = captured_predictions(
             records, layout, _required(environ, "id_column"), environ.get("timestamp_column", "")
         )
         reader = labels or quality_reader(environ)
-        minimum = positive(environ, "quality_min_labels")
         try:
             landed = reader(label_days(predictions)) if not predictions.empty else pd.DataFrame(columns=["id", "label"])
         except (QualityInputError, MonitoringFailed):
@@ -211,7 +261,9 @@ def metric_lines(
     return lines
 
 
-def monitor(environ: Mapping[str, str], labels: LabelReader | None = None) -> dict[str, Any]:
+def monitor(
+    environ: Mapping[str, str], labels: LabelReader | None = None, capture: CaptureReader | None = None
+) -> dict[str, Any]:
     """One monitoring execution: the window's requests against the baseline; returns the violations."""
     dataset_format = environ.get("dataset_format", "")
     if dataset_format and CAPTURE_FORMAT not in dataset_format:
@@ -247,9 +299,16 @@ def monitor(environ: Mapping[str, str], labels: LabelReader | None = None) -> di
     output.mkdir(parents=True, exist_ok=True)
     (output / STATISTICS_FILE).write_text(json.dumps(window_statistics, indent=2, allow_nan=False) + "\n")
     (output / VIOLATIONS_FILE).write_text(json.dumps({"violations": violations}, indent=2) + "\n")
-    quality = judge_quality(environ, records, layout, labels)
+    delay = label_delay_windows(environ)
+    try:
+        judged_start, judged_end = judged_window(start, end, delay)
+    except QualityInputError as error:
+        raise MonitoringFailed(str(error)) from None
+    delayed = (judged_start, judged_end) if delay else None
+    quality = judge_quality(environ, records, layout, labels, delayed, capture)
     if quality is not None:
-        window = {"start": start.strftime(TIME_FORMAT), "end": end.strftime(TIME_FORMAT)}
+        # The judged predictions' window; its metric is stamped with the run's end, the period the alarm judges.
+        window = {"start": judged_start.strftime(TIME_FORMAT), "end": judged_end.strftime(TIME_FORMAT)}
         document = {"window": window, **quality.as_dict()}
         (output / QUALITY_FILE).write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from retrain.cadence import recurring_problem
+from retrain.cadence import HOUR, Cadence, recurring_problem
 from retrain.errors import ConfigError
 from retrain.schedule import schedule_problem, timezone_problem
 
@@ -322,6 +322,9 @@ class MonitoringConfig(Section):
     quality_threshold: Annotated[float, Field(ge=0.0)] | None = None
     # A window with fewer labelled predictions is not judged (a quiet hour must not start a retrain).
     quality_min_labels: PositiveInt = 100
+    # Hours between a prediction and its label's landing: a run judges the predictions of the window that ended
+    # this long before its own (Model Monitor's model-quality Start/EndTimeOffset), with the labels landed since.
+    label_delay: Annotated[int, Field(ge=0)] = 0
 
     @field_validator("schedule_expression")
     @classmethod
@@ -439,6 +442,49 @@ class RetrainConfig(Section):
                 f"exceeds; set a value from 0 to 1 (e.g. the promotion's min_metric_value)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _label_delay_fits(self) -> RetrainConfig:
+        problem = self.label_delay_problem()
+        if problem:
+            raise ValueError(f"monitoring.label_delay: {problem}")
+        return self
+
+    def label_delay_problem(self) -> str | None:
+        """Why the runs could not judge each prediction once, `label_delay` hours after its window: the delay must
+        be a whole number of the schedule's (even) periods, and the capture must still be kept by then."""
+        monitoring = self.monitoring
+        delay = monitoring.label_delay
+        if delay == 0 or not monitoring.enabled:
+            return None
+        cadence = Cadence.parse({"ScheduleExpression": monitoring.schedule_expression})
+        period = cadence.longest_gap_seconds // HOUR
+        if len(cadence.hours) * period != 24:  # the gaps sum to a day: all equal only then
+            return (
+                f"{delay} h needs a schedule whose runs are evenly apart, and {monitoring.schedule_expression} is "
+                f"not (gaps up to {period} h); use cron(0 H/N ? * * *) with N dividing 24, or label_delay = 0"
+            )
+        if delay % period:
+            return (
+                f"{delay} h is not a whole number of the schedule's {period} h periods, so delayed windows would "
+                f"overlap or leave gaps; use a multiple of {period}"
+            )
+        if delay >= self.data.capture_retention_days * 24:
+            return (
+                f"{delay} h is not less than data.capture_retention_days ({self.data.capture_retention_days} days): "
+                "the capture would be expired when judged; lower it or keep the capture longer"
+            )
+        return None
+
+    @property
+    def label_delay_windows(self) -> int:
+        """`[monitoring] label_delay` in the schedule's windows (a run's window is one period, on AWS and at the
+        local clock scale alike); 0 when monitoring is off."""
+        monitoring = self.monitoring
+        if monitoring.label_delay == 0 or not monitoring.enabled:
+            return 0
+        period = Cadence.parse({"ScheduleExpression": monitoring.schedule_expression}).longest_gap_seconds
+        return monitoring.label_delay * HOUR // period
 
     @model_validator(mode="after")
     def _stream_fits_the_data(self) -> RetrainConfig:

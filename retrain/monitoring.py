@@ -77,9 +77,15 @@ def quality_environment(
     timestamp_column: str,
     target_column: str,
     positive_label: str | None,
+    label_delay_windows: int = 0,
+    capture_uri: str = "",
 ) -> dict[str, str]:
     """The monitoring job's Environment that turns live quality on (`jobs/monitor.py`): the promotion metric,
-    the minimum of labelled predictions, where the labels land and how a landed row names its id and label."""
+    the minimum of labelled predictions, where the labels land and how a landed row names its id and label.
+
+    With `label_delay_windows` it judges the predictions of the window that many windows before its own, which
+    it reads itself from the endpoint's capture (`capture_uri`, `s3://bucket/<capture prefix><endpoint>/`):
+    the platform stages the run's own window only."""
     environment = {
         "quality_metric": metric,
         "quality_min_labels": str(min_labels),
@@ -91,6 +97,11 @@ def quality_environment(
     }
     if positive_label is not None:
         environment["positive_label"] = positive_label
+    if label_delay_windows:
+        if not capture_uri.startswith("s3://") or not capture_uri.endswith("/"):
+            raise ValueError(f"{capture_uri!r} is not the s3://bucket/prefix/ folder of the endpoint's capture")
+        environment["quality_label_delay_windows"] = str(label_delay_windows)
+        environment["quality_capture"] = capture_uri
     for name, value in environment.items():
         if len(value) > MAX_ENVIRONMENT_VALUE:
             raise ValueError(

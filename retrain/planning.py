@@ -198,6 +198,8 @@ def monitoring_plan(config: RetrainConfig, resources: Resources, evaluation_uri:
                 timestamp_column=config.dataset.timestamp_column,
                 target_column=config.dataset.target,
                 positive_label=config.dataset.positive_label,
+                label_delay_windows=config.label_delay_windows,
+                capture_uri=folder_uri(resources.bucket, config.data.capture_prefix, endpoint),
             ),
         ),
     )

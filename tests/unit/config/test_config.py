@@ -54,6 +54,16 @@ def test_the_quality_threshold_defaults_to_the_bar_a_new_model_must_reach(docume
     assert parse_config(document).quality_threshold is None  # no bar: no quality alarm (the metric still published)
 
 
+def test_the_label_delay_counts_in_the_schedules_windows(document: dict[str, Any]) -> None:
+    assert parse_config(document).label_delay_windows == 0  # default: each window judged by its own run
+    document["monitoring"].update(label_delay=48)
+    assert parse_config(document).label_delay_windows == 48  # hourly
+    document["monitoring"].update(schedule_expression="cron(0 2/6 ? * * *)")
+    assert parse_config(document).label_delay_windows == 8
+    document["monitoring"].update(schedule_expression="")  # monitoring off: nothing to delay, nothing refused
+    assert parse_config(document).label_delay_windows == 0
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -121,6 +131,20 @@ def test_the_quality_threshold_defaults_to_the_bar_a_new_model_must_reach(docume
         (
             lambda d: d["monitoring"].update(quality_min_labels=0),
             "retrain.toml: monitoring.quality_min_labels:",
+        ),
+        (lambda d: d["monitoring"].update(label_delay=-1), "retrain.toml: monitoring.label_delay:"),
+        (lambda d: d["monitoring"].update(label_delay=1.5), "retrain.toml: monitoring.label_delay:"),
+        (
+            lambda d: d["monitoring"].update(label_delay=12, schedule_expression="cron(0 3 ? * * *)"),
+            "retrain.toml: monitoring.label_delay: 12 h is not a whole number of the schedule's 24 h periods",
+        ),
+        (
+            lambda d: d["monitoring"].update(label_delay=10, schedule_expression="cron(0 0/5 ? * * *)"),
+            "retrain.toml: monitoring.label_delay: 10 h needs a schedule whose runs are evenly apart",
+        ),
+        (
+            lambda d: (d["monitoring"].update(label_delay=72), d["data"].update(capture_retention_days=3)),
+            "retrain.toml: monitoring.label_delay: 72 h is not less than data.capture_retention_days (3 days)",
         ),
     ],
 )

@@ -8,7 +8,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from retrain.config import RetrainConfig, load_config
+from retrain.config import RetrainConfig, load_config, parse_config
 from retrain.contracts import ValidateInputEvent
 from retrain.errors import InvalidExecutionInput, InvalidTaskInput
 from retrain.monitoring import request_columns_value
@@ -169,6 +169,20 @@ def test_the_monitoring_schedule_compares_the_endpoint_with_this_runs_baseline(c
         "timestamp_column": config.dataset.timestamp_column,
         "target_column": config.dataset.target,
     }
+
+
+def test_a_label_delay_has_the_job_judge_the_window_that_many_periods_back_from_the_capture(
+    config: RetrainConfig,
+) -> None:
+    delayed = parse_config(
+        {**config.model_dump(by_alias=True), "monitoring": {**config.monitoring.model_dump(), "label_delay": 24}}
+    )
+    monitoring = plan_run(event(), delayed, "eu-west-1").deployment.monitoring
+    assert monitoring is not None
+    environment = monitoring.schedule_config["MonitoringJobDefinition"]["Environment"]
+    # Hourly runs: 24 windows back; the platform stages the run's own window, so the job reads that one itself.
+    assert environment["quality_label_delay_windows"] == "24"
+    assert environment["quality_capture"] == "s3://b/capture/e/"
 
 
 def test_request_columns_too_long_for_the_jobs_environment_are_refused() -> None:
