@@ -8,7 +8,9 @@ import pytest
 
 from retrain.errors import ConfigError
 from retrain.ports import StoredApproval
+from retrain.quality_alarm import QualityAlarmFired
 from tasks._aws.dynamodb_state import DynamoPipelineStateTable
+from tests.unit.tasks.test_task_start_retrain_quality import quality_event
 
 DECISION: dict[str, Any] = {
     "promote": True,
@@ -119,3 +121,37 @@ def test_a_failed_publish_lets_the_retry_notify(
     monkeypatch.setenv("TOPIC_ARN", stack.topic_arn)
     assert request_approval("token-2")["notified"]
     assert len(stack.messages()) == 1
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"trigger": "drift", "reason": "drift alarm fraud-detector-data-quality-drift: amount 0.42 > 0.1"},
+        "quality",
+    ],
+)
+def test_the_ml_leads_read_what_started_the_run_and_why(
+    stack: Any, load_handler: Any, context: Any, plan: Any, given: Any
+) -> None:
+    """The alarm's reason (a quality run's: the metric, its value, the threshold, the count and the window),
+    from the starter's input through ValidateInput's plan into the approval message."""
+    if given == "quality":
+        fired = QualityAlarmFired.from_event(quality_event())
+        assert fired is not None
+        given = fired.execution_input().model_dump(mode="json", exclude_none=True)
+    run = plan(NAME, approval_timeout_seconds=3600, **given)
+    event = {
+        "task_token": "token-1",
+        "run": run,
+        "decision": DECISION,
+        "model_package_arn": PACKAGE,
+        "execution_arn": stack.execution_arn(NAME),
+    }
+    load_handler("request_approval").handler(event, context)
+    [message] = stack.messages()
+    assert f"(started {run['started_at']}, {given['trigger']})" in message["Message"]
+    assert f"Run reason:     {given['reason']}\n" in message["Message"]
+    if given["trigger"] == "quality":
+        assert (
+            "average_precision 0.0213 < 0.2 over 412 labelled predictions in the 3600 s window of " in given["reason"]
+        )
