@@ -189,6 +189,7 @@ class LocalGlueJobRunner:
         standbys: int = 1,
         imports: GlueImports | None = None,
         roles: Callable[[str, str, str], Authorize | None] | None = None,
+        credentials: Callable[[str, str], dict[str, str] | None] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.scratch_root = scratch_root
@@ -197,6 +198,9 @@ class LocalGlueJobRunner:
         self.imports = imports
         # (role ARN, session, region) -> the check of each S3 call the run makes as the job's role.
         self.roles = roles
+        # (role ARN, job name) -> the credentials of the role's Glue session the run's own SDK calls are made with
+        # (None, or no such role: the account's keys).
+        self.credentials = credentials
         # Warm Spark drivers, one per environment (`local.runtime.standby`); 0: every run starts cold.
         self.standbys = StandbyPool(scratch_root, log_root, size=standbys)
         self._mirrors: list[S3Mirror] = []  # of the runs going on, for `s3_uri_of`
@@ -293,8 +297,6 @@ class LocalGlueJobRunner:
         env.update(
             {
                 "AWS_ENDPOINT_URL": self.endpoint_url,
-                "AWS_ACCESS_KEY_ID": "test",
-                "AWS_SECRET_ACCESS_KEY": "test",  # the emulator's dummy key  # nosec B105
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
                 "TMPDIR": str(scratch),
@@ -302,6 +304,7 @@ class LocalGlueJobRunner:
                 "PYTHONPATH": os.pathsep.join([*map(str, python_path), env.get("PYTHONPATH", "")]).strip(os.pathsep),
             }
         )
+        env.update(self._run_credentials(job_run))
         if job_run.is_spark:
             submit = [*SPARK_SUBMIT_ARGS, f"--conf spark.local.dir={scratch / 'spark'}"]
             extra_conf = job_run.arguments.get("--conf")
@@ -318,6 +321,16 @@ class LocalGlueJobRunner:
             if self.imports is not None:  # the job's own folders only, not the local AWS's PYTHONPATH
                 env.update(self.imports.environment(job_run, python_path))
         return env
+
+    def _run_credentials(self, job_run: GlueJobRun) -> dict[str, str]:
+        """The job role's session, as Glue runs the script with it; else the emulator's dummy keys."""
+        session = (
+            self.credentials(job_run.role_arn, job_run.job_name) if self.credentials and job_run.role_arn else None
+        )
+        if session is not None:
+            return session
+        # The emulator's dummy key (no session token: an empty one would be sent and refused).
+        return {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}  # nosec B105
 
     @staticmethod
     def _script(location: str, mirror: S3Mirror, scratch: Path) -> Path:

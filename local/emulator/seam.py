@@ -408,6 +408,7 @@ def install(home: StateDirectory) -> list[str]:
         durability,
         firehose,
         glue,
+        glue_sessions,
         iam,
         lambda_roles,
         redrive,
@@ -431,6 +432,7 @@ def install(home: StateDirectory) -> list[str]:
     stepfunctions.StepFunctionsFixes().install()
     stepfunctions.DataLimits().install()
     redrive.Redrive().install()
+    glue_role_sessions: glue_sessions.GlueRoleSessions | None = None
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
@@ -439,16 +441,25 @@ def install(home: StateDirectory) -> list[str]:
         sessions.install()
         # A role a person assumes (the MLLeads role): its trust policy, then its session's calls, the same way.
         role_sessions.AssumedRoleSessions(sessions).install()
+        # A Glue job's own calls, as its role's session.
+        glue_role_sessions = glue_sessions.GlueRoleSessions(sessions)
+        glue_role_sessions.install()
         # An answer to a callback task, on the waiting execution's state machine.
         task_tokens.TaskTokenResources().install()
         # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).
         alarm_resources.AlarmResources().install()
         # Scheduler's and EventBridge's deliveries, as the target's role (or a function's resource policy).
         target_roles.DeliveryPermissions().install()
-    # Glue reads the script and moves a Spark job's data as the job's role (RETRAIN_LOCAL_IAM=off: not).
+    # Glue reads the script and moves a Spark job's data as the job's role, and runs the script with the role's
+    # session, its Data Catalog calls authorized on catalog, database and table (RETRAIN_LOCAL_IAM=off: not).
     roles = service_roles.ServiceRoles().authorizer if iam.enforced() else None
     runner = glue.LocalGlueJobRunner(
-        endpoint_url, home.glue_scratch, home.glue_logs, imports=glue.GlueImports(runtimes), roles=roles
+        endpoint_url,
+        home.glue_scratch,
+        home.glue_logs,
+        imports=glue.GlueImports(runtimes),
+        roles=roles,
+        credentials=glue_role_sessions.credentials if glue_role_sessions is not None else None,
     )
     glue.GlueJobs(runner).install(points)
     glue.GlueCatalog(runner).install()

@@ -19,7 +19,7 @@ from local.clock import ClockScale
 from local.sagemaker.arns import sagemaker_arn
 from local.sagemaker.deployment import EndpointManager
 from local.sagemaker.errors import SageMakerError
-from local.sagemaker.execution_role import check_passed_role
+from local.sagemaker.execution_role import check_image_pull, check_passed_role
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.listing import ListRequest
 from local.sagemaker.model_containers import ModelContainers
@@ -131,6 +131,7 @@ class ControlPlane:
         if problems:
             raise SageMakerError.validation(validation_message(problems))
         check_passed_role(self._job_context.roles, operation, request, region)
+        check_image_pull(self._job_context.roles, operation, request, region)
         result = handler(request, region, account)
         return project(result, model.output_shape)
 

@@ -37,7 +37,7 @@ logger = logging.getLogger("local.sagemaker")
 
 FLUSH_SECONDS = 1.0
 EVENT_VERSION = "0"
-PutObject = Callable[[str, str, str, bytes], None]  # region, bucket, key, body
+PutObject = Callable[[str, str, str, bytes, "str | None"], None]  # region, bucket, key, body, the writer's role
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class Invocation:
     response_content_type: str
     inference_id: str | None
     at: datetime
+    role_arn: str | None = None  # the variant's model's execution role, which SageMaker writes the capture as
 
 
 def _encoded(data: bytes, content_type: str, header: dict[str, Any] | None) -> tuple[str, str]:
@@ -110,7 +111,8 @@ class CaptureWriter:
         self._put = put_object
         self._flush_seconds = flush_seconds
         self._lock = threading.Lock()
-        self._pending: dict[tuple[str, str, str], list[str]] = {}  # (region, bucket, folder) -> lines
+        # (region, bucket, folder, role) -> lines
+        self._pending: dict[tuple[str, str, str, str | None], list[str]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -120,7 +122,7 @@ class CaptureWriter:
         bucket, folder = capture_prefix(config, invocation)
         line = json.dumps(capture_record(config, invocation), separators=(",", ":"))
         with self._lock:
-            self._pending.setdefault((invocation.region, bucket, folder), []).append(line)
+            self._pending.setdefault((invocation.region, bucket, folder, invocation.role_arn), []).append(line)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
                 self._thread.start()
@@ -128,11 +130,11 @@ class CaptureWriter:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        for (region, bucket, folder), lines in pending.items():
+        for (region, bucket, folder, role_arn), lines in pending.items():
             now = datetime.now(UTC)
             key = f"{folder}/{now:%M-%S}-{now.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
             try:
-                self._put(region, bucket, key, ("\n".join(lines) + "\n").encode())
+                self._put(region, bucket, key, ("\n".join(lines) + "\n").encode(), role_arn)
             except Exception as error:  # a capture lost must never fail the endpoint; AWS drops it too
                 logger.warning("data capture: %d record(s) for s3://%s/%s lost: %s", len(lines), bucket, key, error)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from local.clock import ClockScale
 from local.sagemaker.alarms import AlarmMonitor, UnsupportedAlarm
-from local.sagemaker.execution_role import Roles, alarm_refusal
+from local.sagemaker.execution_role import Roles, alarm_refusal, log_stream
 from local.sagemaker.fleet import Fleet, FleetStartError, ModelStager, VariantFleet, VariantInstance
 from local.sagemaker.logstream import LogStream
 from local.sagemaker.router import EndpointRouter, Route
@@ -181,13 +181,17 @@ class EndpointManager:
                 spec["ModelName"],
                 spec.get("InstanceType", "ml.m5.large"),
                 instance_count=int(spec.get("InitialInstanceCount", 1)),
+                role_arn=model.get("ExecutionRoleArn"),
             )
 
-            def log_factory(instance_id: str, variant_name: str = variant.name) -> LogStream:
-                # Streams are named after the variant and instance, as SageMaker names them.
-                return LogStream(
-                    logs, group, f"{variant_name}/{instance_id}", log_dir / f"{variant_name}-{instance_id}.log"
-                )
+            def log_factory(
+                instance_id: str, variant_name: str = variant.name, role: Any = variant.role_arn
+            ) -> LogStream:
+                # Streams are named after the variant and instance, as SageMaker names them; written as the role.
+                stream = f"{variant_name}/{instance_id}"
+                local_file = log_dir / f"{variant_name}-{instance_id}.log"
+                where = (region, endpoint["_Account"])
+                return log_stream(self._roles, role, logs, group, stream, local_file, where)
 
             # One process serves every instance of the variant (fleet.py says why).
             variant.instances.append(VariantInstance(variant.name, staged, log_factory, aws))

@@ -11,6 +11,11 @@ moves the job's data as that role's session, `assumed-role/<role>/SageMaker`.
   arn:aws:sts::<account>:assumed-role/<role>/SageMaker is not authorized to perform: s3:GetObject on
   resource: "arn:aws:s3:::<bucket>/<key>" because no identity-based policy allows the s3:GetObject
   action)".
+- The image a job or model runs is pulled as the role (`pull_refusal`): a job whose role may not pull it
+  is refused by CreateTrainingJob/CreateProcessingJob, a model's fails its endpoint (the messages below).
+- A job's or model server's CloudWatch Logs are written as the role (`log_stream`): SageMaker
+  documents no failure for a role that may not, and the job or endpoint runs without them.
+- Data capture is written as the endpoint's model's role (`capture_refusal`); a refused capture is lost.
 
 `Roles` is `local.emulator.service_roles.ServiceRoles` in the local AWS, and None where the local
 SageMaker runs without the emulator's IAM or with `RETRAIN_LOCAL_IAM=off`. A role the local IAM does
@@ -19,10 +24,16 @@ not hold is not checked.
 
 from __future__ import annotations
 
+import logging
+import re
+from pathlib import Path
 from typing import Any, Protocol
 
 from local.runtime.staging import Authorize, S3Staging
 from local.sagemaker.errors import SageMakerError
+from local.sagemaker.logstream import LogStream
+
+logger = logging.getLogger("local.sagemaker")
 
 PRINCIPAL = "sagemaker.amazonaws.com"
 SESSION = "SageMaker"  # the session name SageMaker gives the role it assumes
@@ -33,6 +44,18 @@ _PASSED_ROLES = {
     "CreateTransformJob": "RoleArn",
     "CreateModel": "ExecutionRoleArn",
 }
+# Create operations that pull an image as the role: where the request names it.
+_JOB_IMAGES = {
+    "CreateTrainingJob": ("AlgorithmSpecification", "TrainingImage"),
+    "CreateProcessingJob": ("AppSpecification", "ImageUri"),
+}
+# What SageMaker needs to pull an image from ECR, as its refusal lists them (repository resource type).
+PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+# The order a pull needs them in: the image's manifest first (the endpoint's refusal names BatchGetImage).
+_PULL_ORDER = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+_ECR_IMAGE = re.compile(
+    r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repository>[^:@]+)"
+)
 
 
 class Roles(Protocol):
@@ -80,3 +103,101 @@ def alarm_refusal(
             if refusal is not None:
                 return refusal
     return None
+
+
+def _authorizer(roles: Roles | None, role_arn: Any, region: str) -> Authorize | None:
+    if roles is None or not isinstance(role_arn, str):
+        return None
+    return roles.authorizer(role_arn, SESSION, region)
+
+
+def image_repository(image: str | None) -> tuple[str, str, str] | None:
+    """(registry account, repository, the repository's ARN) of an ECR image URI; None for an image elsewhere."""
+    match = _ECR_IMAGE.match(image or "")
+    if match is None:
+        return None
+    partition = "aws-cn" if match["cn"] else "aws"
+    arn = f"arn:{partition}:ecr:{match['region']}:{match['registry']}:repository/{match['repository']}"
+    return match["registry"], match["repository"], arn
+
+
+def pull_refusal(roles: Roles | None, role_arn: Any, image: str | None, region: str) -> str | None:
+    """The first ECR action (of `PULL_ACTIONS`) the role may not take on the image's repository, or None.
+
+    SageMaker pulls with the role ("CreateTrainingJob API: Execution Role Permissions", developer guide
+    sagemaker-roles: ecr:BatchCheckLayerAvailability, ecr:GetDownloadUrlForLayer, ecr:BatchGetImage), the
+    framework images in AWS's registries included.
+    """
+    authorize = _authorizer(roles, role_arn, region)
+    repository = image_repository(image)
+    if authorize is None or repository is None:
+        return None
+    arn = repository[2]
+    return next((action for action in _PULL_ORDER if authorize(action, arn, {}) is not None), None)
+
+
+def check_image_pull(roles: Roles | None, operation: str, request: dict[str, Any], region: str) -> None:
+    """Refuse a job whose role may not pull its image, with SageMaker's ValidationException (as reported
+    from CreateTrainingJob, e.g. wpilibsuite/DetectCoral#37, aws/sagemaker-spark-container#158)."""
+    where = _JOB_IMAGES.get(operation)
+    if where is None:
+        return
+    image = (request.get(where[0]) or {}).get(where[1])
+    role_arn = request.get("RoleArn")
+    if pull_refusal(roles, role_arn, image, region) is None:
+        return
+    registry, repository, _ = image_repository(image) or ("", "", "")
+    raise SageMakerError.validation(
+        f"Access denied for repository: {repository} in registry ID: {registry}. Please check if your ECR "
+        f"repository and image exist and role {role_arn} has proper pull permissions for SageMaker: "
+        + ", ".join(PULL_ACTIONS)
+    )
+
+
+def model_pull_refusal(roles: Roles | None, role_arn: Any, image: str | None, region: str) -> str | None:
+    """An endpoint's FailureReason when its model's role may not pull the model's image, or None (as
+    reported from CreateEndpoint: aws/sagemaker-tensorflow-serving-container#182, huggingface/notebooks#385)."""
+    action = pull_refusal(roles, role_arn, image, region)
+    if action is None:
+        return None
+    return f"The role '{role_arn}' does not have {action.split(':', 1)[1]} permission for the image: '{image}'."
+
+
+def log_stream(
+    roles: Roles | None,
+    role_arn: Any,
+    logs_client: Any | None,
+    group: str,
+    stream: str,
+    local_file: Path,
+    where: tuple[str, str],
+) -> LogStream:
+    """A job's or model server's log stream, shipped as far as the role may write it (`where`: region,
+    account).
+
+    CreateLogGroup is authorized on the group's ARN, CreateLogStream and PutLogEvents on the stream's
+    (Service Authorization Reference, CloudWatch Logs). SageMaker documents no failure for a role that may
+    not write its logs: the job or endpoint runs, its logs are not in CloudWatch Logs (the local file keeps
+    them).
+    """
+    region, account = where
+    authorize = _authorizer(roles, role_arn, region)
+    group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    create_group = True
+    if authorize is not None and logs_client is not None:
+        stream_arn = f"{group_arn}:log-stream:{stream}"
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            refusal = authorize(action, stream_arn, {})
+            if refusal is not None:
+                logger.warning("%s/%s is not shipped to CloudWatch Logs: %s", group, stream, refusal)
+                logs_client = None
+                break
+        create_group = authorize("logs:CreateLogGroup", group_arn, {}) is None
+    return LogStream(logs_client, group, stream, local_file, create_group=create_group)
+
+
+def capture_refusal(roles: Roles | None, role_arn: Any, bucket: str, key: str, region: str) -> str | None:
+    """IAM's refusal when the role may not write a data capture object (s3:PutObject under the config's
+    `DestinationS3Uri`, written as the variant's model's execution role), or None."""
+    authorize = _authorizer(roles, role_arn, region)
+    return None if authorize is None else authorize("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", {})

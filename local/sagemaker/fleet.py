@@ -84,6 +84,12 @@ class ModelStager:
             raise FleetStartError(
                 f"Could not resolve the container of model {model['ModelName']}: {error.message}"
             ) from error
+        # The image is pulled as the model's execution role (local.sagemaker.execution_role).
+        refusal = execution_role.model_pull_refusal(
+            self._roles, model.get("ExecutionRoleArn"), container.get("Image"), model["_Region"]
+        )
+        if refusal is not None:
+            raise FleetStartError(refusal)
         environment = dict(container.get("Environment") or {})
         fingerprint = hashlib.sha256(json.dumps(container, sort_keys=True).encode()).hexdigest()[:12]
         base = self._root / f"{model['ModelName']}-{fingerprint}"
@@ -275,6 +281,7 @@ class VariantFleet:
     instance_type: str
     instances: list[VariantInstance] = field(default_factory=list)
     instance_count: int = 1  # the configured instances, served by `instances` (one process)
+    role_arn: str | None = None  # the model's execution role: its logs and data capture are written as it
 
 
 @dataclass

@@ -84,11 +84,14 @@ class JobRunner:
         work = self._context.state_dir / "work" / self.FOLDER / self.name
         shutil.rmtree(work, ignore_errors=True)
         paths = ContainerPaths(work, interpreter)
-        log = LogStream(
+        log = execution_role.log_stream(
+            self._context.roles,
+            record.get("RoleArn"),
             clients.client("logs", region) if self._context.ship_logs else None,  # type: ignore[attr-defined]
             self.LOG_GROUP,
             f"{self.name}/{HOST}-{int(record['CreationTime'])}",
             self._context.state_dir / "logs" / self.FOLDER / f"{self.name}.log",
+            (region, record["_Account"]),
         )
         try:
             self._run_in(record, paths, s3, log, region)

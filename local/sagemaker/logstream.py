@@ -3,7 +3,9 @@
 SageMaker writes training jobs to `/aws/sagemaker/TrainingJobs`, processing jobs to
 `/aws/sagemaker/ProcessingJobs` (stream `<job>/algo-1-<epoch>`) and endpoints to
 `/aws/sagemaker/Endpoints/<endpoint>` (stream `<variant>/<instance>`); the local one does the same
-in the emulator's CloudWatch Logs, and keeps a plain file beside the work directory.
+in the emulator's CloudWatch Logs, and keeps a plain file beside the work directory. SageMaker writes
+them as the execution role: a caller that may not write the stream passes no client (the file only), one
+that may write it but not create the group `create_group=False`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ _MAX_BATCH = 5000
 
 
 class LogStream:
-    def __init__(self, logs_client: Any | None, group: str, stream: str, local_file: Path) -> None:
+    def __init__(
+        self, logs_client: Any | None, group: str, stream: str, local_file: Path, create_group: bool = True
+    ) -> None:
         self.group = group
         self.stream = stream
         self.local_file = local_file
@@ -33,6 +37,7 @@ class LogStream:
         local_file.parent.mkdir(parents=True, exist_ok=True)
         self._file = local_file.open("a", encoding="utf-8")
         self._created = False
+        self._create_group = create_group
         self._thread = threading.Thread(target=self._run, name=f"logs-{stream}", daemon=True)
         self._thread.start()
 
@@ -62,10 +67,10 @@ class LogStream:
     def _ensure_stream(self) -> None:
         if self._created or self._client is None:
             return
-        for call, kwargs in (
-            (self._client.create_log_group, {"logGroupName": self.group}),
-            (self._client.create_log_stream, {"logGroupName": self.group, "logStreamName": self.stream}),
-        ):
+        calls = [(self._client.create_log_stream, {"logGroupName": self.group, "logStreamName": self.stream})]
+        if self._create_group:
+            calls.insert(0, (self._client.create_log_group, {"logGroupName": self.group}))
+        for call, kwargs in calls:
             with contextlib.suppress(self._client.exceptions.ResourceAlreadyExistsException):
                 call(**kwargs)
         self._created = True

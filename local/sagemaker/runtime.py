@@ -123,6 +123,7 @@ class RuntimeApi:
             response_content_type=reply_headers.get("Content-Type", "application/json"),
             inference_id=headers.get("x-amzn-sagemaker-inference-id"),
             at=datetime.now(UTC),
+            role_arn=lease.variant.role_arn,
         )
         self._capture.record(lease.fleet.data_capture, invocation)
 

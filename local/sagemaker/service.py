@@ -21,7 +21,7 @@ from local.sagemaker.api import ControlPlane
 from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
 from local.sagemaker.errors import SageMakerError
-from local.sagemaker.execution_role import Roles
+from local.sagemaker.execution_role import Roles, capture_refusal
 from local.sagemaker.fleet import ModelStager
 from local.sagemaker.images import ContainerRuntimes
 from local.sagemaker.jobs import JobContext
@@ -54,6 +54,7 @@ class LocalSageMaker:
         roles: Roles | None = None,
     ) -> None:
         self.root = state_dir / "sagemaker"
+        self._roles = roles
         self.root.mkdir(parents=True, exist_ok=True)
         self.clients = LocalClients(endpoint_url, region)
         self.store = StateStore(self.root / "state.json")
@@ -90,7 +91,11 @@ class LocalSageMaker:
     def _publish_metrics(self, region: str, data: list[dict[str, Any]]) -> None:
         self.clients.client("cloudwatch", region).put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
 
-    def _put_capture(self, region: str, bucket: str, key: str, body: bytes) -> None:
+    def _put_capture(self, region: str, bucket: str, key: str, body: bytes, role_arn: str | None) -> None:
+        # Written as the variant's model's execution role; a refusal loses the capture (CaptureWriter.flush).
+        refusal = capture_refusal(self._roles, role_arn, bucket, key, region)
+        if refusal is not None:
+            raise PermissionError(f"AccessDenied: {refusal}")
         self.clients.client("s3", region).put_object(Bucket=bucket, Key=key, Body=body)
 
     # --- lifecycle ---------------------------------------------------------------------------

@@ -57,3 +57,26 @@ def assumed_client(clients: LocalClients, role_arn: str, service: str, session: 
         aws_secret_access_key=credentials["SecretAccessKey"],
         aws_session_token=credentials["SessionToken"],
     )
+
+
+def s3_reads(bucket: str, *prefixes: str) -> list[dict[str, Any]]:
+    """GetObject under `prefixes` of `bucket` and ListBucket on it."""
+    return [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in prefixes]},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+    ]
+
+
+def s3_writes(bucket: str, prefix: str) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
+
+
+def ecr_pulls(repository_arn: str) -> dict[str, Any]:
+    """What SageMaker needs of a role to pull an image of `repository_arn` (developer guide, sagemaker-roles)."""
+    actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    return {"Effect": "Allow", "Action": actions, "Resource": repository_arn}
+
+
+def sagemaker_log_writes() -> dict[str, Any]:
+    actions = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+    return {"Effect": "Allow", "Action": actions, "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*"}

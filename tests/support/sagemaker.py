@@ -19,6 +19,7 @@ from tests.support.polling import wait_until
 
 ROLE_ARN = "arn:aws:iam::000000000000:role/sagemaker-contract-test"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+IMAGE_REPOSITORY_ARN = "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn"
 
 # A training entry point that records what SageMaker's training contract handed it.
 TRAIN_SCRIPT = """

@@ -2,7 +2,9 @@
 
 Sources: Glue developer guide, "Setting up IAM permissions for AWS Glue" (the job's role needs
 s3:GetObject on the script and the job's inputs, s3:ListBucket to list them, s3:PutObject on its
-outputs); Glue assumes the role in the session `GlueJobRunnerSession`; S3's access denied message
+outputs); Glue assumes the role in the session `GlueJobRunnerSession` and runs the script with it, so the
+script's own calls are the role's; a Data Catalog action is authorized on the catalog, the database and the
+table ("Specifying AWS Glue resource ARNs"); S3's access denied message
 names the session, the action and the resource ("User: arn:aws:sts::<account>:assumed-role/<role>/
 GlueJobRunnerSession is not authorized to perform: s3:GetObject on resource: "arn:aws:s3:::<b>/<k>"
 because no identity-based policy allows the s3:GetObject action").
@@ -57,12 +59,58 @@ def shell_job(aws_clients: LocalClients, name: str, role_arn: str) -> str:
 def test_a_job_whose_role_may_read_its_script_runs(
     aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
 ) -> None:
-    role = glue_role(reads(unique_name, "code/"))
+    # The script writes argv.json with boto3, as the role.
+    writes = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{unique_name}/argv.json"}
+    role = glue_role(reads(unique_name, "code/"), writes)
     run_id = shell_job(aws_clients, unique_name, role)
 
     run = finished_job_run(aws_clients.client("glue"), unique_name, run_id)
 
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+
+
+def test_a_scripts_own_call_the_role_does_not_allow_fails_the_job(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    role = glue_role(reads(unique_name, "code/"))  # no s3:PutObject of argv.json
+    run_id = shell_job(aws_clients, unique_name, role)
+
+    run = finished_job_run(aws_clients.client("glue"), unique_name, run_id)
+
+    assert run["JobRunState"] == "FAILED"
+    resource = f"arn:aws:s3:::{unique_name}/argv.json"
+    assert re.search(denied(role, "s3:PutObject", resource), run["ErrorMessage"]), run["ErrorMessage"]
+
+
+@pytest.mark.parametrize("on_the_table", [True, False], ids=["table-allowed", "table-refused"])
+def test_a_jobs_catalog_call_is_authorized_on_the_catalog_the_database_and_the_table(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str], on_the_table: bool
+) -> None:
+    s3, glue = aws_clients.client("s3"), aws_clients.client("glue")
+    database = unique_name.replace("-", "_")
+    glue.create_database(DatabaseInput={"Name": database})
+    glue.create_table(DatabaseName=database, TableInput={"Name": "processed"})
+    s3.create_bucket(Bucket=unique_name)
+    s3.upload_file(str(JOB_FILES / "catalog_job.py"), unique_name, "code/catalog_job.py")
+    scope = "arn:aws:glue:us-east-1:000000000000"
+    table = f"{scope}:table/{database}/processed"
+    resources = [f"{scope}:catalog", f"{scope}:database/{database}", *([table] if on_the_table else [])]
+    role = glue_role(reads(unique_name, "code/"), {"Effect": "Allow", "Action": "glue:GetTable", "Resource": resources})
+    glue.create_job(
+        Name=unique_name,
+        Role=role,
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{unique_name}/code/catalog_job.py"},
+        DefaultArguments={"--database": database, "--table": "processed"},
+    )
+
+    run = finished_job_run(glue, unique_name, glue.start_job_run(JobName=unique_name)["JobRunId"])
+
+    if on_the_table:
+        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    else:
+        assert run["JobRunState"] == "FAILED"
+        expected = re.escape(denial(role, "GlueJobRunnerSession", "glue:GetTable", table))
+        assert re.search(expected, run["ErrorMessage"]), run["ErrorMessage"]
 
 
 def test_a_job_whose_role_cannot_read_its_script_fails_naming_role_action_and_resource(

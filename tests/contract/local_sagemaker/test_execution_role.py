@@ -13,15 +13,13 @@ identity-based policy allows the s3:GetObject action").
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.iam import RoleFactory, denial
+from tests.support.iam import RoleFactory, denial, s3_reads, s3_writes
 from tests.support.sagemaker import (
     SageMakerWorld,
     finished_processing,
@@ -33,23 +31,6 @@ from tests.support.sagemaker import (
 pytestmark = pytest.mark.local
 
 
-@pytest.fixture
-def execution_role(roles: RoleFactory) -> Callable[..., str]:
-    """A role SageMaker may assume, with one inline policy of `statements`; returns its ARN."""
-    return functools.partial(roles.create, "sagemaker.amazonaws.com")
-
-
-def reads(bucket: str, *prefixes: str) -> list[dict[str, Any]]:
-    return [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in prefixes]},
-        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
-    ]
-
-
-def writes(bucket: str, prefix: str) -> dict[str, Any]:
-    return {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
-
-
 def denied(role_arn: str, action: str, resource: str) -> str:
     return re.escape(denial(role_arn, "SageMaker", action, resource, quoted=True))
 
@@ -57,7 +38,7 @@ def denied(role_arn: str, action: str, resource: str) -> str:
 def test_a_training_job_whose_role_may_read_its_inputs_and_write_its_output_completes(
     world: SageMakerWorld, unique_name: str, execution_role: Callable[..., str]
 ) -> None:
-    role = execution_role(*reads(world.bucket, "code/", "data/"), writes(world.bucket, "training/"))
+    role = execution_role(*s3_reads(world.bucket, "code/", "data/"), s3_writes(world.bucket, "training/"))
     world.sm.create_training_job(**{**training_request(world, unique_name, alpha="0.5"), "RoleArn": role})
 
     job = finished_training(world, unique_name)
@@ -68,7 +49,7 @@ def test_a_training_job_whose_role_may_read_its_inputs_and_write_its_output_comp
 def test_a_training_job_whose_role_cannot_read_its_input_fails_naming_role_action_and_resource(
     world: SageMakerWorld, unique_name: str, execution_role: Callable[..., str]
 ) -> None:
-    role = execution_role(*reads(world.bucket, "code/"), writes(world.bucket, "training/"))  # no data/
+    role = execution_role(*s3_reads(world.bucket, "code/"), s3_writes(world.bucket, "training/"))  # no data/
     world.sm.create_training_job(**{**training_request(world, unique_name, alpha="0.5"), "RoleArn": role})
 
     job = finished_training(world, unique_name)
@@ -87,7 +68,7 @@ def test_a_training_job_whose_role_cannot_read_its_input_fails_naming_role_actio
 def test_a_training_job_whose_role_cannot_write_its_output_fails(
     world: SageMakerWorld, unique_name: str, execution_role: Callable[..., str]
 ) -> None:
-    role = execution_role(*reads(world.bucket, "code/", "data/"))
+    role = execution_role(*s3_reads(world.bucket, "code/", "data/"))
     world.sm.create_training_job(**{**training_request(world, unique_name, alpha="0.5"), "RoleArn": role})
 
     job = finished_training(world, unique_name)
@@ -122,7 +103,7 @@ def test_a_processing_job_whose_role_cannot_list_its_input_fails(
 def test_a_job_whose_role_does_not_trust_sagemaker_is_refused(
     world: SageMakerWorld, unique_name: str, roles: RoleFactory
 ) -> None:
-    role = roles.create("states.amazonaws.com", *reads(world.bucket, ""))
+    role = roles.create("states.amazonaws.com", *s3_reads(world.bucket, ""))
 
     with pytest.raises(ClientError) as refused:
         world.sm.create_training_job(**{**training_request(world, unique_name, alpha="0.5"), "RoleArn": role})
@@ -137,7 +118,7 @@ def test_a_job_whose_role_does_not_trust_sagemaker_is_refused(
 def test_an_endpoint_whose_model_role_cannot_read_the_model_data_fails(
     world: SageMakerWorld, unique_name: str, execution_role: Callable[..., str]
 ) -> None:
-    role = execution_role(*reads(world.bucket, "code/"))  # not models/
+    role = execution_role(*s3_reads(world.bucket, "code/"))  # not models/
     world.create_config(unique_name, world.create_model(unique_name, "v1", role_arn=role))
     world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
 
@@ -155,7 +136,7 @@ def test_a_blue_green_update_whose_model_role_cannot_read_the_rollback_alarms_is
     world.create_config(f"{unique_name}-v1", world.create_model(f"{unique_name}-v1", "v1"))
     world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=f"{unique_name}-v1")
     world.endpoint_status(unique_name, "InService")
-    role = execution_role(*reads(world.bucket, "code/", "models/"))
+    role = execution_role(*s3_reads(world.bucket, "code/", "models/"))
     world.create_config(f"{unique_name}-v2", world.create_model(f"{unique_name}-v2", "v2", role_arn=role))
     alarm = f"{unique_name}-errors"
 
