@@ -10,8 +10,10 @@ the file. Each rule says which call fails and how:
   model, endpoint, package group or table name). Any left out matches every call.
 - `fault`: `throttle` (the service's throttling error), `5xx` (its internal error), `permanent`
   (AccessDeniedException in IAM's words, or the `error` and `cause` the rule names: a domain error),
-  `timeout` (the call hangs, so the state's own TimeoutSeconds fires; `timeout_scale` runs that
-  timeout's clock faster for the hung call only, e.g. 0.01: 120 s in 1.2 s).
+  `timeout` (the call hangs, so the state's own TimeoutSeconds fires; on a `.waitForTaskToken` state the
+  call goes through and its answer never comes). The engine times a Task on the wall clock
+  (`SFN_WAIT_SCALE` scales Wait states and retry intervals only), so `timeout_scale` runs that
+  timeout's clock faster for the faulted call only, e.g. 0.01: 120 s in 1.2 s.
 - `count`: how many matching calls fail (then they pass); 0 or absent: every one. `after`: the call
   runs first and its answer is lost (a `.sync` job that finished but whose wait failed).
 
@@ -333,9 +335,13 @@ class FaultInjection:
     def _faulty_callback(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def invoke(resource: str, input_data: Any, token: str, state_def: dict[str, Any]) -> Any:
             rule = self.fault_for(resource, input_data)
-            if rule is None or rule.fault == "timeout":
-                # A callback's timeout is the answer that never comes: the rule lets the call through.
+            if rule is None:
                 return original(resource, input_data, token, state_def)
+            if rule.fault == "timeout":
+                # A callback's timeout is the answer that never comes: the call goes through, and its wait
+                # for the answer runs on the rule's faster clock.
+                timeout = float(state_def.get("TimeoutSeconds", 99999)) * rule.timeout_scale
+                return original(resource, input_data, token, {**state_def, "TimeoutSeconds": timeout})
             return self._apply(rule, resource, input_data, lambda: original(resource, input_data, token, state_def))
 
         return invoke

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +16,10 @@ import pytest
 from local.clients import LocalClients
 from local.emulator import task_permissions
 from local.emulator.faults import FaultRuleError, clear_rules, service_error, write_rules
+from tests.support.definition import TASKS
 from tests.support.emulator import StateMachineRunner
 from tests.support.local_aws import RunningLocalAws
 
-DEFINITION = Path(__file__).resolve().parents[3] / "definitions" / "retrain.asl.json"
 FAST_RETRY = {"IntervalSeconds": 1, "MaxDelaySeconds": 1, "JitterStrategy": "FULL", "BackoffRate": 2.0}
 
 
@@ -141,6 +140,23 @@ def test_a_timeout_fault_hangs_the_call_until_the_states_timeout_fires(
     assert not written(aws_clients, table)
 
 
+def test_a_timeout_fault_on_a_callback_lets_the_call_through_and_no_answer_comes(
+    machines: StateMachineRunner, aws_clients: LocalClients, local_aws: RunningLocalAws, table: str
+) -> None:
+    write_rules(local_aws.home, [{"name_prefix": table, "fault": "timeout", "timeout_scale": 0.02}])
+    definition = put_machine(table, [], timeout=60)
+    put = definition["States"]["Put"]
+    put["Resource"] += ".waitForTaskToken"
+    put["Parameters"]["Item"]["token"] = {"S.$": "$$.Task.Token"}
+    started = time.monotonic()
+
+    execution = machines.run(definition)
+
+    assert (execution.status, execution.error) == ("FAILED", "States.Timeout")
+    assert time.monotonic() - started < 30
+    assert written(aws_clients, table)
+
+
 def test_a_rule_for_another_resource_or_state_does_not_fire(
     machines: StateMachineRunner, aws_clients: LocalClients, local_aws: RunningLocalAws, table: str
 ) -> None:
@@ -177,17 +193,6 @@ def test_a_bad_faults_file_fails_the_task_naming_it(
 
     assert (execution.status, execution.error) == ("FAILED", "States.Runtime")
     assert "faults.json" in (execution.cause or "") and "'slow'" in (execution.cause or "")
-
-
-def task_states(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, state in states.items():
-        if state["Type"] == "Task":
-            yield name, state
-        for branch in state.get("Branches", []):
-            yield from task_states(branch["States"])
-
-
-TASKS = dict(task_states(json.loads(DEFINITION.read_text(encoding="utf-8"))["States"]))
 
 
 @pytest.mark.parametrize("kind", ["throttle", "5xx"])
