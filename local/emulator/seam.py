@@ -406,6 +406,7 @@ def install(home: StateDirectory) -> list[str]:
         cloudformation,
         cloudwatch,
         durability,
+        faults,
         firehose,
         glue,
         glue_sessions,
@@ -432,6 +433,8 @@ def install(home: StateDirectory) -> list[str]:
     stepfunctions.StepFunctionsFixes().install()
     stepfunctions.DataLimits().install()
     redrive.Redrive().install()
+    # A Task's service call fails as `faults.json` in the state directory says (tests, or by hand).
+    faults.FaultInjection(home).install()
     glue_role_sessions: glue_sessions.GlueRoleSessions | None = None
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).

@@ -192,14 +192,22 @@ def _condition_context(integration: Integration, params: dict[str, Any]) -> dict
 
 
 @cache
-def _models_access_denied(service: str) -> bool:
-    """Whether botocore's model of the service has an AccessDeniedException shape."""
+def _shape_names(service: str) -> frozenset[str]:
     name = _BOTOCORE_NAME.get(service, service)
     try:
         model = botocore.session.get_session().get_service_model(name)
     except botocore.exceptions.UnknownServiceError:
-        return False
-    return "AccessDeniedException" in model.shape_names
+        return frozenset()
+    return frozenset(model.shape_names)
+
+
+def models_error(service: str, code: str) -> bool:
+    """Whether botocore's model of the service (by its IAM prefix) has a shape for the error `code`."""
+    return code in _shape_names(service)
+
+
+def _models_access_denied(service: str) -> bool:
+    return models_error(service, "AccessDeniedException")
 
 
 def denial_error(integration: Integration, sdk_prefixes: dict[str, str], message: str) -> tuple[str, str]:
