@@ -43,6 +43,7 @@ class EmulatorServer:
 
     def serve(self) -> int:
         self.home.ensure()
+        self.home.clear_previous_workers()
         listener = self._bind()
         port = listener.getsockname()[1]
         os.environ.update(self.home.emulator_environment(port))
