@@ -205,6 +205,9 @@ class LocalGlueJobRunner:
         self.standbys = StandbyPool(scratch_root, log_root, size=standbys)
         self._mirrors: list[S3Mirror] = []  # of the runs going on, for `s3_uri_of`
         self._mirrors_lock = threading.Lock()
+        self._running: set[ScriptProcess] = set()  # the runs' processes, for `close`
+        self._running_lock = threading.Lock()
+        self._closed = False
 
     def s3_uri_of(self, uri: str) -> str:
         """The S3 URI a running Spark job was given as a `file://` mount, else `uri` unchanged: what the job
@@ -253,8 +256,17 @@ class LocalGlueJobRunner:
         if key is not None:
             self.standbys.ensure(key)
 
-    def close(self) -> None:
+    def close(self, grace: float = 5.0) -> None:
+        """End the standbys and every run going on (the local AWS stops): a job's JVM must not outlive it.
+
+        On AWS a job run ends with its job; here the emulator stopping is the end of every run, which a
+        restart records as FAILED (`local.emulator.glue`)."""
+        with self._running_lock:
+            self._closed = True
+            running = list(self._running)
         self.standbys.close()
+        for process in running:
+            process.stop(grace=grace)
 
     def _key(self, job_run: GlueJobRun) -> EnvironmentKey | None:
         """A Spark run's environment with its scratch folder as a placeholder; None: always cold."""
@@ -364,7 +376,26 @@ class LocalGlueJobRunner:
         should_stop: Callable[[], bool],
         standby: Standby | None = None,
     ) -> GlueRunOutcome:
-        process = self._start(command, env, log_path, standby)
+        with self._running_lock:
+            if self._closed:
+                return GlueRunOutcome("STOPPED", "the local AWS is stopping", log_path)
+            process = self._start(command, env, log_path, standby)
+            self._running.add(process)
+        try:
+            return self._supervise(job_run, command, process, log_path, should_stop, standby)
+        finally:
+            with self._running_lock:
+                self._running.discard(process)
+
+    def _supervise(
+        self,
+        job_run: GlueJobRun,
+        command: list[str],
+        process: ScriptProcess,
+        log_path: Path,
+        should_stop: Callable[[], bool],
+        standby: Standby | None,
+    ) -> GlueRunOutcome:
         logger.info(
             "Glue run %s of %s: %s (%s, log %s)",
             job_run.run_id,

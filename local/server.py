@@ -43,6 +43,7 @@ class EmulatorServer:
 
     def serve(self) -> int:
         self.home.ensure()
+        self.home.clear_previous_workers()
         listener = self._bind()
         port = listener.getsockname()[1]
         os.environ.update(self.home.emulator_environment(port))
@@ -56,6 +57,9 @@ class EmulatorServer:
             app = self._load_app()
             asyncio.run(self._run(app, listener.detach()))
         finally:
+            from local.emulator import seam
+
+            seam.stopping()  # the processes the local AWS started end with it
             self._remove_pid_file()
             logging.shutdown()
         # Worker threads (a running execution, a Glue job waiter) must not hold the process: the

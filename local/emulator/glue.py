@@ -70,6 +70,8 @@ class GlueJobs:
         replace(glue, "_create_job", self._keep_execution_property)
         replace(glue, "_update_job", self._update_execution_property)
         points.add_task_integration("arn:aws:states:::glue:startJobRun", self.state_machine_task)
+        # A stop of the local AWS ends its runs and standbys: no job's JVM outlives it.
+        points.on_stop(self.runner.close)
 
     def start_job_run(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         glue = service("glue")

@@ -17,6 +17,8 @@ import functools
 import json
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -280,6 +282,40 @@ def state_changed(state_key: str) -> None:
         listener(state_key)
 
 
+# Run when the local AWS stops, after its state is saved: what a fix started (a Glue job's process, a
+# SageMaker job or model server) ends with it. The server exits with os._exit, so atexit never runs.
+_stop_hooks: list[Callable[[], None]] = []
+STOP_HOOKS_SECONDS = 12.0  # within `local.aws`'s 30-s wait for a clean stop
+
+
+def on_stop(hook: Callable[[], None]) -> None:
+    if hook not in _stop_hooks:
+        _stop_hooks.append(hook)
+
+
+def stopping(bound: float = STOP_HOOKS_SECONDS) -> None:
+    """The local AWS stops: every stop hook at once, each on its own, waited for up to `bound` seconds.
+
+    The server no longer answers by now, so what a hook still sends it (a job's last log lines, metrics)
+    fails after its retries: the bound keeps that from holding the stop; the processes end first."""
+    log = logging.getLogger("retrain.local")
+
+    def run(hook: Callable[[], None]) -> None:
+        started = time.monotonic()
+        try:
+            hook()
+        except Exception:  # a broken hook must not keep the rest from ending their processes
+            log.exception("a stop hook of the local AWS failed")
+        log.info("stop hook %s: %.1f s", getattr(hook, "__qualname__", hook), time.monotonic() - started)
+
+    threads = [threading.Thread(target=run, args=(hook,), daemon=True) for hook in _stop_hooks]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + bound
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
 # --- extension points for add-on services ----------------------------------------------------
 
 
@@ -325,6 +361,10 @@ class ExtensionPoints:
         app.SERVICE_REGISTRY[name] = {"module": module_name, "state_key": state_key or module_name}
         app._state_map[state_key or module_name] = module_name
         app.SERVICE_HANDLERS[name] = app._lazy_handler(module_name)
+
+    def on_stop(self, hook: Callable[[], None]) -> None:
+        """`hook()` when the local AWS stops, after its state is saved: end the processes the service started."""
+        on_stop(hook)
 
     def add_task_integration(self, resource_prefix: str, handler: TaskIntegration) -> None:
         """`handler(resource, parameters)` for Task states whose Resource starts with the prefix

@@ -225,10 +225,12 @@ class ScriptProcess:
         self, stream: IO[str] | None, sink: LineSink | None, tailed: bool, at_end: Callable[[], None] | None
     ) -> None:
         assert stream is not None
-        for line in stream:
-            if sink is not None:
-                sink(line)
-            if tailed:
-                self.tail.append(line)
+        # Closed at its end: a kept ScriptProcess (a finished job's runner) must not hold the pipe open.
+        with stream:
+            for line in stream:
+                if sink is not None:
+                    sink(line)
+                if tailed:
+                    self.tail.append(line)
         if at_end is not None:
             at_end()

@@ -10,8 +10,10 @@ exception prints its traceback (from the script's frame on) and exits 1, `sys.ex
 It then exits: one process per run, so nothing (module state, temp views, cached tables) outlives it.
 
 An empty stdin (EOF: the parent closed it, or died) ends it before any script runs, and the JVM,
-which exits when its own stdin closes, goes with it. Imports only the standard library (and pyspark):
-it runs in the script's environment, where this project is not importable.
+which exits when its own stdin closes, goes with it. Once a script runs, the death of the parent (the
+local AWS killed) ends its whole process group, the JVM with it: a job must not outlive the local AWS.
+Imports only the standard library (and pyspark): it runs in the script's environment, where this project
+is not importable.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import os
 import queue
 import runpy
 import shutil
+import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 
 
@@ -53,6 +57,15 @@ def watch_stdin(jobs: queue.Queue[str]) -> None:
     jobs.put(line)
 
 
+def watch_parent(parent: int) -> None:
+    """When the parent is gone (reparented: it was killed), end this process group at once."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    if os.getpgrp() == os.getpid():  # the group is this run's own (started in a session of its own)
+        os.killpg(0, signal.SIGKILL)
+    os._exit(1)
+
+
 def run_script(script: str, argv: list[str]) -> int:
     sys.argv = [script, *argv]
     sys.path[0] = os.path.dirname(os.path.abspath(script))
@@ -76,6 +89,7 @@ def run_script(script: str, argv: list[str]) -> int:
 def main() -> int:
     jobs: queue.Queue[str] = queue.Queue()
     threading.Thread(target=watch_stdin, args=(jobs,), daemon=True).start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     options = sys.argv[1:]
     if "--spark" in options:
         warm_spark()

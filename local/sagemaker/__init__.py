@@ -40,6 +40,7 @@ def install(points: Any) -> LocalSageMaker:
     service = LocalSageMaker(points.endpoint_url, points.home.root / "emulator", roles=roles)
     emulator_hook.register(service, points)
     service.start()
+    points.on_stop(service.shutdown)  # its jobs and model servers end with the local AWS
     _installed = service
     return service
 

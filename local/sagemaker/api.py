@@ -20,6 +20,7 @@ from local.sagemaker.arns import sagemaker_arn
 from local.sagemaker.deployment import EndpointManager
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.execution_role import check_image_pull, check_passed_role
+from local.sagemaker.job_runner import JobRunners
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.listing import ListRequest
 from local.sagemaker.model_containers import ModelContainers
@@ -54,7 +55,7 @@ class ControlPlane:
         self._job_context = job_context
         self._model = service_model("sagemaker")
         self._checker = ShapeChecker(self._model)
-        self.runners: dict[tuple[str, str], TrainingJobRunner | ProcessingJobRunner] = {}
+        self.runners = JobRunners()
         self.monitoring = MonitoringSchedules(store, job_context, self.runners, clock)
         self._operations: dict[str, Callable[[dict[str, Any], str, str], Result]] = {
             "CreateTrainingJob": self.create_training_job,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from local.runtime.environments import EnvironmentMissing
 from local.runtime.staging import S3Staging
@@ -42,6 +42,10 @@ class JobRunner:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    def finished(self) -> bool:
+        """Started and ended: the job's record holds its outcome, and a stop has nothing left to stop."""
+        return self._thread.ident is not None and not self._thread.is_alive()
 
     @property
     def pid(self) -> int | None:
@@ -97,6 +101,9 @@ class JobRunner:
             self._run_in(record, paths, s3, log, region)
         finally:
             log.close()
+            # SageMaker deletes a job's storage volume when it ends (what it keeps went to S3 and its logs):
+            # kept here, each job would grow the state directory by its inputs and outputs.
+            shutil.rmtree(work, ignore_errors=True)
 
     # --- what each kind of job says itself ----------------------------------------------------
 
@@ -111,3 +118,17 @@ class JobRunner:
 
     def _fail_internally(self, reason: str) -> None:
         raise NotImplementedError
+
+
+class JobRunners(dict[tuple[str, str], Any]):
+    """The runners of a local SageMaker's jobs by (kind, name), for their stop and shutdown.
+
+    A finished runner leaves when the next job starts: it holds its process's output tail and log
+    stream, and a stop of its job is refused from the job's record, so keeping it would only grow the
+    emulator with each job (a monitoring schedule starts one an hour, a minute at the 1/60 clock).
+    """
+
+    def __setitem__(self, key: tuple[str, str], runner: Any) -> None:
+        for done in [name for name, kept in list(self.items()) if kept.finished()]:
+            self.pop(done, None)
+        super().__setitem__(key, runner)

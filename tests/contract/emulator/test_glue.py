@@ -7,14 +7,18 @@ running it, and has no `glue:startJobRun.sync` integration (`GlueJobs` fixes all
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from local.aws import LocalAws
 from local.glue_runner import failure_reason
+from local.home import StateDirectory
 from tests.support.emulator import ROLE_ARN, StateMachineRunner, create_spark_job, finished_job_run, stage_spark_job
-from tests.support.polling import PROCESS_START_BOUND
+from tests.support.polling import PROCESS_START_BOUND, wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
 
@@ -196,3 +200,38 @@ def test_a_run_beyond_max_concurrent_runs_is_refused(aws_clients, unique_name: s
     # A finished run no longer counts.
     second = glue.start_job_run(JobName=unique_name)["JobRunId"]
     assert second != first
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_job_run_going_on_ends_when_the_local_aws_stops(tmp_path: Path) -> None:
+    """`retrain local down` ends every run with the emulator: no job (nor its JVM) outlives the local AWS.
+    A restart then records the run FAILED (`local.emulator.glue`); here only that its process is gone."""
+    aws = LocalAws(StateDirectory(tmp_path / "home"), port=0)
+    aws.start()
+    pid_file = tmp_path / "job.pid"
+    try:
+        clients = aws.clients()
+        s3, glue = clients.client("s3"), clients.client("glue")
+        s3.create_bucket(Bucket="lingering")
+        s3.upload_file(str(JOB_FILES / "lingering_job.py"), "lingering", "code/lingering_job.py")
+        glue.create_job(
+            Name="lingering",
+            Role=ROLE_ARN,
+            Command={"Name": "pythonshell", "ScriptLocation": "s3://lingering/code/lingering_job.py"},
+            DefaultArguments={"--pid-file": str(pid_file)},
+        )
+        glue.start_job_run(JobName="lingering")
+        wait_until(pid_file.exists, PROCESS_START_BOUND, "the job run's process")
+        pid = int(pid_file.read_text())
+        aws.stop()
+        wait_until(lambda: not running(pid), 30, "the job run's process to end with the local AWS")
+    finally:
+        aws.stop()
+        if pid_file.exists() and running(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -77,6 +78,11 @@ def test_training_job_runs_script_mode_with_the_sagemaker_contract(world: SageMa
         "the job's log events",
     )
     assert any("validation:auc=0.55" in event["message"] for event in events)
+    # A job runs on instances that end with it, and their ML storage volume with them (botocore's
+    # ResourceConfig.VolumeSizeInGB); what remains is in S3 and the logs: so does its work directory here.
+    work = Path(seen["model_dir_arg"]).parents[2]
+    assert work.name == unique_name
+    wait_until(lambda: not work.exists(), 30, "the job's work directory to be removed")
 
 
 def test_a_failing_training_script_fails_the_job_with_its_error(world: SageMakerWorld, unique_name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -102,3 +103,25 @@ def test_terminate_of_a_single_process_and_of_one_already_gone() -> None:
     assert terminate(child.pid, group=False, grace=5, wait=waiter(child))
     assert child.returncode == -signal.SIGTERM
     assert terminate(child.pid, group=False)  # reaped: nothing left to signal
+
+
+def pipe_descriptors() -> int:
+    pipes = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor, closed already
+            pipes += os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:")
+    return pipes
+
+
+def test_a_finished_script_kept_by_its_owner_holds_no_pipe(tmp_path: Path) -> None:
+    # The local SageMaker keeps a finished job's runner (and so its ScriptProcess): its output pipes
+    # must close when the output ends, not when the object goes, or each job leaves two descriptors.
+    before = pipe_descriptors()
+    kept = []
+    for streams in ("both", "stdout"):
+        process = ScriptProcess([sys.executable, "-c", "print('done')"], cwd=tmp_path, env=dict(os.environ))
+        process.start(on_stdout=lambda line: None, on_stderr=(lambda line: None) if streams == "both" else None)
+        assert process.supervise(30) is Ending.EXITED
+        process.join_output(5)
+        kept.append(process)
+    assert pipe_descriptors() == before

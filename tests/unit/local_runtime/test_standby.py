@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from local.runtime.process import Ending
-from local.runtime.standby import SCRATCH, StandbyPool, environment_key, for_scratch
+from local.runtime.standby import DRIVER, SCRATCH, StandbyPool, environment_key, for_scratch
 from tests.support.polling import wait_until
 
 SCRIPT = """
@@ -100,3 +103,49 @@ def test_a_standby_whose_stdin_closes_exits_without_running_anything(pool: Stand
     wait_until(lambda: not standby.process.alive(), 10, "the standby to exit")
     assert standby.process.returncode == 0
     assert pool.take(key()) is None  # an exited standby is never handed a run
+
+
+# A local AWS in miniature: starts a standby in a session of its own (as `StandbyPool` does), hands it a job
+# that starts a child of its own (a JVM's place) and writes both pids, then waits to be killed.
+PARENT = """
+import json, subprocess, sys
+driver = subprocess.Popen([sys.executable, sys.argv[1]], stdin=subprocess.PIPE, start_new_session=True)
+driver.stdin.write((json.dumps({"script": sys.argv[2], "argv": [sys.argv[3]]}) + "\\n").encode())
+driver.stdin.close()
+sys.stdin.read()
+"""
+LINGERING = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write(f"{os.getpid()} {child.pid}")
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(120)
+"""
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_running_script_and_its_children_end_when_the_standbys_parent_is_killed(tmp_path: Path) -> None:
+    # `kill -9` of the local AWS: nothing in it runs to stop the job, whose JVM must not outlive it.
+    (tmp_path / "job.py").write_text(LINGERING)
+    pids = tmp_path / "pids"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(DRIVER), str(tmp_path / "job.py"), str(pids)], stdin=subprocess.PIPE
+    )
+    try:
+        wait_until(pids.exists, 30, "the job to start its child")
+        script, child = (int(pid) for pid in pids.read_text().split())
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: gone(script) and gone(child), 30, "the job and its child to end with the parent")
+    finally:
+        parent.kill()
+        for pid in pids.read_text().split() if pids.exists() else []:
+            if not gone(int(pid)):
+                os.kill(int(pid), signal.SIGKILL)
