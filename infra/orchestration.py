@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.findings import acknowledge, stack_arn
+from retrain.naming import SUFFIXES
 from statemachines.placeholders import PLACEHOLDER_NAMES, Placeholder
 
 _TOKEN = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
@@ -118,6 +119,8 @@ class RetrainStateMachine(Construct):
                 stack_arn("sagemaker", "processing-job/*"),
                 stack_arn("sagemaker", "model/*"),
                 stack_arn("sagemaker", "endpoint-config/*"),
+                stack_arn("sagemaker", f"model/*{SUFFIXES['model']}"),
+                stack_arn("sagemaker", f"endpoint-config/*{SUFFIXES['endpoint_config']}"),
                 stack_arn("sagemaker", f"model-package/{targets.model_package_group.lower()}/*"),
                 "Resource::*",
             ],
@@ -136,6 +139,8 @@ class RetrainStateMachine(Construct):
         endpoint = sagemaker(f"endpoint/{targets.endpoint_name}")
         endpoint_configs = sagemaker("endpoint-config/*")
         models = sagemaker("model/*")
+        run_models = sagemaker(f"model/*{SUFFIXES['model']}")
+        run_endpoint_configs = sagemaker(f"endpoint-config/*{SUFFIXES['endpoint_config']}")
         training_jobs = sagemaker("training-job/*")
         processing_jobs = sagemaker("processing-job/*")
         group = targets.model_package_group
@@ -180,6 +185,10 @@ class RetrainStateMachine(Construct):
                 resources=[endpoint, endpoint_configs],
             ),
             iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoint]),
+            # A rollout that fails before the endpoint takes the candidate deletes the run's model and
+            # config: only names a run gives them (retrain/naming.py), never a champion's in use.
+            iam.PolicyStatement(actions=["sagemaker:DeleteEndpointConfig"], resources=[run_endpoint_configs]),
+            iam.PolicyStatement(actions=["sagemaker:DeleteModel"], resources=[run_models]),
             # ScheduleMonitoring updates the endpoint's one schedule, or creates it (tagged) the first time.
             *(
                 [

@@ -22,7 +22,7 @@ from statemachines.placeholders import Placeholder
 from statemachines.policies import DYNAMODB_TRANSIENT, LAMBDA_TRANSIENT, Timeouts, select_fields, transient_retry
 from statemachines.rollout import rollout
 from statemachines.sdk_extensions import FailFromPaths, TrimmedTask
-from statemachines.states import catch_all, fail_with, lambda_task, notice, sagemaker_sdk_task
+from statemachines.states import catch_all, fail_with, lambda_task, notice, reject_package, sagemaker_sdk_task
 
 DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
 GENERATED_COMMENT = (
@@ -268,16 +268,9 @@ class RetrainDefinition:
             timeout_seconds_path="$.run.approval_timeout_seconds",
             retry=transient_retry(LAMBDA_TRANSIENT, max_attempts=4),
         )
-        reject_candidate = sagemaker_sdk_task(
+        reject_candidate = reject_package(
             "RejectCandidate",
-            "updateModelPackage",
-            parameters={
-                "ModelPackageArn.$": "$.package.arn",
-                "ModelApprovalStatus": "Rejected",
-                "ApprovalDescription.$": "States.Format('{}: {}', $.error.Error, $.error.Cause)",
-            },
-            result_selector={"arn.$": "$.ModelPackageArn"},
-            result_path=None,
+            "States.Format('{}: {}', $.error.Error, $.error.Cause)",
             comment="Marks the package Rejected with who rejected it and why (or that the wait timed out).",
         )
         rejected = FailFromPaths(

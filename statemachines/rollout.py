@@ -1,7 +1,8 @@
 """The rollout of an approved candidate to the live endpoint, as one unit of the definition.
 
     CreateModel → CreateEndpointConfig → DescribeLiveEndpoint → UpdateEndpoint
-                                                               | EndpointMissing? → CreateEndpoint | failure path
+                                                               | EndpointMissing? → CreateEndpoint | undo
+      (a failure up to here: undo = statemachines/undeploy.py, then the failure path)
       → StartEndpointPolling → WaitForEndpoint → CheckEndpoint → EndpointStatus?
           InService on the new config  → PromoteChampion → MonitoringOn? → ScheduleMonitoring
                                          | SageMaker.ResourceNotFoundException → CreateMonitoringSchedule
@@ -27,13 +28,16 @@ from statemachines.policies import Timeouts, select_fields
 from statemachines.sdk_extensions import FailFromPaths, TrimmedTask
 from statemachines.states import (
     catch_all,
+    describe_endpoint_whole,
     execution_tags,
     fail_with,
     lambda_task,
     notice,
+    reject_package,
     sagemaker_sdk_task,
     sagemaker_task,
 )
+from statemachines.undeploy import undeploy_candidate
 
 VARIANT_NAME = "AllTraffic"
 ENDPOINT = "$.run.deployment.endpoint_name"
@@ -55,12 +59,14 @@ def rollout(failure: State) -> TrimmedTask:
     )
     create_endpoint = _create_endpoint()
     update_endpoint = _update_endpoint()
+    # Until the endpoint takes the candidate, a failure undoes the rollout (statemachines/undeploy.py).
+    undeploy = undeploy_candidate(failure)
     for state in (create_model, create_config, create_endpoint, update_endpoint):
-        state.add_catch(catch_all(failure))
+        state.add_catch(catch_all(undeploy))
     # DescribeEndpoint of a missing endpoint is an error (ValidationException, 'Could not find endpoint
     # "<arn>".'): that alone is the "create" branch. Throttling is retried; any other error (access
     # denied...) fails the run rather than creating an endpoint that may exist.
-    describe_live.add_catch(catch_all(_endpoint_missing(create_endpoint, failure), result_path="$.deployment.lookup"))
+    describe_live.add_catch(catch_all(_endpoint_missing(create_endpoint, undeploy), result_path="$.deployment.lookup"))
 
     start_polling = _endpoint_polling(failure)
     create_model.next(create_config)
@@ -71,7 +77,7 @@ def rollout(failure: State) -> TrimmedTask:
     return create_model
 
 
-def _endpoint_missing(create_endpoint: State, failure: State) -> Choice:
+def _endpoint_missing(create_endpoint: State, undeploy: State) -> Choice:
     missing = Choice("EndpointMissing?", comment="Did DescribeEndpoint fail because there is no endpoint yet?")
     missing.add_choice(
         ChoiceRule.StringMatches("$.deployment.lookup.Cause", "*Could not find endpoint*"), create_endpoint
@@ -82,7 +88,7 @@ def _endpoint_missing(create_endpoint: State, failure: State) -> Choice:
         parameters={"Error.$": "$.deployment.lookup.Error", "Cause.$": "$.deployment.lookup.Cause"},
         result_path="$.error",
     )
-    lookup_failed.next(failure)
+    lookup_failed.next(undeploy)
     missing.default_choice(lookup_failed)
     return missing
 
@@ -249,13 +255,9 @@ def _endpoint_polling(failure: State) -> Pass:
 def _record_rollback() -> TrimmedTask:
     """Why SageMaker rolled back, read from the endpoint (an alarm, or a failed health check); the
     package of the rolled-back candidate is marked Rejected with it; the run ends DeploymentRolledBack."""
-    read_cause = sagemaker_sdk_task(
+    # The Choice below looks for FailureReason, which may be absent.
+    read_cause = describe_endpoint_whole(
         "ReadRollbackCause",
-        "describeEndpoint",
-        parameters={"EndpointName.$": ENDPOINT},
-        # The whole description: FailureReason may be absent, and a ResultSelector that misses a
-        # field fails with States.Runtime, which no Catch takes. The Choice below looks for it.
-        result_selector={"described.$": "$"},
         result_path="$.deployment.rollback",
         comment="The endpoint's FailureReason says why SageMaker returned traffic to the champion.",
     )
@@ -274,17 +276,10 @@ def _record_rollback() -> TrimmedTask:
     )
     cause_given.add_choice(ChoiceRule.IsPresent("$.deployment.rollback.described.FailureReason", True), from_endpoint)
     cause_given.default_choice(unknown)
-    record_rollback = sagemaker_sdk_task(
+    record_rollback = reject_package(
         "RecordRollback",
-        "updateModelPackage",
-        parameters={
-            "ModelPackageArn.$": "$.package.arn",
-            "ModelApprovalStatus": "Rejected",
-            "ApprovalDescription.$": "States.Format('Rolled back by SageMaker during the blue/green "
-            "update of endpoint {}: {}', $.run.deployment.endpoint_name, $.deployment.rollback.cause)",
-        },
-        result_selector={"arn.$": "$.ModelPackageArn"},
-        result_path=None,
+        "States.Format('Rolled back by SageMaker during the blue/green "
+        "update of endpoint {}: {}', $.run.deployment.endpoint_name, $.deployment.rollback.cause)",
         comment="The candidate was rolled back: its package is marked Rejected with the reason.",
     )
     rollback_error = Pass(

@@ -54,7 +54,7 @@ def sagemaker_task(
     name: str,
     action: str,
     parameters: dict[str, Any],
-    result_selector: dict[str, str],
+    result_selector: dict[str, str] | None,
     result_path: str | None,
     comment: str,
     timeout_seconds: int,
@@ -78,11 +78,12 @@ def sagemaker_sdk_task(
     name: str,
     action: str,
     parameters: dict[str, Any],
-    result_selector: dict[str, str],
+    result_selector: dict[str, str] | None,
     result_path: str | None,
     comment: str,
 ) -> TrimmedTask:
-    """A SageMaker API call through the AWS SDK integration (any action, e.g. `describeEndpoint`)."""
+    """A SageMaker API call through the AWS SDK integration (any action, e.g. `describeEndpoint`);
+    `result_selector=None` for a call that answers nothing (with `result_path=None`)."""
     return sagemaker_task(
         name,
         action,
@@ -92,6 +93,39 @@ def sagemaker_sdk_task(
         comment,
         Timeouts.SDK_CALL,
         integration="aws-sdk:sagemaker",
+    )
+
+
+def describe_endpoint_whole(name: str, result_path: str, comment: str) -> TrimmedTask:
+    """DescribeEndpoint of the run's endpoint, its whole answer under `<result_path>.described`.
+
+    Whole: FailureReason and PendingDeploymentSummary are there only sometimes, and a ResultSelector
+    that misses a field fails with States.Runtime, which no Catch takes; a Choice looks for them.
+    """
+    return sagemaker_sdk_task(
+        name,
+        "describeEndpoint",
+        parameters={"EndpointName.$": "$.run.deployment.endpoint_name"},
+        result_selector={"described.$": "$"},
+        result_path=result_path,
+        comment=comment,
+    )
+
+
+def reject_package(name: str, description: str, comment: str) -> TrimmedTask:
+    """Marks the run's candidate package (`$.package.arn`) Rejected; `description` is an intrinsic
+    (`States.Format(...)`) that says why. The state's output is its input."""
+    return sagemaker_sdk_task(
+        name,
+        "updateModelPackage",
+        parameters={
+            "ModelPackageArn.$": "$.package.arn",
+            "ModelApprovalStatus": "Rejected",
+            "ApprovalDescription.$": description,
+        },
+        result_selector={"arn.$": "$.ModelPackageArn"},
+        result_path=None,
+        comment=comment,
     )
 
 

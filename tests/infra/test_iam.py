@@ -337,3 +337,15 @@ def test_the_sagemaker_role_runs_the_monitoring_job(synthesized: Synthesized) ->
     # Live quality: the labels of the window's predictions, listed and read (never written) under landing/.
     assert '"/landing/*"' in reads and '"/landing/*"' not in writes
     assert any("landing/*" in json.dumps(s.condition) for s in lists)
+
+
+def test_the_state_machine_deletes_only_what_a_run_names(synthesized: Synthesized) -> None:
+    # The undo of a failed rollout (statemachines/undeploy.py) deletes the run's model and endpoint config:
+    # only ARNs of names a run gives (retrain/naming.py), each action on its own resource type.
+    machine_role = _role_of(synthesized, "RetrainStateMachineRole")
+    deletes = [s for s in _statements(synthesized) if any(a.startswith("sagemaker:Delete") for a in s.actions)]
+    assert {s.role for s in deletes} == {machine_role}
+    granted = {s.actions: json.dumps(s.resources) for s in deletes}
+    assert set(granted) == {("sagemaker:DeleteModel",), ("sagemaker:DeleteEndpointConfig",)}
+    assert granted[("sagemaker:DeleteModel",)].endswith(':model/*-model"]]}]')
+    assert granted[("sagemaker:DeleteEndpointConfig",)].endswith(':endpoint-config/*-config"]]}]')

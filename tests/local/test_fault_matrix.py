@@ -11,8 +11,8 @@ outcome.
 - A permanent fault after training and evaluation (RegisterCandidate): the same, and no package.
 - NotifyFailure itself is throttled and fails with a 5xx on each failure case above, and still tells.
 - A permanent fault after the approval (CreateEndpointConfig): the run fails with the champion, watermark
-  and endpoint untouched, but the candidate's model and its PendingManualApproval package are left (a
-  strict xfail: the gap this matrix found, to close in the failure path).
+  and endpoint untouched, and the rollout is undone: the candidate's model deleted, its package Rejected
+  with the deploy error.
 - An approval that no one answers (the RequestApproval timeout, on the rule's faster clock): the candidate
   is rejected as expired, with RejectCandidate and NotifyRejection each throttled and failing once.
 """
@@ -275,11 +275,6 @@ def test_an_unanswered_approval_expires_and_rejects_the_candidate(
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failure after CreateModel leaves the candidate's model, and its package PendingManualApproval "
-    "although the run approved it and failed: the failure path cleans up nothing yet",
-)
 def test_a_permanent_fault_after_approval_leaves_nothing_half_done(
     local: LocalPipeline, new_data: None, faults: None
 ) -> None:
@@ -294,7 +289,14 @@ def test_a_permanent_fault_after_approval_leaves_nothing_half_done(
     # Retry names (throttling arrives as the same class): retried, then failed.
     assert set(failures["CreateEndpointConfig"]) == {"SageMaker.AmazonSageMakerException"}, failures
     assert "sagemaker:CreateEndpointConfig" in summary["cause"]
+    # The undo ran before NotifyFailure: the config was never created (its delete fails, and the undo goes on).
+    assert {"FindCandidateOnEndpoint", "RejectUndeployedCandidate", "DeleteCandidateModel"} <= set(failures)
+    assert failures["RejectUndeployedCandidate"] == failures["DeleteCandidateModel"] == [], failures
     after = snapshot(local)
     added = set(after.pop("packages")) - set(before.pop("packages"))
     assert all(status == "Rejected" for _, status in added), f"the candidate's package is left {added}"
     assert after == before, "the candidate's model is left"
+    # The package says why: not deployed, with the error that stopped the rollout.
+    [(package, _)] = added
+    reason = local.client("sagemaker").describe_model_package(ModelPackageName=package)["ApprovalDescription"]
+    assert reason.startswith("Not deployed:") and "sagemaker:CreateEndpointConfig" in reason, reason

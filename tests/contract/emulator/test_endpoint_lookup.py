@@ -26,7 +26,9 @@ def lookup_machine() -> dict[str, Any]:
     assert states["DescribeLiveEndpoint"]["Next"] == "UpdateEndpoint"
     machine["CreateEndpoint"] = {"Type": "Pass", "Result": "create", "ResultPath": "$.branch", "End": True}
     machine["UpdateEndpoint"] = {"Type": "Pass", "Result": "update", "ResultPath": "$.branch", "End": True}
-    machine["NotifyFailure"] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
+    # Any other error is undone first (statemachines/undeploy.py), then fails the run with it.
+    assert states["EndpointLookupFailed"]["Next"] == "FindCandidateOnEndpoint"
+    machine["FindCandidateOnEndpoint"] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
     return {"StartAt": "DescribeLiveEndpoint", "States": machine}
 
 
