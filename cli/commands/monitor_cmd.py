@@ -28,6 +28,9 @@ QUALITY_FILE = "model_quality.json"  # jobs/monitor.py's, beside the violations
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
 # The monitoring job stamps its metrics with its window's end, about the execution's scheduled time.
 METRIC_SEARCH_SECONDS = 600
+# An execution with results to show (MonitoringExecutionStatus, botocore's sagemaker model); Pending, InProgress
+# and Stopping have none yet, Stopped none at all.
+FINISHED = ("Completed", "CompletedWithViolations", "Failed")
 
 
 class MonitoringUnavailable(RetrainError):
@@ -56,6 +59,7 @@ class MonitoringReport:
     features: list[FeatureDrift]
     quality: dict[str, Any] | None = None  # the execution's model_quality.json
     quality_alarm: tuple[str, str, float | None] | None = None  # (name, state, threshold)
+    newer: dict[str, Any] | None = None  # an execution under way since `execution`, whose results are not in yet
 
 
 def register(subparsers: Any) -> None:
@@ -96,6 +100,13 @@ def read_report(sagemaker: Any, s3: Any, cloudwatch: Any, endpoint: str) -> Moni
         raise MonitoringUnavailable(
             f"monitoring schedule {schedule} has not run yet (it runs {expression}); look again after its next run"
         )
+    # The schedule's last execution may be one just started: its results are not in yet, so the last results are
+    # the newest finished execution's (a schedule runs again while its alarms still say what that one found).
+    newer = None
+    if execution.get("MonitoringExecutionStatus") not in FINISHED:
+        finished = last_finished_execution(sagemaker, schedule)
+        if finished is not None:
+            newer, execution = execution, finished
     violations_uri = violations_location(sagemaker, execution)
     violations = read_violations(s3, violations_uri) if violations_uri else []
     quality = read_json(s3, violations_uri.rsplit("/", 1)[0] + "/" + QUALITY_FILE) if violations_uri else None
@@ -119,7 +130,16 @@ def read_report(sagemaker: Any, s3: Any, cloudwatch: Any, endpoint: str) -> Moni
         features,
         quality,
         quality_alarm_state(cloudwatch, schedule),
+        newer,
     )
+
+
+def last_finished_execution(sagemaker: Any, schedule: str) -> dict[str, Any] | None:
+    """The newest of the schedule's recent executions that has results; None when none of them has."""
+    recent = sagemaker.list_monitoring_executions(
+        MonitoringScheduleName=schedule, SortBy="ScheduledTime", SortOrder="Descending", MaxResults=10
+    ).get("MonitoringExecutionSummaries", [])
+    return next((item for item in recent if item.get("MonitoringExecutionStatus") in FINISHED), None)
 
 
 def read_json(s3: Any, uri: str) -> dict[str, Any] | None:
@@ -251,6 +271,12 @@ def report_lines(report: MonitoringReport) -> list[str]:
         f"last execution: {execution.get('MonitoringExecutionStatus', '?')}, scheduled "
         f"{_when(execution.get('ScheduledTime'))}",
     ]
+    if report.newer is not None:
+        lines[1] = f"last finished execution: {lines[1].removeprefix('last execution: ')}"
+        lines.append(
+            f"  a newer one is {report.newer.get('MonitoringExecutionStatus', '?')}, scheduled "
+            f"{_when(report.newer.get('ScheduledTime'))}: its results are not in yet"
+        )
     if execution.get("FailureReason"):
         lines.append(f"  failure: {execution['FailureReason']}")
     if report.violations_uri:

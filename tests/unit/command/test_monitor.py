@@ -32,8 +32,14 @@ VIOLATIONS = [
 
 
 class SageMaker:
-    def __init__(self, schedule: dict[str, Any] | None) -> None:
+    def __init__(self, schedule: dict[str, Any] | None, executions: list[dict[str, Any]] | None = None) -> None:
         self.schedule = schedule
+        self.executions = executions or []  # ListMonitoringExecutions' summaries, newest first
+
+    def list_monitoring_executions(self, **request: Any) -> dict[str, Any]:
+        assert request["MonitoringScheduleName"] == SCHEDULE
+        assert (request["SortBy"], request["SortOrder"]) == ("ScheduledTime", "Descending")
+        return {"MonitoringExecutionSummaries": self.executions[: request["MaxResults"]]}
 
     def describe_monitoring_schedule(self, MonitoringScheduleName: str) -> dict[str, Any]:
         assert MonitoringScheduleName == SCHEDULE
@@ -158,6 +164,35 @@ def test_the_last_execution_its_violations_and_the_drift_alarms_are_shown() -> N
         {"Name": "MonitoringSchedule", "Value": SCHEDULE},
     ]
     assert query["StartTime"] < SCHEDULED < query["EndTime"]
+
+
+def test_an_execution_under_way_leaves_the_last_finished_ones_results_shown() -> None:
+    # The schedule starts its next execution while the alarms still say what the last finished one found.
+    finished = {
+        "MonitoringExecutionStatus": "CompletedWithViolations",
+        "ScheduledTime": SCHEDULED,
+        "LastModifiedTime": SCHEDULED + dt.timedelta(seconds=40),
+        "ProcessingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:processing-job/model-monitoring-202611260900-abc",
+    }
+    under_way = {"MonitoringExecutionStatus": "InProgress", "ScheduledTime": SCHEDULED + dt.timedelta(hours=1)}
+    stopped = {"MonitoringExecutionStatus": "Stopped", "ScheduledTime": SCHEDULED + dt.timedelta(minutes=30)}
+    sagemaker = SageMaker(described(**under_way), [under_way, stopped, finished])
+
+    lines = report_lines(read_report(sagemaker, S3(), CloudWatch(), ENDPOINT))
+
+    assert lines[1:4] == [
+        "last finished execution: CompletedWithViolations, scheduled 2026-11-26 09:00:00Z",
+        "  a newer one is InProgress, scheduled 2026-11-26 10:00:00Z: its results are not in yet",
+        f"  violations: {OUTPUT}/constraint_violations.json (2)",
+    ]
+    assert lines[-2].startswith("live quality: average_precision 0.031 over 412 labelled predictions")
+
+
+def test_the_first_execution_under_way_is_shown_as_it_is() -> None:
+    under_way = {"MonitoringExecutionStatus": "InProgress", "ScheduledTime": SCHEDULED}
+    lines = report_lines(read_report(SageMaker(described(**under_way), [under_way]), S3(), CloudWatch(), ENDPOINT))
+    assert lines[1] == "last execution: InProgress, scheduled 2026-11-26 09:00:00Z"
+    assert not any(line.startswith(("  violations:", "live quality:")) for line in lines)
 
 
 def test_a_failed_execution_shows_its_reason_and_no_violations_file() -> None:
