@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from statemachines.build import DEFINITION_FILE
+from tests.support.definition import definition_states, package_update_as_pass
 from tests.support.emulator import StateMachineRunner
 from tests.support.polling import wait_until
 from tests.support.sagemaker import IMAGE, ROLE_ARN
@@ -24,16 +24,9 @@ BRANCH = ("ReadRollbackCause", "RollbackCauseGiven?", "RollbackCauseFromEndpoint
 
 
 def rollback_machine() -> dict[str, Any]:
-    states = json.loads(DEFINITION_FILE.read_text())["States"]
+    states = definition_states()
     machine = {name: states[name] for name in (*BRANCH, "RollbackError", "DeploymentRolledBack")}
-    record = states["RecordRollback"]
-    # The package update is a Pass that keeps the description it would send.
-    machine["RecordRollback"] = {
-        "Type": "Pass",
-        "Parameters": {"description.$": record["Parameters"]["ApprovalDescription.$"]},
-        "ResultPath": "$.recorded",
-        "Next": record["Next"],
-    }
+    machine["RecordRollback"] = package_update_as_pass(states["RecordRollback"], "$.recorded")
     return {"StartAt": "ReadRollbackCause", "States": machine}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from statemachines.build import DEFINITION_FILE
+from tests.support.definition import definition_states, package_update_as_pass
 from tests.support.emulator import StateMachineRunner
 from tests.support.sagemaker import IMAGE, ROLE_ARN
 
@@ -26,16 +26,9 @@ ERROR = {"Error": "SageMaker.AmazonSageMakerException", "Cause": "not authorized
 
 
 def undo_machine() -> dict[str, Any]:
-    states = json.loads(DEFINITION_FILE.read_text())["States"]
+    states = definition_states()
     machine = {name: states[name] for name in (*STEPS, *DELETES)}
-    reject = states["RejectUndeployedCandidate"]
-    # The package update is a Pass that keeps the description it would send.
-    machine["RejectUndeployedCandidate"] = {
-        "Type": "Pass",
-        "Parameters": {"description.$": reject["Parameters"]["ApprovalDescription.$"]},
-        "ResultPath": "$.rejected",
-        "Next": reject["Next"],
-    }
+    machine["RejectUndeployedCandidate"] = package_update_as_pass(states["RejectUndeployedCandidate"], "$.rejected")
     machine["NotifyFailure"] = {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}
     return {"StartAt": "FindCandidateOnEndpoint", "States": machine}
 
