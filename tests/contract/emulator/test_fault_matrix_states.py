@@ -17,6 +17,8 @@ reads; the pipeline's own functions are proven by the whole cycles in tests/loca
   definition names, with the error as Step Functions reports it.
 - timeout: the call hangs until the state's TimeoutSeconds fires (on the rule's faster clock):
   States.Timeout, not retried, to the Catch route.
+- a domain error (Lambda states: the function fails with one of `retrain.errors`): not retried, to the
+  Catch route.
 
 The expected routes, errors and attempts are written here, not read from the definition: a Retry or Catch
 removed from it fails its cases. A Task state the table has no row for fails `test_every_task_state_has_a_row`.
@@ -46,6 +48,7 @@ from local.home import StateDirectory
 from retrain.config import load_config
 from retrain.contracts import ValidateInputEvent
 from retrain.planning import plan_run
+from retrain.state_table import PARTITION_KEY, SORT_KEY
 from tests.support.definition import TASKS, definition_states
 from tests.support.emulator import Execution, FunctionFactory, StateMachineRunner
 from tests.support.local_aws import RunningLocalAws
@@ -148,6 +151,13 @@ ROWS: dict[str, Row] = {
 }
 # A timeout's route where it differs from a permanent fault's.
 TIMEOUT_ROUTE = {"RequestApproval": "RejectCandidate"}
+# The domain errors (retrain.errors) the pipeline's functions fail with: every function parses its event
+# (tasks/_events.py: InvalidTaskInput; ValidateInput's own input: InvalidExecutionInput). No Retry names them.
+DOMAIN_ERRORS = {
+    name: "InvalidExecutionInput" if name == "ValidateInput" else "InvalidTaskInput"
+    for name, row in ROWS.items()
+    if row.denied == LAMBDA_DENIED
+}
 
 # --- the stand-ins for the pipeline's functions ---------------------------------------------------------
 
@@ -276,15 +286,12 @@ def _world(aws: LocalAws, clients: LocalClients, endpoint_url: str) -> World:
     functions["Notify"] = answers
     functions["RequestApproval"] = factory.create("approves", APPROVES)
 
-    dynamodb = clients.client("dynamodb")
     table = f"{name}-state"
-    dynamodb.create_table(
+    keys = ((PARTITION_KEY, "HASH"), (SORT_KEY, "RANGE"))
+    clients.client("dynamodb").create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
+        KeySchema=[{"AttributeName": key, "KeyType": kind} for key, kind in keys],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"} for key, _ in keys],
         BillingMode="PAY_PER_REQUEST",
     )
     group = f"{name}-group"
@@ -487,6 +494,10 @@ def rules(name: str, case: str, given: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"state": name, "fault": "throttle", "count": 1}, {"state": name, "fault": "5xx", "count": 1}]
     if case == "permanent":
         return [{"state": name, "fault": "permanent"}]
+    if case == "domain":
+        return [
+            {"state": name, "fault": "permanent", "error": DOMAIN_ERRORS[name], "cause": "event.run: Field required"}
+        ]
     committed = STATES[name]
     # RequestApproval's timeout is the run's (TimeoutSecondsPath).
     seconds = committed.get("TimeoutSeconds") or given["run"]["approval_timeout_seconds"]
@@ -574,3 +585,17 @@ def test_a_timeout_is_not_retried_and_takes_the_catch_route(name: str, world: Wo
     )
     assert failures(execution) == [TIMEOUT]
     assert caught(execution, TIMEOUT), execution.output
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN_ERRORS))
+def test_a_domain_error_of_a_function_is_not_retried_and_takes_the_catch_route(
+    name: str, world: World, faults: StateDirectory
+) -> None:
+    execution = run_case(name, "domain", world, faults)
+    assert (execution.status, reached(execution)) == ("SUCCEEDED", ROWS[name].fails_to), (
+        execution.error,
+        execution.cause,
+        failures(execution),
+    )
+    assert failures(execution) == [DOMAIN_ERRORS[name]]
+    assert caught(execution, DOMAIN_ERRORS[name]), execution.output
