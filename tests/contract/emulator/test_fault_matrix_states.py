@@ -599,3 +599,35 @@ def test_a_domain_error_of_a_function_is_not_retried_and_takes_the_catch_route(
     )
     assert failures(execution) == [DOMAIN_ERRORS[name]]
     assert caught(execution, DOMAIN_ERRORS[name]), execution.output
+
+
+# The Lambda service's transient errors, as Step Functions reports them (developer guide, "Handle Lambda service
+# exceptions": invoking Lambda "results in a 500 error, such as ClientExecutionTimeoutException,
+# ServiceException, AWSLambdaException, or SdkClientException"; the CDK's LambdaInvoke retries the same).
+LAMBDA_SERVICE_EXCEPTIONS = (
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+)
+
+
+@pytest.mark.parametrize("name", sorted(DOMAIN_ERRORS))
+def test_every_lambda_service_exception_is_retried_and_the_state_succeeds(
+    name: str, world: World, faults: StateDirectory
+) -> None:
+    given = case_input(name, world, "service")
+    write_rules(
+        faults,
+        [
+            {"state": name, "fault": "permanent", "error": error, "cause": "500 from the Lambda service", "count": 1}
+            for error in LAMBDA_SERVICE_EXCEPTIONS
+        ],
+    )
+    machines = StateMachineRunner(world.clients, f"{name[:30]}-svc-{uuid.uuid4().hex[:6]}")
+    execution = machines.run(case_machine(name, world, "service"), given, timeout=60)
+    assert (execution.status, reached(execution)) == ("SUCCEEDED", ROWS[name].succeeds_to), (
+        execution.cause,
+        causes(execution),
+    )
+    assert failures(execution) == list(LAMBDA_SERVICE_EXCEPTIONS)
