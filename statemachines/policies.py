@@ -13,7 +13,11 @@ from pydantic import BaseModel
 from statemachines.sdk_extensions import JitteredRetry
 
 # Error names as Step Functions reports them for each integration.
+# Lambda's service errors as the Step Functions developer guide lists them ("Handle Lambda service
+# exceptions": ClientExecutionTimeoutException, ServiceException, AWSLambdaException, SdkClientException),
+# and its throttling.
 LAMBDA_TRANSIENT = (
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
