@@ -309,7 +309,18 @@ class RetrainDefinition:
             reject_candidate,
         )
         request.add_catch(Catch(error_equals=[DATA_LIMIT_EXCEEDED], next_step=too_large, result_path="$.error"))
-        request.add_catch(catch_all(self.failure))
+        # Any other failure ends the wait with no one able to answer it: the package would stay
+        # PendingManualApproval, and an approval given later in the registry would resume nothing.
+        withdraw = reject_package(
+            "WithdrawCandidate",
+            "States.Format('Not approved: the approval request failed, so no one could answer it: {}: {}', "
+            "$.error.Error, $.error.Cause)",
+            comment="The approval request failed: the package is marked Rejected with the error, not left pending.",
+        )
+        # Best effort: the run fails with the approval's error whether or not the package could be marked.
+        withdraw.add_catch(catch_all(self.failure, result_path="$.withdraw_error"))
+        withdraw.next(self.failure)
+        request.add_catch(catch_all(withdraw))
 
         # A hand-sent output (the console's "Send task success") may have other fields.
         fields = list(Approval.model_fields)

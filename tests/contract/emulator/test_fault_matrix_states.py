@@ -120,8 +120,10 @@ ROWS: dict[str, Row] = {
         "NotifyFailure",
     ),
     "RegisterCandidate": sdk_row("RequestApproval"),
-    # The approval's timeout rejects the candidate (its own Catch); a denied call fails the run.
-    "RequestApproval": lambda_row("CreateModel"),
+    # The approval's timeout rejects the candidate (its own Catch); a denied call withdraws the package
+    # (marked Rejected, not left pending with no one able to answer), then fails the run.
+    "RequestApproval": lambda_row("CreateModel", fails_to="WithdrawCandidate"),
+    "WithdrawCandidate": sdk_row("NotifyFailure", fails_to="NotifyFailure"),
     "RejectCandidate": sdk_row("NotifyRejection"),
     # A notification that fails does not change how the run ends.
     "NotifyRejection": lambda_row("Rejected", fails_to="Rejected"),
@@ -486,7 +488,14 @@ def case_input(name: str, world: World, case: str) -> dict[str, Any]:
     return given
 
 
-PACKAGE_STATES = ("CreateModel", "RejectCandidate", "RecordRollback", "RejectUndeployedCandidate", "RequestApproval")
+PACKAGE_STATES = (
+    "CreateModel",
+    "RejectCandidate",
+    "RecordRollback",
+    "RejectUndeployedCandidate",
+    "RequestApproval",
+    "WithdrawCandidate",
+)
 
 
 def rules(name: str, case: str, given: dict[str, Any]) -> list[dict[str, Any]]:
