@@ -120,11 +120,11 @@ def iam_actions() -> ModuleType:
     return actions
 
 
-def request_access_key(headers: dict[str, str]) -> str:
-    """The access key a request is signed with ('' when unsigned)."""
+def request_access_key(headers: dict[str, str], query_params: dict[str, Any] | None = None) -> str:
+    """The access key a request is signed with, a presigned one's from `query_params` ('' when unsigned)."""
     from ministack.core.router import extract_access_key_id
 
-    return str(extract_access_key_id(headers, {}) or "")
+    return str(extract_access_key_id(headers, query_params or {}) or "")
 
 
 def iam_evaluator() -> ModuleType:
