@@ -451,6 +451,7 @@ def install(home: StateDirectory) -> list[str]:
         glue,
         glue_sessions,
         iam,
+        lambda_logs,
         lambda_roles,
         redrive,
         role_sessions,
@@ -482,6 +483,8 @@ def install(home: StateDirectory) -> list[str]:
         # Each function's SDK calls, as its role's session.
         sessions = lambda_roles.LambdaRoleSessions()
         sessions.install()
+        # Each invocation's logs, written to CloudWatch Logs only as the function's role allows.
+        lambda_logs.FunctionLogs(service_roles.ServiceRoles()).install()
         # A role a person assumes (the MLLeads role): its trust policy, then its session's calls, the same way.
         role_sessions.AssumedRoleSessions(sessions).install()
         # A Glue job's own calls, as its role's session.
