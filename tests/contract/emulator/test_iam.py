@@ -187,3 +187,30 @@ def test_a_refusal_is_a_task_failure_a_catch_takes(
     assert caught.status == "SUCCEEDED"
     assert caught.output["error"]["Error"] == "DynamoDB.AmazonDynamoDBException"
     assert "dynamodb:PutItem on resource: arn:aws:dynamodb:" in caught.output["error"]["Cause"]
+
+
+@pytest.mark.parametrize("on_the_config", [True, False], ids=["config-allowed", "config-refused"])
+def test_create_endpoint_needs_the_action_on_the_endpoint_config_too(
+    machines: StateMachineRunner,
+    aws_clients: LocalClients,
+    role: Callable[..., str],
+    unique_name: str,
+    on_the_config: bool,
+) -> None:
+    # Service Authorization Reference, SageMaker: CreateEndpoint's resource types are `endpoint` and
+    # `endpoint-config`; CDK's SageMakerCreateEndpoint task grants sagemaker:createEndpoint on both ARNs.
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{unique_name}"
+    config = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint-config/{unique_name}-config"
+    role_arn = role(allow("sagemaker:CreateEndpoint", [endpoint, *([config] if on_the_config else [])]))
+    state = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sagemaker:createEndpoint",
+        "Parameters": {"EndpointName": unique_name, "EndpointConfigName": f"{unique_name}-config"},
+    }
+
+    failed = run(machines, aws_clients, role_arn, state)
+
+    # Authorized, the call reaches SageMaker, which has no such config.
+    assert failed.error == "SageMaker.AmazonSageMakerException"
+    denied = DENIED.format(role=role_arn.rsplit("/", 1)[-1], action="sagemaker:CreateEndpoint", resource=config)
+    assert bool(re.search(denied, failed.cause or "")) is not on_the_config, failed.cause
