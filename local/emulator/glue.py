@@ -40,6 +40,7 @@ from local.emulator.seam import (
     ExtensionPoints,
     error_response,
     execution_error,
+    get_account_id,
     json_response,
     replace,
     request_scope,
@@ -57,6 +58,12 @@ logger = logging.getLogger("retrain.local")
 # stderr ... logs are written to the /aws-glue/jobs/output log group"), one stream per run.
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 _LOG_BATCH = 1000  # events per PutLogEvents (at most 10,000)
+
+
+def role_arn(role: str) -> str:
+    """A job's `Role` as an ARN: Glue takes "the name or Amazon Resource Name (ARN) of the IAM role" (botocore
+    glue `CreateJobRequest.Role`), a name being the account's role of that name."""
+    return role if not role or role.startswith("arn:") else f"arn:aws:iam::{get_account_id()}:role/{role}"
 
 
 class GlueJobs:
@@ -144,7 +151,7 @@ class GlueJobs:
             arguments={key: str(value) for key, value in arguments.items()},
             timeout_minutes=timeout,
             glue_version=str(job.get("GlueVersion") or "5.0"),
-            role_arn=str(job.get("Role") or ""),
+            role_arn=role_arn(str(job.get("Role") or "")),
         )
 
     def _warm(self, job: dict[str, Any]) -> None:

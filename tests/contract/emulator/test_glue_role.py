@@ -197,3 +197,24 @@ def test_a_runs_log_is_in_cloudwatch_only_when_its_role_may_write_it(
     if may_write_logs:
         events = logs.get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
         assert any("the job ran" in event["message"] for event in events)
+
+
+def test_a_role_given_by_name_is_the_accounts_role_of_that_name(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    # botocore glue, CreateJobRequest.Role: "The name or Amazon Resource Name (ARN) of the IAM role".
+    role = glue_role(reads(unique_name, "data/"))  # not the script's code/
+    s3, glue = aws_clients.client("s3"), aws_clients.client("glue")
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_object(Bucket=unique_name, Key="code/prints.py", Body=PRINTS.encode())
+    glue.create_job(
+        Name=unique_name,
+        Role=role.rsplit("/", 1)[-1],
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{unique_name}/code/prints.py"},
+    )
+
+    run = finished_job_run(glue, unique_name, glue.start_job_run(JobName=unique_name)["JobRunId"])
+
+    assert run["JobRunState"] == "FAILED"
+    resource = f"arn:aws:s3:::{unique_name}/code/prints.py"
+    assert re.search(denied(role, "s3:GetObject", resource), run["ErrorMessage"]), run["ErrorMessage"]
