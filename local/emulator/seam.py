@@ -453,6 +453,7 @@ def install(home: StateDirectory) -> list[str]:
         iam,
         lambda_logs,
         lambda_roles,
+        managed_rules,
         redrive,
         role_sessions,
         scheduler,
@@ -480,6 +481,9 @@ def install(home: StateDirectory) -> list[str]:
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
+        # A state machine whose `.sync` SageMaker jobs need managed rules its role may not create: refused when
+        # created or updated (by the API or a template), as AWS refuses it.
+        managed_rules.ManagedRulePermissions().install()
         # Each function's SDK calls, as its role's session.
         sessions = lambda_roles.LambdaRoleSessions()
         sessions.install()
