@@ -23,6 +23,7 @@ from infra.archives import ModulesZip, SourceDirArchive, build_directory
 from infra.catalog import ProcessedDataCatalog
 from infra.findings import acknowledge, objects_under, stack_arn
 from infra.images import SklearnImage
+from infra.monitoring import DATA_METRICS_NAMESPACE
 from infra.storage import TEMP_PREFIX, DataBucket
 from retrain.config import GlueConfig
 
@@ -128,11 +129,13 @@ class SageMakerRole(Construct):
                 ],
                 resources=[f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/*"],
             ),
-            # PutMetricData has no resource type; the namespace condition keeps it to SageMaker's.
+            # PutMetricData has no resource type; the namespace condition keeps it to SageMaker's: its jobs' and
+            # endpoints' (/aws/sagemaker/...) and the monitoring jobs' data-quality metrics, which the drift
+            # alarms read (infra/monitoring.py).
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", DATA_METRICS_NAMESPACE]}},
             ),
             iam.PolicyStatement(
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],

@@ -14,12 +14,17 @@ Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
   Glue's pandas, numpy and pyarrow and nothing else (`GlueImports`, profiles in `profiles/`) —
   `tests/contract/emulator/test_glue_runtime.py` and `test_glue_warm.py`.
 
+- a run's output was in no CloudWatch log: it is written to `/aws-glue/jobs/output` (stream the run ID) as the
+  job's role, and is missing when the role may not (the run's outcome stays) — `test_glue_role.py`,
+  `test_a_runs_log_is_in_cloudwatch_only_when_its_role_may_write_it`.
+
 Not a gap, a local cost: a created or changed Spark job (and, at start-up, the job changed last) gets
 its warm driver started for its next run (`LocalGlueJobRunner.warm`), pinned in `test_glue_warm.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -27,23 +32,38 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from local.clients import LocalClients
 from local.emulator.seam import (
     ExtensionPoints,
     error_response,
     execution_error,
+    get_account_id,
     json_response,
     replace,
+    request_scope,
     require,
     service,
     state_changed,
 )
-from local.glue_runner import GlueImports, GlueJobRun, LocalGlueJobRunner
+from local.glue_runner import GLUE_SESSION, GlueImports, GlueJobRun, LocalGlueJobRunner
 
 __all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
 
 logger = logging.getLogger("retrain.local")
+
+# Where Glue writes a job's own output (Glue developer guide, "Logging for AWS Glue jobs": "user stdout ... and
+# stderr ... logs are written to the /aws-glue/jobs/output log group"), one stream per run.
+OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
+_LOG_BATCH = 1000  # events per PutLogEvents (at most 10,000)
+
+
+def role_arn(role: str) -> str:
+    """A job's `Role` as an ARN: Glue takes "the name or Amazon Resource Name (ARN) of the IAM role" (botocore
+    glue `CreateJobRequest.Role`), a name being the account's role of that name."""
+    return role if not role or role.startswith("arn:") else f"arn:aws:iam::{get_account_id()}:role/{role}"
 
 
 class GlueJobs:
@@ -131,7 +151,7 @@ class GlueJobs:
             arguments={key: str(value) for key, value in arguments.items()},
             timeout_minutes=timeout,
             glue_version=str(job.get("GlueVersion") or "5.0"),
-            role_arn=str(job.get("Role") or ""),
+            role_arn=role_arn(str(job.get("Role") or "")),
         )
 
     def _warm(self, job: dict[str, Any]) -> None:
@@ -145,16 +165,52 @@ class GlueJobs:
         state_changed("glue")
         try:
             outcome = self.runner.run(job_run, should_stop=lambda: run["JobRunState"] == "STOPPED")
-            state, message = outcome.state, outcome.error_message
+            state, message, log_path = outcome.state, outcome.error_message, outcome.log_path
         except Exception as error:  # the runner itself broke: the run must still end
             logger.exception("Glue run %s failed to run", job_run.run_id)
-            state, message = "ERROR", f"the local Glue runner failed: {error}"
+            state, message, log_path = "ERROR", f"the local Glue runner failed: {error}", None
         if message:
             run["ErrorMessage"] = message
+        try:
+            self.ship_log(job_run, log_path)
+        except Exception:  # the run's outcome does not depend on its logs
+            logger.exception("Glue run %s: its log was not shipped to CloudWatch Logs", job_run.run_id)
         completed = int(time.time())
         run.update(JobRunState=state, CompletedOn=completed, LastModifiedOn=completed)
         run["ExecutionTime"] = completed - run["StartedOn"]
         state_changed("glue")
+
+    def ship_log(self, job_run: GlueJobRun, log_path: Path | None) -> bool:
+        """The run's output in CloudWatch Logs (`/aws-glue/jobs/output`, stream the run ID), written as the job's
+        role's Glue session; False when the role may not write it (the run's outcome stays; the local file keeps
+        the log). Needed: logs:CreateLogStream and logs:PutLogEvents on the stream, logs:CreateLogGroup on the
+        group when it does not exist (Service Authorization Reference, CloudWatch Logs; the AWSGlueServiceRole
+        managed policy grants the three on `/aws-glue/*`)."""
+        if log_path is None or not log_path.is_file():
+            return False
+        region, account = request_scope()
+        group_arn = f"arn:aws:logs:{region}:{account}:log-group:{OUTPUT_LOG_GROUP}"
+        logs = LocalClients(self.runner.endpoint_url, region).client("logs")
+        exists = bool(logs.describe_log_groups(logGroupNamePrefix=OUTPUT_LOG_GROUP)["logGroups"])
+        authorize = self.runner.roles(job_run.role_arn, GLUE_SESSION, region) if self.runner.roles else None
+        if authorize is not None:
+            needed = [] if exists else [("logs:CreateLogGroup", group_arn)]
+            stream_arn = f"{group_arn}:log-stream:{job_run.run_id}"
+            needed += [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
+            refusal = next((r for action, arn in needed if (r := authorize(action, arn, {})) is not None), None)
+            if refusal is not None:
+                logger.warning("Glue run %s: its log is not shipped to CloudWatch Logs: %s", job_run.run_id, refusal)
+                return False
+        if not exists:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=OUTPUT_LOG_GROUP)
+        logs.create_log_stream(logGroupName=OUTPUT_LOG_GROUP, logStreamName=job_run.run_id)
+        now = int(time.time() * 1000)
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines() or [" "]
+        for start in range(0, len(lines), _LOG_BATCH):
+            events = [{"timestamp": now, "message": line or " "} for line in lines[start : start + _LOG_BATCH]]
+            logs.put_log_events(logGroupName=OUTPUT_LOG_GROUP, logStreamName=job_run.run_id, logEvents=events)
+        return True
 
     def state_machine_task(self, resource: str, parameters: Any) -> Any:
         failure = execution_error()

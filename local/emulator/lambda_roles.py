@@ -20,6 +20,12 @@ access denied (403 Forbidden) errors in Amazon S3"): the emulator leaves "on res
 IoT. A function's calls are marked as made over TLS (`x-forwarded-proto: https`), as the AWS SDKs make
 them: the loopback is plain HTTP, and a bucket policy that denies `aws:SecureTransport` false would
 otherwise refuse them. Pinned in `tests/contract/emulator/test_lambda_roles.py`.
+
+A request of such a session whose IAM action the emulator cannot name (its request path then only checks the
+signature and serves it) is refused, not let through: AWS authorizes every request by its action, so a role
+session's request is never served unauthorized (`_refusing_unnamed`). A service this project adds that
+authorizes each of its requests itself (the local SageMaker, `authorizes_itself`) is left to do so. Pinned in
+`tests/contract/emulator/test_unnamed_requests.py`.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from local.emulator.iam import identity_denial
 from local.emulator.seam import (
     add_request_hook,
     emulator_app,
+    get_account_id,
     iam_actions,
     iam_evaluator,
     lambda_runtime,
@@ -48,6 +55,9 @@ from local.emulator.task_permissions import Requirement
 
 # Services whose identity-based denials name the resource (S3 in quotes).
 _NAMING_RESOURCE = frozenset({"s3", "dynamodb", "sns", "sagemaker", "states", "lambda", "glue", "events", "monitoring"})
+
+# Services this project adds that authorize every request of a role session themselves (`authorizes_itself`).
+_SELF_AUTHORIZED: set[str] = set()
 
 # SigV4: `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/...`; a presigned URL's X-Amz-Credential.
 _CREDENTIAL = re.compile(rb"Credential=([A-Z0-9]+)/")
@@ -82,6 +92,7 @@ class LambdaRoleSessions:
         replace(service("lambda_svc"), "execution_credentials", self._credentials, "lambda-role-session")
         add_request_hook(self._on_request)
         replace(iam_actions(), "access_denied_response", _naming_the_resource, "denial-names-resource")
+        replace(app, "_authenticate_only", _refusing_unnamed, "unnamed-action-refused")
 
     def add_session_key(self, access_key: str) -> None:
         """Authorize the requests signed with `access_key` (a role session's) as the emulator does under AUTH."""
@@ -156,6 +167,51 @@ def _naming_the_resource(original: Callable[..., Any]) -> Callable[..., Any]:
         return original(service, action, principal_arn, request_id, **options)
 
     return response
+
+
+def authorizes_itself(service_name: str) -> None:
+    """`service_name` (a service this project adds) authorizes each request of a role session itself."""
+    _SELF_AUTHORIZED.add(service_name)
+
+
+def session_principal(access_key: str, account: str) -> str | None:
+    """The ARN of the role session signing with `access_key` while the emulator authorizes it (`AUTH` on for it);
+    None for any other caller (the account's keys are the root, which no policy limits)."""
+    if not bool(require(emulator_app(), "AUTH")):
+        return None
+    evaluator = iam_evaluator()
+    principal = evaluator.resolve_principal(access_key, account)
+    if isinstance(principal, evaluator.AuthError) or principal.policies is None:
+        return None
+    return str(principal.arn)
+
+
+def unnamed_denial(principal_arn: str, service_name: str, request: str) -> str:
+    """The refusal of a session's request whose IAM action cannot be named: IAM's form, the request for the action."""
+    return (
+        f"User: {principal_arn} is not authorized to perform: {service_name}:{request} because the local AWS cannot "
+        "name this request's IAM action, and refuses a role session's request it cannot authorize"
+    )
+
+
+def _refusing_unnamed(original: Callable[..., Any]) -> Callable[..., Any]:
+    """The gateway's check of a request no IAM action covers (it only verified the signature): a role session's
+    request is refused with AccessDenied instead of being served."""
+
+    def authenticate_only(
+        service_name: str, headers: dict[str, str], query_params: dict[str, Any], request_id: str
+    ) -> Any:
+        failure = original(service_name, headers, query_params, request_id)
+        if failure is not None or service_name in _SELF_AUTHORIZED:
+            return failure
+        principal = session_principal(request_access_key(headers, query_params), get_account_id())
+        if principal is None:
+            return None
+        message = unnamed_denial(principal, service_name, "<unnamed request>")
+        respond = require(iam_actions(), "access_denied_response")
+        return respond(service_name, f"{service_name}:*", principal, request_id, headers=headers, message=message)
+
+    return authenticate_only
 
 
 def caller_refusal(headers: dict[str, str], needed: list[Requirement], region: str, account: str) -> str | None:

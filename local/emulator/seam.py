@@ -120,11 +120,11 @@ def iam_actions() -> ModuleType:
     return actions
 
 
-def request_access_key(headers: dict[str, str]) -> str:
-    """The access key a request is signed with ('' when unsigned)."""
+def request_access_key(headers: dict[str, str], query_params: dict[str, Any] | None = None) -> str:
+    """The access key a request is signed with, a presigned one's from `query_params` ('' when unsigned)."""
     from ministack.core.router import extract_access_key_id
 
-    return str(extract_access_key_id(headers, {}) or "")
+    return str(extract_access_key_id(headers, query_params or {}) or "")
 
 
 def iam_evaluator() -> ModuleType:
@@ -451,7 +451,9 @@ def install(home: StateDirectory) -> list[str]:
         glue,
         glue_sessions,
         iam,
+        lambda_logs,
         lambda_roles,
+        managed_rules,
         redrive,
         role_sessions,
         scheduler,
@@ -479,9 +481,14 @@ def install(home: StateDirectory) -> list[str]:
     if iam.enforced():
         # The state machine role, evaluated for each Task's service integration (RETRAIN_LOCAL_IAM=off: not).
         iam.StateMachineRoles().install()
+        # A state machine whose `.sync` SageMaker jobs need managed rules its role may not create: refused when
+        # created or updated (by the API or a template), as AWS refuses it.
+        managed_rules.ManagedRulePermissions().install()
         # Each function's SDK calls, as its role's session.
         sessions = lambda_roles.LambdaRoleSessions()
         sessions.install()
+        # Each invocation's logs, written to CloudWatch Logs only as the function's role allows.
+        lambda_logs.FunctionLogs(service_roles.ServiceRoles()).install()
         # A role a person assumes (the MLLeads role): its trust policy, then its session's calls, the same way.
         role_sessions.AssumedRoleSessions(sessions).install()
         # A Glue job's own calls, as its role's session.

@@ -75,6 +75,8 @@ _SYNC_RULES = {
     "CreateProcessingJob": "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
     "CreateTransformJob": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
 }
+# SageMaker APIs authorized on the endpoint config they name as well as on the endpoint.
+_ON_ENDPOINT_CONFIG = frozenset({"CreateEndpoint", "UpdateEndpoint"})
 # SageMaker API -> (resource type, request member naming it) (Service Authorization Reference).
 _SAGEMAKER_RESOURCES = {
     "TrainingJob": ("training-job", "TrainingJobName"),
@@ -133,6 +135,14 @@ def requirements(resource: str, parameters: Any, region: str, account: str) -> l
                     Requirement(action, rule_arn, cause="{role} is not authorized to create managed-rule.")
                     for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule")
                 ]
+    if integration.service == "sagemaker" and integration.api in _ON_ENDPOINT_CONFIG:
+        config = params.get("EndpointConfigName")
+        if isinstance(config, str) and config:
+            # On the endpoint and the config it names (Service Authorization Reference, SageMaker: CreateEndpoint and
+            # UpdateEndpoint take `endpoint` and `endpoint-config`; CDK's SageMakerCreateEndpoint/UpdateEndpoint
+            # tasks grant both, as Step Functions' generated policies do).
+            config_arn = f"arn:aws:sagemaker:{region}:{account}:endpoint-config/{config.lower()}"
+            needed.insert(1, Requirement(integration.action, config_arn, _condition_context(integration, params)))
     if integration.service == "glue" and integration.sync and integration.api == "StartJobRun":
         needed.append(Requirement("glue:GetJobRun", arn))  # `.sync` polls the run (glue-iam)
     return needed

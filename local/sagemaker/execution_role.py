@@ -11,8 +11,14 @@ moves the job's data as that role's session, `assumed-role/<role>/SageMaker`.
   arn:aws:sts::<account>:assumed-role/<role>/SageMaker is not authorized to perform: s3:GetObject on
   resource: "arn:aws:s3:::<bucket>/<key>" because no identity-based policy allows the s3:GetObject
   action)".
-- The image a job or model runs is pulled as the role (`pull_refusal`): a job whose role may not pull it
-  is refused by CreateTrainingJob/CreateProcessingJob, a model's fails its endpoint (the messages below).
+- The image a job or model runs is pulled as the role (`pull_refusal`): the image's repository and ECR's
+  authorization token (`ecr:GetAuthorizationToken`, on `*`); a job whose role may not pull it is refused by
+  CreateTrainingJob/CreateProcessingJob, a monitoring schedule's execution fails, a model's fails its endpoint
+  (the messages below). CreateModel does not check it: on AWS the model is created and its endpoint fails
+  (aws/sagemaker-tensorflow-serving-container#182: "After creating the model by using client.create_model() ...
+  it failed to create the endpoint").
+- The metrics a monitoring job emits are published as the role (`metrics_refusal`: `cloudwatch:PutMetricData`
+  with the `cloudwatch:namespace` condition key); refused, they are not published (AWS documents no failure).
 - A job's or model server's CloudWatch Logs are written as the role (`log_stream`): SageMaker
   documents no failure for a role that may not, and the job or endpoint runs without them.
 - Data capture is written as the endpoint's model's role (`capture_refusal`); a refused capture is lost.
@@ -51,8 +57,10 @@ _JOB_IMAGES = {
 }
 # What SageMaker needs to pull an image from ECR, as its refusal lists them (repository resource type).
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
-# The order a pull needs them in: the image's manifest first (the endpoint's refusal names BatchGetImage).
-_PULL_ORDER = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
+# The order they are checked in: the image's manifest first (the endpoint's refusal as reported from AWS names
+# BatchGetImage for a role with none of them), the registry's authorization token (no resource type: "*") last.
+TOKEN_ACTION = "ecr:GetAuthorizationToken"
+_PULL_ORDER = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", TOKEN_ACTION)
 _ECR_IMAGE = re.compile(
     r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repository>[^:@]+)"
 )
@@ -122,36 +130,62 @@ def image_repository(image: str | None) -> tuple[str, str, str] | None:
 
 
 def pull_refusal(roles: Roles | None, role_arn: Any, image: str | None, region: str) -> str | None:
-    """The first ECR action (of `PULL_ACTIONS`) the role may not take on the image's repository, or None.
+    """The first ECR action the role may not take to pull the image, or None: `PULL_ACTIONS` on the image's
+    repository, `ecr:GetAuthorizationToken` on `*`.
 
     SageMaker pulls with the role ("CreateTrainingJob API: Execution Role Permissions", developer guide
-    sagemaker-roles: ecr:BatchCheckLayerAvailability, ecr:GetDownloadUrlForLayer, ecr:BatchGetImage), the
-    framework images in AWS's registries included.
+    sagemaker-roles: ecr:GetAuthorizationToken on "*", ecr:BatchCheckLayerAvailability, ecr:GetDownloadUrlForLayer,
+    ecr:BatchGetImage), the framework images in AWS's registries included; a pull from ECR authenticates with the
+    registry's token first (ECR user guide, "Private registry authentication in Amazon ECR").
     """
     authorize = _authorizer(roles, role_arn, region)
     repository = image_repository(image)
     if authorize is None or repository is None:
         return None
     arn = repository[2]
-    return next((action for action in _PULL_ORDER if authorize(action, arn, {}) is not None), None)
+    return next(
+        (action for action in _PULL_ORDER if authorize(action, "*" if action == TOKEN_ACTION else arn, {}) is not None),
+        None,
+    )
 
 
-def check_image_pull(roles: Roles | None, operation: str, request: dict[str, Any], region: str) -> None:
-    """Refuse a job whose role may not pull its image, with SageMaker's ValidationException (as reported
-    from CreateTrainingJob, e.g. wpilibsuite/DetectCoral#37, aws/sagemaker-spark-container#158)."""
-    where = _JOB_IMAGES.get(operation)
-    if where is None:
-        return
-    image = (request.get(where[0]) or {}).get(where[1])
-    role_arn = request.get("RoleArn")
+def job_pull_refusal(roles: Roles | None, role_arn: Any, image: str | None, region: str) -> str | None:
+    """SageMaker's refusal of a job whose role may not pull its image, or None (as reported from
+    CreateTrainingJob, e.g. wpilibsuite/DetectCoral#37, aws/sagemaker-spark-container#158; a refused
+    GetAuthorizationToken is reported the same way, AWS documenting no other wording)."""
     if pull_refusal(roles, role_arn, image, region) is None:
-        return
+        return None
     registry, repository, _ = image_repository(image) or ("", "", "")
-    raise SageMakerError.validation(
+    return (
         f"Access denied for repository: {repository} in registry ID: {registry}. Please check if your ECR "
         f"repository and image exist and role {role_arn} has proper pull permissions for SageMaker: "
         + ", ".join(PULL_ACTIONS)
     )
+
+
+def check_image_pull(roles: Roles | None, operation: str, request: dict[str, Any], region: str) -> None:
+    """Refuse a job whose role may not pull its image, with SageMaker's ValidationException (`job_pull_refusal`)."""
+    where = _JOB_IMAGES.get(operation)
+    if where is None:
+        return
+    image = (request.get(where[0]) or {}).get(where[1])
+    refusal = job_pull_refusal(roles, request.get("RoleArn"), image, region)
+    if refusal is not None:
+        raise SageMakerError.validation(refusal)
+
+
+def metrics_refusal(roles: Roles | None, role_arn: Any, namespace: str, region: str) -> str | None:
+    """IAM's refusal when the role may not publish metrics in `namespace`, or None.
+
+    PutMetricData has no resource type ("*") and takes the `cloudwatch:namespace` condition key (Service
+    Authorization Reference, Amazon CloudWatch); SageMaker publishes with the execution role what its role
+    documentation grants it for ("publish metrics to Amazon CloudWatch", CreateTrainingJob's `RoleArn`).
+    """
+    authorize = _authorizer(roles, role_arn, region)
+    if authorize is None:
+        return None
+    # Condition keys go to the evaluator in lower case.
+    return authorize("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": namespace})
 
 
 def model_pull_refusal(roles: Roles | None, role_arn: Any, image: str | None, region: str) -> str | None:

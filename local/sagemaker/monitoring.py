@@ -22,12 +22,14 @@ from typing import Any
 
 from local.clock import ClockScale
 from local.runtime.staging import S3Staging
+from local.sagemaker import execution_role
 from local.sagemaker.arns import sagemaker_arn
 from local.sagemaker.cadence import ScaledClock
 from local.sagemaker.errors import SageMakerError
 from local.sagemaker.jobs import JobContext
 from local.sagemaker.listing import ListRequest, _seconds
 from local.sagemaker.monitoring_jobs import (
+    NAMESPACE,
     ExecutionRefused,
     MonitoringJobRunner,
     execution_outcome,
@@ -241,6 +243,11 @@ class MonitoringSchedules:
             "_Region": region,
         }
         try:
+            definition = schedule["MonitoringScheduleConfig"]["MonitoringJobDefinition"]
+            image = definition["MonitoringAppSpecification"].get("ImageUri")
+            refusal = execution_role.job_pull_refusal(self._context.roles, definition.get("RoleArn"), image, region)
+            if refusal is not None:
+                raise ExecutionRefused(refusal)  # the job's image is pulled as its role, as a processing job's
             job = processing_request(schedule, staging, self._store, local_run, (start, end))
         except ExecutionRefused as refused:
             summary.update(MonitoringExecutionStatus="Failed", FailureReason=str(refused), _JobName=f"refused-{now}")
@@ -272,9 +279,15 @@ class MonitoringSchedules:
             return  # its schedule was deleted
         outcome, reason = execution_outcome(status, fields)
         if outcome in ("Completed", "CompletedWithViolations"):
-            cloudwatch = self._context.clients.client("cloudwatch", summary["_Region"])  # type: ignore[attr-defined]
+            region = summary["_Region"]
+            cloudwatch = self._context.clients.client("cloudwatch", region)  # type: ignore[attr-defined]
+            job = self._store.get("ProcessingJob", job_name) or {}
+            refused = execution_role.metrics_refusal(self._context.roles, job.get("RoleArn"), NAMESPACE, region)
             try:
-                publish_metrics(cloudwatch, root)
+                if refused is None:
+                    publish_metrics(cloudwatch, root)
+                else:  # published as the job's role: refused, the metrics are missing (AWS documents no failure)
+                    logger.warning("monitoring job %s: its CloudWatch metrics are not published: %s", job_name, refused)
             except ValueError as error:
                 outcome, reason = "Failed", str(error)[:1024]
         summary.update(MonitoringExecutionStatus=outcome, LastModifiedTime=time.time())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from infra.app import PROJECT_ROOT
+from infra.monitoring import DATA_METRICS_NAMESPACE
 from infra.stack import TASKS
 from statemachines.placeholders import Placeholder
 from tests.support.synth import Synthesized
@@ -349,3 +351,22 @@ def test_the_state_machine_deletes_only_what_a_run_names(synthesized: Synthesize
     assert set(granted) == {("sagemaker:DeleteModel",), ("sagemaker:DeleteEndpointConfig",)}
     assert granted[("sagemaker:DeleteModel",)].endswith(':model/*-model"]]}]')
     assert granted[("sagemaker:DeleteEndpointConfig",)].endswith(':endpoint-config/*-config"]]}]')
+
+
+def test_the_sagemaker_role_may_publish_the_monitoring_jobs_metrics(synthesized: Synthesized) -> None:
+    # The schedule's jobs publish Model Monitor's metrics as the SageMaker role (sagemaker-roles: the role
+    # "publish[es] metrics to Amazon CloudWatch"; model-monitor-interpreting-cloudwatch: the data-quality metrics
+    # of an endpoint), in the namespace the drift alarms read; PutMetricData is kept to namespaces by the
+    # `cloudwatch:namespace` condition key (Service Authorization Reference, Amazon CloudWatch). The local AWS
+    # publishes them only as the role allows: without it the drift alarms would never see a datapoint.
+    sagemaker_role = _role_of(synthesized, "SageMakerRole")
+    (statement,) = [s for s in _granted(synthesized, sagemaker_role) if "cloudwatch:PutMetricData" in s.actions]
+    patterns = [
+        pattern
+        for operator, keys in statement.condition.items()
+        if operator in ("StringLike", "StringEquals") and "cloudwatch:namespace" in keys
+        for pattern in _as_tuple(keys["cloudwatch:namespace"])
+    ]
+    assert any(fnmatch.fnmatchcase(DATA_METRICS_NAMESPACE, pattern) for pattern in patterns), patterns
+    # Training and endpoint metrics (/aws/sagemaker/...) stay allowed.
+    assert any(fnmatch.fnmatchcase("/aws/sagemaker/TrainingJobs", pattern) for pattern in patterns), patterns

@@ -71,10 +71,12 @@ def s3_writes(bucket: str, prefix: str) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"}
 
 
-def ecr_pulls(repository_arn: str) -> dict[str, Any]:
-    """What SageMaker needs of a role to pull an image of `repository_arn` (developer guide, sagemaker-roles)."""
+def ecr_pulls(repository_arn: str, token: bool = True) -> list[dict[str, Any]]:
+    """What SageMaker needs of a role to pull an image of `repository_arn` (developer guide, sagemaker-roles):
+    the repository's layers and, unless `token` is false, the registry's authorization token (on "*")."""
     actions = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    return {"Effect": "Allow", "Action": actions, "Resource": repository_arn}
+    layers = {"Effect": "Allow", "Action": actions, "Resource": repository_arn}
+    return [layers, {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}] if token else [layers]
 
 
 def sagemaker_log_writes() -> dict[str, Any]:

@@ -461,3 +461,60 @@ def test_topic_schedule_and_state_machine_keep_their_configuration(
         "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": log_group}}],
     }
     assert machine["tracingConfiguration"] == {"enabled": True}
+
+
+# --- AWS::StepFunctions::StateMachine ---------------------------------------------------------
+
+
+def sync_machine_template(name: str, may_create_the_rule: bool) -> dict[str, Any]:
+    """A role and a state machine of one `createTrainingJob.sync` Task, with or without the managed rule's grant."""
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": "sagemaker:CreateTrainingJob", "Resource": "*"},
+    ]
+    if may_create_the_rule:
+        rule = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                "Resource": rule,
+            }
+        )
+    trust = {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    task = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "End": True}
+    return {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": f"{name}-machine",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [trust]},
+                    "Policies": [
+                        {"PolicyName": "jobs", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}
+                    ],
+                },
+            },
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "StateMachineName": name,
+                    "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "DefinitionString": json.dumps({"StartAt": "Train", "States": {"Train": task}}),
+                },
+            },
+        }
+    }
+
+
+def test_a_state_machine_whose_role_may_not_create_the_managed_rule_fails_the_deploy(
+    stacks: TemplateStacks, unique_name: str
+) -> None:
+    # As reported from AWS (aws-samples/amazon-sagemaker-safe-deployment-pipeline#29): the template's state machine
+    # of SageMaker `.sync` jobs fails with "'<role ARN>' is not authorized to create managed-rule."
+    with pytest.raises(DeployError, match="is not authorized to create managed-rule"):
+        stacks.deploy(unique_name, sync_machine_template(unique_name, may_create_the_rule=False))
+    stacks.delete(unique_name)
+
+    deployed = stacks.deploy(f"{unique_name}-ok", sync_machine_template(f"{unique_name}-ok", may_create_the_rule=True))
+    assert deployed is not None
+    stacks.delete(f"{unique_name}-ok")

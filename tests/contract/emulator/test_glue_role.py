@@ -157,3 +157,64 @@ def test_a_spark_job_whose_role_cannot_list_its_input_fails(
     assert run["JobRunState"] == "FAILED"
     assert run["ErrorMessage"].startswith(f"ListObjectsV2 failed for s3://{unique_name}/landing/ (AccessDenied: ")
     assert re.search(denied(role, "s3:ListBucket", f"arn:aws:s3:::{unique_name}"), run["ErrorMessage"])
+
+
+# Glue developer guide, "Logging for AWS Glue jobs" (a job's stdout and stderr go to /aws-glue/jobs/output) and
+# "Step 2: Create an IAM role for AWS Glue" (the AWSGlueServiceRole managed policy grants logs:CreateLogGroup,
+# logs:CreateLogStream and logs:PutLogEvents on arn:aws:logs:*:*:*:/aws-glue/*): Glue writes the logs as the job's
+# role. AWS documents no failure for a role that may not: the run's outcome stays, its logs are missing.
+PRINTS = 'print("the job ran")\n'
+
+
+@pytest.mark.parametrize("may_write_logs", [True, False], ids=["logs-allowed", "logs-refused"])
+def test_a_runs_log_is_in_cloudwatch_only_when_its_role_may_write_it(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str], may_write_logs: bool
+) -> None:
+    s3, glue, logs = aws_clients.client("s3"), aws_clients.client("glue"), aws_clients.client("logs")
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_object(Bucket=unique_name, Key="code/prints.py", Body=PRINTS.encode())
+    writes = {
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": "arn:aws:logs:us-east-1:000000000000:log-group:/aws-glue/*",
+    }
+    role = glue_role(reads(unique_name, "code/"), *([writes] if may_write_logs else []))
+    glue.create_job(
+        Name=unique_name,
+        Role=role,
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{unique_name}/code/prints.py"},
+    )
+    run_id = glue.start_job_run(JobName=unique_name)["JobRunId"]
+
+    run = finished_job_run(glue, unique_name, run_id)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    try:
+        streams = logs.describe_log_streams(logGroupName="/aws-glue/jobs/output", logStreamNamePrefix=run_id)
+    except logs.exceptions.ResourceNotFoundException:
+        streams = {"logStreams": []}
+    assert bool(streams["logStreams"]) is may_write_logs
+    if may_write_logs:
+        events = logs.get_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=run_id)["events"]
+        assert any("the job ran" in event["message"] for event in events)
+
+
+def test_a_role_given_by_name_is_the_accounts_role_of_that_name(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    # botocore glue, CreateJobRequest.Role: "The name or Amazon Resource Name (ARN) of the IAM role".
+    role = glue_role(reads(unique_name, "data/"))  # not the script's code/
+    s3, glue = aws_clients.client("s3"), aws_clients.client("glue")
+    s3.create_bucket(Bucket=unique_name)
+    s3.put_object(Bucket=unique_name, Key="code/prints.py", Body=PRINTS.encode())
+    glue.create_job(
+        Name=unique_name,
+        Role=role.rsplit("/", 1)[-1],
+        Command={"Name": "pythonshell", "ScriptLocation": f"s3://{unique_name}/code/prints.py"},
+    )
+
+    run = finished_job_run(glue, unique_name, glue.start_job_run(JobName=unique_name)["JobRunId"])
+
+    assert run["JobRunState"] == "FAILED"
+    resource = f"arn:aws:s3:::{unique_name}/code/prints.py"
+    assert re.search(denied(role, "s3:GetObject", resource), run["ErrorMessage"]), run["ErrorMessage"]

@@ -2,6 +2,9 @@
 generated Step Functions policies grant for it, and a refusal fails the state as on AWS.
 
 Sources: developer guide, "How Step Functions generates IAM policies for integrated services"
+(the managed rules' permissions are checked when the state machine is created or updated: AccessDeniedException
+"'<role>' is not authorized to create managed-rule.", as reported from AWS in nasa/cumulus#2693 and
+aws-ia/terraform-aws-control_tower_account_factory#365)
 (lambda-iam: lambda:InvokeFunction; glue-iam: glue:StartJobRun, and GetJobRun for `.sync`; sagemaker-iam:
 sagemaker:Create*/Describe*/AddTags, iam:PassRole, events:PutTargets/PutRule/DescribeRule on the
 `StepFunctionsGetEventsForSageMaker*JobsRule` managed rules; dynamo-iam: dynamodb:PutItem); "Handling
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from local.clients import LocalClients
 from tests.support.emulator import FunctionFactory, StateMachineRunner
@@ -111,29 +115,54 @@ def test_a_training_job_needs_pass_role_and_the_managed_rule(
     jobs = f"arn:aws:sagemaker:*:{ACCOUNT}:training-job/*"
     execution_role = f"arn:aws:iam::{ACCOUNT}:role/{unique_name}-execution"
     job = ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"]
+    rule = f"arn:aws:events:*:{ACCOUNT}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+    rules = allow(["events:PutTargets", "events:PutRule", "events:DescribeRule"], rule)
     state = {
         "Type": "Task",
         "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
         "Parameters": {"TrainingJobName": unique_name, "RoleArn": execution_role},
     }
 
-    no_pass_role = run(machines, aws_clients, role(allow(job, jobs)), state)
+    no_pass_role = run(machines, aws_clients, role(allow(job, jobs), rules), state)
     assert no_pass_role.error == "SageMaker.AmazonSageMakerException"
     assert "is not authorized to perform: iam:PassRole on resource: " + execution_role in (no_pass_role.cause or "")
 
     passed_elsewhere = role(
         allow(job, jobs),
+        rules,
         allow("iam:PassRole", execution_role, StringEquals={"iam:PassedToService": "glue.amazonaws.com"}),
     )
     assert "iam:PassRole" in (run(machines, aws_clients, passed_elsewhere, state).cause or "")
 
+    # Without the managed rule's permissions the state machine itself is refused when it is created (nasa/cumulus#2693),
+    # not when the state runs.
     no_rule = role(
         allow(job, jobs),
         allow("iam:PassRole", execution_role, StringEquals={"iam:PassedToService": "sagemaker.amazonaws.com"}),
     )
-    refused = run(machines, aws_clients, no_rule, state)
-    assert refused.error == "States.TaskFailed"
-    assert refused.cause == f"'{no_rule}' is not authorized to create managed-rule."
+    with pytest.raises(ClientError) as refused:
+        run(machines, aws_clients, no_rule, state)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert refused.value.response["Error"]["Message"] == f"'{no_rule}' is not authorized to create managed-rule."
+
+
+def test_updating_a_state_machine_to_a_sync_job_its_role_may_not_follow_is_refused(
+    machines: StateMachineRunner, aws_clients: LocalClients, role: Callable[..., str], unique_name: str
+) -> None:
+    sfn = aws_clients.client("stepfunctions")
+    role_arn = role(allow("sagemaker:CreateTrainingJob", f"arn:aws:sagemaker:*:{ACCOUNT}:training-job/*"))
+    passing = {"StartAt": "Pass", "States": {"Pass": {"Type": "Pass", "End": True}}}
+    machine = sfn.create_state_machine(
+        name=f"{machines.prefix}-update", definition=json.dumps(passing), roleArn=role_arn
+    )["stateMachineArn"]
+    task = {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync", "End": True}
+    syncing = {"StartAt": "Train", "States": {"Train": task}}
+
+    with pytest.raises(ClientError) as refused:
+        sfn.update_state_machine(stateMachineArn=machine, definition=json.dumps(syncing))
+
+    assert refused.value.response["Error"]["Message"] == f"'{role_arn}' is not authorized to create managed-rule."
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=machine)["definition"]) == passing
 
 
 def test_conditions_and_sdk_integrations(
@@ -187,3 +216,30 @@ def test_a_refusal_is_a_task_failure_a_catch_takes(
     assert caught.status == "SUCCEEDED"
     assert caught.output["error"]["Error"] == "DynamoDB.AmazonDynamoDBException"
     assert "dynamodb:PutItem on resource: arn:aws:dynamodb:" in caught.output["error"]["Cause"]
+
+
+@pytest.mark.parametrize("on_the_config", [True, False], ids=["config-allowed", "config-refused"])
+def test_create_endpoint_needs_the_action_on_the_endpoint_config_too(
+    machines: StateMachineRunner,
+    aws_clients: LocalClients,
+    role: Callable[..., str],
+    unique_name: str,
+    on_the_config: bool,
+) -> None:
+    # Service Authorization Reference, SageMaker: CreateEndpoint's resource types are `endpoint` and
+    # `endpoint-config`; CDK's SageMakerCreateEndpoint task grants sagemaker:createEndpoint on both ARNs.
+    endpoint = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint/{unique_name}"
+    config = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:endpoint-config/{unique_name}-config"
+    role_arn = role(allow("sagemaker:CreateEndpoint", [endpoint, *([config] if on_the_config else [])]))
+    state = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sagemaker:createEndpoint",
+        "Parameters": {"EndpointName": unique_name, "EndpointConfigName": f"{unique_name}-config"},
+    }
+
+    failed = run(machines, aws_clients, role_arn, state)
+
+    # Authorized, the call reaches SageMaker, which has no such config.
+    assert failed.error == "SageMaker.AmazonSageMakerException"
+    denied = DENIED.format(role=role_arn.rsplit("/", 1)[-1], action="sagemaker:CreateEndpoint", resource=config)
+    assert bool(re.search(denied, failed.cause or "")) is not on_the_config, failed.cause

@@ -37,4 +37,4 @@ def world(local_aws: Any) -> Iterator[SageMakerWorld]:
 @pytest.fixture
 def execution_role(roles: RoleFactory) -> Callable[..., str]:
     """A role SageMaker may assume and pull the test image as, with `statements` more; returns its ARN."""
-    return functools.partial(roles.create, "sagemaker.amazonaws.com", ecr_pulls(IMAGE_REPOSITORY_ARN))
+    return functools.partial(roles.create, "sagemaker.amazonaws.com", *ecr_pulls(IMAGE_REPOSITORY_ARN))

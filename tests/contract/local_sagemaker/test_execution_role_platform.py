@@ -2,16 +2,17 @@
 logs and the endpoint's data capture.
 
 Sources: SageMaker developer guide, "How to use SageMaker AI execution roles" ("CreateTrainingJob API:
-Execution Role Permissions": ecr:BatchCheckLayerAvailability, ecr:GetDownloadUrlForLayer, ecr:BatchGetImage,
-logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents; CreateTrainingJob's `RoleArn`: "download a
-Docker image ..., write logs to Amazon CloudWatch Logs"). AWS's refusals as reported from AWS: a job's
-CreateTrainingJob ValidationException "Access denied for repository: <repository> in registry ID: <registry>.
-Please check if your ECR repository and image exist and role <arn> has proper pull permissions for SageMaker:
-ecr:BatchCheckLayerAvailability, ecr:BatchGetImage, ecr:GetDownloadUrlForLayer" (wpilibsuite/DetectCoral#37,
-aws/sagemaker-spark-container#158); an endpoint's FailureReason "The role '<arn>' does not have BatchGetImage
-permission for the image: '<image>'." (aws/sagemaker-tensorflow-serving-container#182, huggingface/notebooks#385).
-A role that may not write its logs or its capture fails nothing AWS documents: the logs are not in CloudWatch
-Logs, the capture is lost, the endpoint keeps serving.
+Execution Role Permissions": ecr:GetAuthorizationToken (on "*"), ecr:BatchCheckLayerAvailability,
+ecr:GetDownloadUrlForLayer, ecr:BatchGetImage, logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents;
+CreateTrainingJob's `RoleArn`: "download a Docker image ..., write logs to Amazon CloudWatch Logs"). AWS's
+refusals as reported from AWS: a job's CreateTrainingJob ValidationException "Access denied for repository:
+<repository> in registry ID: <registry>. Please check if your ECR repository and image exist and role <arn>
+has proper pull permissions for SageMaker: ecr:BatchCheckLayerAvailability, ecr:BatchGetImage,
+ecr:GetDownloadUrlForLayer" (wpilibsuite/DetectCoral#37, aws/sagemaker-spark-container#158); an endpoint's
+FailureReason "The role '<arn>' does not have BatchGetImage permission for the image: '<image>'."
+(aws/sagemaker-tensorflow-serving-container#182, huggingface/notebooks#385). A role that may not write its logs
+or its capture fails nothing AWS documents: the logs are not in CloudWatch Logs, the capture is lost, the
+endpoint keeps serving.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.iam import RoleFactory, s3_reads, s3_writes, sagemaker_log_writes
+from tests.support.iam import RoleFactory, ecr_pulls, s3_reads, s3_writes, sagemaker_log_writes
 from tests.support.polling import wait_until
 from tests.support.sagemaker import (
     IMAGE,
+    IMAGE_REPOSITORY_ARN,
     SageMakerWorld,
     finished_training,
     processing_request,
@@ -60,6 +62,25 @@ def test_a_training_job_whose_role_cannot_pull_its_image_is_refused(
     assert refused.value.response["Error"]["Message"] == PULL_REFUSAL.format(role=role)
     with pytest.raises(ClientError, match="Requested resource not found"):
         world.sm.describe_training_job(TrainingJobName=unique_name)
+
+
+def test_a_training_job_whose_role_may_not_get_ecrs_authorization_token_is_refused(
+    world: SageMakerWorld, unique_name: str, roles: RoleFactory
+) -> None:
+    # sagemaker-roles, "CreateTrainingJob API: Execution Role Permissions": ecr:GetAuthorizationToken on "*"; a pull
+    # from ECR authenticates with the registry's token (ECR user guide, "Private registry authentication").
+    role = roles.create(
+        "sagemaker.amazonaws.com",
+        *s3_reads(world.bucket, ""),
+        s3_writes(world.bucket, ""),
+        sagemaker_log_writes(),
+        *ecr_pulls(IMAGE_REPOSITORY_ARN, token=False),
+    )
+
+    with pytest.raises(ClientError) as refused:
+        world.sm.create_training_job(**{**training_request(world, unique_name, alpha="0.5"), "RoleArn": role})
+
+    assert refused.value.response["Error"]["Message"] == PULL_REFUSAL.format(role=role)
 
 
 def test_a_processing_job_whose_role_cannot_pull_its_image_is_refused(

@@ -20,11 +20,12 @@ from botocore.exceptions import ClientError
 
 from local.clock import ClockScale
 from tests.support.capture_format import capture_records
+from tests.support.iam import RoleFactory, ecr_pulls, s3_reads, s3_writes, sagemaker_log_writes
 from tests.support.local_aws import RunningLocalAws
 from tests.support.monitor_format import CONSTRAINT_VIOLATIONS_SCHEMA
 from tests.support.monitoring import capturing_csv_endpoint, jobs_sourcedir, run_monitoring_schedule, schedule_config
 from tests.support.polling import wait_until
-from tests.support.sagemaker import SageMakerWorld
+from tests.support.sagemaker import IMAGE_REPOSITORY_ARN, SageMakerWorld
 
 pytestmark = pytest.mark.local
 
@@ -268,3 +269,64 @@ def test_an_hourly_schedule_runs_by_itself_on_the_scaled_hour(
         "Failed",
         "Job inputs had no data",
     )
+
+
+# A schedule's jobs run as its job definition's role (SageMaker developer guide, sagemaker-roles: the role pulls the
+# image, ecr:GetAuthorizationToken on "*" and the repository's layers, and "publish metrics to Amazon CloudWatch",
+# cloudwatch:PutMetricData, which takes the `cloudwatch:namespace` condition key: Service Authorization Reference,
+# Amazon CloudWatch). AWS documents no failure for metrics the role may not publish: they are missing.
+def monitoring_role(roles: RoleFactory, world: SageMakerWorld, *more: dict[str, Any], token: bool = True) -> str:
+    return roles.create(
+        "sagemaker.amazonaws.com",
+        *s3_reads(world.bucket, ""),
+        s3_writes(world.bucket, ""),
+        sagemaker_log_writes(),
+        *ecr_pulls(IMAGE_REPOSITORY_ARN, token=token),
+        *more,
+    )
+
+
+def test_an_execution_whose_role_cannot_pull_the_monitoring_image_fails(
+    world: SageMakerWorld, monitored: dict[str, str], unique_name: str, roles: RoleFactory
+) -> None:
+    role = monitoring_role(roles, world, token=False)
+    endpoint = capturing_csv_endpoint(world, unique_name, f"capture-{unique_name}")
+    config = schedule_config(world, endpoint, monitored["baseline"], monitored["sourcedir"])
+    config["MonitoringJobDefinition"]["RoleArn"] = role
+    schedule = f"{unique_name}-data-quality"
+    world.sm.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig=config)
+
+    execution = run_monitoring_schedule(world, schedule)
+
+    assert execution["MonitoringExecutionStatus"] == "Failed"
+    assert execution["FailureReason"].startswith("Access denied for repository: sagemaker-scikit-learn")
+    assert f"role {role} has proper pull permissions" in execution["FailureReason"]
+
+
+@pytest.mark.parametrize("may_publish", [True, False], ids=["metrics-allowed", "metrics-refused"])
+def test_an_executions_metrics_are_published_only_when_its_role_may(
+    world: SageMakerWorld, monitored: dict[str, str], unique_name: str, roles: RoleFactory, may_publish: bool
+) -> None:
+    publish = {
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
+    }
+    role = monitoring_role(roles, world, *([publish] if may_publish else []))
+    capture_prefix = f"capture-{unique_name}"
+    endpoint = capturing_csv_endpoint(world, unique_name, capture_prefix)
+    config = schedule_config(world, endpoint, monitored["baseline"], monitored["sourcedir"])
+    config["MonitoringJobDefinition"]["RoleArn"] = role
+    schedule = f"{unique_name}-data-quality"
+    world.sm.create_monitoring_schedule(MonitoringScheduleName=schedule, MonitoringScheduleConfig=config)
+    send_traffic(world, endpoint, capture_prefix, transactions(seed=3, rows=200))
+
+    started = run_monitoring_schedule(world, schedule)
+    execution = finished(world, schedule, started["ProcessingJobArn"])
+
+    # The execution's outcome does not depend on its metrics; whether they are in CloudWatch does.
+    assert execution["MonitoringExecutionStatus"] in ("Completed", "CompletedWithViolations"), execution
+    dimensions = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": schedule}]
+    metrics = world.client("cloudwatch").list_metrics(Namespace=NAMESPACE, Dimensions=dimensions)["Metrics"]
+    assert bool(metrics) is may_publish
