@@ -341,7 +341,8 @@ def end_interrupted(execution: dict[str, Any], *, crashed: bool) -> None:
     waited = " waiting for its task token, which is gone with it" if callback else ""
     cause = (
         f"The local AWS {how} while this execution was in state '{state}'{waited}; on AWS it would go on, "
-        "locally it cannot continue. Start a new run with `retrain run` (or redrive this execution)."
+        f"locally it cannot continue. Resume it there with `retrain redrive {execution.get('name') or 'RUN'}`, or "
+        "start a new run with `retrain run`."
     )
     error = CRASHED if crashed else RESTARTED
     sfn = service("stepfunctions")

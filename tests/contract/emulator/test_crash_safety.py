@@ -159,7 +159,7 @@ def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name_the
 
     held = machines.wait(holding)
     assert (held.status, held.error) == ("FAILED", "Local.EmulatorCrashed")
-    assert "in state 'Hold'" in (held.cause or "") and "retrain run" in (held.cause or "")
+    assert "in state 'Hold'" in (held.cause or "") and "`retrain redrive holding`" in (held.cause or "")
     assert [event["type"] for event in held.history][-2:] == ["WaitStateEntered", "ExecutionFailed"]
     failed = held.events("ExecutionFailed")[0]["executionFailedEventDetails"]
     assert (failed["error"], failed["cause"]) == (held.error, held.cause)
