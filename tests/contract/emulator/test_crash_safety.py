@@ -68,6 +68,15 @@ def own_aws(tmp_path: Path) -> Iterator[LocalAws]:
     aws.stop()
 
 
+def create_table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+
+
 def kill_hard(aws: LocalAws) -> None:
     process = aws.running()
     assert process is not None
@@ -90,12 +99,7 @@ def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name_the
     own_aws.start()
     clients = own_aws.clients()
     dynamodb = clients.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    create_table(dynamodb)
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "CHAMPION"}, "model": {"S": "model-1"}})
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "APPROVAL"}, "by": {"S": "lead@example.com"}})
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "gone"}})
@@ -197,12 +201,7 @@ def test_a_kill_right_after_a_task_changed_something_finds_the_run_in_that_task(
     own_aws.start()
     clients = own_aws.clients()
     dynamodb = clients.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    create_table(dynamodb)
     machines = StateMachineRunner(clients, "crash")
     machine = machines.create(
         {
