@@ -11,9 +11,11 @@ and asserts:
 - the state table (champion, watermark, approval requests) holds exactly what it held before the kill,
   and no job process (Glue's Spark driver and JVM, SageMaker's job) from before the kill is left;
 - the run is FAILED with the named error, naming the state it was in;
-- after `retrain redrive` (and `retrain approve`) the run ends Promoted, with one successful Glue job run
-  and one completed training job and evaluation job for the run: a job that completed is never run again,
-  and one that the kill interrupted is Failed with a reason naming the restart.
+- after `retrain redrive` (and `retrain approve`) the run ends as a run that never crashed ends (Promoted,
+  or KeptChampion when its candidate does not beat the champion; the approval case must be Promoted), with
+  one successful Glue job run and one completed training job and evaluation job for the run: the states
+  before the one killed are not run again, and the job the kill interrupted is FAILED with a message
+  naming the stop or the restart.
 
 They share one local AWS (on a fixed port: the restarted one answers where the killed one did) and the
 first run's champion; each lands the days it needs, so any one passes alone and in any order.
