@@ -18,6 +18,10 @@ from retrain.runs import Timeline, build_timeline
 from retrain.state_table import PENDING
 from tasks._aws.step_functions import StepFunctionsTasks
 
+# The statuses Step Functions redrives (RedriveExecution, API reference), and the state that asks.
+REDRIVABLE = frozenset({"FAILED", "ABORTED", "TIMED_OUT"})
+REQUEST_APPROVAL = "RequestApproval"
+
 
 def read_timeline(pipeline: DeployedPipeline, execution_arn: str) -> Timeline:
     client = pipeline.client("stepfunctions")
@@ -88,16 +92,31 @@ def _answer(
             raise
         raise denied from None
     except TaskNoLongerWaiting as error:
-        raise RetrainError(
-            f"run {execution_name} no longer waits for approval ({error.code}: its request ended with the run or "
-            f"timed out); see how it ended with `retrain show {execution_name}`, and start a new run with "
-            f"`retrain run` for a candidate to approve"
-        ) from None
+        raise _no_longer_waiting(pipeline, execution_name, error.code) from None
     if not answered:
         raise RetrainError(
             f"run {execution_name} was answered meanwhile (in the Model Registry or by another ML lead): "
             f"see `retrain show {execution_name}`"
         )
+
+
+def _no_longer_waiting(pipeline: DeployedPipeline, execution_name: str, code: str) -> RetrainError:
+    """The run's task token is gone: a run that stopped in RequestApproval itself (its Lambda failed, the
+    run was stopped, or the service that held the token restarted) asks again when redriven; any other
+    run has moved on, and only a new run brings a candidate to approve."""
+    timeline = read_timeline(pipeline, pipeline.execution_arn(execution_name))
+    last = timeline.visits[-1] if timeline.visits else None
+    if timeline.status in REDRIVABLE and last is not None and last.name == REQUEST_APPROVAL:
+        return RetrainError(
+            f"run {execution_name} stopped while waiting for approval ({timeline.status} with "
+            f"{timeline.error or 'no error named'}), and its request can no longer be answered: "
+            f"`retrain redrive {execution_name}` asks for approval again, then approve or reject it"
+        )
+    return RetrainError(
+        f"run {execution_name} no longer waits for approval ({code}: its request ended with the run or "
+        f"timed out); see how it ended with `retrain show {execution_name}`, and start a new run with "
+        f"`retrain run` for a candidate to approve"
+    )
 
 
 def _code(error: ClientError) -> str:

@@ -13,6 +13,9 @@ bodies and the local SageMaker write through already). `DurableState` closes tha
   touches every service), the scheduler's record of fired schedules, Glue runs (`seam.state_changed`);
 - each write is atomic: the emulator's own file format, written to a temporary file, fsynced,
   renamed over `<service>.json`;
+- a Task state's call (`_invoke_resource`, `_invoke_with_callback`) first waits for the execution's history
+  so far to be on disk, and a write batch saves that history before the other services: whatever a Task
+  changed, a kill after it finds the run in that Task, never in a state before it;
 - after a crash (the start-up finds the marker a clean stop removes), an execution that was running
   is FAILED with `Local.EmulatorCrashed`, an `ExecutionFailed` event and a cause naming the state it
   was in and how to resume; after a clean stop the emulator's `States.ServiceRestart` gets the same
@@ -35,6 +38,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,10 @@ CRASHED = "Local.EmulatorCrashed"
 RESTARTED = "States.ServiceRestart"  # the emulator's own name for a run a clean stop ended
 # Changes off the request path (engine transitions, stack events) are coalesced this long.
 ENGINE_DELAY = 0.2
+# Step Functions' state (executions and their history), saved before each Task state's call (`_history_first`),
+# waited for at most this long.
+HISTORY = "stepfunctions"
+HISTORY_WAIT = 30.0
 # Services that write their data through on their own (S3 object bodies and their metadata): what is left
 # in their state file (bucket settings) is saved coalesced, and their requests do not wait for it.
 WRITE_THROUGH = frozenset({"s3"})
@@ -167,7 +175,8 @@ class StateWriter:
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             getters = self.getters()
-            for key in batch:
+            # The history first: a change a Task made is never on disk without the history that made it.
+            for key in sorted(batch, key=lambda key: key != HISTORY):
                 try:
                     self._write(key, getters.get(key))
                 except Exception:  # a failed write must not stop the writer nor hang a request
@@ -237,6 +246,8 @@ class DurableState:
         sfn = service("stepfunctions")
         replace(sfn, "_add_event", lambda original: self._marking(original, "stepfunctions"), "durable-state")
         replace(sfn, "load_persisted_state", self._end_interrupted_executions, "durable-state")
+        for call in ("_invoke_resource", "_invoke_with_callback"):
+            replace(sfn, call, self._history_first, "durable-state")
         replace(cloudformation_stacks(), "_add_event", self._marking_everything, "durable-state")
         scheduler = service("scheduler")
         require(scheduler, "_schedule_last_fired")
@@ -273,6 +284,23 @@ class DurableState:
             return event
 
         return add_event
+
+    def _history_first(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """A Task state's call (a Lambda, a job, an item) waits for the execution's history so far to be on
+        disk: whatever the call changes, a kill after it finds the run in that state, never in an earlier
+        one (which a redrive would run again: a second Glue run, a second training job)."""
+        writer = self.writer
+
+        def invoke(*args: Any, **kwargs: Any) -> Any:
+            written = writer.flushed((HISTORY,))
+            if written is not None:
+                try:
+                    written.result(timeout=HISTORY_WAIT)
+                except FutureTimeout:
+                    logger.warning("the Step Functions history took over %ss to save; calling the Task", HISTORY_WAIT)
+            return original(*args, **kwargs)
+
+        return invoke
 
     def _marking_everything(self, original: Callable[..., Any]) -> Callable[..., Any]:
         writer = self.writer
@@ -341,7 +369,8 @@ def end_interrupted(execution: dict[str, Any], *, crashed: bool) -> None:
     waited = " waiting for its task token, which is gone with it" if callback else ""
     cause = (
         f"The local AWS {how} while this execution was in state '{state}'{waited}; on AWS it would go on, "
-        "locally it cannot continue. Start a new run with `retrain run` (or redrive this execution)."
+        f"locally it cannot continue. Resume it there with `retrain redrive {execution.get('name') or 'RUN'}`, or "
+        "start a new run with `retrain run`."
     )
     error = CRASHED if crashed else RESTARTED
     sfn = service("stepfunctions")

@@ -4,27 +4,18 @@ can run them side by side."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from local.aws import LocalAws
-from local.home import StateDirectory
 from tests.support.cycles import FirstRun
-from tests.support.pipeline import LocalPipeline
+from tests.support.pipeline import LocalPipeline, started_pipeline
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
-    home = StateDirectory(tmp_path_factory.mktemp("retrain-cycles"))
-    aws = LocalAws(home, port=0)
-    process = aws.start()
-    env = {**os.environ, "RETRAIN_HOME": str(home.root), "RETRAIN_LOCAL_PORT": str(process.port), "CI": "true"}
-    try:
-        yield LocalPipeline(aws, env)
-    finally:
-        aws.stop()
+    with started_pipeline(tmp_path_factory.mktemp("retrain-cycles")) as pipeline:
+        yield pipeline
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,12 @@ commands in subprocesses, and the clients to look at what they did."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -17,6 +20,7 @@ from cli.executions import read_timeline
 from cli.landing import append_demo_days, landing_keys
 from cli.pipeline import DeployedPipeline, read_stack_outputs
 from local.aws import LocalAws
+from local.home import StateDirectory
 from retrain.config import load_config
 from retrain.runs import Timeline
 from retrain.state_table import PARTITION_KEY, SORT_KEY, WATERMARK, approval_key
@@ -249,3 +253,16 @@ class LocalPipeline:
             return None
 
         return str(wait_until(waiting, 300, "a run waiting for approval"))
+
+
+@contextmanager
+def started_pipeline(root: Path, port: int = 0) -> Iterator[LocalPipeline]:
+    """A local AWS of its own under `root` (on `port`; 0: any free one), and its driver; stopped at the end."""
+    home = StateDirectory(root)
+    aws = LocalAws(home, port=port)
+    process = aws.start()
+    env = {**os.environ, "RETRAIN_HOME": str(home.root), "RETRAIN_LOCAL_PORT": str(process.port), "CI": "true"}
+    try:
+        yield LocalPipeline(aws, env)
+    finally:
+        aws.stop()

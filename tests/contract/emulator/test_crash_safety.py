@@ -68,6 +68,15 @@ def own_aws(tmp_path: Path) -> Iterator[LocalAws]:
     aws.stop()
 
 
+def create_table(dynamodb: Any) -> None:
+    dynamodb.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+
+
 def kill_hard(aws: LocalAws) -> None:
     process = aws.running()
     assert process is not None
@@ -90,12 +99,7 @@ def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name_the
     own_aws.start()
     clients = own_aws.clients()
     dynamodb = clients.client("dynamodb")
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-    )
+    create_table(dynamodb)
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "CHAMPION"}, "model": {"S": "model-1"}})
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "APPROVAL"}, "by": {"S": "lead@example.com"}})
     dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "gone"}})
@@ -159,7 +163,7 @@ def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name_the
 
     held = machines.wait(holding)
     assert (held.status, held.error) == ("FAILED", "Local.EmulatorCrashed")
-    assert "in state 'Hold'" in (held.cause or "") and "retrain run" in (held.cause or "")
+    assert "in state 'Hold'" in (held.cause or "") and "`retrain redrive holding`" in (held.cause or "")
     assert [event["type"] for event in held.history][-2:] == ["WaitStateEntered", "ExecutionFailed"]
     failed = held.events("ExecutionFailed")[0]["executionFailedEventDetails"]
     assert (failed["error"], failed["cause"]) == (held.error, held.cause)
@@ -187,3 +191,48 @@ def test_acknowledged_changes_survive_kill_9_and_runs_in_flight_fail_by_name_the
     answered = machines.wait(waiting)
     assert (answered.status, answered.output) == ("SUCCEEDED", {"approved": True})
     assert client.describe_execution(executionArn=waiting)["redriveCount"] == 1
+
+
+def test_a_kill_right_after_a_task_changed_something_finds_the_run_in_that_task(own_aws: LocalAws) -> None:
+    """What a Task state did is never on disk without the history that led to it: a kill right after the
+    Task's write (here its DynamoDB item, as the pipeline's RequestApproval Lambda stores its token or
+    TrainCandidate creates its job) ends the run in that Task, not in an earlier state that a redrive would
+    run again. On AWS an execution's history is durable ("Execution events", GetExecutionHistory)."""
+    own_aws.start()
+    clients = own_aws.clients()
+    dynamodb = clients.client("dynamodb")
+    create_table(dynamodb)
+    machines = StateMachineRunner(clients, "crash")
+    machine = machines.create(
+        {
+            "StartAt": "Before",
+            "States": {
+                "Before": {"Type": "Pass", "Next": "Write"},
+                "Write": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::dynamodb:putItem",
+                    "Parameters": {"TableName": TABLE, "Item": {"pk": {"S.$": "$$.Execution.Name"}}},
+                    "Next": "Hold",
+                },
+                "Hold": {"Type": "Wait", "Seconds": 600, "End": True},
+            },
+        },
+        name="writes",
+    )
+    execution = machines.start(machine, name="writer")
+    wait_until(
+        lambda: dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "writer"}}).get("Item"),
+        20,
+        "the Task's item",
+        interval=0.01,  # the kill must come right after the write
+    )
+
+    kill_hard(own_aws)
+    own_aws.start()
+    machines = StateMachineRunner(own_aws.clients(), "crash")
+
+    ended = machines.wait(execution)
+    assert (ended.status, ended.error) == ("FAILED", "Local.EmulatorCrashed")
+    entered_states = [event["stateEnteredEventDetails"]["name"] for event in ended.events("TaskStateEntered")]
+    assert entered_states == ["Write"], [event["type"] for event in ended.history]
+    assert "in state 'Write'" in (ended.cause or "") or "in state 'Hold'" in (ended.cause or ""), ended.cause

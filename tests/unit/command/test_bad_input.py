@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,19 @@ class _Store:
 
 
 class _StepFunctions:
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, events: list[dict[str, Any]] | None = None) -> None:
         self.code = code
+        self.events = events or []
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "get_execution_history"
+        events = self.events
+
+        class _Pages:
+            def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                return [{"events": events}]
+
+        return _Pages()
 
     def send_task_success(self, **_: Any) -> None:
         raise ClientError({"Error": {"Code": self.code, "Message": "Task Timed Out"}}, "SendTaskSuccess")
@@ -89,10 +101,13 @@ class _Pipeline:
     """A run whose stored task token Step Functions no longer knows (the run ended, or the local AWS
     restarted under it): what `retrain approve` met after a restart."""
 
-    def __init__(self, code: str) -> None:
-        self.stepfunctions = _StepFunctions(code)
+    def __init__(self, code: str, events: list[dict[str, Any]] | None = None) -> None:
+        self.stepfunctions = _StepFunctions(code, events)
         self.store = _Store()
         self.outputs: dict[str, str] = {}  # a stack without the ML leads role: answered with the caller's keys
+
+    def execution_arn(self, run: str) -> str:
+        return f"arn:aws:states:us-east-1:000000000000:execution:fraud-retrain:{run}"
 
     def state_store(self) -> _Store:
         return self.store
@@ -114,6 +129,30 @@ def test_an_answer_to_a_run_that_no_longer_waits_says_so(code: str, answer: Any)
         "see how it ended with `retrain show auto-20261126T0300Z`, and start a new run with `retrain run`"
     )
     assert pipeline.store.status == PENDING  # the claim is released: the request's end closes it
+
+
+def _stopped_in_request_approval(error: str) -> list[dict[str, Any]]:
+    """The history of a run that stopped while RequestApproval waited for its token (the service that held
+    the token restarted, or the Lambda's invocation failed): the state entered, never left."""
+    at = datetime(2026, 11, 26, 8, tzinfo=UTC)
+    return [
+        {"id": 1, "type": "ExecutionStarted", "timestamp": at},
+        {"id": 2, "type": "TaskStateEntered", "timestamp": at, "stateEnteredEventDetails": {"name": "RequestApproval"}},
+        {"id": 3, "type": "TaskScheduled", "timestamp": at},
+        {"id": 4, "type": "ExecutionFailed", "timestamp": at, "executionFailedEventDetails": {"error": error}},
+    ]
+
+
+@pytest.mark.parametrize("answer", [send_approval, send_rejection])
+def test_an_answer_to_a_run_that_stopped_while_asking_says_a_redrive_asks_again(answer: Any) -> None:
+    pipeline = _Pipeline("TaskDoesNotExist", _stopped_in_request_approval("Local.EmulatorCrashed"))
+    with pytest.raises(RetrainError) as raised:
+        answer(pipeline, "run-1", who="lead", reason="fine")
+    assert str(raised.value) == (
+        "run run-1 stopped while waiting for approval (FAILED with Local.EmulatorCrashed), and its request can no "
+        "longer be answered: `retrain redrive run-1` asks for approval again, then approve or reject it"
+    )
+    assert pipeline.store.status == PENDING  # the redrive's request replaces it
 
 
 def test_an_answer_that_loses_the_race_sends_nothing() -> None:
