@@ -133,10 +133,11 @@ class GlueJobs:
         }
         glue._job_runs.setdefault(job_name, []).append(run)
         job_run = self._job_run(job, run_id, arguments, timeout)
+        refusal = self.log_encryption_refusal(job, job_run)
         # The request's account and region scope the job-run store: carry them into the thread.
         context = contextvars.copy_context()
         threading.Thread(
-            target=context.run, args=(self._execute, run, job_run), name=f"glue-{run_id[:11]}", daemon=True
+            target=context.run, args=(self._execute, run, job_run, refusal), name=f"glue-{run_id[:11]}", daemon=True
         ).start()
         return json_response({"JobRunId": run_id})
 
@@ -159,10 +160,49 @@ class GlueJobs:
         arguments = {**job.get("DefaultArguments", {}), **job.get("NonOverridableArguments", {})}
         self.runner.warm(self._job_run(job, "", arguments, int(job.get("Timeout") or 2880)))
 
-    def _execute(self, run: dict[str, Any], job_run: GlueJobRun) -> None:
+    def log_encryption_refusal(self, job: dict[str, Any], job_run: GlueJobRun) -> str | None:
+        """Why the run cannot start when its job's security configuration encrypts its CloudWatch logs (SSE-KMS) and
+        the job's role may not associate the key with the run's log group; None otherwise.
+
+        Glue associates the configuration's key with the job's log group as the job's role when the run starts:
+        the role needs `logs:AssociateKmsKey` on the group and the KMS permissions to encrypt with the key (Glue
+        developer guide, "Encrypting data written by AWS Glue", "Setting up AWS Glue to use security
+        configurations": the key grants "the IAM roles that are passed to AWS Glue crawlers and jobs" kms:Encrypt*
+        and the others "to encrypt CloudWatch Logs"; CloudWatch Logs checks the caller's `kms:Encrypt` when a key
+        is associated). A refusal fails the run at its start ("Failed to AssociateKmsKey for logGroup ...", as
+        runs of roles without `logs:AssociateKmsKey` fail on AWS). The group is the one Glue names for a security
+        configuration (JobRun.LogGroupName: `/aws-glue/jobs-<role>-<configuration>`); the local run's output still
+        goes to `/aws-glue/jobs/output`. Only the role's identity policies are evaluated here (the key policy is
+        the key's own: the stack's delegates to the account's IAM)."""
+        name = job.get("SecurityConfiguration")
+        if not name or self.runner.roles is None:
+            return None
+        configuration = service("glue")._security_configs.get(name) or {}
+        encryption = (configuration.get("EncryptionConfiguration") or {}).get("CloudWatchEncryption") or {}
+        key_arn = str(encryption.get("KmsKeyArn") or "")
+        if encryption.get("CloudWatchEncryptionMode") != "SSE-KMS" or not key_arn:
+            return None
+        region, account = request_scope()
+        authorize = self.runner.roles(job_run.role_arn, GLUE_SESSION, region)
+        if authorize is None:
+            return None
+        group = f"/aws-glue/jobs-{job_run.role_arn.rsplit('/', 1)[-1]}-{name}"
+        group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
+        for action, resource in (("logs:AssociateKmsKey", group_arn), ("kms:Encrypt", key_arn)):
+            refusal = authorize(action, resource, {})
+            if refusal is not None:
+                return f"Failed to AssociateKmsKey for logGroup: {group} using KmsKeyId: {key_arn}: {refusal}"
+        return None
+
+    def _execute(self, run: dict[str, Any], job_run: GlueJobRun, refusal: str | None = None) -> None:
         run["JobRunState"] = "RUNNING"
         run["LastModifiedOn"] = int(time.time())
         state_changed("glue")
+        if refusal is not None:  # the run fails at its start: its script never runs
+            completed = int(time.time())
+            run.update(ErrorMessage=refusal, JobRunState="FAILED", CompletedOn=completed, LastModifiedOn=completed)
+            state_changed("glue")
+            return
         try:
             outcome = self.runner.run(job_run, should_stop=lambda: run["JobRunState"] == "STOPPED")
             state, message, log_path = outcome.state, outcome.error_message, outcome.log_path

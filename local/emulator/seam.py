@@ -461,6 +461,7 @@ def install(home: StateDirectory) -> list[str]:
         stepfunctions,
         target_roles,
         task_tokens,
+        topic_keys,
     )
 
     check_version()
@@ -494,6 +495,8 @@ def install(home: StateDirectory) -> list[str]:
         # A Glue job's own calls, as its role's session.
         glue_role_sessions = glue_sessions.GlueRoleSessions(sessions)
         glue_role_sessions.install()
+        # A session's Publish to a KMS-encrypted topic, on the topic's key (kms:GenerateDataKey, kms:Decrypt).
+        topic_keys.EncryptedTopics().install()
         # An answer to a callback task, on the waiting execution's state machine.
         task_tokens.TaskTokenResources().install()
         # A CloudWatch call naming alarms, on each alarm (after the sessions: it wraps their denial wording).

@@ -5,7 +5,9 @@ orchestration.py) is deployed into a local AWS of its own; a run with data to pr
 PrepareData with Glue's AccessDeniedException and IAM's message naming the state machine role's session
 (Step Functions developer guide, glue-iam: `.sync` needs glue:StartJobRun and glue:GetJobRun on the job).
 Likewise a copy whose CheckForNewData function may not read the state table fails there with DynamoDB's
-denial naming the function's role session: a function calls AWS as its execution role. And the stack's
+denial naming the function's role session: a function calls AWS as its execution role; in that copy the
+notifying functions may not use the topic's KMS key either, so NotifyFailure's Publish to the encrypted topic
+fails with SNS's KMSAccessDenied (SNS developer guide, "Key management"). And the stack's
 MLLeads role, assumed by the account, may answer an approval but not start a run.
 """
 
@@ -88,18 +90,21 @@ def test_a_run_fails_at_prepare_data_with_the_aws_denial(stack: DeployedStack) -
 CHECK_GRANT = """            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [
                 table("GetItem"),
 """
+KEY_GRANT = """            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key_arn]),
+"""
 
 
 @pytest.fixture(scope="module")
 def stack_without_check_grant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
-    """The project, CheckForNewData's role without dynamodb:GetItem on the state table, deployed."""
+    """The project, CheckForNewData's role without dynamodb:GetItem on the state table and the notifying functions'
+    roles without the topic key's grant, deployed."""
     project = snapshot_project(tmp_path_factory.mktemp("no-check-grant"))
     stack_file = project / "infra" / "stack.py"
     text = stack_file.read_text(encoding="utf-8")
     assert text.count(CHECK_GRANT) == 1, "infra/stack.py's CheckForNewData grant moved: update this test"
-    stack_file.write_text(
-        text.replace(CHECK_GRANT, "            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [\n"), encoding="utf-8"
-    )
+    assert text.count(KEY_GRANT) == 1, "infra/stack.py's grant of the topic's key moved: update this test"
+    text = text.replace(CHECK_GRANT, "            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [\n")
+    stack_file.write_text(text.replace(KEY_GRANT, ""), encoding="utf-8")
     deployed = start_and_deploy(tmp_path_factory.mktemp("no-check-grant-home"), project)
     try:
         yield deployed
@@ -119,6 +124,13 @@ def test_a_function_whose_role_lacks_a_call_fails_with_the_aws_denial(
         r"User: arn:aws:sts::\d{12}:assumed-role/[^/]+CheckForNewData[^/]*/[^ ]+ is not authorized to perform: "
         r"dynamodb:GetItem on resource: arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/[^ ]+ "
         r"because no identity-based policy allows the dynamodb:GetItem action",
+        history,
+    ), history[-3000:]
+    # NotifyFailure may not use the topic's key: its Publish to the encrypted topic is refused.
+    assert re.search(
+        r"KMSAccessDenied.{0,200}User: arn:aws:sts::\d{12}:assumed-role/[^/]+Notify[^/]*/[^ ]+ is not authorized to "
+        r"perform: kms:GenerateDataKey on resource: arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+ "
+        r"because no identity-based policy allows the kms:GenerateDataKey action",
         history,
     ), history[-3000:]
 

@@ -218,3 +218,62 @@ def test_a_role_given_by_name_is_the_accounts_role_of_that_name(
     assert run["JobRunState"] == "FAILED"
     resource = f"arn:aws:s3:::{unique_name}/code/prints.py"
     assert re.search(denied(role, "s3:GetObject", resource), run["ErrorMessage"]), run["ErrorMessage"]
+
+
+def test_a_job_encrypting_its_logs_needs_its_role_to_associate_the_key_or_its_run_fails(
+    aws_clients: LocalClients, unique_name: str, glue_role: Callable[..., str]
+) -> None:
+    """A security configuration with SSE-KMS CloudWatch encryption: Glue associates the key with the job's log
+    group as the job's role when the run starts (Glue developer guide, "Encrypting data written by AWS Glue": the
+    key grants the job roles kms:Encrypt* and the others "to encrypt CloudWatch Logs"); a role without
+    logs:AssociateKmsKey or kms:Encrypt fails the run before its script runs ("Failed to AssociateKmsKey for
+    logGroup ..."), one with both runs. See `GlueJobs.log_encryption_refusal`."""
+    s3, glue, kms = aws_clients.client("s3"), aws_clients.client("glue"), aws_clients.client("kms")
+    s3.create_bucket(Bucket=unique_name)
+    s3.upload_file(str(JOB_FILES / "shell_job.py"), unique_name, "code/shell_job.py")
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    configuration = f"{unique_name}-security"
+    glue.create_security_configuration(
+        Name=configuration,
+        EncryptionConfiguration={"CloudWatchEncryption": {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key}},
+    )
+    writes = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{unique_name}/argv.json"}
+    associate = {
+        "Effect": "Allow",
+        "Action": "logs:AssociateKmsKey",
+        "Resource": "arn:aws:logs:*:*:log-group:/aws-glue/*",
+    }
+    encrypt = {"Effect": "Allow", "Action": "kms:Encrypt", "Resource": key}
+    runs = {}
+    try:
+        for case, grants in {"none": [], "logs only": [associate], "both": [associate, encrypt]}.items():
+            role = glue_role(reads(unique_name, "code/"), writes, *grants)
+            name = f"{unique_name}-{len(runs)}"
+            glue.create_job(
+                Name=name,
+                Role=role,
+                Command={"Name": "pythonshell", "ScriptLocation": f"s3://{unique_name}/code/shell_job.py"},
+                DefaultArguments={"--bucket": unique_name},
+                SecurityConfiguration=configuration,
+            )
+            runs[case] = (role, finished_job_run(glue, name, glue.start_job_run(JobName=name)["JobRunId"]))
+    finally:
+        glue.delete_security_configuration(Name=configuration)
+
+    role, run = runs["none"]
+    group = f"/aws-glue/jobs-{role.rsplit('/', 1)[-1]}-{configuration}"
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith(f"Failed to AssociateKmsKey for logGroup: {group} using KmsKeyId: {key}: ")
+    assert (
+        denial(
+            role,
+            "GlueJobRunnerSession",
+            "logs:AssociateKmsKey",
+            f"arn:aws:logs:us-east-1:000000000000:log-group:{group}",
+        )
+        in (run["ErrorMessage"])
+    )
+    role, run = runs["logs only"]
+    assert run["JobRunState"] == "FAILED"
+    assert denial(role, "GlueJobRunnerSession", "kms:Encrypt", key) in run["ErrorMessage"]
+    assert runs["both"][1]["JobRunState"] == "SUCCEEDED", runs["both"][1].get("ErrorMessage")
