@@ -32,25 +32,30 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 
 # Modules the Glue environment provides that a job's first imports load (AWS Glue 5.0: "Python modules
 # already provided in AWS Glue"); imported by a Spark standby before its script.
 PROVIDED_MODULES = ("numpy", "pandas")
 
 
-def warm_spark() -> None:
+def warm_spark(pending: Callable[[], bool] = lambda: False) -> None:
     """Build the SparkSession, then run a small ETL round trip in it: the query shapes a Glue job's first
     queries take (a CSV read by an explicit schema with a corrupt-record column, casts, a window, a persisted
     frame, aggregates, quantiles, filtered Parquet writes), so that the JVM has loaded, and its JIT compiled,
     the code those need before the run instead of during it. On two cores that is seconds of a small job's
     CPU (benchmarks/results/glue_warm.json). Nothing of it is left behind: its folder is removed, its cache
-    released, and no view or table is created."""
+    released, and no view or table is created. The round trip stops early once `pending()` (a script has
+    come: it would otherwise wait for the rest of the warm-up)."""
     from pyspark import StorageLevel
     from pyspark.sql import SparkSession, Window
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     spark = SparkSession.builder.getOrCreate()
+    warm_imports()
+    if pending():
+        return
     folder = tempfile.mkdtemp(prefix="standby-warm-")
     try:
         rows = spark.range(64).selectExpr(
@@ -88,6 +93,8 @@ def warm_spark() -> None:
         )
         window = Window.partitionBy("key", reason.isNull()).orderBy("at", F.col("amount").asc_nulls_last())
         reasoned = typed.withColumn("reason", reason).withColumn("rank", F.row_number().over(window))
+        if pending():
+            return
         reasoned = reasoned.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             counts = [F.sum((F.col("reason") == name).cast("long")) for name in ("malformed", "bad", "null")]
@@ -100,6 +107,8 @@ def warm_spark() -> None:
                 .withColumn("weekday", F.dayofweek("at"))
                 .withColumn("log_amount", F.log1p(F.greatest(F.col("amount"), F.lit(0.0))))
             )
+            if pending():
+                return
             low, high = clean.approxQuantile("micros", [0.7, 0.85], 1e-4)
             micros = F.col("micros")
             part = F.when(micros >= F.lit(high), F.lit("c")).when(micros >= F.lit(low), F.lit("b")).otherwise("a")
@@ -169,8 +178,7 @@ def main() -> int:
     threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     options = sys.argv[1:]
     if "--spark" in options:
-        warm_spark()
-        warm_imports()
+        warm_spark(pending=lambda: not jobs.empty())
     if "--ready-file" in options:  # for whoever waits on it; outside the script's folders
         with open(options[options.index("--ready-file") + 1], "w"):
             pass
