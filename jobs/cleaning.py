@@ -114,42 +114,42 @@ class RowCleaner:
             REASON, F.when(F.col(REASON).isNull() & (rank > 1), F.lit(DUPLICATE)).otherwise(F.col(REASON))
         )
 
-    def summarize(self, reasoned: SparkFrame) -> CleaningSummary:
-        """One pass over every row read: counts per drop reason, present and unparseable values per column."""
+    def summarize(self, reasoned: SparkFrame) -> tuple[CleaningSummary, dict[str, FileDrops]]:
+        """One pass over every row read: counts per drop reason, present and unparseable values per column;
+        and per landed file, its rows read and dropped by reason, duplicates aside (the data is there, once).
+        One aggregation per (file, reason), summed here: both answers for a single Spark job."""
         from pyspark.sql import functions as F
 
-        reason_names = [name for _, name in self.reasons()] + [DUPLICATE]
         aggregates = [F.count(F.lit(1)).alias("rows")]
-        for index, name in enumerate(reason_names):
-            aggregates.append(F.sum((F.col(REASON) == name).cast("long")).alias(f"reason_{index}"))
         for index, column in enumerate(self.columns):
             bad = F.col(self.bad_flag(index))
             aggregates.append(F.sum(bad.cast("long")).alias(f"bad_{index}"))
             aggregates.append(F.sum((col(column).isNotNull() | bad).cast("long")).alias(f"present_{index}"))
-        row = reasoned.agg(*aggregates).collect()[0]
-        dropped = {name: int(row[f"reason_{i}"] or 0) for i, name in enumerate(reason_names)}
-        return CleaningSummary(
-            rows_read=int(row["rows"]),
+        groups = reasoned.groupBy(F.col(SOURCE_FILE), F.col(REASON)).agg(*aggregates).collect()
+        reason_names = [name for _, name in self.reasons()] + [DUPLICATE]
+        dropped = dict.fromkeys(reason_names, 0)
+        bad_counts, present_counts = [0] * len(self.columns), [0] * len(self.columns)
+        files: dict[str, FileDrops] = {}
+        for row in groups:
+            rows, reason = int(row["rows"]), row[REASON]
+            drops = files.setdefault(str(row[SOURCE_FILE]), FileDrops(str(row[SOURCE_FILE])))
+            drops.rows += rows
+            if reason is not None:
+                dropped[str(reason)] = dropped.get(str(reason), 0) + rows
+                if reason != DUPLICATE:
+                    drops.dropped[str(reason)] = rows
+            for index in range(len(self.columns)):
+                bad_counts[index] += int(row[f"bad_{index}"] or 0)
+                present_counts[index] += int(row[f"present_{index}"] or 0)
+        summary = CleaningSummary(
+            rows_read=sum(drops.rows for drops in files.values()),
             dropped={name: count for name, count in sorted(dropped.items()) if count},
             columns={
-                column: {"present": int(row[f"present_{i}"] or 0), "unparseable": int(row[f"bad_{i}"] or 0)}
+                column: {"present": present_counts[i], "unparseable": bad_counts[i]}
                 for i, column in enumerate(self.columns)
             },
         )
-
-    @staticmethod
-    def drops_by_file(reasoned: SparkFrame) -> dict[str, FileDrops]:
-        """Rows read and dropped per landed file, by reason; duplicates aside (the data is there, once)."""
-        from pyspark.sql import functions as F
-
-        counts = reasoned.groupBy(F.col(SOURCE_FILE), F.col(REASON)).count().collect()
-        files: dict[str, FileDrops] = {}
-        for row in counts:
-            drops = files.setdefault(str(row[SOURCE_FILE]), FileDrops(str(row[SOURCE_FILE])))
-            drops.rows += int(row["count"])
-            if row[REASON] is not None and row[REASON] != DUPLICATE:
-                drops.dropped[str(row[REASON])] = int(row["count"])
-        return files
+        return summary, files
 
     def check_types(self, stats: dict[str, dict[str, int]], batch: LandingBatch) -> None:
         """A column most of whose values are not of its configured type is a schema break, not dirt."""

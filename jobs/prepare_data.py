@@ -232,10 +232,10 @@ class PrepareDataJob:
         from pyspark.sql import functions as F
 
         options, spec = self.options, self.spec
-        cleaning = cleaner.summarize(reasoned)
+        cleaning, drops = cleaner.summarize(reasoned)
         cleaner.check_types(cleaning.columns, batch)
         self._log(f"read {cleaning.rows_read} rows, kept {cleaning.rows_kept}, dropped {_describe(cleaning.dropped)}")
-        check_landed_files(batch, cleaner.drops_by_file(reasoned), options)
+        check_landed_files(batch, drops, options)
         if cleaning.rows_kept < MIN_CLEAN_ROWS:
             raise DataQualityError(
                 f"only {cleaning.rows_kept} usable rows of {cleaning.rows_read} read in "

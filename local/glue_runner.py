@@ -65,9 +65,14 @@ SPARK_COMMANDS = frozenset({"glueetl", "gluestreaming"})
 GLUE_SESSION = "GlueJobRunnerSession"  # the session name Glue gives the job's role
 # Arguments Glue itself consumes instead of the script reading them as data locations.
 _RUNNER_ARGUMENTS = frozenset({"--extra-py-files", "--additional-python-modules", "--conf"})
-# Local Spark: two cores, few partitions; everything bound to loopback.
+# Local Spark: two cores, few partitions; everything bound to loopback. The driver's JVM compiles with C1 only
+# and collects with the serial collector: a job run on demo-sized data is over before C2's compilations (and
+# G1's threads) pay for the CPU they take from the job on two cores, so the same run takes about half the
+# JVM's CPU (benchmarks/results/glue_warm.json). The JIT and the collector change how fast, never what, a job
+# computes; Glue's own drivers keep their JVM's defaults.
 SPARK_SUBMIT_ARGS = (
     "--master local[2]",
+    "--conf 'spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC'",
     "--conf spark.sql.shuffle.partitions=4",
     "--conf spark.default.parallelism=4",
     "--conf spark.ui.enabled=false",

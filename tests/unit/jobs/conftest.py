@@ -4,8 +4,6 @@ for the test modules' bare imports of the job files)."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,32 +21,13 @@ from tests.support.jobs import (
     write_processed,
 )
 from tests.support.sagemaker import IMAGE
+from tests.support.spark import local_spark
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One local Spark for the whole session: starting a JVM costs seconds."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("jobs-unit-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        # Tiny data, short session: a JVM that compiles less warms up in a third of the time.
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark("jobs-unit-tests")
 
 
 @pytest.fixture(scope="session")
