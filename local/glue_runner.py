@@ -55,7 +55,7 @@ from local.runtime.failures import read_failure
 from local.runtime.isolation import RuntimeProfile
 from local.runtime.process import Ending, ScriptProcess
 from local.runtime.staging import AccessDenied, Authorize, S3Mirror, S3Staging, StagingError
-from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key
+from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key, start_cold
 from retrain.failure_line import without_module
 
 logger = logging.getLogger("retrain.local.glue")
@@ -430,9 +430,7 @@ class LocalGlueJobRunner:
                 return standby.hand_over(Path(command[1]), command[2:], log_path)
             except OSError as error:
                 logger.warning("the standby driver could not take the run (%s); starting cold", error)
-        process = ScriptProcess(command, cwd=env["TMPDIR"], env=env)
-        process.start(log_file=log_path)
-        return process
+        return start_cold(command, Path(env["TMPDIR"]), env, log_path)
 
 
 def additional_modules(arguments: dict[str, str]) -> tuple[str, ...]:

@@ -91,6 +91,16 @@ class Standby:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def start_cold(command: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path) -> ScriptProcess:
+    """Run `command` (`python script argv...`) without a standby, through the same driver: it watches its
+    parent as a standby does, so a cold run (and its JVM) ends with a local AWS that is killed too, instead of
+    running to its end with no one to take its result. OSError when it cannot start."""
+    process = ScriptProcess([command[0], str(DRIVER)], cwd=cwd, env=env)
+    process.start(log_file=log_path, keep_stdin=True)
+    process.send(json.dumps({"script": str(command[1]), "argv": list(command[2:])}) + "\n")
+    return process
+
+
 class StandbyPool:
     """At most `size` standbys, one per environment key; `size` 0 turns them off."""
 

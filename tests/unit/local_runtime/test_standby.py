@@ -149,3 +149,40 @@ def test_a_running_script_and_its_children_end_when_the_standbys_parent_is_kille
         for pid in pids.read_text().split() if pids.exists() else []:
             if not gone(int(pid)):
                 os.kill(int(pid), signal.SIGKILL)
+
+
+# The local AWS in miniature again, this time starting the job cold (no standby waits for its environment).
+COLD_PARENT = """
+import os, sys
+from pathlib import Path
+from local.runtime.standby import start_cold
+scratch = Path(sys.argv[3])
+environment = dict(os.environ, TMPDIR=str(scratch))
+start_cold([sys.executable, sys.argv[1], sys.argv[2]], scratch, environment, scratch / "run.log")
+sys.stdin.read()
+"""
+
+
+def test_a_cold_run_and_its_children_end_when_the_local_aws_is_killed(tmp_path: Path) -> None:
+    # A cold Glue run was started as `python script`, with nothing watching its parent: after a kill -9 of the
+    # local AWS it ran to its end (its JVM too), a minute in the soak benchmark.
+    (tmp_path / "job.py").write_text(LINGERING)
+    pids = tmp_path / "pids"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", COLD_PARENT, str(tmp_path / "job.py"), str(pids), str(scratch)],
+        stdin=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    try:
+        wait_until(pids.exists, 30, "the job to start its child")
+        script, child = (int(pid) for pid in pids.read_text().split())
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: gone(script) and gone(child), 30, "the job and its child to end with the parent")
+    finally:
+        parent.kill()
+        for pid in pids.read_text().split() if pids.exists() else []:
+            if not gone(int(pid)):
+                os.kill(int(pid), signal.SIGKILL)
