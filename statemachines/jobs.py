@@ -22,13 +22,15 @@ EVALUATION_TEST_DIR = "/opt/ml/processing/input/test"
 EVALUATION_TRAIN_DIR = "/opt/ml/processing/input/train"
 EVALUATION_OUTPUT_DIR = "/opt/ml/processing/output/evaluation"
 
-# Job names come from the execution name (ValidateInput derives the prefixes) plus the redrive count.
-# A retry of a `.sync` job state reuses the same name, so SageMaker refuses the second create
-# instead of training twice; the Catch then reconciles with the job that already exists (see
-# `ReconciledJob`). A redrive re-runs only a failed state, and its count makes a new name, so a
-# redriven training trains once more, on purpose, while a finished one is never repeated.
-TRAINING_JOB_NAME = "States.Format('{}-{}', $.run.names.training_job_prefix, $$.Execution.RedriveCount)"
-PROCESSING_JOB_NAME = "States.Format('{}-{}', $.run.names.processing_job_prefix, $$.Execution.RedriveCount)"
+# Job names come from the execution name (ValidateInput derives the prefixes) plus the attempt of the
+# run that starts the job (its redrive count, recorded before the job state: `ReconciledJob`). A retry
+# of a `.sync` job state, or a redrive that resumes at it, reuses the same name, so SageMaker refuses
+# the second create instead of training twice and the Catch reconciles with the job that exists. Only
+# when that job ended unfinished does a redriven run record its new attempt and train once more.
+TRAINING_JOB_PREFIX = "$.run.names.training_job_prefix"
+PROCESSING_JOB_PREFIX = "$.run.names.processing_job_prefix"
+TRAINING_JOB_NAME = ReconciledJob.name(TRAINING_JOB_PREFIX, "Training")
+PROCESSING_JOB_NAME = ReconciledJob.name(PROCESSING_JOB_PREFIX, "Processing")
 
 
 def prepare_data(failure: State) -> TrimmedTask:
@@ -100,7 +102,7 @@ def train_candidate(failure: State) -> ReconciledJob:
     return ReconciledJob(
         job=train,
         kind="Training",
-        name_expression=TRAINING_JOB_NAME,
+        name_prefix=TRAINING_JOB_PREFIX,
         result_selector={
             "job_name.$": "$.TrainingJobName",
             "status.$": "$.TrainingJobStatus",
@@ -174,7 +176,7 @@ def evaluate_candidate(failure: State) -> ReconciledJob:
     return ReconciledJob(
         job=evaluate,
         kind="Processing",
-        name_expression=PROCESSING_JOB_NAME,
+        name_prefix=PROCESSING_JOB_PREFIX,
         result_selector=_evaluation_selector(),
         result_path="$.evaluation",
         failure=failure,

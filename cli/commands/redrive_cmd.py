@@ -3,9 +3,10 @@
 Step Functions' RedriveExecution (the same call on AWS and on the local AWS): the run keeps its name,
 input and definition; the states that succeeded keep their results and are not run again; the state
 it stopped in runs again with the input it had there, with `$$.Execution.RedriveCount` one higher (the
-definition names SageMaker jobs with it, so a redriven job state starts a job of its own, and a job that
-completed is never started again). Only FAILED, ABORTED and TIMED_OUT runs that stopped less than
-14 days ago can be redriven (developer guide, "Redriving executions").
+definition names a SageMaker job by the attempt that started it, so a redriven job state, or its lookup,
+takes the job of the attempt before if it completed, and starts a job of its own only if it did not).
+Only FAILED, ABORTED and TIMED_OUT runs that stopped less than 14 days ago can be redriven (developer
+guide, "Redriving executions").
 """
 
 from __future__ import annotations

@@ -178,8 +178,12 @@ def test_names_derive_from_the_execution_name(definition: dict[str, Any]) -> Non
     assert states["ValidateInput"]["Parameters"]["Payload"]["execution_name.$"] == "$$.Execution.Name"
     training = states["TrainCandidate"]["Parameters"]["TrainingJobName.$"]
     processing = states["EvaluateCandidate"]["Parameters"]["ProcessingJobName.$"]
-    for expression in (training, processing):
-        assert "$.run.names." in expression and "$$.Execution.RedriveCount" in expression
+    for expression, attempt in ((training, "TrainingAttempt"), (processing, "ProcessingAttempt")):
+        # The attempt (redrive count) is recorded before the job state, so a redrive that resumes at the
+        # job state or its lookup names the job the earlier attempt started.
+        recorded = states[attempt]["ResultPath"]
+        assert states[attempt]["Parameters"] == {"redrive_count.$": "$$.Execution.RedriveCount"}
+        assert "$.run.names." in expression and f"{recorded}.redrive_count" in expression
     assert states["CreateModel"]["Parameters"]["ModelName.$"] == "$.run.names.model"
     assert states["CreateEndpointConfig"]["Parameters"]["EndpointConfigName.$"] == "$.run.names.endpoint_config"
 
@@ -187,7 +191,7 @@ def test_names_derive_from_the_execution_name(definition: dict[str, Any]) -> Non
 def test_a_job_that_already_exists_is_reconciled_not_restarted(definition: dict[str, Any]) -> None:
     states = definition["States"]
     for job, find, status, after in [
-        ("TrainCandidate", "FindTrainingJob", "TrainingJobStatus?", "EvaluateCandidate"),
+        ("TrainCandidate", "FindTrainingJob", "TrainingJobStatus?", "ProcessingAttempt"),
         ("EvaluateCandidate", "FindProcessingJob", "ProcessingJobStatus?", "CompareWithChampion"),
     ]:
         catch = states[job]["Catch"]
@@ -197,7 +201,13 @@ def test_a_job_that_already_exists_is_reconciled_not_restarted(definition: dict[
         assert states[find]["ResultPath"] == states[job]["ResultPath"]
         rules = states[status]["Choices"]
         assert rules[0]["StringEquals"] == "Completed" and rules[0]["Next"] == after
-        assert states[status]["Default"] == "NotifyFailure"
+        # A job that ended unfinished: a new attempt only if the run was redriven since the job started.
+        kind = find.removeprefix("Find").removesuffix("Job")
+        recount = states[status]["Default"]
+        assert recount == f"Recount{kind}Attempt" and states[recount]["Next"] == f"{kind}RedrivenSinceJob?"
+        redriven = states[f"{kind}RedrivenSinceJob?"]
+        assert redriven["Choices"][0]["Next"] == f"{kind}Attempt" and states[f"{kind}Attempt"]["Next"] == job
+        assert redriven["Default"] == "NotifyFailure"
 
 
 def test_approval_timeout_comes_from_the_input_and_rejection_leaves_production(definition: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ from retrain.state_table import PARTITION_KEY, SORT_KEY
 from tests.support.definition import TASKS, definition_states
 from tests.support.emulator import Execution, FunctionFactory, StateMachineRunner
 from tests.support.local_aws import RunningLocalAws
+from tests.support.polling import wait_until
 from tests.support.sagemaker import IMAGE, INFERENCE_SCRIPT, ROLE_ARN, SageMakerWorld, targz
 
 pytestmark = pytest.mark.local
@@ -391,6 +392,7 @@ def state_input(world: World, run: dict[str, Any], package: str = "arn:none") ->
             "settle_checks_done": 0,
             "delivery_errors": {"until": ""},
         },
+        "attempts": {"training": {"redrive_count": 0}, "processing": {"redrive_count": 0}},
         "training": {"model_data_url": world.model_data_url, "job_name": "t", "status": "Completed"},
         "evaluation": {
             "evaluation_uri": f"{evaluation}/evaluation.json",
@@ -640,3 +642,142 @@ def test_every_lambda_service_exception_is_retried_and_the_state_succeeds(
         causes(execution),
     )
     assert failures(execution) == list(LAMBDA_SERVICE_EXCEPTIONS)
+
+
+# --- a redrive after the job finished --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A job state of the run, the lookup after it, the state before it, where the run goes once the job is
+    done, where the job's result is kept and its name prefix in the run plan."""
+
+    job: str
+    lookup: str
+    before: str
+    then: str
+    result: str
+    prefix: str
+
+    def jobs(self, world: World, prefix: str) -> dict[str, str]:
+        """The kind's jobs of the run, by name: their status."""
+        if self.job == "TrainCandidate":
+            listed = world.sm.list_training_jobs(NameContains=prefix)["TrainingJobSummaries"]
+            return {job["TrainingJobName"]: job["TrainingJobStatus"] for job in listed}
+        listed = world.sm.list_processing_jobs(NameContains=prefix)["ProcessingJobSummaries"]
+        return {job["ProcessingJobName"]: job["ProcessingJobStatus"] for job in listed}
+
+
+TRAINING = JobKind("TrainCandidate", "FindTrainingJob", "PrepareData", "EvaluateCandidate", "training", "training")
+PROCESSING = JobKind(
+    "EvaluateCandidate", "FindProcessingJob", "TrainCandidate", "CompareWithChampion", "evaluation", "processing"
+)
+
+
+def job_states(start: str, world: World, real: tuple[str, ...]) -> dict[str, Any]:
+    """The committed states from `start` on: the `real` Task states as committed, the Choice, Pass and Wait
+    states their routes reach, and a marker for anything else."""
+    machine: dict[str, Any] = {}
+    pending = [start]
+    while pending:
+        target = pending.pop()
+        if target in machine:
+            continue
+        committed = STATES[target]
+        if target in real:
+            machine[target] = substituted(target, world)
+        elif committed["Type"] in ("Choice", "Pass", "Wait"):
+            machine[target] = committed
+        else:
+            machine[target] = {"Type": "Pass", "Result": target, "ResultPath": "$.reached", "End": True}
+            continue
+        pending += routes(machine[target])
+    return {"StartAt": start, "States": machine}
+
+
+def stopped_while_looking_up_the_job(
+    world: World, faults: StateDirectory, kind: JobKind, run: dict[str, Any], name: str
+) -> str:
+    """Runs the committed states of the kind's job: the job ends, its answer is lost, the retries meet the
+    name taken and the lookup hangs; the run is stopped there (as a stop, a timeout or a crash of the local
+    AWS leaves it). Answers the execution, ABORTED, with the faults cleared."""
+    sfn = world.clients.client("stepfunctions")
+    write_rules(
+        faults,
+        [
+            {"state": kind.job, "fault": "permanent", "after": True, "count": 1},
+            {"state": kind.lookup, "fault": "timeout"},
+        ],
+    )
+    machines = StateMachineRunner(world.clients, f"redrive-{kind.result}-{uuid.uuid4().hex[:6]}")
+    start = STATES[kind.before]["Next"]  # the states the run starts its job with, from the first on
+    machine = machines.create(job_states(start, world, (kind.job, kind.lookup)))
+    arn = machines.start(machine, state_input(world, run), name=name)
+
+    def looking_up() -> bool:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return any(
+            event["type"] == "TaskStateEntered" and event["stateEnteredEventDetails"]["name"] == kind.lookup
+            for event in events
+        )
+
+    wait_until(looking_up, 180, f"the run to enter {kind.lookup}")
+    sfn.stop_execution(executionArn=arn, error="Operator", cause="stopped while looking up the job")
+    assert machines.wait(arn).status == "ABORTED"
+    clear_rules(faults)
+    return arn
+
+
+def redriven(world: World, arn: str) -> Execution:
+    world.clients.client("stepfunctions").redrive_execution(executionArn=arn)
+    return StateMachineRunner(world.clients, "redriven").wait(arn, timeout=180)
+
+
+def a_run(world: World, kind: JobKind) -> tuple[str, dict[str, Any], str]:
+    """An execution name, its run plan and the prefix of the kind's job names."""
+    name = f"redrive-{uuid.uuid4().hex[:8]}"
+    run = plan(world, name, world.live_endpoint)
+    return name, run, run["names"][f"{kind.prefix}_job_prefix"]
+
+
+def assert_went_on(done: Execution, kind: JobKind) -> None:
+    """The redriven run got past the kind's job, to the state after it."""
+    assert (done.status, reached(done)) == ("SUCCEEDED", kind.then), (done.cause, failures(done))
+
+
+@pytest.mark.parametrize("kind", [TRAINING, PROCESSING], ids=["training", "processing"])
+def test_a_run_stopped_after_its_job_finished_is_redriven_without_running_the_job_again(
+    kind: JobKind, world: World, faults: StateDirectory
+) -> None:
+    # A redrive resumes at the lookup (developer guide, "Redriving executions"): it must take the job the
+    # first attempt started, not look for a job of the redrive's count and fail, nor start a second one.
+    name, run, prefix = a_run(world, kind)
+    done = redriven(world, stopped_while_looking_up_the_job(world, faults, kind, run, name))
+
+    assert_went_on(done, kind)
+    assert done.output[kind.result]["job_name"] == f"{prefix}-0"
+    assert done.output[kind.result]["status"] == "Completed"
+    assert kind.jobs(world, prefix) == {f"{prefix}-0": "Completed"}, "one job of the kind for the run"
+    if kind == TRAINING:
+        assert done.output["training"]["model_data_url"].endswith(f"/{prefix}-0/output/model.tar.gz")
+
+
+def test_a_redriven_run_whose_training_job_failed_trains_once_more_under_the_new_attempt(
+    world: World, faults: StateDirectory
+) -> None:
+    # The same stop, but the first attempt's job Failed (its code raised): the redrive finds it Failed and,
+    # the run being redriven since the job started, records the new attempt and trains under its name.
+    name, run, prefix = a_run(world, TRAINING)
+    code_key = f"code/{name}/sourcedir.tar.gz"
+    code_uri = world.sagemaker.put(code_key, targz({"train.py": "raise SystemExit('no data today')\n"}))
+    run["training"]["hyperparameters"]["sagemaker_submit_directory"] = json.dumps(code_uri)
+    arn = stopped_while_looking_up_the_job(world, faults, TRAINING, run, name)
+    assert TRAINING.jobs(world, prefix) == {f"{prefix}-0": "Failed"}
+    world.sagemaker.put(code_key, targz({"train.py": TRAIN, "evaluate.py": EVALUATE}))
+
+    done = redriven(world, arn)
+
+    assert_went_on(done, TRAINING)
+    assert done.output["training"]["job_name"] == f"{prefix}-1"
+    assert done.output["attempts"]["training"] == {"redrive_count": 1}
+    assert TRAINING.jobs(world, prefix) == {f"{prefix}-0": "Failed", f"{prefix}-1": "Completed"}

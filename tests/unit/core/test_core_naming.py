@@ -39,7 +39,7 @@ def test_every_name_fits_sagemaker(execution_name: str) -> None:
     assert re.fullmatch(r"[a-zA-Z0-9-]+", names.base)
     for name in names.model_dump().values():
         assert SAGEMAKER_NAME.match(name), name
-        # The definition appends "-<RedriveCount>" to the training job prefix.
+        # The definition appends "-<attempt>" (the redrive count) to the training job prefix.
         assert len(name) + len("-999") <= SAGEMAKER_NAME_MAX_LENGTH
 
 
