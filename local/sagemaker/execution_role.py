@@ -59,7 +59,7 @@ _JOB_IMAGES = {
 PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 # The order they are checked in: the image's manifest first (the endpoint's refusal as reported from AWS names
 # BatchGetImage for a role with none of them), the registry's authorization token (no resource type: "*") last.
-TOKEN_ACTION = "ecr:GetAuthorizationToken"
+TOKEN_ACTION = "ecr:GetAuthorizationToken"  # an IAM action name, not a password  # nosec B105
 _PULL_ORDER = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability", TOKEN_ACTION)
 _ECR_IMAGE = re.compile(
     r"^(?P<registry>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?P<cn>\.cn)?/(?P<repository>[^:@]+)"
