@@ -131,13 +131,10 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_a_running_script_and_its_children_end_when_the_standbys_parent_is_killed(tmp_path: Path) -> None:
-    # `kill -9` of the local AWS: nothing in it runs to stop the job, whose JVM must not outlive it.
-    (tmp_path / "job.py").write_text(LINGERING)
-    pids = tmp_path / "pids"
-    parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, str(DRIVER), str(tmp_path / "job.py"), str(pids)], stdin=subprocess.PIPE
-    )
+def kill_parent_then_wait_for_the_job_to_end(argv: list[str], pids: Path) -> None:
+    """Start the miniature local AWS (`argv`), wait for its job to write its and its child's pids to `pids`,
+    kill -9 the parent, and wait (bounded) for both to be gone."""
+    parent = subprocess.Popen(argv, stdin=subprocess.PIPE, cwd=Path(__file__).resolve().parents[3])
     try:
         wait_until(pids.exists, 30, "the job to start its child")
         script, child = (int(pid) for pid in pids.read_text().split())
@@ -149,6 +146,15 @@ def test_a_running_script_and_its_children_end_when_the_standbys_parent_is_kille
         for pid in pids.read_text().split() if pids.exists() else []:
             if not gone(int(pid)):
                 os.kill(int(pid), signal.SIGKILL)
+
+
+def test_a_running_script_and_its_children_end_when_the_standbys_parent_is_killed(tmp_path: Path) -> None:
+    # `kill -9` of the local AWS: nothing in it runs to stop the job, whose JVM must not outlive it.
+    (tmp_path / "job.py").write_text(LINGERING)
+    pids = tmp_path / "pids"
+    kill_parent_then_wait_for_the_job_to_end(
+        [sys.executable, "-c", PARENT, str(DRIVER), str(tmp_path / "job.py"), str(pids)], pids
+    )
 
 
 # The local AWS in miniature again, this time starting the job cold (no standby waits for its environment).
@@ -170,19 +176,6 @@ def test_a_cold_run_and_its_children_end_when_the_local_aws_is_killed(tmp_path: 
     pids = tmp_path / "pids"
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    parent = subprocess.Popen(
-        [sys.executable, "-c", COLD_PARENT, str(tmp_path / "job.py"), str(pids), str(scratch)],
-        stdin=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[3],
+    kill_parent_then_wait_for_the_job_to_end(
+        [sys.executable, "-c", COLD_PARENT, str(tmp_path / "job.py"), str(pids), str(scratch)], pids
     )
-    try:
-        wait_until(pids.exists, 30, "the job to start its child")
-        script, child = (int(pid) for pid in pids.read_text().split())
-        parent.kill()
-        parent.wait()
-        wait_until(lambda: gone(script) and gone(child), 30, "the job and its child to end with the parent")
-    finally:
-        parent.kill()
-        for pid in pids.read_text().split() if pids.exists() else []:
-            if not gone(int(pid)):
-                os.kill(int(pid), signal.SIGKILL)
