@@ -158,7 +158,14 @@ def test_drifted_traffic_fires_the_drift_alarm_and_a_drift_run_trains_a_better_c
     assert "2025-10-26:" in printed and "2025-10-27:" in printed  # the newest days: 300 after the first
     execution = monitoring_run(local)
 
-    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", execution
+    # On failure, what the run judged: each feature's drift, the replay's rows and the serving config.
+    assert execution["MonitoringExecutionStatus"] == "CompletedWithViolations", (
+        execution,
+        monitor(local),
+        printed,
+        champion_config,
+        local.endpoint()["EndpointConfigName"],
+    )
     schedule = schedule_of(local)
     states = drift_alarms(local)
     assert states[f"{schedule}-drift-{DRIFTED_FEATURE}"] == "ALARM"
