@@ -59,6 +59,9 @@ class LocalClients:
         self.region = region
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
+        # One session for all of them: each session parses botocore's endpoints file (~7 MB of objects) and
+        # keeps its own copy of every service model, so a session per client held that many copies.
+        self._session: boto3.session.Session | None = None
 
     @classmethod
     def at_port(cls, port: int | None = None, region: str = DEFAULT_REGION) -> LocalClients:
@@ -77,8 +80,12 @@ class LocalClients:
         with self._lock:
             found = self._clients.get(key)
             if found is None:
-                # A session per client: boto3's default session is not safe to share between threads.
-                found = boto3.session.Session().client(
+                # boto3 sessions are not thread-safe, so this session only ever builds clients under the
+                # lock (boto3's default session is shared with other code, so it is not used); the clients
+                # themselves are thread-safe.
+                if self._session is None:
+                    self._session = boto3.session.Session()
+                found = self._session.client(
                     service,
                     endpoint_url=self.endpoint_url,
                     region_name=key[1],

@@ -197,6 +197,9 @@ class LocalGlueJobRunner:
         credentials: Callable[[str, str], dict[str, str] | None] | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        # One set of clients for every run: building a client parses botocore's endpoints file and the
+        # service's model (~10 MB of objects), which a client per run did again each time.
+        self.clients = LocalClients(endpoint_url, region)
         self.scratch_root = scratch_root
         self.log_root = log_root
         self.region = region
@@ -291,7 +294,7 @@ class LocalGlueJobRunner:
         return self.roles(job_run.role_arn, GLUE_SESSION, self.region)
 
     def _s3(self) -> Any:
-        return LocalClients(self.endpoint_url, self.region).client("s3")
+        return self.clients.client("s3")
 
     def _prepare(self, job_run: GlueJobRun, mirror: S3Mirror, scratch: Path) -> tuple[list[str], dict[str, str]]:
         script = self._script(job_run.script_location, mirror, scratch)

@@ -35,7 +35,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.clients import LocalClients
 from local.emulator.seam import (
     ExtensionPoints,
     error_response,
@@ -230,7 +229,7 @@ class GlueJobs:
             return False
         region, account = request_scope()
         group_arn = f"arn:aws:logs:{region}:{account}:log-group:{OUTPUT_LOG_GROUP}"
-        logs = LocalClients(self.runner.endpoint_url, region).client("logs")
+        logs = self.runner.clients.client("logs", region)
         exists = bool(logs.describe_log_groups(logGroupNamePrefix=OUTPUT_LOG_GROUP)["logGroups"])
         authorize = self.runner.roles(job_run.role_arn, GLUE_SESSION, region) if self.runner.roles else None
         if authorize is not None:

@@ -62,3 +62,12 @@ def test_clients_bound_to_an_emulator_ignore_the_environment(monkeypatch: pytest
         "AWS_REGION": "us-west-2",
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def test_the_clients_of_one_endpoint_share_one_session_and_its_parsed_data() -> None:
+    # A botocore session parses the endpoints file (~7 MB of objects) and each service model once and its
+    # clients keep them; a session per client kept one copy per client (issue #17's soak).
+    clients = LocalClients("http://127.0.0.1:4599", "eu-west-1")
+    loaders = {id(clients.client(service)._loader) for service in ("s3", "logs", "cloudwatch", "sts")}
+    assert len(loaders) == 1
+    assert clients.client("s3", "us-east-1")._loader is clients.client("s3")._loader
