@@ -9,11 +9,18 @@ from typing import Any
 
 
 def local_spark(app_name: str) -> Iterator[Any]:
-    """A session for a fixture to yield, stopped after (one per test session or module: a JVM costs seconds)."""
+    """A session for a fixture to yield, stopped after (one per test session or module: a JVM costs seconds);
+    the process's session if it has one already, not stopped here."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
+    shared = SparkSession.getActiveSession()
+    if shared is not None:
+        # getOrCreate would hand back this process's session (another fixture's) under any app name, and
+        # stopping it here broke that fixture's later tests: share it, and leave its stop to its owner.
+        yield shared
+        return
     session = (
         SparkSession.builder.master("local[2]")
         .appName(app_name)
