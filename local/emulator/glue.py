@@ -47,6 +47,7 @@ from local.emulator.seam import (
     service,
     state_changed,
 )
+from local.emulator.service_roles import log_write_refusal
 from local.glue_runner import GLUE_SESSION, GlueImports, GlueJobRun, LocalGlueJobRunner
 
 __all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
@@ -233,10 +234,7 @@ class GlueJobs:
         exists = bool(logs.describe_log_groups(logGroupNamePrefix=OUTPUT_LOG_GROUP)["logGroups"])
         authorize = self.runner.roles(job_run.role_arn, GLUE_SESSION, region) if self.runner.roles else None
         if authorize is not None:
-            needed = [] if exists else [("logs:CreateLogGroup", group_arn)]
-            stream_arn = f"{group_arn}:log-stream:{job_run.run_id}"
-            needed += [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
-            refusal = next((r for action, arn in needed if (r := authorize(action, arn, {})) is not None), None)
+            refusal = log_write_refusal(authorize, group_arn, job_run.run_id, group_exists=exists)
             if refusal is not None:
                 logger.warning("Glue run %s: its log is not shipped to CloudWatch Logs: %s", job_run.run_id, refusal)
                 return False

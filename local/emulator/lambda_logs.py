@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.emulator.seam import get_account_id, get_region, replace, require, service
-from local.emulator.service_roles import ServiceRoles
+from local.emulator.service_roles import ServiceRoles, log_write_refusal
 
 logger = logging.getLogger("retrain.local")
 
@@ -48,18 +48,10 @@ class FunctionLogs:
             return None
         group = (config.get("LoggingConfig") or {}).get("LogGroup") or f"/aws/lambda/{name}"
         group_arn = f"arn:aws:logs:{region}:{account}:log-group:{group}"
-        now = datetime.now(UTC)
         # Lambda's stream name: <date>/[<version>]<id>.
-        stream = f"{now:%Y/%m/%d}/[{config.get('Version') or '$LATEST'}]{uuid.uuid4().hex}"
-        needed = [("logs:CreateLogStream", f"{group_arn}:log-stream:{stream}")]
-        needed.append(("logs:PutLogEvents", f"{group_arn}:log-stream:{stream}"))
-        if group not in require(service("cloudwatch_logs"), "_log_groups"):
-            needed.insert(0, ("logs:CreateLogGroup", group_arn))
-        for action, resource in needed:
-            refused = authorize(action, resource, {})
-            if refused is not None:
-                return refused
-        return None
+        stream = f"{datetime.now(UTC):%Y/%m/%d}/[{config.get('Version') or '$LATEST'}]{uuid.uuid4().hex}"
+        exists = group in require(service("cloudwatch_logs"), "_log_groups")
+        return log_write_refusal(authorize, group_arn, stream, group_exists=exists)
 
     def _as_the_role(self, original: Callable[..., None]) -> Callable[..., None]:
         def emit(func: dict[str, Any], request_id: str, *args: Any, **kwargs: Any) -> None:

@@ -49,6 +49,17 @@ def service_allowed(
     return bool(evaluator.evaluate_resource_policy(document, request, service=principal).decision == "Allow")
 
 
+def log_write_refusal(authorize: Authorize, group_arn: str, stream: str, *, group_exists: bool) -> str | None:
+    """IAM's refusal of the first CloudWatch Logs write a service makes as a role's session (Lambda for a
+    function, Glue for a job run), or None: `logs:CreateLogGroup` on the group when it does not exist, then
+    `logs:CreateLogStream` and `logs:PutLogEvents` on the stream (Service Authorization Reference, CloudWatch
+    Logs: `log-group:<group>:log-stream:<stream>`)."""
+    stream_arn = f"{group_arn}:log-stream:{stream}"
+    needed = [] if group_exists else [("logs:CreateLogGroup", group_arn)]
+    needed += [("logs:CreateLogStream", stream_arn), ("logs:PutLogEvents", stream_arn)]
+    return next((refused for action, arn in needed if (refused := authorize(action, arn, {})) is not None), None)
+
+
 class ServiceRoles:
     """Trust and calls of a passed role (module doc)."""
 
