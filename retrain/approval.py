@@ -3,7 +3,9 @@
 Step Functions retries a failed invocation with a *new* task token, so a retry must replace the
 stored token (the one `retrain approve` sends back) but must not notify again. The notification is
 claimed with a conditional write before publishing and released if publishing fails, so a retry
-after a failed publish does notify.
+after a failed publish does notify. A redrive of a run that stopped while it waited is another drive
+(`$$.Execution.RedriveCount`): the leads are asked again, once per drive, since the first message's
+run had stopped.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ def request_approval(
         decision=event.decision,
         requested_at=at,
         expires_at=utc_iso(moment + timedelta(seconds=run.approval_timeout_seconds)),
+        redrive_count=event.redrive_count,
     )
     store.save_approval_request(request)
-    if not store.claim_notification(run.execution_name, at):
+    if not store.claim_notification(run.execution_name, at, event.redrive_count):
         return {"status": PENDING, "notified": False}
     subject, body = approval_request(request, run)
     try:

@@ -269,6 +269,7 @@ class RequestApprovalEvent(Contract):
     decision: PromotionDecision
     model_package_arn: str
     execution_arn: str
+    redrive_count: int = Field(default=0, ge=0)  # $$.Execution.RedriveCount
 
 
 class Approval(Contract):

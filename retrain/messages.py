@@ -51,6 +51,7 @@ def approval_request(request: ApprovalRequest, run: RunPlan) -> tuple[str, str]:
     score = _score(decision)
     body = [
         f"A candidate model of {run.pipeline} is waiting for your approval.",
+        *_asked_again(request.redrive_count),
         "",
         *_run_lines(run),
         f"Model package:  {request.model_package_arn}",
@@ -74,6 +75,15 @@ def approval_request(request: ApprovalRequest, run: RunPlan) -> tuple[str, str]:
         *_registry_command(region, package, "Rejected"),
     ]
     return subject(f"[{run.pipeline}] Approve candidate {name}? {score}"), "\n".join(body)
+
+
+def _asked_again(redrive_count: int) -> list[str]:
+    if not redrive_count:
+        return []
+    return [
+        f"Asked again: the run stopped while it waited and was redriven (redrive {redrive_count}). An answer to",
+        "the earlier request could not reach it; answer this one.",
+    ]
 
 
 def _registry_command(region: str, package: str, status: str) -> list[str]:

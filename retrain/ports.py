@@ -43,6 +43,8 @@ class ApprovalRequest:
     decision: PromotionDecision
     requested_at: str
     expires_at: str
+    # `$$.Execution.RedriveCount` of the execution asking: a redriven run asks the ML leads again.
+    redrive_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,9 @@ class PipelineStateTable(Protocol):
         """Create or update the request; a retry replaces the token and keeps `requested_at`."""
         ...
 
-    def claim_notification(self, execution_name: str, at: str) -> bool:
-        """Mark the request notified; False when it already was (then nobody sends again)."""
+    def claim_notification(self, execution_name: str, at: str, redrive_count: int = 0) -> bool:
+        """Mark the request notified; False when it already was in this drive of the run (then nobody sends
+        again). A redrive (a higher count) asks again: the earlier message's run had stopped."""
         ...
 
     def release_notification(self, execution_name: str, at: str) -> None:

@@ -10,7 +10,8 @@ Partition key `pk` (S) is the pipeline name; sort key `sk` (S) is one of:
 | `CHAMPION`                 | the Champion fields, metrics (map), execution_started_at           |
 | `CHAMPION#<promoted_at>`   | the same, one item per promotion: the history                      |
 | `APPROVAL#<execution>`     | task_token, model_package_arn, decision (JSON), status, execution_arn, |
-|                            | requested_at, expires_at, updated_at, notified_at, then answer,    |
+|                            | requested_at, expires_at, updated_at, notified_at and the drive    |
+|                            | notified (notified_redrive), then answer,                          |
 |                            | answered_by, answered_at, then approved_by, reason, approved_at or |
 |                            | closed_at                                                          |
 | `TRIGGERS#QUEUED`          | count, first_at, last_at, first_reason, last_reason, newest_key,   |

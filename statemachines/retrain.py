@@ -260,6 +260,8 @@ class RetrainDefinition:
                     "decision.$": "$.decision",
                     "model_package_arn.$": "$.package.arn",
                     "execution_arn.$": "$$.Execution.Id",
+                    # A redriven run asks the ML leads again (retrain/approval.py).
+                    "redrive_count.$": "$$.Execution.RedriveCount",
                 },
             },
             # No ResultSelector: one that meets a missing field fails with States.Runtime, which no

@@ -133,17 +133,24 @@ class DynamoPipelineStateTable:
             },
         )
 
-    def claim_notification(self, execution_name: str, at: str) -> bool:
+    def claim_notification(self, execution_name: str, at: str, redrive_count: int = 0) -> bool:
+        not_yet = "attribute_not_exists(notified_at)"
+        if redrive_count:
+            # Notified in an earlier drive (or before drives were counted): this redrive asks again.
+            not_yet = f"({not_yet} OR attribute_not_exists(notified_redrive) OR notified_redrive < :redrive)"
         return self._conditional_update(
             approval_key(execution_name),
-            "SET notified_at = :at",
-            "attribute_exists(sk) AND attribute_not_exists(notified_at)",
-            {":at": {"S": at}},
+            "SET notified_at = :at, notified_redrive = :redrive",
+            f"attribute_exists(sk) AND {not_yet}",
+            {":at": {"S": at}, ":redrive": {"N": str(redrive_count)}},
         )
 
     def release_notification(self, execution_name: str, at: str) -> None:
         self._conditional_update(
-            approval_key(execution_name), "REMOVE notified_at", "notified_at = :at", {":at": {"S": at}}
+            approval_key(execution_name),
+            "REMOVE notified_at, notified_redrive",
+            "notified_at = :at",
+            {":at": {"S": at}},
         )
 
     def close_approval(self, execution_name: str, status: str, at: str, reason: str) -> bool:

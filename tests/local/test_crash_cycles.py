@@ -267,7 +267,9 @@ def test_a_kill_while_waiting_for_approval_names_the_cause_and_a_redrive_asks_ag
     ended_ = redrive_and_approve(local, name, arn, old_token=token)
 
     assert_finished(local, ended_, name, "Promoted")
-    assert local.approval_request(name)["model_package_arn"]["S"] == package  # the same candidate, asked again
+    asked = local.approval_request(name)
+    assert asked["model_package_arn"]["S"] == package  # the same candidate, asked again
+    assert asked["notified_redrive"]["N"] == "1"  # and the ML leads were told so: the first message's run stopped
     assert len(training_jobs(local, name)) == 1  # nothing before the approval ran again
 
 

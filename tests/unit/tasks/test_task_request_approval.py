@@ -9,6 +9,7 @@ import pytest
 from retrain.errors import ConfigError
 from retrain.ports import StoredApproval
 from retrain.quality_alarm import QualityAlarmFired
+from retrain.state_table import PARTITION_KEY, SORT_KEY
 from tasks._aws.dynamodb_state import DynamoPipelineStateTable
 from tests.unit.tasks.test_task_start_retrain_quality import quality_event
 
@@ -29,7 +30,7 @@ def request_approval(stack: Any, load_handler: Any, context: Any, plan: Any) -> 
     handler = load_handler("request_approval").handler
     run = plan(NAME, approval_timeout_seconds=3600)
 
-    def invoke(token: str) -> dict[str, Any]:
+    def invoke(token: str, redrive_count: int | None = None) -> dict[str, Any]:
         event = {
             "task_token": token,
             "run": run,
@@ -37,6 +38,8 @@ def request_approval(stack: Any, load_handler: Any, context: Any, plan: Any) -> 
             "model_package_arn": PACKAGE,
             "execution_arn": stack.execution_arn(NAME),
         }
+        if redrive_count is not None:
+            event["redrive_count"] = redrive_count
         result: dict[str, Any] = handler(event, context)
         return result
 
@@ -98,6 +101,40 @@ def test_a_retry_updates_the_token_without_notifying_twice(stack: Any, request_a
     assert item["task_token"]["S"] == "token-2"
     assert item["requested_at"]["S"] == requested_at
     assert len(stack.messages()) == 1
+
+
+def test_a_redriven_run_asks_the_ml_leads_again_once_per_drive(stack: Any, request_approval: Any) -> None:
+    # The run stopped while it waited (its token died with it) and was redriven: RedriveCount 1. The first
+    # message's answer cannot reach the run any more, so the leads must hear that it asks again.
+    assert request_approval("token-1", redrive_count=0)["notified"]
+
+    redriven = request_approval("token-2", redrive_count=1)
+    retried = request_approval("token-3", redrive_count=1)  # a retry within the redrive: not again
+
+    assert redriven["notified"] and not retried["notified"]
+    first, again = stack.messages()
+    assert "Asked again" not in first["Message"]
+    assert "Asked again: the run stopped while it waited and was redriven (redrive 1)" in again["Message"]
+    item = stack.item(f"APPROVAL#{NAME}")
+    assert item["task_token"]["S"] == "token-3" and item["notified_redrive"]["N"] == "1"
+    assert request_approval("token-4", redrive_count=2)["notified"]
+    [third] = stack.messages()
+    assert "(redrive 2)" in third["Message"]
+
+
+def test_a_request_notified_before_drives_were_counted_is_asked_again_on_a_redrive(
+    stack: Any, request_approval: Any
+) -> None:
+    request_approval("token-1")
+    stack.dynamodb.update_item(  # as an earlier version of the function left it
+        TableName=stack.table,
+        Key={PARTITION_KEY: {"S": stack.pipeline}, SORT_KEY: {"S": f"APPROVAL#{NAME}"}},
+        UpdateExpression="REMOVE notified_redrive",
+    )
+
+    assert not request_approval("token-2")["notified"]
+    assert request_approval("token-3", redrive_count=1)["notified"]
+    assert len(stack.messages()) == 2
 
 
 def test_the_command_reads_the_stored_request_through_the_same_adapter(stack: Any, request_approval: Any) -> None:
