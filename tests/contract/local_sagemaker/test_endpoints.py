@@ -206,18 +206,27 @@ def test_a_model_that_cannot_load_fails_the_endpoint(world: SageMakerWorld, uniq
     assert error.value.response["Error"]["Code"] == "ValidationError"
 
 
-def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_name: str) -> None:
+def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_name: str, tmp_path: Path) -> None:
     name = serving_endpoint(world, unique_name)
     alarms = stack_alarms_for(world, name)
-    world.create_model(f"{name}-v2", "v2")
+    gate = StartGate(tmp_path)  # holds the new fleet starting
+    world.create_model(f"{name}-v2", "v2", environment=gate.environment)
     world.create_config(f"{name}-v2", f"{name}-v2", 2)
     config = deployment(alarms, canary(25, 240), termination_wait=60)
 
     with Load(world, name, {"x": 1}) as load:
         wait_until(lambda: sum(load.versions.values()) > 20, 20, "traffic on the old model")
-        world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
-        updating = world.sm.describe_endpoint(EndpointName=name)
-        assert updating["EndpointStatus"] == "Updating"
+        with gate:
+            world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
+            updating = world.sm.describe_endpoint(EndpointName=name)
+            assert updating["EndpointStatus"] == "Updating"
+            launching = wait_until(
+                lambda: world.sm.describe_endpoint(EndpointName=name).get("PendingDeploymentSummary"),
+                10,
+                "the update's pending deployment",
+            )
+            assert launching["ProductionVariants"][0]["VariantStatus"][0]["Status"] == "Creating"
+            assert world.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
         baking = wait_until(
             lambda: (
                 (d := world.sm.describe_endpoint(EndpointName=name))
