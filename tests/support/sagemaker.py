@@ -8,8 +8,10 @@ import json
 import tarfile
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -75,14 +77,30 @@ with open(os.path.join(args.output, "evaluation.json"), "w") as out:
     json.dump({"rows": rows, "python": sys.executable, "stage": os.environ.get("STAGE")}, out)
 """
 
-# An inference script with the SKLearn serving contract. The model file says how it behaves.
-INFERENCE_SCRIPT = """
+# The model's Environment variable naming a StartGate's file, and how long model_fn waits for it: less
+# than the local SageMaker's 120 s for a model server to pass /ping, so a gate never opened fails the
+# endpoint with the ping failure rather than leaving it Creating.
+START_GATE_VARIABLE = "TEST_START_GATE"
+START_GATE_BOUND_SECONDS = 90
+
+# An inference script with the SKLearn serving contract. The model file says how it behaves; a model
+# whose Environment names a start gate waits in model_fn until the gate is open.
+INFERENCE_SCRIPT = (
+    f"START_GATE_VARIABLE = {START_GATE_VARIABLE!r}\nSTART_GATE_BOUND_SECONDS = {START_GATE_BOUND_SECONDS}\n"
+    + """
 import json, os, time
 
 class UnsupportedPayload(ValueError):
     status_code = 415
 
 def model_fn(model_dir):
+    gate = os.environ.get(START_GATE_VARIABLE)
+    if gate:  # a test holds the model server starting until it opens the gate (StartGate)
+        deadline = time.monotonic() + START_GATE_BOUND_SECONDS
+        while not os.path.exists(gate):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the start gate {gate} was not opened")
+            time.sleep(0.05)
     with open(os.path.join(model_dir, "model.json")) as source:
         return json.load(source)
 
@@ -104,6 +122,7 @@ def predict_fn(data, model):
 def output_fn(prediction, accept):
     return json.dumps(prediction), "application/json"
 """
+)
 
 
 def targz(files: dict[str, str | bytes]) -> bytes:
@@ -166,10 +185,11 @@ class SageMakerWorld:
         model_uri: str | None = None,
         code_uri: str | None = None,
         role_arn: str = ROLE_ARN,
+        environment: dict[str, str] | None = None,
         **behaviour: Any,
     ) -> str:
         """A model of the test inference script (or `code_uri`) with a model.json of `behaviour` (or `model_uri`),
-        run with the execution role `role_arn`."""
+        run with the execution role `role_arn` and `environment` added to its container's Environment."""
         model_uri = model_uri or self.put(
             f"models/{name}/model.tar.gz", targz({"model.json": json.dumps({"version": version, **behaviour})})
         )
@@ -182,6 +202,7 @@ class SageMakerWorld:
                 "Environment": {
                     "SAGEMAKER_PROGRAM": "inference.py",
                     "SAGEMAKER_SUBMIT_DIRECTORY": code_uri or f"s3://{self.bucket}/code/inference.tar.gz",
+                    **(environment or {}),
                 },
             },
         )
@@ -228,6 +249,35 @@ class SageMakerWorld:
             EndpointName=endpoint, Body=json.dumps(payload), ContentType="application/json"
         )
         return json.loads(response["Body"].read())
+
+
+class StartGate:
+    """Holds the model servers of the models given `environment` starting until the test opens it.
+
+    The test inference script's `model_fn` waits (bounded) for the gate's file. The scikit-learn container
+    loads the model with `model_fn` on its first request and answers /ping only after it returned
+    (aws/sagemaker-scikit-learn-container serving.py `main` -> `import_module` -> `Transformer.initialize`),
+    and SageMaker keeps an endpoint Creating (an update's new fleet starting) until its containers pass
+    that health check (botocore `sagemaker/2017-07-24/service-2.json`, ProductionVariant
+    `ContainerStartupHealthCheckTimeoutInSeconds`: "for your inference container to pass health check by
+    SageMaker Hosting"). A `with` block opens the gate when it ends, passed or failed.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / f"start-gate-{uuid.uuid4().hex[:8]}"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {START_GATE_VARIABLE: str(self.path)}
+
+    def open(self) -> None:
+        self.path.touch()
+
+    def __enter__(self) -> StartGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.open()
 
 
 @dataclass

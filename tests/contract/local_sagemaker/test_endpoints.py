@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.polling import wait_until
-from tests.support.sagemaker import ROLE_ARN, Load, SageMakerWorld, targz
+from tests.support.sagemaker import ROLE_ARN, Load, SageMakerWorld, StartGate, targz
 from tests.support.stack_alarms import put_request, stack_alarms
 
 pytestmark = pytest.mark.local
@@ -132,28 +133,35 @@ def test_an_endpoint_serves_its_model_and_reports_model_errors(world: SageMakerW
     assert [group["logGroupName"] for group in groups] == [f"/aws/sagemaker/Endpoints/{unique_name}"]
 
 
-def test_names_are_unique_and_updates_wait_for_the_endpoint(world: SageMakerWorld, unique_name: str) -> None:
-    world.create_model(unique_name, "v1")
-    world.create_config(unique_name, unique_name)
-    world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
-    # At once, while the endpoint is Creating (its model server starting): the three refused creates below
-    # took long enough on a quiet machine for it to be InService first, and the update was accepted.
-    with pytest.raises(ClientError) as busy:
-        world.sm.update_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
-    assert "Cannot update in-progress endpoint" in busy.value.response["Error"]["Message"]
+def test_names_are_unique_and_updates_wait_for_the_endpoint(
+    world: SageMakerWorld, unique_name: str, tmp_path: Path
+) -> None:
     account_region = "us-east-1:000000000000"
-    for call, kind in (
-        (lambda: world.create_model(unique_name, "v1"), "model"),
-        (lambda: world.create_config(unique_name, unique_name), "endpoint-config"),
-        (lambda: world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name), "endpoint"),
-    ):
-        with pytest.raises(ClientError) as error:
-            call()
-        assert error.value.response["Error"]["Code"] == "ValidationException"
-        assert error.value.response["Error"]["Message"].startswith(
-            f"Cannot create already existing {kind.replace('-config', ' configuration')} "
-            f'"arn:aws:sagemaker:{account_region}:{kind}/{unique_name}"'
+    # The model server waits at the gate before it passes /ping: the endpoint is Creating until it opens.
+    with StartGate(tmp_path) as gate:
+        world.create_model(unique_name, "v1", environment=gate.environment)
+        world.create_config(unique_name, unique_name)
+        world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
+        assert world.sm.describe_endpoint(EndpointName=unique_name)["EndpointStatus"] == "Creating"
+        with pytest.raises(ClientError) as busy:
+            world.sm.update_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name)
+        assert busy.value.response["Error"]["Code"] == "ValidationException"
+        assert busy.value.response["Error"]["Message"] == (
+            f'Cannot update in-progress endpoint "arn:aws:sagemaker:{account_region}:endpoint/{unique_name}".'
         )
+        for call, kind in (
+            (lambda: world.create_model(unique_name, "v1"), "model"),
+            (lambda: world.create_config(unique_name, unique_name), "endpoint-config"),
+            (lambda: world.sm.create_endpoint(EndpointName=unique_name, EndpointConfigName=unique_name), "endpoint"),
+        ):
+            with pytest.raises(ClientError) as error:
+                call()
+            assert error.value.response["Error"]["Code"] == "ValidationException"
+            assert error.value.response["Error"]["Message"].startswith(
+                f"Cannot create already existing {kind.replace('-config', ' configuration')} "
+                f'"arn:aws:sagemaker:{account_region}:{kind}/{unique_name}"'
+            )
+        assert world.sm.describe_endpoint(EndpointName=unique_name)["EndpointStatus"] == "Creating"
     world.endpoint_status(unique_name, "InService")
     with pytest.raises(ClientError) as missing:
         world.sm.describe_endpoint(EndpointName=f"{unique_name}-none")
@@ -198,18 +206,27 @@ def test_a_model_that_cannot_load_fails_the_endpoint(world: SageMakerWorld, uniq
     assert error.value.response["Error"]["Code"] == "ValidationError"
 
 
-def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_name: str) -> None:
+def test_a_canary_rollout_promotes_a_good_model(world: SageMakerWorld, unique_name: str, tmp_path: Path) -> None:
     name = serving_endpoint(world, unique_name)
     alarms = stack_alarms_for(world, name)
-    world.create_model(f"{name}-v2", "v2")
+    gate = StartGate(tmp_path)  # holds the new fleet starting
+    world.create_model(f"{name}-v2", "v2", environment=gate.environment)
     world.create_config(f"{name}-v2", f"{name}-v2", 2)
     config = deployment(alarms, canary(25, 240), termination_wait=60)
 
     with Load(world, name, {"x": 1}) as load:
         wait_until(lambda: sum(load.versions.values()) > 20, 20, "traffic on the old model")
-        world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
-        updating = world.sm.describe_endpoint(EndpointName=name)
-        assert updating["EndpointStatus"] == "Updating"
+        with gate:
+            world.sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2", DeploymentConfig=config)
+            updating = world.sm.describe_endpoint(EndpointName=name)
+            assert updating["EndpointStatus"] == "Updating"
+            launching = wait_until(
+                lambda: world.sm.describe_endpoint(EndpointName=name).get("PendingDeploymentSummary"),
+                10,
+                "the update's pending deployment",
+            )
+            assert launching["ProductionVariants"][0]["VariantStatus"][0]["Status"] == "Creating"
+            assert world.sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Updating"
         baking = wait_until(
             lambda: (
                 (d := world.sm.describe_endpoint(EndpointName=name))
