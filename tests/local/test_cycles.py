@@ -18,6 +18,7 @@ from cli.landing import new_data_window
 from cli.replay import landed_requests, newest_day_keys
 from retrain.monitoring import monitoring_schedule_name
 from tests.support.cycles import FirstRun, read_s3, states
+from tests.support.faults import faults_on, history, recovered, task_failures, transient
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
@@ -119,16 +120,19 @@ def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     (`aws sagemaker update-model-package`, as the approval message prints it) resumes the waiting run."""
     before = local.endpoint()["EndpointConfigName"]
     local.ensure_new_days(15)  # the demo stream drifts: a model of newer days beats the champion on them
-    process = local.retrain("run", "--json", "--approve", "wait")
-    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)  # fails at once if the run ends without asking
-    name = local.pending_run()
-    request = local.approval_request(name)
-    local.client("sagemaker").update_model_package(
-        ModelPackageArn=request["model_package_arn"]["S"],
-        ModelApprovalStatus="Approved",
-        ApprovalDescription="AP up on the drifted days",
-    )
-    stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    # The fault matrix's whole-cycle cell of UpdateEndpoint (docs/fault-matrix.md): its first call is
+    # throttled and its second fails with a 5xx; the Retry takes both and the canary goes on.
+    with faults_on(local, transient("UpdateEndpoint")):
+        process = local.retrain("run", "--json", "--approve", "wait")
+        process.wait_for_stderr("retrain approve", RUN_TIMEOUT)  # fails at once if the run ends without asking
+        name = local.pending_run()
+        request = local.approval_request(name)
+        local.client("sagemaker").update_model_package(
+            ModelPackageArn=request["model_package_arn"]["S"],
+            ModelApprovalStatus="Approved",
+            ApprovalDescription="AP up on the drifted days",
+        )
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
     summary = json.loads(stdout)
     assert process.returncode == 0, stderr
     assert summary["outcome"] == "Promoted"
@@ -147,6 +151,8 @@ def test_newer_drifted_data_is_promoted_by_canary(local: LocalPipeline) -> None:
     assert "UpdateEndpoint" in states(timeline) and "CreateEndpoint" not in states(timeline)
     update = timeline.last_visit("UpdateEndpoint")
     assert update is not None and update.input["run"]["deployment"]["traffic_routing"]["Type"] == "CANARY"
+    update_errors = task_failures(history(local, summary["execution_arn"]))["UpdateEndpoint"]
+    assert recovered(update_errors) and len(update_errors) == 2, update_errors
     endpoint = local.endpoint()
     assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] != before
     # The new fleet captures its traffic as the old one did: the newest landed day, replayed.

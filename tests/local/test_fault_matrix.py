@@ -30,6 +30,7 @@ from local.emulator.faults import clear_rules, write_rules
 from retrain.state_table import CHAMPION, PARTITION_KEY, SORT_KEY
 from tests.support.cycles import FirstRun
 from tests.support.definition import TASKS
+from tests.support.faults import history, recovered, task_failures, transient
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 from tests.support.polling import wait_until
 
@@ -58,26 +59,6 @@ FIRST_RUN_TASKS = (
     "NotifySuccess",
 )
 JOB_STATES = ("TrainCandidate", "EvaluateCandidate")
-# The errors Step Functions names a throttle and an internal error by (SageMaker's optimized integrations:
-# the Java client's generic exception, the code in the cause).
-THROTTLED = ("ThrottlingException", "TooManyRequestsException", "ProvisionedThroughputExceededException")
-INTERNAL = ("InternalFailure", "ServiceException", "InternalServiceException", "InternalServerErrorException")
-GENERIC = "SageMaker.AmazonSageMakerException"
-
-
-def transient(state: str) -> list[dict[str, Any]]:
-    """The state's first call throttled, its second failing with a 5xx."""
-    return [{"state": state, "fault": "throttle", "count": 1}, {"state": state, "fault": "5xx", "count": 1}]
-
-
-def recovered(errors: list[str]) -> bool:
-    """Whether a state's first two attempts failed with a throttle and an internal error."""
-    if len(errors) < 2:
-        return False
-    throttled, internal = errors[:2]
-    return (throttled.endswith(THROTTLED) or throttled == GENERIC) and (
-        internal.endswith(INTERNAL) or internal == GENERIC
-    )
 
 
 @pytest.fixture
@@ -102,26 +83,6 @@ def first_run(local: LocalPipeline) -> Iterator[FirstRun]:
     finally:
         clear_rules(local.aws.home)
     yield FirstRun(code, summary, stderr, local.endpoint() if code == 0 else {})
-
-
-def task_failures(events: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """Each Task state entered: the errors its attempts failed with, in order."""
-    failures: dict[str, list[str]] = {}
-    current = ""
-    for event in events:
-        entered = event.get("stateEnteredEventDetails")
-        if entered and event["type"] == "TaskStateEntered":
-            current = entered["name"]
-            failures.setdefault(current, [])
-        elif event["type"] == "TaskFailed":
-            failures[current].append(event["taskFailedEventDetails"]["error"])
-    return failures
-
-
-def history(local: LocalPipeline, execution_arn: str) -> list[dict[str, Any]]:
-    sfn = local.client("stepfunctions")
-    events: list[dict[str, Any]] = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    return events
 
 
 def snapshot(local: LocalPipeline) -> dict[str, Any]:
@@ -279,7 +240,15 @@ def test_a_permanent_fault_after_approval_leaves_nothing_half_done(
     local: LocalPipeline, new_data: None, faults: None
 ) -> None:
     before = snapshot(local)
-    write_rules(local.aws.home, [{"state": "CreateEndpointConfig", "fault": "permanent"}])
+    # The undo's own states meet a throttle and a 5xx each (their whole-cycle transient cells): retried.
+    undo = (
+        "FindCandidateOnEndpoint",
+        "RejectUndeployedCandidate",
+        "DeleteCandidateEndpointConfig",
+        "DeleteCandidateModel",
+    )
+    rules = [rule for state in undo for rule in transient(state)]
+    write_rules(local.aws.home, [{"state": "CreateEndpointConfig", "fault": "permanent"}, *rules])
 
     code, summary, stderr = local.run("--approve", "auto")
 
@@ -289,9 +258,13 @@ def test_a_permanent_fault_after_approval_leaves_nothing_half_done(
     # Retry names (throttling arrives as the same class): retried, then failed.
     assert set(failures["CreateEndpointConfig"]) == {"SageMaker.AmazonSageMakerException"}, failures
     assert "sagemaker:CreateEndpointConfig" in summary["cause"]
-    # The undo ran before NotifyFailure: the config was never created (its delete fails, and the undo goes on).
-    assert {"FindCandidateOnEndpoint", "RejectUndeployedCandidate", "DeleteCandidateModel"} <= set(failures)
-    assert failures["RejectUndeployedCandidate"] == failures["DeleteCandidateModel"] == [], failures
+    # The undo ran before NotifyFailure, each state retried past its transient faults: the config was never
+    # created (its delete, once retried, fails with ValidationException, and the undo goes on).
+    assert set(undo) <= set(failures)
+    for state in undo:
+        assert recovered(failures[state]), (state, failures[state])
+    assert len(failures["RejectUndeployedCandidate"]) == len(failures["DeleteCandidateModel"]) == 2, failures
+    assert failures["DeleteCandidateEndpointConfig"][2:] == ["SageMaker.ValidationException"], failures
     after = snapshot(local)
     added = set(after.pop("packages")) - set(before.pop("packages"))
     assert all(status == "Rejected" for _, status in added), f"the candidate's package is left {added}"

@@ -16,6 +16,7 @@ from cli.executions import read_timeline
 from cli.landing import append_demo_days
 from retrain.naming import run_names
 from tests.support.cycles import Traffic, break_the_model, states
+from tests.support.faults import faults_on, history, recovered, task_failures, transient
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 from tests.support.polling import wait_until
 from tests.support.starter import starter_decisions
@@ -28,9 +29,14 @@ def test_a_worse_candidate_is_kept_out(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.land_days(5)
     weak = {"hyperparameters": {"max_iter": 1, "max_leaf_nodes": 2, "learning_rate": 0.01}}
-    code, summary, stderr = local.run("--approve", "auto", "--input", json.dumps(weak))
+    # The fault matrix's whole-cycle cell of AdvanceWatermark (docs/fault-matrix.md): its first write is
+    # throttled and its second fails with a 5xx; the Retry takes both and the watermark still moves.
+    with faults_on(local, transient("AdvanceWatermark")):
+        code, summary, stderr = local.run("--approve", "auto", "--input", json.dumps(weak))
     assert code == 0, stderr
     assert summary["outcome"] == "KeptChampion"
+    watermark_errors = task_failures(history(local, summary["execution_arn"]))["AdvanceWatermark"]
+    assert recovered(watermark_errors) and len(watermark_errors) == 2, watermark_errors
     assert any("champion" in reason for reason in summary["reasons"])
     timeline = local.timeline(summary)
     visited = states(timeline)
@@ -46,29 +52,35 @@ def test_a_worse_candidate_is_kept_out(local: LocalPipeline) -> None:
 def test_a_candidate_that_errors_under_traffic_is_rolled_back(local: LocalPipeline) -> None:
     before = local.endpoint()["EndpointConfigName"]
     local.land_days(20)
-    # The README cycle's rollout timings and alarms, at the local AWS's clock scale.
-    process = local.retrain("run", "--json", "--approve", "wait")
-    # Fails at once, with what the run printed, if it ends without asking for approval.
-    process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
-    name = local.pending_run()
-    arn = local.pipeline.execution_arn(name)
-    approval_input = read_timeline(local.pipeline, arn).last_visit("RequestApproval")
-    assert approval_input is not None
-    break_the_model(local, approval_input.input["training"]["model_data_url"])
-    with Traffic(local, seconds=RUN_TIMEOUT) as traffic:
-        approve = local.retrain("approve", name, "--reason", "ship it", "--as", "test-lead")
-        assert approve.wait(timeout=60) == 0, approve.communicate()[1]
-        # Answered as an ML lead: a session of the stack's MLLeads role, named after the person.
-        role = local.pipeline.outputs["MLLeadsRoleArn"].rsplit("/", 1)[-1]
-        assert local.approval_request(name)["answered_by"]["S"].endswith(f":assumed-role/{role}/test-lead)")
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-        ended = time.monotonic()
-        # The champion keeps answering after the rollback.
-        wait_until(lambda: len([a for a in traffic.answers if a[0] > ended]) >= 20, 60, "requests after the run")
+    # The fault matrix's whole-cycle cells of the rollback's record (docs/fault-matrix.md): ReadRollbackCause
+    # and RecordRollback each meet a throttle and a 5xx; retried, the rollback is recorded all the same.
+    with faults_on(local, transient("ReadRollbackCause") + transient("RecordRollback")):
+        # The README cycle's rollout timings and alarms, at the local AWS's clock scale.
+        process = local.retrain("run", "--json", "--approve", "wait")
+        # Fails at once, with what the run printed, if it ends without asking for approval.
+        process.wait_for_stderr("retrain approve", RUN_TIMEOUT)
+        name = local.pending_run()
+        arn = local.pipeline.execution_arn(name)
+        approval_input = read_timeline(local.pipeline, arn).last_visit("RequestApproval")
+        assert approval_input is not None
+        break_the_model(local, approval_input.input["training"]["model_data_url"])
+        with Traffic(local, seconds=RUN_TIMEOUT) as traffic:
+            approve = local.retrain("approve", name, "--reason", "ship it", "--as", "test-lead")
+            assert approve.wait(timeout=60) == 0, approve.communicate()[1]
+            # Answered as an ML lead: a session of the stack's MLLeads role, named after the person.
+            role = local.pipeline.outputs["MLLeadsRoleArn"].rsplit("/", 1)[-1]
+            assert local.approval_request(name)["answered_by"]["S"].endswith(f":assumed-role/{role}/test-lead)")
+            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+            ended = time.monotonic()
+            # The champion keeps answering after the rollback.
+            wait_until(lambda: len([a for a in traffic.answers if a[0] > ended]) >= 20, 60, "requests after the run")
     summary = json.loads(stdout)
     assert process.returncode != 0, stderr
     assert summary["outcome"] == "RolledBack" and summary["error"] == "DeploymentRolledBack"
     assert "RecordRollback" in states(local.timeline(summary))
+    failures = task_failures(history(local, summary["execution_arn"]))
+    for state in ("ReadRollbackCause", "RecordRollback"):
+        assert recovered(failures[state]) and len(failures[state]) == 2, (state, failures[state])
     endpoint = local.endpoint()
     assert endpoint["EndpointStatus"] == "InService" and endpoint["EndpointConfigName"] == before
     assert "alarm" in endpoint.get("FailureReason", "").lower()
