@@ -456,6 +456,7 @@ def install(home: StateDirectory) -> list[str]:
         managed_rules,
         redrive,
         role_sessions,
+        s3,
         scheduler,
         service_roles,
         stepfunctions,
@@ -517,6 +518,8 @@ def install(home: StateDirectory) -> list[str]:
     glue.GlueJobs(runner).install(points)
     glue.GlueCatalog(runner).install()
     athena.RegisteredPartitions().install()
+    # A versioned bucket's version bodies live in their files on disk, not also in memory.
+    s3.VersionBodiesOnDisk().install()
     scheduler.Schedules().install()
     firehose.BufferedDelivery().install()
     cloudwatch.MetricMathAlarmTemplates().install()
