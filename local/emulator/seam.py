@@ -260,6 +260,13 @@ def encode_state(state_key: str, state: Any) -> bytes:
     return json.dumps(wrapped, default=require(persistence, "_json_default")).encode()
 
 
+def persistence_codec() -> ModuleType:
+    """How the emulator's persistence encodes and decodes a service's state (`_json_default`, `_json_object_hook`)."""
+    from ministack.core import persistence
+
+    return persistence
+
+
 def cloudformation_stacks() -> ModuleType:
     """The emulator's CloudFormation stack operations (its stack events)."""
     from ministack.services.cloudformation import stacks
@@ -450,12 +457,14 @@ def install(home: StateDirectory) -> list[str]:
         firehose,
         glue,
         glue_sessions,
+        history_files,
         iam,
         lambda_logs,
         lambda_roles,
         managed_rules,
         redrive,
         role_sessions,
+        s3,
         scheduler,
         service_roles,
         stepfunctions,
@@ -476,6 +485,8 @@ def install(home: StateDirectory) -> list[str]:
     stepfunctions.StepFunctionsFixes().install()
     stepfunctions.DataLimits().install()
     redrive.Redrive().install()
+    # A closed execution's history in a file of its own (kept as AWS keeps it), not in memory.
+    history_files.ClosedHistories(home.service_state).install()
     # A Task's service call fails as `faults.json` in the state directory says (tests, or by hand).
     faults.FaultInjection(home).install()
     glue_role_sessions: glue_sessions.GlueRoleSessions | None = None
@@ -517,6 +528,8 @@ def install(home: StateDirectory) -> list[str]:
     glue.GlueJobs(runner).install(points)
     glue.GlueCatalog(runner).install()
     athena.RegisteredPartitions().install()
+    # A versioned bucket's version bodies live in their files on disk, not also in memory.
+    s3.VersionBodiesOnDisk().install()
     scheduler.Schedules().install()
     firehose.BufferedDelivery().install()
     cloudwatch.MetricMathAlarmTemplates().install()
