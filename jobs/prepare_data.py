@@ -35,6 +35,7 @@ import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -229,6 +230,7 @@ class PrepareDataJob:
             reasoned.unpersist()
 
     def _prepare(self, batch: LandingBatch, cleaner: RowCleaner, reasoned: SparkFrame) -> dict[str, Any]:
+        from pyspark import inheritable_thread_target
         from pyspark.sql import functions as F
 
         options, spec = self.options, self.spec
@@ -257,15 +259,21 @@ class PrepareDataJob:
             "test": [spec.id_column, spec.timestamp_column, *spec.feature_columns, spec.target],
         }
         spec_json = json.dumps(spec.to_dict(), indent=2) + "\n"
-        written: list[tuple[str, str, dict[str, Any]]] = []
-        for split in SPLITS:
+
+        def write(split: str) -> tuple[str, str, dict[str, Any]]:
             files = max(1, math.ceil(splits[split]["rows"] / ROWS_PER_OUTPUT_FILE))
             target_uri = f"{options.output_uri}{split}/"
             frame = clean.where(F.col(SPLIT) == split).select(*[col(c) for c in columns[split]])
             frame.coalesce(files).write.mode("overwrite").parquet(target_uri)
             self.storage.write_text(target_uri + FEATURE_SPEC_FILE, spec_json)
-            written.append((split, target_uri, frame.schema.jsonValue()))
             self._log(f"wrote {target_uri}")
+            return split, target_uri, frame.schema.jsonValue()
+
+        # The splits are written at once, each its own Spark job: a split of up to ROWS_PER_OUTPUT_FILE rows is
+        # one file, so one task, and one after the other they left every executor core but one idle.
+        with ThreadPoolExecutor(max_workers=len(SPLITS)) as pool:
+            pending = [pool.submit(inheritable_thread_target(write), split) for split in SPLITS]
+            written = [future.result() for future in pending]
         self._register(written)
 
         quality = {

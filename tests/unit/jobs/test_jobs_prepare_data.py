@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.support.jobs import HYPERPARAMETERS, run_script, training_env
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 START = demo_data.DEFAULT_START
 ROWS_PER_DAY = 400
+SPLITS_START_SECONDS = 60  # a Spark job's start on a busy 2-core machine
 
 
 def write_day(landing: Path, day: date, content: bytes, name: str = "part-00000.csv") -> Path:
@@ -159,6 +161,31 @@ def test_good_batch_is_split_by_time_into_parquet_with_the_model_columns(
     assert (test["hour_of_day"] == stamps.dt.hour).all()
     for split in ("train", "validation", "test"):
         assert json.loads((output / split / "_feature_spec.json").read_text()) == spec.to_dict()
+
+
+@pytest.mark.spark
+def test_the_three_splits_are_written_at_once(spark: Any, tmp_path: Path, dataset: dict[str, Any]) -> None:
+    # A split of up to a million rows is one file, one task: written one after the other, the splits left every
+    # executor core but one idle. Each write waits here (bounded) until all three have started.
+    from pyspark.sql import DataFrameWriter
+
+    days = [START + timedelta(days=n) for n in range(3)]
+    for day in days:
+        write_day(tmp_path / "landing", day, demo_data.day_csv(day, rows=300))
+    started = threading.Barrier(3, timeout=SPLITS_START_SECONDS)
+    parquet = DataFrameWriter.parquet
+
+    def waiting(self: Any, path: str, *args: Any, **kwargs: Any) -> None:
+        started.wait()
+        parquet(self, path, *args, **kwargs)
+
+    with mock.patch.object(DataFrameWriter, "parquet", waiting):
+        code = main(arguments(tmp_path / "landing", tmp_path / "out", days[-1], len(days), dataset))
+
+    assert code == 0
+    quality = json.loads((tmp_path / "out" / "quality.json").read_text())
+    for split in ("train", "validation", "test"):
+        assert len(read_parquet_folder(tmp_path / "out" / split)) == quality["splits"][split]["rows"]
 
 
 @pytest.mark.spark
