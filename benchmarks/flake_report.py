@@ -92,6 +92,38 @@ def fresh_clone(into: Path) -> Path:
     return clone
 
 
+def write_report(
+    runs: list[dict[str, Any]], per_test: dict[str, dict[str, Any]], requested: int, envs: list[str]
+) -> dict[str, Any]:
+    """Write the results file as the runs so far have it (rewritten after every run: a cut-short report
+    keeps the runs that finished)."""
+    tests = {
+        name: {
+            "passed": counts["passed"],
+            "failed": counts["failed"],
+            "skipped": counts["skipped"],
+            "mean_seconds": round(sum(counts["seconds"]) / len(counts["seconds"]), 2),
+        }
+        for name, counts in sorted(per_test.items())
+    }
+    flaky = sorted(name for name, counts in tests.items() if counts["failed"])
+    report = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
+        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+        "runs_requested": requested,
+        "environments": envs,
+        "green_runs": sum(run["green"] for run in runs),
+        "tests": len(tests),
+        "tests_that_failed_in_some_run": flaky,
+        "runs": runs,
+        "per_test": tests,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -127,31 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+        report = write_report(runs, per_test, args.runs, envs)
 
-    tests = {
-        name: {
-            "passed": counts["passed"],
-            "failed": counts["failed"],
-            "skipped": counts["skipped"],
-            "mean_seconds": round(sum(counts["seconds"]) / len(counts["seconds"]), 2),
-        }
-        for name, counts in sorted(per_test.items())
-    }
-    flaky = sorted(name for name, counts in tests.items() if counts["failed"])
-    report = {
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
-        "runs_requested": args.runs,
-        "environments": envs,
-        "green_runs": sum(run["green"] for run in runs),
-        "tests": len(tests),
-        "tests_that_failed_in_some_run": flaky,
-        "runs": runs,
-        "per_test": tests,
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    flaky = report["tests_that_failed_in_some_run"]
     print(f"{report['green_runs']}/{args.runs} runs green; {len(flaky)} tests failed in some run; wrote {RESULTS}")
     return 1 if flaky or report["green_runs"] < args.runs else 0
 
