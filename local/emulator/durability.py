@@ -14,8 +14,12 @@ bodies and the local SageMaker write through already). `DurableState` closes tha
 - each write is atomic: the emulator's own file format, written to a temporary file, fsynced,
   renamed over `<service>.json`;
 - a Task state's call (`_invoke_resource`, `_invoke_with_callback`) first waits for the execution's history
-  so far to be on disk, and a write batch saves that history before the other services: whatever a Task
-  changed, a kill after it finds the run in that Task, never in a state before it;
+  so far, and every other change still pending but telemetry, to be on disk (the run moved on because of
+  them: a Glue run's end, written by the runner's thread, is what let PrepareData end), and a write batch
+  saves that history before the other services: whatever a Task changed, a kill after it finds the run in
+  that Task, never in a state before it, and what the run saw before it as it saw it;
+- a write that fails is tried again (`WRITE_RETRY_DELAY`), so a change is never left only in memory
+  because one write of its service failed; the requests that waited for it are answered all the same;
 - after a crash (the start-up finds the marker a clean stop removes), an execution that was running
   is FAILED with `Local.EmulatorCrashed`, an `ExecutionFailed` event and a cause naming the state it
   was in and how to resume; after a clean stop the emulator's `States.ServiceRestart` gets the same
@@ -68,6 +72,7 @@ ENGINE_DELAY = 0.2
 # waited for at most this long.
 HISTORY = "stepfunctions"
 HISTORY_WAIT = 30.0
+WRITE_RETRY_DELAY = 1.0
 # Services that write their data through on their own (S3 object bodies and their metadata): what is left
 # in their state file (bucket settings) is saved coalesced, and their requests do not wait for it.
 WRITE_THROUGH = frozenset({"s3"})
@@ -136,10 +141,13 @@ class StateWriter:
         for key in self.getters():
             self.mark(key, delay)
 
-    def flushed(self, keys: Iterable[str] | None = None) -> Future[None] | None:
-        """None when nothing marked on `keys` (None: on any service) is waiting to be written."""
+    def flushed(
+        self, keys: Iterable[str] | None = None, *, excluding: frozenset[str] = frozenset()
+    ) -> Future[None] | None:
+        """None when nothing marked on `keys` (None: on any service but those `excluding`) is waiting to be
+        written."""
         with self._cond:
-            keys = list(self._marked) if keys is None else keys
+            keys = [key for key in self._marked if key not in excluding] if keys is None else keys
             pending = {key: self._marked[key] for key in keys if self._marked[key] > self._written[key]}
             if not pending or self._thread is None or self._stopping:
                 return None
@@ -175,12 +183,14 @@ class StateWriter:
     def _run(self) -> None:
         while (batch := self._next_batch()) is not None:
             getters = self.getters()
+            failed = []
             # The history first: a change a Task made is never on disk without the history that made it.
             for key in sorted(batch, key=lambda key: key != HISTORY):
                 try:
                     self._write(key, getters.get(key))
                 except Exception:  # a failed write must not stop the writer nor hang a request
-                    logger.exception("could not save the local AWS's %s state", key)
+                    logger.exception("could not save the local AWS's %s state; trying again", key)
+                    failed.append(key)
             if self.fsync:
                 self._sync_directory()
             with self._cond:
@@ -190,6 +200,8 @@ class StateWriter:
                 self._waiters = [entry for entry in self._waiters if entry not in done]
             for _, future in done:
                 future.set_result(None)
+            for key in failed:  # its changes are still only in memory: write them again
+                self.mark(key, WRITE_RETRY_DELAY)
         with self._cond:
             waiters, self._waiters = self._waiters, []
         for _, future in waiters:
@@ -235,6 +247,8 @@ class DurableState:
         self.marker = home.service_state.parent / "running"
         self.writer = StateWriter(home.service_state, state_getters, fsync=fsync)
         self.crashed = False
+        # What a Task's call need not wait for: telemetry is saved coalesced, and may lose its last seconds.
+        self.telemetry_keys = frozenset(key for name in TELEMETRY for key in service_state_keys(name))
 
     def install(self) -> None:
         self.home.service_state.mkdir(parents=True, exist_ok=True)
@@ -286,13 +300,16 @@ class DurableState:
         return add_event
 
     def _history_first(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        """A Task state's call (a Lambda, a job, an item) waits for the execution's history so far to be on
-        disk: whatever the call changes, a kill after it finds the run in that state, never in an earlier
-        one (which a redrive would run again: a second Glue run, a second training job)."""
+        """A Task state's call (a Lambda, a job, an item) waits for the execution's history so far, and every
+        other pending change but telemetry, to be on disk: whatever the call changes, a kill after it finds the
+        run in that state, never in an earlier one (which a redrive would run again: a second Glue run, a
+        second training job), and what the run saw before it (a Glue run SUCCEEDED) as it saw it, not as it
+        was when last saved (RUNNING, which the restart then fails)."""
         writer = self.writer
+        telemetry = self.telemetry_keys
 
         def invoke(*args: Any, **kwargs: Any) -> Any:
-            written = writer.flushed((HISTORY,))
+            written = writer.flushed(excluding=telemetry)
             if written is not None:
                 try:
                     written.result(timeout=HISTORY_WAIT)

@@ -216,8 +216,9 @@ class GlueJobs:
         except Exception:  # the run's outcome does not depend on its logs
             logger.exception("Glue run %s: its log was not shipped to CloudWatch Logs", job_run.run_id)
         completed = int(time.time())
-        run.update(JobRunState=state, CompletedOn=completed, LastModifiedOn=completed)
-        run["ExecutionTime"] = completed - run["StartedOn"]
+        # One update, marked at once: a state that sees the run end may move on (durability.py).
+        ended = {"CompletedOn": completed, "LastModifiedOn": completed, "ExecutionTime": completed - run["StartedOn"]}
+        run.update(JobRunState=state, **ended)
         state_changed("glue")
 
     def ship_log(self, job_run: GlueJobRun, log_path: Path | None) -> bool:

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from local.emulator.durability import StateWriter, changes_state, interrupted_state
+from local.emulator.durability import (
+    WRITE_RETRY_DELAY,
+    DurableState,
+    StateWriter,
+    changes_state,
+    interrupted_state,
+)
+from local.home import StateDirectory
+from tests.support.polling import wait_until
 
 
 @pytest.mark.parametrize(
@@ -132,3 +140,50 @@ def test_a_store_changing_while_copied_is_read_again(tmp_path: Path) -> None:
     future.result(10)
     writer.stop()
     assert saved(tmp_path, "svc") == {"ok": True} and len(attempts) == 3
+
+
+def test_a_write_that_fails_is_tried_again_and_the_request_waiting_for_it_is_answered(tmp_path: Path) -> None:
+    failures = ["disk full"]
+
+    def get_state() -> dict[str, Any]:
+        if failures:
+            raise OSError(failures.pop())
+        return {"ok": True}
+
+    writer = StateWriter(tmp_path, lambda: {"svc": get_state}, fsync=False)
+    writer.start()
+    try:
+        writer.mark("svc")
+        future = writer.flushed(["svc"])
+        assert future is not None
+        future.result(10)  # answered, though its write failed
+        # Before: the failed write counted as done and the change stayed in memory only, until the service
+        # changed again (a Glue run's end never did: a kill -9 then found the run RUNNING and failed it).
+        wait_until(lambda: (tmp_path / "svc.json").exists(), 10 + WRITE_RETRY_DELAY, "the write tried again")
+        assert saved(tmp_path, "svc") == {"ok": True}
+    finally:
+        writer.stop()
+
+
+def test_a_task_call_waits_for_every_pending_change_but_telemetry(tmp_path: Path) -> None:
+    """A Glue run's end (marked by the runner's thread, coalesced) let PrepareData end; the next Task's call
+    must not start a training job before that end is on disk, or a kill -9 finds the run RUNNING."""
+    durable = DurableState(StateDirectory(tmp_path), fsync=False)
+    getters = {
+        "stepfunctions": lambda: {"h": 1},
+        "glue": lambda: {"run": "SUCCEEDED"},
+        "cloudwatch_logs": lambda: {"l": 1},
+    }
+    durable.writer = StateWriter(tmp_path, lambda: getters, fsync=False)
+    durable.writer.start()
+    seen: list[set[str]] = []
+    try:
+        for key in getters:
+            durable.writer.mark(key, delay=60)  # pending, as changes off the request path are
+        call = durable._history_first(lambda: seen.append({path.stem for path in tmp_path.glob("*.json")}))
+
+        call()
+
+        assert seen == [{"stepfunctions", "glue"}]  # the logs (telemetry) need not be waited for
+    finally:
+        durable.writer.stop()
