@@ -43,6 +43,7 @@ from cli.landing import landing_keys
 from local.clock import ClockScale, configured_clock_scale
 from retrain.monitoring import monitoring_schedule_name
 from retrain.quality_alarm import quality_alarm_name
+from tests.support.capture_format import capture_records
 from tests.support.monitoring import trigger_monitoring_schedule
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
 from tests.support.polling import wait_until
@@ -59,12 +60,24 @@ def schedule_of(local: LocalPipeline) -> str:
     return monitoring_schedule_name(local.pipeline.endpoint_name)
 
 
-def newest_capture(local: LocalPipeline) -> float:
-    """When the endpoint's newest capture file was written (0 before any)."""
+def capture_objects(local: LocalPipeline) -> list[dict[str, Any]]:
+    """The endpoint's capture files, as S3 lists them."""
     pipeline, s3 = local.pipeline, local.client("s3")
     prefix = f"{pipeline.config.data.capture_prefix}{pipeline.endpoint_name}/"
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.bucket, Prefix=prefix)
-    return max((item["LastModified"].timestamp() for page in pages for item in page.get("Contents", [])), default=0.0)
+    return [item for page in pages for item in page.get("Contents", [])]
+
+
+def newest_capture(local: LocalPipeline) -> float:
+    """When the endpoint's newest capture file was written (0 before any)."""
+    return max((item["LastModified"].timestamp() for item in capture_objects(local)), default=0.0)
+
+
+def captured_after(local: LocalPipeline, after: float) -> int:
+    """How many invocations the capture files written after `after` (a LastModified) hold."""
+    s3, bucket = local.client("s3"), local.pipeline.bucket
+    keys = [item["Key"] for item in capture_objects(local) if item["LastModified"].timestamp() > after]
+    return sum(len(capture_records(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) for key in keys)
 
 
 def replay(local: LocalPipeline, days: str) -> str:
@@ -75,10 +88,18 @@ def replay(local: LocalPipeline, days: str) -> str:
     period = ClockScale.parse(configured_clock_scale(local.env)).seconds(3600)
     settle = period + 2  # the window's end rounds up to a whole second; a capture is written up to 1 s late
     wait_until(lambda: time.time() - newest_capture(local) > settle, settle + 60, "the window to hold no capture")
+    before = newest_capture(local)
     command = local.retrain("invoke", "--replay", days, "--batch-size", "100", "--max-requests", "100")
     printed, complaint = command.communicate(timeout=300)
     assert command.returncode == 0, complaint
     assert "refused by the model" in printed and " 0 refused" in printed, printed
+    # The endpoint answers before it writes the capture (buffered, flushed each second, as SageMaker's platform
+    # batches it): a run triggered right after the replay found no capture in its window and failed with
+    # NoCapturedData. Wait until every request of the replay is captured.
+    sent = re.search(r" in ([0-9]+) request\(s\)", printed)
+    assert sent is not None, printed
+    requests = int(sent.group(1))
+    wait_until(lambda: captured_after(local, before) >= requests, 30, f"the replay's {requests} requests' captures")
     return printed
 
 
