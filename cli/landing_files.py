@@ -16,8 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from cli.landing import CONTENT_TYPES, load_job_module
 from retrain.config import DatasetConfig
 from retrain.errors import RetrainError
@@ -111,6 +109,10 @@ def read_body(path: Path, body: bytes, input_format: str) -> DataFile:
 
 
 def _read_csv(path: Path, body: bytes) -> DataFile:
+    # pandas where it is used: importing it (over a second of CPU) is the commands' whole start otherwise, and
+    # every `retrain` command imports this module (`retrain invoke` replays landed files).
+    import pandas as pd
+
     # Every value as its text, empty meaning missing: what the Glue job's CSV reader hands its parsers.
     frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False, na_filter=False)
     return DataFile(
@@ -175,6 +177,8 @@ def check_schema(data: DataFile, dataset: DatasetConfig, *, need_days: bool) -> 
         raise LandError(
             f"{data.path}: no column {', '.join(missing)} of [dataset.schema]; it has {', '.join(data.columns)}"
         )
+    import pandas as pd  # as in _read_csv
+
     parsers = load_job_module("features.py").PARSERS
     days: list[date | None] = []
     for column, type_name in dataset.schema_.items():
