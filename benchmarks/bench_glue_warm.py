@@ -4,8 +4,9 @@ Lands the demo's 30 days x 2,000 transactions as CSV in a temporary folder and r
 through `LocalGlueJobRunner` (the emulator's runner, file:// locations so no S3 is involved) `--runs`
 times cold (no standby: Python, JVM and SparkSession start inside the run) and `--runs` times warm (a
 standby driver started after the previous run and ready before this one, as between two pipeline
-runs), interleaved. Each figure is the wall time of the runner's `run`, from the request to the
-outcome. Both paths must write the same splits. Results go to benchmarks/results/glue_warm.json.
+runs), interleaved, each on the Glue environment as the emulator runs it: its driver mapping the environment's
+class archive, and without it (`without_class_archive`). Each figure is the wall time of the runner's `run`,
+from the request to the outcome. Every path must write the same splits. Results go to benchmarks/results/glue_warm.json.
 
     python benchmarks/bench_glue_warm.py [--runs 3] [--days 30] [--rows-per-day 2000]
 """
@@ -19,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,7 +28,7 @@ import bench_glue
 from bench_glue import ROOT, demo_data
 
 sys.path.insert(0, str(ROOT))
-from local.glue_runner import GlueJobRun, LocalGlueJobRunner
+from local.glue_runner import GlueImports, GlueJobRun, LocalGlueJobRunner
 
 JOBS = ROOT / "jobs"
 RESULTS = ROOT / "benchmarks" / "results" / "glue_warm.json"
@@ -51,6 +53,13 @@ def job_run(root: Path, number: int, days: int) -> GlueJobRun:
         },
         timeout_minutes=10,
     )
+
+
+class GlueImportsWithoutArchive(GlueImports):
+    """The environment's interpreter, without its class archive."""
+
+    def java_options(self, job_run: GlueJobRun, environ: Mapping[str, str]) -> tuple[str, ...]:
+        return ()
 
 
 def wait_ready(runner: LocalGlueJobRunner) -> None:
@@ -83,26 +92,45 @@ def main() -> int:
         root = Path(scratch)
         bench_glue.land(root / "landing", demo_data.DEFAULT_START, args.days, args.rows_per_day)
         load_before = os.getloadavg()[0]
-        cold_runner = LocalGlueJobRunner("http://127.0.0.1:9", root / "runs", root / "logs", standbys=0)
-        warm_runner = LocalGlueJobRunner("http://127.0.0.1:9", root / "runs", root / "logs", standbys=1)
-        warm_runner.warm(job_run(root, 0, args.days))
-        cold: list[float] = []
-        warm: list[float] = []
+        # As the emulator runs a job: on the Glue environment's interpreter, its driver mapping the environment's
+        # class archive; and the same without the archive (its classes parsed from Spark's jars), to compare.
+        runners = {
+            (mode, archive): LocalGlueJobRunner(
+                "http://127.0.0.1:9",
+                root / "runs",
+                root / "logs",
+                standbys=1 if mode == "warm" else 0,
+                imports=(GlueImports if archive else GlueImportsWithoutArchive)(root / "linked"),
+            )
+            for mode in ("cold", "warm")
+            for archive in (True, False)
+        }
+        times: dict[tuple[str, bool], list[float]] = {key: [] for key in runners}
+        number = 0
         try:
-            # Interleaved, so that the machine's other load weighs on both alike; neither run shares
-            # the CPU with a standby's start (an idle standby costs next to nothing).
-            for number in range(args.runs):
-                wait_ready(warm_runner)
-                seconds, cold_splits = timed_run(root, cold_runner, 2 * number, args.days)
-                cold.append(seconds)
-                wait_ready(warm_runner)
-                seconds, warm_splits = timed_run(root, warm_runner, 2 * number + 1, args.days)
-                warm.append(seconds)
-                print(f"cold {cold[-1]}s, warm {warm[-1]}s", flush=True)
-                if warm_splits != cold_splits:
-                    raise SystemExit(f"the warm run wrote other splits: {warm_splits} != {cold_splits}")
+            for (mode, _archive), runner in runners.items():
+                if mode == "warm":
+                    runner.warm(job_run(root, 0, args.days))
+            # Interleaved, so that the machine's other load weighs on all alike; no run shares the CPU with a
+            # standby's start (an idle standby costs next to nothing).
+            first_splits = None
+            for _ in range(args.runs):
+                for key, runner in runners.items():
+                    for (other, _), waiting in runners.items():
+                        if other == "warm":
+                            wait_ready(waiting)
+                    number += 1
+                    seconds, splits = timed_run(root, runner, number, args.days)
+                    times[key].append(seconds)
+                    first_splits = first_splits or splits
+                    if splits != first_splits:
+                        raise SystemExit(f"{key} wrote other splits: {splits} != {first_splits}")
+                print({f"{mode}{'' if archive else ' no archive'}": t[-1] for (mode, archive), t in times.items()})
         finally:
-            warm_runner.close()
+            for runner in runners.values():
+                runner.close()
+    cold, warm = times[("cold", True)], times[("warm", True)]
+    cold_splits = first_splits
 
     result = {
         "benchmark": "PrepareData (jobs/prepare_data.py) through the local Glue runner, cold vs warm standby driver",
@@ -112,7 +140,16 @@ def main() -> int:
         "warm_seconds": warm,
         "cold_median_seconds": round(statistics.median(cold), 2),
         "warm_median_seconds": round(statistics.median(warm), 2),
-        "note": "wall time of LocalGlueJobRunner.run; warm: the standby was ready when the run started",
+        "without_class_archive": {
+            "cold_seconds": times[("cold", False)],
+            "warm_seconds": times[("warm", False)],
+            "cold_median_seconds": round(statistics.median(times[("cold", False)]), 2),
+            "warm_median_seconds": round(statistics.median(times[("warm", False)]), 2),
+        },
+        "note": "wall time of LocalGlueJobRunner.run on the Glue 5.0 environment as the emulator runs it, its driver "
+        "mapping the environment's class archive (`retrain local runtimes` builds it); without_class_archive: the "
+        "same runs, interleaved, their classes parsed from Spark's jars. Warm: the standby was ready when the run "
+        "started",
         "machine": bench_glue.machine(load_before),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

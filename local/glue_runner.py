@@ -27,14 +27,18 @@ and when a job is created or changed (`warm`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
 import shlex
 import shutil
+import subprocess  # the class archive's driver  # nosec B404
 import sys
+import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from local.clients import LocalClients
+from local.runtime import class_archive
+from local.runtime.class_archive import dump_archive
 from local.runtime.environments import (
     EnvironmentMissing,
     EnvironmentSpec,
@@ -55,6 +61,7 @@ from local.runtime.failures import read_failure
 from local.runtime.isolation import RuntimeProfile
 from local.runtime.process import Ending, ScriptProcess
 from local.runtime.staging import AccessDenied, Authorize, S3Mirror, S3Staging, StagingError
+from local.runtime.standby import DRIVER as STANDBY_DRIVER
 from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key, start_cold
 from retrain.failure_line import without_module
 
@@ -72,9 +79,9 @@ _RUNNER_ARGUMENTS = frozenset({"--extra-py-files", "--additional-python-modules"
 # computes; Glue's own drivers keep their JVM's defaults. A cached DataFrame is kept uncompressed: its columns'
 # encoding and decoding is CPU the two cores pay on every pass over the cache, for memory that data of a local
 # run's size does not need; the values read back are the same.
+DRIVER_JAVA_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 SPARK_SUBMIT_ARGS = (
     "--master local[2]",
-    "--conf 'spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1 -XX:+UseSerialGC'",
     "--conf spark.sql.inMemoryColumnarStorage.compressed=false",
     "--conf spark.sql.shuffle.partitions=4",
     "--conf spark.default.parallelism=4",
@@ -84,6 +91,16 @@ SPARK_SUBMIT_ARGS = (
     "--conf spark.sql.session.timeZone=UTC",
     "--driver-memory 1g",
 )
+# The driver's JVM stops and exits once a warm session has run (`build_class_archive`): its classes are dumped then.
+_EXIT_JVM = """import sys
+from pyspark import SparkContext
+
+context = SparkContext._active_spark_context
+gateway = context._gateway
+context.stop()
+gateway.proc.stdin.close()  # the gateway JVM exits at EOF on its stdin
+sys.exit(gateway.proc.wait(timeout=300))
+"""
 # Spark's own log lines ("25/11/21 23:59:01 INFO ...") interleave with the Python error.
 _SPARK_LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} [A-Z]+ ")
 
@@ -148,6 +165,10 @@ class GlueImports:
         path = os.pathsep.join(map(str, [*entries, *python_path]))
         return {"PYTHONPATH": path, "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python}
 
+    def java_options(self, job_run: GlueJobRun, environ: Mapping[str, str]) -> tuple[str, ...]:
+        """The driver JVM's options that map its environment's class archive, once built for this JVM."""
+        return class_archive.java_options(self.environments.location(self.spec(job_run.glue_version)), environ)
+
     def spec(self, glue_version: str) -> EnvironmentSpec:
         if glue_version not in self._specs:
             self._specs[glue_version] = EnvironmentSpec.from_profile(profile_path(glue_version, self.profiles))
@@ -178,9 +199,69 @@ def profile_path(glue_version: str, profiles: Path = PROFILES) -> Path:
     return path
 
 
+def spark_submit_args(java_options: Sequence[str]) -> list[str]:
+    """The local runner's spark-submit arguments, the driver's JVM given `java_options`."""
+    return [f"--conf {shlex.quote('spark.driver.extraJavaOptions=' + ' '.join(java_options))}", *SPARK_SUBMIT_ARGS]
+
+
 def build_environments(report: Callable[[str], None]) -> list[Path]:
-    """The isolated environment of every Glue version's profile, each built unless it is."""
-    return build_profiles(sorted(PROFILES.glob("glue-*.toml")), report)
+    """The isolated environment of every Glue version's profile, each built unless it is, with its driver's
+    class archive for this machine's JVM."""
+    entries = build_profiles(sorted(PROFILES.glob("glue-*.toml")), report)
+    for entry in entries:
+        build_class_archive(entry, report)
+    return entries
+
+
+def build_class_archive(entry: Path, report: Callable[[str], None], timeout: float = 600.0) -> Path | None:
+    """The class archive (`local.runtime.class_archive`) of the Glue environment `entry`, dumped by a driver that
+    starts as a standby does (the same interpreter, Spark conf and warm-up round trip), unless it is built."""
+
+    def warm_session(java_option: str) -> int:
+        report(f"building the local Spark driver's class archive of {entry.name} (once per Java) ...")
+        python = str(entry / "bin" / "python")
+        with tempfile.TemporaryDirectory(prefix="class-archive-") as folder:
+            script, ready = Path(folder) / "exit_jvm.py", Path(folder) / "ready"
+            script.write_text(_EXIT_JVM, encoding="utf-8")
+            submit = [*spark_submit_args([*DRIVER_JAVA_OPTIONS, java_option]), f"--conf spark.local.dir={folder}"]
+            env = {
+                **os.environ,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "TMPDIR": folder,
+                "PYTHONPATH": "",
+                "PYSPARK_PYTHON": python,
+                "PYSPARK_DRIVER_PYTHON": python,
+                "PYSPARK_SUBMIT_ARGS": " ".join(submit) + " pyspark-shell",
+            }
+            # The driver's own argv, its files only; its output is the build's, read on failure.
+            with (Path(folder) / "driver.log").open("w+", encoding="utf-8") as log:
+                process = subprocess.Popen(  # nosec B603
+                    [python, str(STANDBY_DRIVER), "--spark", "--ready-file", str(ready)],
+                    cwd=folder,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                try:
+                    deadline = time.monotonic() + timeout
+                    # The script only once the warm-up is done: a script waiting cuts the warm-up short.
+                    while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+                        time.sleep(0.2)
+                    assert process.stdin is not None
+                    process.stdin.write(json.dumps({"script": str(script), "argv": []}) + "\n")
+                    process.stdin.close()
+                    code = process.wait(timeout=max(1.0, deadline - time.monotonic()))
+                except (OSError, subprocess.TimeoutExpired):
+                    process.kill()
+                    code = process.wait()
+                if code != 0:
+                    log.seek(0)
+                    logger.warning("class archive driver of %s exited %s:\n%s", entry.name, code, log.read()[-4000:])
+                return code
+
+    return dump_archive(entry, os.environ, warm_session, report)
 
 
 class LocalGlueJobRunner:
@@ -329,20 +410,16 @@ class LocalGlueJobRunner:
         )
         env.update(self._run_credentials(job_run))
         if job_run.is_spark:
-            submit = [*SPARK_SUBMIT_ARGS, f"--conf spark.local.dir={scratch / 'spark'}"]
+            java_options: tuple[str, ...] = DRIVER_JAVA_OPTIONS
+            env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable})
+            if self.imports is not None:  # the job's own folders only, not the local AWS's PYTHONPATH
+                env.update(self.imports.environment(job_run, python_path))
+                java_options += self.imports.java_options(job_run, env)
+            submit = [*spark_submit_args(java_options), f"--conf spark.local.dir={scratch / 'spark'}"]
             extra_conf = job_run.arguments.get("--conf")
             if extra_conf:
                 submit.append(f"--conf {extra_conf}")
-            env.update(
-                {
-                    "SPARK_LOCAL_IP": "127.0.0.1",
-                    "PYSPARK_PYTHON": sys.executable,
-                    "PYSPARK_DRIVER_PYTHON": sys.executable,
-                    "PYSPARK_SUBMIT_ARGS": " ".join(submit) + " pyspark-shell",
-                }
-            )
-            if self.imports is not None:  # the job's own folders only, not the local AWS's PYTHONPATH
-                env.update(self.imports.environment(job_run, python_path))
+            env.update({"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_SUBMIT_ARGS": " ".join(submit) + " pyspark-shell"})
         return env
 
     def _run_credentials(self, job_run: GlueJobRun) -> dict[str, str]:
