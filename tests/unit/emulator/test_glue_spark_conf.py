@@ -22,8 +22,8 @@ from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
 NO_AWS = "http://127.0.0.1:9"  # never called: only the run's environment is built
 
 
-def spark_conf(tmp_path: Path) -> dict[str, str]:
-    runner = LocalGlueJobRunner(NO_AWS, tmp_path / "runs", tmp_path / "logs", standbys=0)
+def spark_conf(tmp_path: Path, imports: GlueImports | None = None) -> dict[str, str]:
+    runner = LocalGlueJobRunner(NO_AWS, tmp_path / "runs", tmp_path / "logs", standbys=0, imports=imports)
     run = GlueJobRun("job", "jr_1", "glueetl", (tmp_path / "job.py").as_uri(), {}, timeout_minutes=1)
     try:
         submit = runner._environment(run, tmp_path / "scratch", [])["PYSPARK_SUBMIT_ARGS"]
@@ -53,17 +53,7 @@ class EnvironmentsAt(RuntimeEnvironments):
 
 def driver_java_options(tmp_path: Path) -> list[str]:
     imports = GlueImports(tmp_path / "linked", environments=EnvironmentsAt(tmp_path / "cache"))
-    runner = LocalGlueJobRunner(NO_AWS, tmp_path / "runs", tmp_path / "logs", standbys=0, imports=imports)
-    run = GlueJobRun(
-        "job", "jr_1", "glueetl", (tmp_path / "job.py").as_uri(), {}, timeout_minutes=1, glue_version="5.0"
-    )
-    try:
-        submit = runner._environment(run, tmp_path / "scratch", [])["PYSPARK_SUBMIT_ARGS"]
-    finally:
-        runner.close()
-    words = shlex.split(submit)
-    conf = dict(words[i + 1].split("=", 1) for i, word in enumerate(words) if word == "--conf")
-    return conf["spark.driver.extraJavaOptions"].split()
+    return spark_conf(tmp_path, imports)["spark.driver.extraJavaOptions"].split()
 
 
 def test_the_driver_maps_its_environments_class_archive_once_built_for_this_jvm(tmp_path: Path) -> None:
