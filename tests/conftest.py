@@ -15,10 +15,37 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support import scheduling
+
 if TYPE_CHECKING:
     from local.clients import LocalClients
     from tests.support.iam import RoleFactory
     from tests.support.local_aws import RunningLocalAws
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        scheduling.RECORD_OPTION,
+        action="store_true",
+        help="write each test file's worker-seconds into tests/file_costs.json (the longest-first order)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption(scheduling.RECORD_OPTION) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(scheduling.FileCostRecorder(), "file-cost-recorder")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest file first (tests/support/scheduling.py): decides which worker runs which file."""
+    items[:] = scheduling.longest_first(items, scheduling.read_costs())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    if config.getoption("dist") == "loadfile":
+        return scheduling.make_scheduler(config, log)
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)
