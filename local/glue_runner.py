@@ -59,7 +59,7 @@ from local.runtime.environments import (
 )
 from local.runtime.failures import read_failure
 from local.runtime.isolation import RuntimeProfile
-from local.runtime.process import Ending, ScriptProcess
+from local.runtime.process import Ending, ScriptProcess, end_processes_working_under
 from local.runtime.staging import AccessDenied, Authorize, S3Mirror, S3Staging, StagingError
 from local.runtime.standby import DRIVER as STANDBY_DRIVER
 from local.runtime.standby import SCRATCH, EnvironmentKey, Standby, StandbyPool, environment_key, start_cold
@@ -347,6 +347,13 @@ class LocalGlueJobRunner:
         key = self._key(job_run)
         if key is not None:
             self.standbys.ensure(key)
+
+    def end_left_overs(self) -> None:
+        """End what a killed predecessor left running in the scratch folders (a standby or a run that had not yet
+        learnt its parent was gone): a local AWS starting again calls it before it starts anything there."""
+        ended = end_processes_working_under(self.scratch_root)
+        if ended:
+            logger.warning("ended the process groups %s left running by a local Glue that was stopped", ended)
 
     def close(self, grace: float = 5.0) -> None:
         """End the standbys and every run going on (the local AWS stops): a job's JVM must not outlive it.

@@ -315,10 +315,11 @@ class GlueJobs:
         return update_job
 
     def _fail_interrupted_runs(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        warm = self._warm
+        warm, runner = self._warm, self.runner
 
         def load(data: Any) -> Any:
             result = original(data)
+            runner.end_left_overs()  # before the standby below starts in the same folders
             jobs = list(service("glue")._jobs.values())
             if jobs:  # the job changed last is the one likely to run next
                 warm(max(jobs, key=lambda job: float(job.get("LastModifiedOn") or 0)))

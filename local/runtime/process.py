@@ -102,6 +102,39 @@ def _gone_within(pid: int, group: bool, seconds: float) -> bool:
         time.sleep(0.1)
 
 
+def processes_working_under(root: Path) -> set[int]:
+    """The processes (of those this user may look at) whose working directory is `root` or below it."""
+    folder = str(root).rstrip(os.sep) + os.sep
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+        if (cwd + os.sep).startswith(folder):
+            found.add(int(entry.name))
+    return found
+
+
+def end_processes_working_under(root: Path) -> list[int]:
+    """End (SIGKILL, whole process group) every process working under `root` (`processes_working_under`),
+    except this process's own group; the groups signalled. A local AWS starting again calls it on the folders
+    its killed predecessor ran job processes in: found by where they work, there is no window (as there was
+    between a job's start and the record of its pid) in which a process can be missed."""
+    own_group = os.getpgrp()
+    groups: set[int] = set()
+    for pid in processes_working_under(root):
+        with contextlib.suppress(OSError):
+            groups.add(os.getpgid(pid))
+    groups.discard(own_group)
+    for group in sorted(groups):
+        with contextlib.suppress(OSError):
+            terminate(group, grace=0, kill_wait=0)
+    return sorted(groups)
+
+
 class ScriptProcess:
     """One script run: started once, supervised, stopped."""
 

@@ -57,14 +57,6 @@ class JobRunner:
         if self._process is not None:
             self._process.stop()
 
-    def _record_pid(self) -> None:
-        # Kept with the job so that a restarted local AWS can end a process that outlived it.
-        assert self._process is not None
-        if self._process.wait_started(timeout=30) and self._process.pid:
-            self._store.set_fields(
-                self.KIND, self.name, _Pid=self._process.pid, _WorkDir=str(self._context.state_dir / "work")
-            )
-
     def _run_safely(self) -> None:
         try:
             self._run()

@@ -93,14 +93,10 @@ class JobProcess:
         self._max_runtime = max_runtime_seconds
         self._on_line = on_line
         self._stop_requested = threading.Event()
-        self._started = threading.Event()
 
     @property
     def pid(self) -> int | None:
         return self._process.pid
-
-    def wait_started(self, timeout: float) -> bool:
-        return self._started.wait(timeout)
 
     def run(self) -> JobOutcome:
         command = " ".join(self._process.argv)
@@ -109,8 +105,6 @@ class JobProcess:
             self._process.start(on_stdout=self._line, on_stderr=self._line)
         except OSError as error:
             return JobOutcome(127, False, False, f"could not start {command!r}: {error}", command)
-        finally:
-            self._started.set()
         ending = self._process.supervise(self._max_runtime, self._stop_requested.is_set)
         self._process.join_output(timeout=10)
         exit_code = self._process.returncode

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any
 
@@ -103,7 +102,6 @@ class ProcessingJobRunner(JobRunner):
         self._process = JobProcess(argv, processing_root, env, log, max_runtime)
         if self._stop.is_set():
             self._process.stop()
-        threading.Thread(target=self._record_pid, daemon=True).start()
         outcome = self._process.run()
         self._conclude(record, outcome, paths, s3, log)
 

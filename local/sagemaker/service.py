@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import socket
 import threading
 import time
@@ -16,7 +14,7 @@ from urllib.parse import urlparse
 
 from local.clients import LocalClients
 from local.clock import ClockScale
-from local.runtime.process import terminate
+from local.runtime.process import end_processes_working_under
 from local.sagemaker.api import ControlPlane
 from local.sagemaker.capture import CaptureWriter
 from local.sagemaker.deployment import EndpointManager, RollbackTiming
@@ -103,6 +101,11 @@ class LocalSageMaker:
     def start(self) -> None:
         """Resume after a restart of the local AWS: endpoints come back, interrupted jobs end."""
         self.metrics.start()
+        # Whatever a killed predecessor's jobs left running ends first: a job's process (and its children) works
+        # in the job's folder, and none of this instance's jobs has started yet.
+        ended = end_processes_working_under(self.root / "work")
+        if ended:
+            logger.warning("ended the process groups %s left running by a local SageMaker that was stopped", ended)
         now = time.time()
         for kind, status_key, name_key in (
             ("TrainingJob", "TrainingJobStatus", "TrainingJobName"),
@@ -123,7 +126,6 @@ class LocalSageMaker:
                 else:
                     fields["ProcessingEndTime"] = now
                 self.store.set_fields(kind, record[name_key], **fields)
-                self._end_stale_process(record)
         threading.Thread(target=self._restore_endpoints, name="sagemaker-restore", daemon=True).start()
         self.control_plane.monitoring.start()
 
@@ -143,20 +145,6 @@ class LocalSageMaker:
             except OSError:
                 time.sleep(0.2)
         return False
-
-    @staticmethod
-    def _end_stale_process(record: dict[str, Any]) -> None:
-        """A job's process that outlived the local AWS that started it: end its process group."""
-        pid, work_dir = record.get("_Pid"), record.get("_WorkDir")
-        if not pid or not work_dir:
-            return
-        try:
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-        except OSError:
-            return  # gone, or not ours to look at
-        if cwd.startswith(work_dir):
-            with contextlib.suppress(OSError):
-                terminate(pid, grace=0, kill_wait=0)
 
     def shutdown(self) -> None:
         """Stop model servers and running jobs; state stays on disk for the next start."""

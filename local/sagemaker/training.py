@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import threading
 import time
 from typing import Any
 
@@ -232,7 +231,6 @@ class TrainingJobRunner(JobRunner):
         self._process = JobProcess(argv, code_dir, env, log, max_runtime, on_line=self._scan_metrics(record))
         if self._stop.is_set():
             self._process.stop()
-        threading.Thread(target=self._record_pid, daemon=True).start()
         outcome = self._process.run()
         self._store_metrics()
         self._conclude(record, outcome, paths, s3, log, str(program))

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from local.runtime.process import processes_working_under
 from tests.support.cycles import states
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline, started_pipeline
 from tests.support.polling import wait_until
@@ -60,17 +61,9 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
 
 def job_processes(home: Path) -> set[int]:
     """The local job processes working in this home: Glue runs (their scratch folders) and SageMaker jobs."""
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        if cwd.startswith((str(home / "tmp" / "glue-runs"), str(home / "emulator" / "sagemaker" / "work"))):
-            found.add(int(entry.name))
-    return found
+    return processes_working_under(home / "tmp" / "glue-runs") | processes_working_under(
+        home / "emulator" / "sagemaker" / "work"
+    )
 
 
 def alive(pid: int) -> bool:

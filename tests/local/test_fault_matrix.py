@@ -31,7 +31,7 @@ from retrain.state_table import CHAMPION, PARTITION_KEY, SORT_KEY
 from tests.support.cycles import FirstRun
 from tests.support.definition import TASKS
 from tests.support.faults import history, recovered, task_failures, transient
-from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline
+from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline, started_pipeline
 from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
@@ -59,6 +59,17 @@ FIRST_RUN_TASKS = (
     "NotifySuccess",
 )
 JOB_STATES = ("TrainCandidate", "EvaluateCandidate")
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
+    """The module's local AWS, with Step Functions' retry intervals and Wait states at a tenth (SFN_WAIT_SCALE), as
+    the contract fault matrix runs them (tests/contract/emulator/test_fault_matrix_states.py): the first run alone
+    retries every Task state twice, at the committed 2 s doubling with full jitter, about 3 s of waiting each.
+    The rollout's clocks (SAGEMAKER_CLOCK_SCALE) and the states' timeouts are as in every other module."""
+    root = tmp_path_factory.mktemp("retrain-faults")
+    with started_pipeline(root, environment={"SFN_WAIT_SCALE": "0.1"}) as pipeline:
+        yield pipeline
 
 
 @pytest.fixture

@@ -256,10 +256,11 @@ class LocalPipeline:
 
 
 @contextmanager
-def started_pipeline(root: Path, port: int = 0) -> Iterator[LocalPipeline]:
-    """A local AWS of its own under `root` (on `port`; 0: any free one), and its driver; stopped at the end."""
+def started_pipeline(root: Path, port: int = 0, environment: dict[str, str] | None = None) -> Iterator[LocalPipeline]:
+    """A local AWS of its own under `root` (on `port`; 0: any free one; `environment`: extra variables of the
+    emulator process), and its driver; stopped at the end."""
     home = StateDirectory(root)
-    aws = LocalAws(home, port=port)
+    aws = LocalAws(home, port=port, environment=environment)
     process = aws.start()
     env = {**os.environ, "RETRAIN_HOME": str(home.root), "RETRAIN_LOCAL_PORT": str(process.port), "CI": "true"}
     try:

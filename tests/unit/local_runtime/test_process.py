@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from local.runtime.process import Ending, ScriptProcess, terminate, waiter
+from local.runtime.process import Ending, ScriptProcess, end_processes_working_under, terminate, waiter
 
 # A script that starts a child in its own group and reports the child's pid, then waits.
 PARENT_WITH_CHILD = (
@@ -129,3 +129,22 @@ def test_a_finished_script_kept_by_its_owner_holds_no_pipe(tmp_path: Path) -> No
         kept.append(process)
     # None opened since is still open. (A count failed when an earlier test's pipe closed meanwhile: 8 == 9.)
     assert pipe_descriptors() - before == set()
+
+
+def test_the_processes_working_under_a_folder_end_with_their_children_and_no_other_does(tmp_path: Path) -> None:
+    job = tmp_path / "work" / "training" / "job-1"
+    job.mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    spawn = {"start_new_session": True, "stdout": subprocess.PIPE, "text": True}
+    left = subprocess.Popen([sys.executable, "-c", PARENT_WITH_CHILD], cwd=job, **spawn)  # type: ignore[call-overload]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=tmp_path / "elsewhere")
+    try:
+        child = int(left.stdout.readline())
+        ended = end_processes_working_under(tmp_path / "work")
+        assert ended == [left.pid]  # its group: the child is in it
+        assert wait_for(lambda: left.poll() is not None and not alive(child))
+        assert other.poll() is None and alive(os.getpid())
+    finally:
+        for process in (left, other):
+            process.kill()
+            process.wait(timeout=10)
