@@ -47,10 +47,6 @@ class JobRunner:
         """Started and ended: the job's record holds its outcome, and a stop has nothing left to stop."""
         return self._thread.ident is not None and not self._thread.is_alive()
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
     def stop(self) -> None:
         self._stop.set()
         self._mark_stopping()

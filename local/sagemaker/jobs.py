@@ -94,10 +94,6 @@ class JobProcess:
         self._on_line = on_line
         self._stop_requested = threading.Event()
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
     def run(self) -> JobOutcome:
         command = " ".join(self._process.argv)
         try:
