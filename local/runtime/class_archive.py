@@ -8,7 +8,10 @@ loaded, never which: the JVM checks the archive against its own build and the cl
 `-Xshare:auto`, loads from the jars when they differ. Glue's drivers are untouched: this is the local runner's.
 
 The archive is a cache of a built runtime environment, made by `retrain local runtimes` after the environment,
-one per JVM build (`java_identity`): another Java on this machine finds none of its own and runs without one.
+one per JVM build (`java_identity`) and per state of Spark's jars (`class_path_identity`): another Java, or Spark's
+jars installed again (an environment's `pyspark` is linked from the one that built it, which can be recreated at the
+same path), find none of their own and run without one until it is built again. Mapping an archive of other jars
+would be refused by the JVM, and with `-Xshare:on` fail the start.
 It is dumped to a temporary file and renamed into place, since a JVM that maps a truncated archive crashes
 (SIGBUS); a run never waits on it, nor builds it.
 """
@@ -24,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 FOLDER = "jvm-class-archives"
+SPARK_JARS = "pyspark/jars"  # relative to site-packages
 
 
 def java_binary(environ: Mapping[str, str]) -> str | None:
@@ -54,10 +58,22 @@ def java_identity(environ: Mapping[str, str]) -> str | None:
     return _identity_of(java) if java else None
 
 
+def class_path_identity(entry: Path) -> str:
+    """A key of what HotSpot checks an archive's class path against (JDK 17 `SharedClassPathEntry::validate` in
+    `cds/filemap.cpp`: each jar's path, modification time and size, "A jar file is not the one used while
+    building the shared archive file" otherwise): `entry`'s Spark jars, as the launcher finds them (through the
+    linked `pyspark`, resolved as PySpark's `find_spark_home` resolves it)."""
+    lines = []
+    for jar in sorted(entry.glob(f"lib/python*/site-packages/{SPARK_JARS}/*.jar")):
+        stat = jar.stat()
+        lines.append(f"{jar.resolve()} {stat.st_size} {stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
 def archive_path(entry: Path, environ: Mapping[str, str]) -> Path | None:
-    """Where the archive of `entry`'s Spark for this machine's JVM is (or goes); None without a JVM."""
+    """Where the archive of `entry`'s Spark jars for this machine's JVM is (or goes); None without a JVM."""
     identity = java_identity(environ)
-    return entry / FOLDER / f"{identity}.jsa" if identity else None
+    return entry / FOLDER / f"{identity}-{class_path_identity(entry)}.jsa" if identity else None
 
 
 def java_options(entry: Path, environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -88,4 +104,13 @@ def dump_archive(
         partial.replace(path)  # a reader maps a whole archive or none
     finally:
         partial.unlink(missing_ok=True)
+    _remove_stale(path)
     return path
+
+
+def _remove_stale(current: Path) -> None:
+    """The same JVM's archives of jars that are no longer there (a JVM that maps one keeps its mapping)."""
+    java = current.stem.split("-")[0]
+    for other in current.parent.glob(f"{java}*.jsa"):
+        if other != current:
+            other.unlink(missing_ok=True)

@@ -72,3 +72,38 @@ def test_an_archive_is_renamed_into_place_only_whole(tmp_path: Path) -> None:
     assert class_archive.java_options(entry, environ) == (f"-XX:SharedArchiveFile={built}",)
     # Built: not again.
     assert class_archive.dump_archive(entry, environ, lambda option: pytest.fail("built twice"), said.append) == built
+
+
+def test_spark_installed_again_at_the_same_path_needs_an_archive_of_its_own(tmp_path: Path) -> None:
+    """The failure this pins (a CI run): the environment's `pyspark` is linked from the one that built it, that
+    one was recreated at the same path, and the archive of the old jars was mapped; HotSpot refused it ("A jar
+    file is not the one used while building the shared archive file"), fatally under `-Xshare:on`."""
+    environ = fake_java(tmp_path / "jdk", 'openjdk version "17.0.15"')
+    installed = tmp_path / "host-env" / "pyspark"
+    entry = tmp_path / "env"
+    (entry / "lib" / "python3.11" / "site-packages").mkdir(parents=True)
+    (entry / "lib" / "python3.11" / "site-packages" / "pyspark").symlink_to(installed)
+
+    def install_spark(mtime: int) -> None:
+        jars = installed / "jars"
+        jars.mkdir(parents=True, exist_ok=True)
+        for name in ("spark-core_2.12-3.5.9.jar", "curator-client-2.13.0.jar"):
+            (jars / name).write_bytes(b"classes")
+            os.utime(jars / name, (mtime, mtime))
+
+    def dumps(option: str) -> int:
+        Path(option.removeprefix("-XX:ArchiveClassesAtExit=")).write_bytes(b"the classes")
+        return 0
+
+    install_spark(mtime=1_700_000_000)
+    first = class_archive.dump_archive(entry, environ, dumps, print)
+    assert first is not None
+    assert class_archive.java_options(entry, environ) == (f"-XX:SharedArchiveFile={first}",)
+
+    install_spark(mtime=1_700_000_100)  # the same files, installed again
+
+    assert class_archive.java_options(entry, environ) == ()  # the old archive is not mapped
+    second = class_archive.dump_archive(entry, environ, dumps, print)
+    assert second is not None and second != first
+    assert class_archive.java_options(entry, environ) == (f"-XX:SharedArchiveFile={second}",)
+    assert not first.exists()  # replaced, not left to pile up
