@@ -131,6 +131,20 @@ class RuntimeEnvironments:
             )
         return str(entry / "bin" / "python")
 
+    def remove_orphans(self) -> list[Path]:
+        """Remove the built entries whose linked distributions are gone (the environment they were linked from was
+        removed, e.g. a clone's tox environment): their key names that location, so no spec finds them again, and
+        each holds its own copy of the rest (some 600 MB for Glue's). Entries still being built are left alone."""
+        removed = []
+        for entry in sorted(self.directory.glob("*")) if self.directory.is_dir() else []:
+            if entry.name.startswith(".") or not (entry / _MARKER).is_file():
+                continue
+            links = [item for folder in entry.glob("lib/python*/site-packages") for item in folder.iterdir()]
+            if any(item.is_symlink() and not item.exists() for item in links):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        return removed
+
     def build(self, spec: EnvironmentSpec) -> tuple[Path, bool]:
         """The entry, built unless it already was; True when this call built it."""
         entry = self.location(spec)
@@ -214,6 +228,8 @@ def build_each(
 ) -> list[Path]:
     """Each spec's environment, built unless it is (reported: it needs the package index and a minute or two)."""
     environments, entries = environments or RuntimeEnvironments(), []
+    for orphan in environments.remove_orphans():
+        report(f"removed the runtime environment {orphan.name}: what it linked is no longer installed")
     for spec in specs:
         if not environments.is_built(spec):
             report(f"building the runtime environment {spec.name} (once; it needs the package index) ...")

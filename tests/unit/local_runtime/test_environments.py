@@ -19,6 +19,7 @@ from local.runtime.environments import (
     EnvironmentMissing,
     EnvironmentSpec,
     RuntimeEnvironments,
+    build_each,
     combined_spec,
     default_cache_directory,
 )
@@ -154,3 +155,32 @@ def test_linked_distributions_are_this_machines_and_part_of_the_key(tmp_path: Pa
     path.write_text(path.read_text().replace('"packaging"', '"not-installed-here"'))
     with pytest.raises(ValueError, match="linked names 'not-installed-here', which is not installed here"):
         EnvironmentSpec.from_profile(path)
+
+
+def test_entries_whose_linked_distributions_are_gone_are_removed_at_the_next_build(tmp_path: Path) -> None:
+    """Each clone's test environment links Spark into a Glue entry of its own (the key names the location); once
+    the clone is gone the entry can never be found again, and it held about 600 MB (27 of them filled 16 GB)."""
+    cache, installed = tmp_path / "cache", tmp_path / "clone" / "pyspark"
+    installed.mkdir(parents=True)
+
+    def entry(name: str, *, built: bool = True, link_to: Path | None = None) -> Path:
+        folder = cache / name / "lib" / "python3.11" / "site-packages"
+        folder.mkdir(parents=True)
+        (folder / "numpy").mkdir()
+        if link_to is not None:
+            (folder / "pyspark").symlink_to(link_to)
+        if built:
+            (cache / name / "runtime.json").write_text("{}")
+        return cache / name
+
+    live = entry("glue-5.0-live", link_to=installed)
+    plain = entry("sklearn-1.2-1-plain")
+    orphan = entry("glue-5.0-orphan", link_to=tmp_path / "removed-clone" / "pyspark")
+    building = entry(".glue-5.0-orphan-x1y2", built=False, link_to=tmp_path / "removed-clone" / "pyspark")
+    said: list[str] = []
+
+    assert build_each([], said.append, RuntimeEnvironments(cache)) == []
+
+    assert not orphan.exists()
+    assert live.is_dir() and plain.is_dir() and building.is_dir()
+    assert said == ["removed the runtime environment glue-5.0-orphan: what it linked is no longer installed"]
