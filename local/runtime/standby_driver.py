@@ -11,9 +11,11 @@ would: `sys.argv`, `sys.path[0]` and `__main__` are the script's, stdin is /dev/
 exception prints its traceback (from the script's frame on) and exits 1, `sys.exit(n)` exits n.
 It then exits: one process per run, so nothing (module state, temp views, cached tables) outlives it.
 
-An empty stdin (EOF: the parent closed it, or died) ends it before any script runs, and the JVM,
-which exits when its own stdin closes, goes with it. Once a script runs, the death of the parent (the
-local AWS killed) ends its whole process group, the JVM with it: a job must not outlive the local AWS.
+An empty stdin (EOF: the parent closed it, or died) ends it before any script runs, and the death of
+the parent (the local AWS killed) ends it while a script runs; either way it ends its whole process group
+first (when it leads one, as a standby and a run do), the JVM and Spark's Python workers with it: a job must
+not outlive the local AWS. The JVM is not trusted to exit at EOF on its own stdin, as PySpark's gateway
+intends: a standby's JVM was once found alive, orphaned, 80 minutes after its driver had gone.
 Imports only the standard library, pyspark and the provided modules it finds: it runs in the script's
 environment, where this project is not importable.
 """
@@ -33,6 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from typing import NoReturn
 
 # Modules the Glue environment provides that a job's first imports load (AWS Glue 5.0: "Python modules
 # already provided in AWS Glue"); imported by a Spark standby before its script.
@@ -135,21 +138,34 @@ def warm_imports() -> None:
             continue
 
 
+def end_with_group(code: int) -> NoReturn:
+    """Exit with `code`, first killing every other process of this process group when this process leads it (a
+    standby's or a run's session of its own): what it started ends with it, whether or not it would by itself."""
+    group = os.getpid()
+    if os.getpgrp() == group:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != group:
+                try:
+                    if os.getpgid(int(entry)) == group:
+                        os.kill(int(entry), signal.SIGKILL)
+                except OSError:  # gone meanwhile
+                    continue
+    os._exit(code)
+
+
 def watch_stdin(jobs: queue.Queue[str]) -> None:
     """Read the job line; at EOF (the parent closed stdin or died) end at once, even mid warm-up."""
     line = sys.stdin.readline()
     if not line.strip():
-        os._exit(0)
+        end_with_group(0)
     jobs.put(line)
 
 
 def watch_parent(parent: int) -> None:
-    """When the parent is gone (reparented: it was killed), end this process group at once."""
+    """When the parent is gone (reparented: it was killed), end at once, with this process group."""
     while os.getppid() == parent:
         time.sleep(1.0)
-    if os.getpgrp() == os.getpid():  # the group is this run's own (started in a session of its own)
-        os.killpg(0, signal.SIGKILL)
-    os._exit(1)
+    end_with_group(1)
 
 
 def run_script(script: str, argv: list[str]) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from local.runtime.process import Ending
 from local.runtime.standby import DRIVER, SCRATCH, StandbyPool, environment_key, for_scratch
-from tests.support.polling import wait_until
+from tests.support.polling import PROCESS_START_BOUND, wait_until
 
 SCRIPT = """
 import os, sys
@@ -179,3 +179,41 @@ def test_a_cold_run_and_its_children_end_when_the_local_aws_is_killed(tmp_path: 
     kill_parent_then_wait_for_the_job_to_end(
         [sys.executable, "-c", COLD_PARENT, str(tmp_path / "job.py"), str(pids), str(scratch)], pids
     )
+
+
+# What PySpark does in a Spark standby before its script: start a child (the JVM) with a pipe as its stdin. This
+# one, unlike the JVM PySpark's gateway means to be, does not exit at EOF on that pipe; a standby's JVM was once
+# found alive, orphaned, 80 minutes after its driver had exited at EOF.
+DEAF_CHILD = """
+import os, subprocess
+pids = os.environ.pop("STANDBY_CHILD_PID", None)
+if pids:
+    CHILD = subprocess.Popen(["sleep", "120"], stdin=subprocess.PIPE)
+    with open(pids + ".tmp", "w") as out:
+        out.write(str(CHILD.pid))
+    os.replace(pids + ".tmp", pids)
+"""
+
+
+def test_a_standby_whose_stdin_closes_ends_what_it_started_whether_or_not_it_would_by_itself(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(DEAF_CHILD)  # run by the standby's interpreter as it starts
+    pids = tmp_path / "child.pid"
+    environment = {**os.environ, "TMPDIR": SCRATCH, "PYTHONPATH": str(site), "STANDBY_CHILD_PID": str(pids)}
+    pool = StandbyPool(tmp_path / "scratch", tmp_path / "logs", size=1, spark=False)
+    try:
+        pool.ensure(environment_key(environment))
+        standby = pool.waiting()[0]
+        wait_until(lambda: pids.exists() and standby.ready(), PROCESS_START_BOUND, "the standby and its child")
+        child = int(pids.read_text())
+
+        standby.process.send("")  # its parent's exit, or death
+
+        wait_until(lambda: not standby.process.alive(), 10, "the standby to exit")
+        assert standby.process.returncode == 0
+        wait_until(lambda: gone(child), 10, "the child it started to end with it")
+    finally:
+        pool.close()
+        if pids.exists() and not gone(int(pids.read_text())):
+            os.kill(int(pids.read_text()), signal.SIGKILL)
