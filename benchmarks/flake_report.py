@@ -83,9 +83,17 @@ def test_outcomes(junit: Path) -> dict[str, tuple[str, float]]:
     return outcomes
 
 
-def fresh_clone(into: Path) -> Path:
+def head_commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def fresh_clone(into: Path, commit: str) -> Path:
+    """A clone of `commit` (the HEAD when the report began: a commit made meanwhile is not run)."""
     clone = into / "project"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "checkout", "-q", "-B", "main", commit], cwd=clone, check=True)
     shared = ROOT.parent / "shared"  # the clone sits where CI puts it: beside a copy of shared/
     if shared.is_dir():
         (into / "shared").symlink_to(shared)
@@ -93,7 +101,12 @@ def fresh_clone(into: Path) -> Path:
 
 
 def write_report(
-    runs: list[dict[str, Any]], per_test: dict[str, dict[str, Any]], requested: int, envs: list[str]
+    runs: list[dict[str, Any]],
+    per_test: dict[str, dict[str, Any]],
+    requested: int,
+    envs: list[str],
+    commit: str,
+    earlier: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Write the results file as the runs so far have it (rewritten after every run: a cut-short report
     keeps the runs that finished)."""
@@ -110,7 +123,7 @@ def write_report(
     report = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()},
-        "commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+        "commit": commit,
         "runs_requested": requested,
         "environments": envs,
         "green_runs": sum(run["green"] for run in runs),
@@ -118,10 +131,29 @@ def write_report(
         "tests_that_failed_in_some_run": flaky,
         "runs": runs,
         "per_test": tests,
+        "earlier_runs": earlier,
+        "earlier_runs_note": EARLIER_NOTE,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+EARLIER_NOTE = (
+    "the reports before this one, newest first, kept so that consecutive fresh-clone runs across commits stay on record"
+)
+KEPT_REPORTS = 6
+
+
+def earlier_reports() -> list[dict[str, Any]]:
+    """The results file's reports so far, newest first, each summarised (its runs, not its per-test counts)."""
+    if not RESULTS.is_file():
+        return []
+    last = json.loads(RESULTS.read_text(encoding="utf-8"))
+    keys = ("commit", "measured_at", "green_runs", "runs_requested", "tests", "tests_that_failed_in_some_run")
+    summary = {key: last[key] for key in keys if key in last}
+    summary["run_wall_seconds"] = [run["wall_seconds"] for run in last.get("runs", [])]
+    return [summary, *last.get("earlier_runs", [])][:KEPT_REPORTS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be at least 1")
     envs = [env for env in args.envs.split(",") if env]
 
+    commit, earlier = head_commit(), earlier_reports()
     runs: list[dict[str, Any]] = []
     per_test: dict[str, dict[str, Any]] = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0, "seconds": []})
     for index in range(1, args.runs + 1):
         workdir = Path(tempfile.mkdtemp(prefix=f"flake-run-{index}-"))
-        clone = fresh_clone(workdir)
+        clone = fresh_clone(workdir, commit)
         environments = []
         for env in envs:
             junit = workdir / f"{env}.xml"
@@ -159,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-        report = write_report(runs, per_test, args.runs, envs)
+        report = write_report(runs, per_test, args.runs, envs, commit, earlier)
 
     flaky = report["tests_that_failed_in_some_run"]
     print(f"{report['green_runs']}/{args.runs} runs green; {len(flaky)} tests failed in some run; wrote {RESULTS}")
