@@ -139,8 +139,7 @@ class RuntimeEnvironments:
         for entry in sorted(self.directory.glob("*")) if self.directory.is_dir() else []:
             if entry.name.startswith(".") or not (entry / _MARKER).is_file():
                 continue
-            links = [item for folder in entry.glob("lib/python*/site-packages") for item in folder.iterdir()]
-            if any(item.is_symlink() and not item.exists() for item in links):
+            if _links_dangle(entry):
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(entry)
         return removed
@@ -186,6 +185,19 @@ class RuntimeEnvironments:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return entry, True
+
+
+def _links_dangle(entry: Path) -> bool:
+    """Whether a link of `entry`'s site-packages points at nothing; False when it cannot be read (another
+    session's build removing the same entry at once)."""
+    try:
+        return any(
+            item.is_symlink() and not item.exists()
+            for folder in entry.glob("lib/python*/site-packages")
+            for item in folder.iterdir()
+        )
+    except OSError:
+        return False
 
 
 def _run(argv: list[str], spec: EnvironmentSpec) -> str:
