@@ -223,7 +223,8 @@ def build_class_archive(entry: Path, report: Callable[[str], None], timeout: flo
         with tempfile.TemporaryDirectory(prefix="class-archive-") as folder:
             script, ready = Path(folder) / "exit_jvm.py", Path(folder) / "ready"
             script.write_text(_EXIT_JVM, encoding="utf-8")
-            submit = [*spark_submit_args([*DRIVER_JAVA_OPTIONS, java_option]), f"--conf spark.local.dir={folder}"]
+            options = [*DRIVER_JAVA_OPTIONS, f"-Djava.io.tmpdir={folder}", java_option]
+            submit = [*spark_submit_args(options), f"--conf spark.local.dir={folder}"]
             env = {
                 **os.environ,
                 "SPARK_LOCAL_IP": "127.0.0.1",
@@ -417,7 +418,9 @@ class LocalGlueJobRunner:
         )
         env.update(self._run_credentials(job_run))
         if job_run.is_spark:
-            java_options: tuple[str, ...] = DRIVER_JAVA_OPTIONS
+            # What the JVM writes for itself (native libraries it unpacks: snappy's, lz4's) goes in the run's scratch
+            # folder, removed after the run, not in /tmp: Java ignores TMPDIR, and a killed JVM cleans up nothing.
+            java_options: tuple[str, ...] = (*DRIVER_JAVA_OPTIONS, f"-Djava.io.tmpdir={scratch}")
             env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable})
             if self.imports is not None:  # the job's own folders only, not the local AWS's PYTHONPATH
                 env.update(self.imports.environment(job_run, python_path))

@@ -38,7 +38,9 @@ def test_a_local_driver_caches_dataframes_uncompressed(tmp_path: Path) -> None:
     assert conf["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
     # ... and keeps what the runner set before it.
     assert conf["spark.sql.shuffle.partitions"] == "4"
-    assert conf["spark.driver.extraJavaOptions"] == "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    # Java ignores TMPDIR: what the JVM unpacks for itself goes in the run's scratch folder, removed after the run.
+    tmpdir = f"-Djava.io.tmpdir={tmp_path / 'scratch'}"
+    assert conf["spark.driver.extraJavaOptions"] == f"-XX:TieredStopAtLevel=1 -XX:+UseSerialGC {tmpdir}"
 
 
 class EnvironmentsAt(RuntimeEnvironments):
@@ -57,7 +59,8 @@ def driver_java_options(tmp_path: Path) -> list[str]:
 
 
 def test_the_driver_maps_its_environments_class_archive_once_built_for_this_jvm(tmp_path: Path) -> None:
-    assert driver_java_options(tmp_path) == ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]  # none built yet
+    tmpdir = f"-Djava.io.tmpdir={tmp_path / 'scratch'}"  # the run's scratch folder, not /tmp
+    assert driver_java_options(tmp_path) == ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", tmpdir]  # none built yet
 
     archive = class_archive.archive_path(tmp_path / "cache" / "glue-5.0", os.environ)
     assert archive is not None, "this machine has a java (the Spark tests need one)"
@@ -67,5 +70,6 @@ def test_the_driver_maps_its_environments_class_archive_once_built_for_this_jvm(
     assert driver_java_options(tmp_path) == [
         "-XX:TieredStopAtLevel=1",
         "-XX:+UseSerialGC",
+        tmpdir,
         f"-XX:SharedArchiveFile={archive}",
     ]
