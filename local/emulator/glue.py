@@ -87,6 +87,9 @@ class GlueJobs:
         require(glue, "_jobs")
         replace(glue, "_start_job_run", lambda _original: lambda data: self.start_job_run(data))
         replace(glue, "load_persisted_state", self._fail_interrupted_runs)
+        # The persisted job changed last is the one likely to run next: its driver starts once IAM and STS are
+        # loaded too, or its environment would lack its role's session and no run would find it (a cold start).
+        points.on_state_loaded(self._warm_last_changed_job)
         replace(glue, "_create_job", self._keep_execution_property)
         replace(glue, "_update_job", self._update_execution_property)
         points.add_task_integration("arn:aws:states:::glue:startJobRun", self.state_machine_task)
@@ -314,15 +317,17 @@ class GlueJobs:
 
         return update_job
 
+    def _warm_last_changed_job(self) -> None:
+        jobs = list(service("glue")._jobs.values())
+        if jobs:
+            self._warm(max(jobs, key=lambda job: float(job.get("LastModifiedOn") or 0)))
+
     def _fail_interrupted_runs(self, original: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        warm, runner = self._warm, self.runner
+        runner = self.runner
 
         def load(data: Any) -> Any:
             result = original(data)
-            runner.end_left_overs()  # before the standby below starts in the same folders
-            jobs = list(service("glue")._jobs.values())
-            if jobs:  # the job changed last is the one likely to run next
-                warm(max(jobs, key=lambda job: float(job.get("LastModifiedOn") or 0)))
+            runner.end_left_overs()  # before a standby starts in the same folders (`_warm_last_changed_job`)
             for runs in service("glue")._job_runs.values():
                 for run in runs:
                     if run.get("JobRunState") in ("STARTING", "RUNNING", "STOPPING"):

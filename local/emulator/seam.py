@@ -323,6 +323,32 @@ def stopping(bound: float = STOP_HOOKS_SECONDS) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
+# Run once every service's persisted state is loaded, at the start of a local AWS on a home that has some. The
+# emulator loads its services one by one (ministack `app._load_persisted_state`): what one service's load hook
+# reads from another (a Glue job's role in IAM, its session in STS) may not be there yet; here it is.
+_loaded_hooks: list[Callable[[], None]] = []
+
+
+def _after_state_loaded(original: Callable[[], None]) -> Callable[[], None]:
+    def load_every_service() -> None:
+        original()
+        for hook in list(_loaded_hooks):
+            try:
+                hook()
+            except Exception:  # a broken hook must not keep the local AWS from starting
+                logging.getLogger("retrain.local").exception("a state-loaded hook of the local AWS failed")
+
+    return load_every_service
+
+
+def on_state_loaded(hook: Callable[[], None]) -> None:
+    from ministack import app
+
+    replace(app, "_load_persisted_state", _after_state_loaded)
+    if hook not in _loaded_hooks:
+        _loaded_hooks.append(hook)
+
+
 # --- extension points for add-on services ----------------------------------------------------
 
 
@@ -372,6 +398,10 @@ class ExtensionPoints:
     def on_stop(self, hook: Callable[[], None]) -> None:
         """`hook()` when the local AWS stops, after its state is saved: end the processes the service started."""
         on_stop(hook)
+
+    def on_state_loaded(self, hook: Callable[[], None]) -> None:
+        """`hook()` once every service's persisted state is loaded (a start on a home that has some)."""
+        on_state_loaded(hook)
 
     def add_task_integration(self, resource_prefix: str, handler: TaskIntegration) -> None:
         """`handler(resource, parameters)` for Task states whose Resource starts with the prefix

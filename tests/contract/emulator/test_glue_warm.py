@@ -22,6 +22,7 @@ import shutil
 import signal
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -30,7 +31,7 @@ from local.aws import LocalAws
 from local.glue_runner import PROFILES, GlueImports, GlueJobRun, GlueRunOutcome, LocalGlueJobRunner
 from local.home import StateDirectory
 from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
-from tests.support.emulator import create_spark_job, stage_spark_job
+from tests.support.emulator import ROLE_ARN, create_spark_job, stage_spark_job
 from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
@@ -163,7 +164,27 @@ def processes_of(home: StateDirectory, marker: bytes = b"") -> list[int]:
     return found
 
 
-def test_a_job_runs_warm_and_no_standby_outlives_the_local_aws_stopped_or_killed(tmp_path: Path) -> None:
+def probe_job_run(s3: Any, glue: Any, bucket: str, output: str) -> dict[str, object]:
+    """A run of the `probe` job to its end, SUCCEEDED; its report."""
+    run_id = glue.start_job_run(JobName="probe", Arguments={"--output": f"s3://{bucket}/{output}/"})["JobRunId"]
+    run = wait_until(
+        lambda: (
+            (r := glue.get_job_run(JobName="probe", RunId=run_id)["JobRun"])["JobRunState"]
+            in ("SUCCEEDED", "FAILED", "ERROR")
+            and r
+        ),
+        START_SECONDS,
+        "the probe job run",
+    )
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix=f"{output}/report/")["Contents"]]
+    part = next(key for key in keys if "/part-" in key)
+    return dict(json.loads(s3.get_object(Bucket=bucket, Key=part)["Body"].read()))
+
+
+def test_a_job_of_a_role_runs_warm_before_and_after_a_restart_and_no_standby_outlives_the_local_aws(
+    tmp_path: Path,
+) -> None:
     home = StateDirectory(tmp_path / "home")
     aws = LocalAws(home, port=0)
     process = aws.start()
@@ -172,6 +193,21 @@ def test_a_job_runs_warm_and_no_standby_outlives_the_local_aws_stopped_or_killed
         s3, glue = clients.client("s3"), clients.client("glue")
         bucket = "probe-data"
         stage_spark_job(s3, bucket, JOB_FILES / "probe_job.py", JOB_FILES / "contract_schema.py", INPUT_CSV)
+        # The job runs with its role's session, as on Glue: the driver's environment holds that session's keys, so
+        # a standby must be started with them for a run to find it.
+        iam = clients.client("iam")
+        trust = {
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ]
+        }
+        iam.create_role(RoleName=ROLE_ARN.rsplit("/", 1)[-1], AssumeRolePolicyDocument=json.dumps(trust))
+        data = {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}
+        iam.put_role_policy(
+            RoleName=ROLE_ARN.rsplit("/", 1)[-1],
+            PolicyName="data",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [data]}),
+        )
         # Creating the job starts its driver. Its GlueVersion (5.0, as the stack's) picks what it may import.
         create_spark_job(
             glue,
@@ -179,29 +215,22 @@ def test_a_job_runs_warm_and_no_standby_outlives_the_local_aws_stopped_or_killed
             f"s3://{bucket}/code/probe_job.py",
             **{"--extra-py-files": f"s3://{bucket}/code/lib.zip", "--input": f"s3://{bucket}/landing/"},
         )
-        run_id = glue.start_job_run(JobName="probe", Arguments={"--output": f"s3://{bucket}/out/"})["JobRunId"]
-        run = wait_until(
-            lambda: (
-                (r := glue.get_job_run(JobName="probe", RunId=run_id)["JobRun"])["JobRunState"]
-                in ("SUCCEEDED", "FAILED", "ERROR")
-                and r
-            ),
-            START_SECONDS,
-            "the probe job run",
-        )
-        assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
-        keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="out/report/")["Contents"]]
-        part = next(key for key in keys if "/part-" in key)
-        assert json.loads(s3.get_object(Bucket=bucket, Key=part)["Body"].read())["session_before_script"] is True
+        assert probe_job_run(s3, glue, bucket, "out")["session_before_script"] is True
 
         # The next run's standby, its JVM up; `local down` ends it with the emulator.
         wait_until(lambda: processes_of(home, b"SparkSubmit"), START_SECONDS, "the next standby's JVM")
         aws.stop()
         wait_until(lambda: not processes_of(home), 60, "no process of the stopped local AWS")
 
-        # A restart starts one for the persisted job; a killed emulator takes it along too.
+        # A restart starts one for the persisted job, once IAM and STS are loaded as well: the first run after the
+        # restart finds it (it started without the role's session, and the run went cold, before the fix).
         process = aws.start()
-        wait_until(lambda: processes_of(home, b"SparkSubmit"), START_SECONDS, "the restarted job's standby JVM")
+        clients = aws.clients()
+        s3, glue = clients.client("s3"), clients.client("glue")
+        assert probe_job_run(s3, glue, bucket, "after-restart")["session_before_script"] is True
+
+        # A killed emulator takes its standby along too.
+        wait_until(lambda: processes_of(home, b"SparkSubmit"), START_SECONDS, "the next standby's JVM")
         os.kill(process.pid, signal.SIGKILL)
         wait_until(lambda: not processes_of(home), 60, "no process of the killed local AWS")
     finally:
