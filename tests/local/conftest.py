@@ -1,29 +1,38 @@
-"""The whole-cycle modules' pipeline: each module gets a local AWS of its own and, on first need, the
-pipeline's first run there (a champion to test against). Modules are independent, so parallel workers
-can run them side by side."""
+"""The whole-cycle modules' pipeline: each module gets a local AWS of its own, started on a copy of the
+home the pipeline's first run left (a champion to test against; the run is made once per test session,
+tests/support/first_champion.py). Modules are independent, so parallel workers can run them side by side."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.cycles import FirstRun
+from tests.support.first_champion import FirstRunRecord, copy_of_first_run, wait_for_endpoint
 from tests.support.pipeline import LocalPipeline, started_pipeline
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
-    with started_pipeline(tmp_path_factory.mktemp("retrain-cycles")) as pipeline:
+def first_run_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FirstRunRecord]:
+    """This module's home, a copy of what the pipeline's first run left, and that run's record."""
+    return copy_of_first_run(tmp_path_factory, "retrain-cycles")
+
+
+@pytest.fixture(scope="module")
+def local(first_run_home: tuple[Path, FirstRunRecord]) -> Iterator[LocalPipeline]:
+    with started_pipeline(first_run_home[0]) as pipeline:
         yield pipeline
 
 
 @pytest.fixture(scope="module")
-def first_run(local: LocalPipeline) -> FirstRun:
-    """The pipeline's first run, on the fresh local AWS: `retrain run` deploys the stack, lands demo
-    days (the landing prefix is empty) and promotes the first champion."""
-    code, summary, stderr = local.run("--approve", "auto")
-    return FirstRun(code, summary, stderr, local.endpoint() if code == 0 else {})
+def first_run(local: LocalPipeline, first_run_home: tuple[Path, FirstRunRecord]) -> FirstRun:
+    """The pipeline's first run, on a fresh local AWS: `retrain run` deployed the stack, landed demo
+    days (the landing prefix was empty) and promoted the first champion, whose endpoint answers here."""
+    record = first_run_home[1]
+    endpoint = wait_for_endpoint(local, record) if record.code == 0 else {}
+    return FirstRun(record.code, record.summary, record.stderr, endpoint)
 
 
 @pytest.fixture
