@@ -75,8 +75,8 @@ SUITE = {
         def mark(name):
             (MARKS / name).write_text(os.environ.get("PYTEST_XDIST_WORKER", "-"))
 
-        def wait_for(*names, timeout=10.0):
-            deadline = time.monotonic() + timeout
+        def wait_for(*names):
+            deadline = time.monotonic() + float(os.environ["SUITE_WAIT_SECONDS"])
             while not all((MARKS / name).exists() for name in names):
                 assert time.monotonic() < deadline, f"{names} never ran: given to this busy worker"
                 time.sleep(0.05)
@@ -103,6 +103,11 @@ SUITE = {
 COSTS = {"test_long.py": 300, "test_mid.py": 200, "test_short1.py": 10, "test_short2.py": 10}
 
 
+# A wait that ends (longest-first) gets a bound no load reaches; one that cannot end (xdist's heuristic: the file it
+# waits for is queued behind it, on its own worker) only has to fail, and how soon does not change what it shows.
+WAIT_SECONDS = {"longest-first": 60.0, "xdist": 3.0}
+
+
 def run_suite(tmp_path: Path, scheduler: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     suite, marks = tmp_path / scheduler / "suite", tmp_path / scheduler / "marks"
     suite.mkdir(parents=True)
@@ -116,6 +121,7 @@ def run_suite(tmp_path: Path, scheduler: str) -> tuple[subprocess.CompletedProce
         "SUITE_COSTS": json.dumps(COSTS),
         "SUITE_MARKS": str(marks),
         "SUITE_SCHEDULER": scheduler,
+        "SUITE_WAIT_SECONDS": str(WAIT_SECONDS[scheduler]),
     }
     finished = subprocess.run(
         [
