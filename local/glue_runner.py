@@ -199,9 +199,18 @@ def profile_path(glue_version: str, profiles: Path = PROFILES) -> Path:
     return path
 
 
-def spark_submit_args(java_options: Sequence[str]) -> list[str]:
-    """The local runner's spark-submit arguments, the driver's JVM given `java_options`."""
-    return [f"--conf {shlex.quote('spark.driver.extraJavaOptions=' + ' '.join(java_options))}", *SPARK_SUBMIT_ARGS]
+def spark_submit_args(scratch: Path, java_options: Sequence[str] = ()) -> list[str]:
+    """The local runner's spark-submit arguments, the driver's JVM given `java_options` too.
+
+    What the driver writes for itself goes in `scratch`, which goes with its run: Spark's local folder, and the
+    JVM's own temporary files (the native libraries it unpacks: snappy's, lz4's), which Java writes to
+    `java.io.tmpdir`, not TMPDIR, and a killed JVM never removes."""
+    options = [*DRIVER_JAVA_OPTIONS, f"-Djava.io.tmpdir={scratch}", *java_options]
+    return [
+        f"--conf {shlex.quote('spark.driver.extraJavaOptions=' + ' '.join(options))}",
+        *SPARK_SUBMIT_ARGS,
+        f"--conf spark.local.dir={scratch / 'spark'}",
+    ]
 
 
 def build_environments(report: Callable[[str], None]) -> list[Path]:
@@ -223,8 +232,7 @@ def build_class_archive(entry: Path, report: Callable[[str], None], timeout: flo
         with tempfile.TemporaryDirectory(prefix="class-archive-") as folder:
             script, ready = Path(folder) / "exit_jvm.py", Path(folder) / "ready"
             script.write_text(_EXIT_JVM, encoding="utf-8")
-            options = [*DRIVER_JAVA_OPTIONS, f"-Djava.io.tmpdir={folder}", java_option]
-            submit = [*spark_submit_args(options), f"--conf spark.local.dir={folder}"]
+            submit = spark_submit_args(Path(folder), [java_option])
             env = {
                 **os.environ,
                 "SPARK_LOCAL_IP": "127.0.0.1",
@@ -418,14 +426,12 @@ class LocalGlueJobRunner:
         )
         env.update(self._run_credentials(job_run))
         if job_run.is_spark:
-            # What the JVM writes for itself (native libraries it unpacks: snappy's, lz4's) goes in the run's scratch
-            # folder, removed after the run, not in /tmp: Java ignores TMPDIR, and a killed JVM cleans up nothing.
-            java_options: tuple[str, ...] = (*DRIVER_JAVA_OPTIONS, f"-Djava.io.tmpdir={scratch}")
+            java_options: tuple[str, ...] = ()
             env.update({"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable})
             if self.imports is not None:  # the job's own folders only, not the local AWS's PYTHONPATH
                 env.update(self.imports.environment(job_run, python_path))
-                java_options += self.imports.java_options(job_run, env)
-            submit = [*spark_submit_args(java_options), f"--conf spark.local.dir={scratch / 'spark'}"]
+                java_options = self.imports.java_options(job_run, env)
+            submit = spark_submit_args(scratch, java_options)
             extra_conf = job_run.arguments.get("--conf")
             if extra_conf:
                 submit.append(f"--conf {extra_conf}")
