@@ -430,9 +430,12 @@ def test_the_drift_alarm_going_to_alarm_starts_a_drift_run_through_the_starter(
 
 
 @pytest.fixture
-def fresh_stack(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[DeployedStack]:
-    """A second local AWS with the stack, where no execution name is taken yet."""
-    deployed = start_and_deploy(tmp_path_factory.mktemp("fresh-stack-home"), project)
+def fresh_stack(
+    tmp_path_factory: pytest.TempPathFactory, project: Path, stack: DeployedStack
+) -> Iterator[DeployedStack]:
+    """A second local AWS with the stack, where no execution name is taken yet; deployed from the first's
+    synthesis (the first deploys first, so that its own first deploy still synthesizes)."""
+    deployed = start_and_deploy(tmp_path_factory.mktemp("fresh-stack-home"), project, stack.synth_cache)
     try:
         yield deployed
     finally:

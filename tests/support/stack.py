@@ -172,11 +172,13 @@ def snapshot_project(destination: Path) -> Path:
     return destination
 
 
-def start_and_deploy(home: Path, project: Path) -> DeployedStack:
+def start_and_deploy(home: Path, project: Path, synth_cache: SynthCache | None = None) -> DeployedStack:
+    """A local AWS of its own in `home` with `project` deployed; synthesized into a cache of the home's own unless
+    `synth_cache` is given (another home's, of the same sources, to reuse its synthesis)."""
     aws = LocalAws(StateDirectory(home), port=0)
     aws.start()
     try:
-        stack = DeployedStack(aws, project, {}, synth_cache=SynthCache(home / "synth-cache"))
+        stack = DeployedStack(aws, project, {}, synth_cache=synth_cache or SynthCache(home / "synth-cache"))
         stack.outputs = stack.deploy()
         stack.first_deploy = list(stack.progress)
         [described] = stack.client("cloudformation").describe_stacks(StackName=NAME)["Stacks"]
