@@ -27,6 +27,7 @@ from local.clock import ClockScale, ClockScaleError, configured_clock_scale
 from local.emulator.iam import enforced
 from local.home import StateDirectory
 from local.runtime.process import terminate, waiter
+from local.runtime.standby import configured_standbys
 from retrain.errors import RetrainError
 
 START_TIMEOUT_SECONDS = 60.0
@@ -138,6 +139,7 @@ class LocalAws:
             raise LocalAwsError(str(error)) from None
         try:
             enforced(env)
+            configured_standbys(env)
         except ValueError as error:
             raise LocalAwsError(str(error)) from None
         self.home.ensure()

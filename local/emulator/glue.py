@@ -19,7 +19,8 @@ Gaps closed (`GlueJobs`), pinned in `tests/contract/emulator/test_glue.py`:
   `test_a_runs_log_is_in_cloudwatch_only_when_its_role_may_write_it`.
 
 Not a gap, a local cost: a created or changed Spark job (and, at start-up, the job changed last) gets
-its warm driver started for its next run (`LocalGlueJobRunner.warm`), pinned in `test_glue_warm.py`.
+its warm driver started for its next run (`LocalGlueJobRunner.warm`), pinned in `test_glue_warm.py`;
+`RETRAIN_LOCAL_GLUE_STANDBYS=0` in the local AWS's environment starts every run cold instead.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ from local.emulator.seam import (
 )
 from local.emulator.service_roles import log_write_refusal
 from local.glue_runner import GLUE_SESSION, GlueImports, GlueJobRun, LocalGlueJobRunner
+from local.runtime.standby import configured_standbys
 
-__all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
+__all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner", "configured_standbys"]
 
 logger = logging.getLogger("retrain.local")
 

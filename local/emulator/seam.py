@@ -551,6 +551,7 @@ def install(home: StateDirectory) -> list[str]:
         endpoint_url,
         home.glue_scratch,
         home.glue_logs,
+        standbys=glue.configured_standbys(),
         imports=glue.GlueImports(runtimes),
         roles=roles,
         credentials=glue_role_sessions.credentials if glue_role_sessions is not None else None,

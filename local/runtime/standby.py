@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -54,6 +55,19 @@ def environment_key(environment: Mapping[str, str]) -> EnvironmentKey:
 
 def for_scratch(key: EnvironmentKey, scratch: Path) -> dict[str, str]:
     return {name: value.replace(SCRATCH, str(scratch)) for name, value in key}
+
+
+STANDBYS_ENV = "RETRAIN_LOCAL_GLUE_STANDBYS"
+
+
+def configured_standbys(environ: Mapping[str, str] | None = None) -> int:
+    """How many warm Spark drivers the local Glue keeps, one per job environment: `RETRAIN_LOCAL_GLUE_STANDBYS`,
+    default 1. 0 starts every run cold: a standby's start costs about 7 CPU-seconds and its JVM's memory, spent
+    for nothing in a local AWS that never runs a Spark job (a deploy-only check)."""
+    value = (os.environ if environ is None else environ).get(STANDBYS_ENV, "1").strip()
+    if not value.isdigit():
+        raise ValueError(f"{STANDBYS_ENV}={value!r}: use a whole number of warm drivers, 1 (the default) or 0 (none)")
+    return int(value)
 
 
 @dataclass

@@ -43,7 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedStack]:
     text = orchestration.read_text(encoding="utf-8")
     assert text.count(GLUE_STATEMENT) == 1, "infra/orchestration.py's Glue statement moved: update this test"
     orchestration.write_text(text.replace(GLUE_STATEMENT, ""), encoding="utf-8")
-    deployed = start_and_deploy(tmp_path_factory.mktemp("no-glue-grant-home"), project)
+    deployed = start_and_deploy(tmp_path_factory.mktemp("no-glue-grant-home"), project, standbys=False)
     try:
         yield deployed
     finally:
@@ -105,7 +105,7 @@ def stack_without_check_grant(tmp_path_factory: pytest.TempPathFactory) -> Itera
     assert text.count(KEY_GRANT) == 1, "infra/stack.py's grant of the topic's key moved: update this test"
     text = text.replace(CHECK_GRANT, "            Placeholder.CHECK_FOR_NEW_DATA_FUNCTION_ARN: [\n")
     stack_file.write_text(text.replace(KEY_GRANT, ""), encoding="utf-8")
-    deployed = start_and_deploy(tmp_path_factory.mktemp("no-check-grant-home"), project)
+    deployed = start_and_deploy(tmp_path_factory.mktemp("no-check-grant-home"), project, standbys=False)
     try:
         yield deployed
     finally:

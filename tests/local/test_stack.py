@@ -55,7 +55,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, project: Path) -> Iterator[DeployedStack]:
-    deployed = start_and_deploy(tmp_path_factory.mktemp("stack-home"), project)
+    # No warm Spark driver: the one Spark run here (the extra-py-files check) is worth less than the standbys its
+    # deploys, config change and restart would start.
+    deployed = start_and_deploy(tmp_path_factory.mktemp("stack-home"), project, standbys=False)
     try:
         yield deployed
     finally:
@@ -73,6 +75,12 @@ def config(project: Path) -> RetrainConfig:
 def test_the_first_deploy_synthesized_the_app_and_created_the_stack(stack: DeployedStack) -> None:
     assert stack.first_status == "CREATE_COMPLETE"
     assert stack.first_deploy == [f"synthesizing {stack.project / 'infra' / 'app.py'}", f"deploying stack {NAME}"]
+    # Its local AWS was started with RETRAIN_LOCAL_GLUE_STANDBYS=0: creating the Glue job started no warm driver.
+    assert "started" not in " ".join(
+        line
+        for line in stack.home.emulator_log.read_text(encoding="utf-8").splitlines()
+        if "retrain.local.standby" in line
+    )
 
 
 def test_every_output_is_present(stack: DeployedStack, config: RetrainConfig) -> None:
@@ -435,7 +443,7 @@ def fresh_stack(
 ) -> Iterator[DeployedStack]:
     """A second local AWS with the stack, where no execution name is taken yet; deployed from the first's
     synthesis (the first deploys first, so that its own first deploy still synthesizes)."""
-    deployed = start_and_deploy(tmp_path_factory.mktemp("fresh-stack-home"), project, stack.synth_cache)
+    deployed = start_and_deploy(tmp_path_factory.mktemp("fresh-stack-home"), project, stack.synth_cache, standbys=False)
     try:
         yield deployed
     finally:

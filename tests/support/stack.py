@@ -15,6 +15,7 @@ from local.clients import LocalClients
 from local.deploy import deploy_project_stack
 from local.deploy.synth_cache import SynthCache
 from local.home import StateDirectory
+from local.runtime.standby import STANDBYS_ENV
 from retrain.config import load_config
 from retrain.triggers import execution_name
 from tests.support.polling import wait_until
@@ -172,10 +173,14 @@ def snapshot_project(destination: Path) -> Path:
     return destination
 
 
-def start_and_deploy(home: Path, project: Path, synth_cache: SynthCache | None = None) -> DeployedStack:
+def start_and_deploy(
+    home: Path, project: Path, synth_cache: SynthCache | None = None, *, standbys: bool = True
+) -> DeployedStack:
     """A local AWS of its own in `home` with `project` deployed; synthesized into a cache of the home's own unless
-    `synth_cache` is given (another home's, of the same sources, to reuse its synthesis)."""
-    aws = LocalAws(StateDirectory(home), port=0)
+    `synth_cache` is given (another home's, of the same sources, to reuse its synthesis). `standbys=False`: its
+    local Glue keeps no warm Spark driver, whose start (about 7 CPU-s) a module that runs no Spark job never uses."""
+    environment = {} if standbys else {STANDBYS_ENV: "0"}
+    aws = LocalAws(StateDirectory(home), port=0, environment=environment)
     aws.start()
     try:
         stack = DeployedStack(aws, project, {}, synth_cache=synth_cache or SynthCache(home / "synth-cache"))
