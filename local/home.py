@@ -48,6 +48,7 @@ class StateDirectory:
     - `emulator/deployments/`  what `local.deploy` last deployed (fingerprints, outputs); wiped
       with the emulator's state, which it describes
     - `emulator.json`     the running emulator's pid and port, removed when it stops
+    - `emulator/running`  the crash marker (`local.emulator.durability`), removed by a clean stop
     """
 
     root: Path
@@ -90,6 +91,11 @@ class StateDirectory:
     @property
     def glue_scratch(self) -> Path:
         return self.tmp / "glue-runs"
+
+    @property
+    def crash_marker(self) -> Path:
+        """Written while the local AWS runs, removed by a clean stop: found at a start, the last one crashed."""
+        return self.root / "emulator" / "running"
 
     @property
     def pid_file(self) -> Path:

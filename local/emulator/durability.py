@@ -244,7 +244,7 @@ class DurableState:
     def __init__(self, home: StateDirectory, *, fsync: bool = True) -> None:
         self.home = home
         # Present while an emulator runs on this home; a clean stop removes it.
-        self.marker = home.service_state.parent / "running"
+        self.marker = home.crash_marker
         self.writer = StateWriter(home.service_state, state_getters, fsync=fsync)
         self.crashed = False
         # What a Task's call need not wait for: telemetry is saved coalesced, and may lose its last seconds.

@@ -323,9 +323,10 @@ def stopping(bound: float = STOP_HOOKS_SECONDS) -> None:
         thread.join(max(0.0, deadline - time.monotonic()))
 
 
-# Run once every service's persisted state is loaded, at the start of a local AWS on a home that has some. The
-# emulator loads its services one by one (ministack `app._load_persisted_state`): what one service's load hook
-# reads from another (a Glue job's role in IAM, its session in STS) may not be there yet; here it is.
+# Run once every service's persisted state is loaded, at each start of a local AWS (persistence is always on
+# locally, `local.home`; on a new home there is nothing to load, and the hooks still run). The emulator loads
+# its services one by one (ministack `app._load_persisted_state`): what one service's load hook reads from
+# another (a Glue job's role in IAM, its session in STS) may not be there yet; here it is.
 _loaded_hooks: list[Callable[[], None]] = []
 
 
@@ -400,7 +401,7 @@ class ExtensionPoints:
         on_stop(hook)
 
     def on_state_loaded(self, hook: Callable[[], None]) -> None:
-        """`hook()` once every service's persisted state is loaded (a start on a home that has some)."""
+        """`hook()` at each start, once every service's persisted state is loaded (none on a new home)."""
         on_state_loaded(hook)
 
     def add_task_integration(self, resource_prefix: str, handler: TaskIntegration) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -65,8 +66,8 @@ def configured_standbys(environ: Mapping[str, str] | None = None) -> int:
     default 1. 0 starts every run cold: a standby's start costs about 7 CPU-seconds and its JVM's memory, spent
     for nothing in a local AWS that never runs a Spark job (a deploy-only check)."""
     value = (os.environ if environ is None else environ).get(STANDBYS_ENV, "1").strip()
-    if not value.isdigit():
-        raise ValueError(f"{STANDBYS_ENV}={value!r}: use a whole number of warm drivers, 1 (the default) or 0 (none)")
+    if not re.fullmatch("[0-9]+", value):
+        raise ValueError(f"{STANDBYS_ENV}={value!r}: use a whole number of warm drivers (the default 1; 0: none)")
     return int(value)
 
 

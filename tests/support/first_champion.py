@@ -5,10 +5,15 @@ endpoint. Each used to make its own (a deploy, 30 demo days, a whole cycle): abo
 a suite that is CPU-bound. Now the first module of the session that needs it runs the first run in a home
 of its own, stops that local AWS and records what `retrain run` said; each module then starts its own local
 AWS on a copy of that home. A module still owns everything it changes (its runs, endpoint, history). What
-it starts from is what a restart of the local AWS after the first run finds: a home is relocatable (it
-holds no absolute path and no port, only relative folders and what the services persisted), and a restart
-keeping the stack and its endpoints is pinned by tests/local/test_stack.py and
-tests/contract/local_sagemaker/test_restart.py.
+it starts from is what a restart of the local AWS after the first run finds: a home is relocatable (nothing
+the services read back at start names the home's folder or port; the template's folder appears only in
+text: log lines, a job's report, compiled model code's file names), and a restart keeping the stack and its
+endpoints is pinned by tests/local/test_stack.py and tests/contract/local_sagemaker/test_restart.py. The
+copy's endpoint is probed until its model server answers again, with the run summary's sample request: so a
+module starts with one captured request of a demo row (like the training data) that the old flow lacked.
+
+Only a first run that promoted and a clean stop are shared: a failed one fails the module that made it
+(with its stderr, as before) and the next module to ask makes it again.
 
 The workers of a parallel run share the template (their temporary folders have one parent per run, as
 the synthesis cache's do, tests/conftest.py); a lock makes the first to ask build it and the others wait.
@@ -19,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from local.deploy.file_lock import exclusive
+from local.home import StateDirectory
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline, started_pipeline
 from tests.support.polling import wait_until
 
@@ -47,34 +53,41 @@ def _template(factory: pytest.TempPathFactory) -> Path:
     return (basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp) / "first-champion"
 
 
-def first_run_template(factory: pytest.TempPathFactory) -> tuple[Path, FirstRunRecord]:
-    """The session's first-run home (its local AWS stopped) and the run's record; made on first need."""
+def copy_of_first_run(factory: pytest.TempPathFactory, name: str) -> tuple[Path, FirstRunRecord]:
+    """A new home (a folder of `factory`'s named after `name`) holding what the session's first run left, and
+    that run's record; the first run is made on first need. The copy is made under the template's lock, so no
+    other worker is making the template again meanwhile."""
     template = _template(factory)
-    record = template / RECORD
+    source, record = template / "home", template / RECORD
 
     def busy() -> Exception:
         return TimeoutError(f"another test worker did not finish the first run in {template} in time")
 
-    with exclusive(template / ".lock", RUN_TIMEOUT + 300, busy):
-        if not record.exists():
-            shutil.rmtree(template / "home", ignore_errors=True)
-            with started_pipeline(template / "home") as pipeline:
-                code, summary, stderr = pipeline.run("--approve", "auto")
-            record.write_text(json.dumps({"code": code, "summary": summary, "stderr": stderr}), encoding="utf-8")
-    return template / "home", FirstRunRecord(**json.loads(record.read_text(encoding="utf-8")))
-
-
-def copy_of_first_run(factory: pytest.TempPathFactory, name: str) -> tuple[Path, FirstRunRecord]:
-    """A new home holding what the first run left (a folder of `factory`'s named after `name`), and its record."""
-    source, record = first_run_template(factory)
-    home = factory.mktemp(name)
-
     def work_files(folder: str, names: list[str]) -> list[str]:
-        # The stopped local AWS's pid files and Lambda work folders: a new start makes its own.
-        return ["tmp"] if Path(folder) == source else []
+        # The Lambda and Glue work folders and the pid file of the stopped local AWS: a new start makes its own.
+        return ["tmp", "emulator.json"] if Path(folder) == source else []
 
-    shutil.copytree(source, home, symlinks=True, ignore=work_files, dirs_exist_ok=True)
-    return home, record
+    home = factory.mktemp(name)
+    with exclusive(template / ".lock", RUN_TIMEOUT + 300, busy):
+        if record.exists():
+            made = FirstRunRecord(**json.loads(record.read_text(encoding="utf-8")))
+        else:
+            made = _first_run(source)
+            # A stop that had to kill leaves the crash marker (local.emulator.durability): not a home to share.
+            if made.code == 0 and not StateDirectory(source).crash_marker.exists():
+                partial = record.with_suffix(".partial")
+                partial.write_text(json.dumps(asdict(made)), encoding="utf-8")
+                partial.replace(record)  # a reader finds a whole record or none
+        shutil.copytree(source, home, symlinks=True, ignore=work_files, dirs_exist_ok=True)
+    return home, made
+
+
+def _first_run(home: Path) -> FirstRunRecord:
+    """`retrain run --approve auto` on a new local AWS in `home`, stopped after it."""
+    shutil.rmtree(home, ignore_errors=True)
+    with started_pipeline(home) as pipeline:
+        code, summary, stderr = pipeline.run("--approve", "auto")
+    return FirstRunRecord(code, summary, stderr)
 
 
 def wait_for_endpoint(local: LocalPipeline, record: FirstRunRecord) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def test_one_by_default_and_the_count_asked_for() -> None:
     assert configured_standbys({STANDBYS_ENV: " 2 "}) == 2
 
 
-@pytest.mark.parametrize("value", ["off", "-1", "1.5", ""])
+@pytest.mark.parametrize("value", ["off", "-1", "1.5", "", "²"])
 def test_a_value_that_is_no_count_is_refused_before_the_local_aws_starts(tmp_path: Path, value: str) -> None:
     home = StateDirectory(tmp_path / "home")
     with pytest.raises(LocalAwsError, match=f"^{STANDBYS_ENV}='{value}': use a whole number"):

@@ -75,19 +75,20 @@ SUITE = {
         def mark(name):
             (MARKS / name).write_text(os.environ.get("PYTEST_XDIST_WORKER", "-"))
 
-        def wait_for(*names):
-            deadline = time.monotonic() + float(os.environ["SUITE_WAIT_SECONDS"])
+        def wait_for(*names, timeout=60.0):
+            deadline = time.monotonic() + timeout
             while not all((MARKS / name).exists() for name in names):
                 assert time.monotonic() < deadline, f"{names} never ran: given to this busy worker"
                 time.sleep(0.05)
     """,
     "test_long.py": """
+        import os
         from helpers import mark, wait_for
 
         def test_1(): mark("long1")
         def test_2():
             mark("long2-waiting")  # long1's report went to the controller before this test began
-            wait_for("short1", "short2")
+            wait_for("short1", "short2", timeout=float(os.environ["SUITE_LONG_WAIT_SECONDS"]))
         def test_3(): mark("long3")
     """,
     "test_mid.py": """
@@ -103,9 +104,10 @@ SUITE = {
 COSTS = {"test_long.py": 300, "test_mid.py": 200, "test_short1.py": 10, "test_short2.py": 10}
 
 
-# A wait that ends (longest-first) gets a bound no load reaches; one that cannot end (xdist's heuristic: the file it
-# waits for is queued behind it, on its own worker) only has to fail, and how soon does not change what it shows.
-WAIT_SECONDS = {"longest-first": 60.0, "xdist": 3.0}
+# `test_long`'s wait for the short files: where it ends (longest-first) it gets a bound no load reaches; where it
+# cannot end (xdist's heuristic: a short file is queued behind it, on its own worker) it only has to fail, and how
+# soon does not change what it shows. `test_mid`'s wait, which ends in both, keeps 60 s.
+LONG_WAIT_SECONDS = {"longest-first": 60.0, "xdist": 3.0}
 
 
 def run_suite(tmp_path: Path, scheduler: str) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
@@ -121,7 +123,7 @@ def run_suite(tmp_path: Path, scheduler: str) -> tuple[subprocess.CompletedProce
         "SUITE_COSTS": json.dumps(COSTS),
         "SUITE_MARKS": str(marks),
         "SUITE_SCHEDULER": scheduler,
-        "SUITE_WAIT_SECONDS": str(WAIT_SECONDS[scheduler]),
+        "SUITE_LONG_WAIT_SECONDS": str(LONG_WAIT_SECONDS[scheduler]),
     }
     finished = subprocess.run(
         [
