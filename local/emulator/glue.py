@@ -50,9 +50,8 @@ from local.emulator.seam import (
 )
 from local.emulator.service_roles import log_write_refusal
 from local.glue_runner import GLUE_SESSION, GlueImports, GlueJobRun, LocalGlueJobRunner
-from local.runtime.standby import configured_standbys
 
-__all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner", "configured_standbys"]
+__all__ = ["GlueCatalog", "GlueImports", "GlueJobRun", "GlueJobs", "LocalGlueJobRunner"]
 
 logger = logging.getLogger("retrain.local")
 

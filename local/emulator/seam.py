@@ -503,6 +503,7 @@ def install(home: StateDirectory) -> list[str]:
         task_tokens,
         topic_keys,
     )
+    from local.runtime.standby import configured_standbys
 
     check_version()
     endpoint_url = f"http://127.0.0.1:{os.environ['GATEWAY_PORT']}"
@@ -552,7 +553,7 @@ def install(home: StateDirectory) -> list[str]:
         endpoint_url,
         home.glue_scratch,
         home.glue_logs,
-        standbys=glue.configured_standbys(),
+        standbys=configured_standbys(),
         imports=glue.GlueImports(runtimes),
         roles=roles,
         credentials=glue_role_sessions.credentials if glue_role_sessions is not None else None,

@@ -35,8 +35,7 @@ from typing import Any
 import pytest
 
 from local.runtime.process import processes_working_under
-from tests.support.cycles import states
-from tests.support.first_champion import FirstRunRecord
+from tests.support.cycles import FirstRun, states
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline, started_pipeline
 from tests.support.polling import wait_until
 
@@ -54,7 +53,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def local(first_run_home: tuple[Path, FirstRunRecord]) -> Iterator[LocalPipeline]:
+def local(first_run_home: tuple[Path, FirstRun]) -> Iterator[LocalPipeline]:
     """The module's local AWS (on a copy of the first run's home, tests/local/conftest.py) on a port of its
     own that stays the same across a restart."""
     with started_pipeline(first_run_home[0], free_port()) as pipeline:

@@ -59,11 +59,11 @@ def stage_spark_job(s3: Any, bucket: str, script: Path, module: Path, landing_cs
     s3.put_object(Bucket=bucket, Key="landing/2024-01-01/part-0.csv", Body=landing_csv)
 
 
-def create_spark_job(glue: Any, name: str, script_uri: str, **default_arguments: str) -> None:
-    """A Glue 5.0 Spark job of `script_uri`, sized as the stack's PrepareData is."""
+def create_spark_job(glue: Any, name: str, script_uri: str, *, role: str = ROLE_ARN, **default_arguments: str) -> None:
+    """A Glue 5.0 Spark job of `script_uri` run as `role`, sized as the stack's PrepareData is."""
     glue.create_job(
         Name=name,
-        Role=ROLE_ARN,
+        Role=role,
         Command={"Name": "glueetl", "ScriptLocation": script_uri, "PythonVersion": "3"},
         GlueVersion="5.0",
         WorkerType="G.1X",

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from botocore.exceptions import ClientError
 
 from local.deploy.file_lock import exclusive
 from local.home import StateDirectory
+from tests.support.cycles import FirstRun
 from tests.support.pipeline import RUN_TIMEOUT, LocalPipeline, started_pipeline
 from tests.support.polling import wait_until
 
@@ -41,22 +42,15 @@ RECORD = "first-run.json"
 ENDPOINT_RESTART_BOUND = 120.0
 
 
-@dataclass(frozen=True)
-class FirstRunRecord:
-    code: int
-    summary: dict[str, Any]
-    stderr: str
-
-
 def _template(factory: pytest.TempPathFactory) -> Path:
     basetemp = factory.getbasetemp()
     return (basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp) / "first-champion"
 
 
-def copy_of_first_run(factory: pytest.TempPathFactory, name: str) -> tuple[Path, FirstRunRecord]:
+def copy_of_first_run(factory: pytest.TempPathFactory, name: str) -> tuple[Path, FirstRun]:
     """A new home (a folder of `factory`'s named after `name`) holding what the session's first run left, and
-    that run's record; the first run is made on first need. The copy is made under the template's lock, so no
-    other worker is making the template again meanwhile."""
+    that run's record (its endpoint not yet described: `{}`); the first run is made on first need. The copy is
+    made under the template's lock, so no other worker is making the template again meanwhile."""
     template = _template(factory)
     source, record = template / "home", template / RECORD
 
@@ -70,7 +64,7 @@ def copy_of_first_run(factory: pytest.TempPathFactory, name: str) -> tuple[Path,
     home = factory.mktemp(name)
     with exclusive(template / ".lock", RUN_TIMEOUT + 300, busy):
         if record.exists():
-            made = FirstRunRecord(**json.loads(record.read_text(encoding="utf-8")))
+            made = FirstRun(**json.loads(record.read_text(encoding="utf-8")))
         else:
             made = _first_run(source)
             # A stop that had to kill leaves the crash marker (local.emulator.durability): not a home to share.
@@ -82,15 +76,15 @@ def copy_of_first_run(factory: pytest.TempPathFactory, name: str) -> tuple[Path,
     return home, made
 
 
-def _first_run(home: Path) -> FirstRunRecord:
+def _first_run(home: Path) -> FirstRun:
     """`retrain run --approve auto` on a new local AWS in `home`, stopped after it."""
     shutil.rmtree(home, ignore_errors=True)
     with started_pipeline(home) as pipeline:
         code, summary, stderr = pipeline.run("--approve", "auto")
-    return FirstRunRecord(code, summary, stderr)
+    return FirstRun(code, summary, stderr, {})
 
 
-def wait_for_endpoint(local: LocalPipeline, record: FirstRunRecord) -> dict[str, Any]:
+def wait_for_endpoint(local: LocalPipeline, record: FirstRun) -> dict[str, Any]:
     """The first run's endpoint once its model server answers again in this home's local AWS."""
     endpoint, request = record.summary["endpoint"], record.summary["sample_request"]
     runtime = local.client("sagemaker-runtime")

@@ -31,7 +31,8 @@ from local.aws import LocalAws
 from local.glue_runner import PROFILES, GlueImports, GlueJobRun, GlueRunOutcome, LocalGlueJobRunner
 from local.home import StateDirectory
 from local.runtime.environments import EnvironmentSpec, RuntimeEnvironments
-from tests.support.emulator import ROLE_ARN, create_spark_job, stage_spark_job
+from tests.support.emulator import create_spark_job, stage_spark_job
+from tests.support.iam import RoleFactory
 from tests.support.polling import wait_until
 
 pytestmark = [pytest.mark.local, pytest.mark.spark, pytest.mark.slow]
@@ -195,24 +196,16 @@ def test_a_job_of_a_role_runs_warm_before_and_after_a_restart_and_no_standby_out
         stage_spark_job(s3, bucket, JOB_FILES / "probe_job.py", JOB_FILES / "contract_schema.py", INPUT_CSV)
         # The job runs with its role's session, as on Glue: the driver's environment holds that session's keys, so
         # a standby must be started with them for a run to find it.
-        iam = clients.client("iam")
-        trust = {
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ]
-        }
-        iam.create_role(RoleName=ROLE_ARN.rsplit("/", 1)[-1], AssumeRolePolicyDocument=json.dumps(trust))
-        data = {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}
-        iam.put_role_policy(
-            RoleName=ROLE_ARN.rsplit("/", 1)[-1],
-            PolicyName="data",
-            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [data]}),
+        role = RoleFactory(clients.client("iam"), "probe").create(
+            "glue.amazonaws.com",
+            {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]},
         )
         # Creating the job starts its driver. Its GlueVersion (5.0, as the stack's) picks what it may import.
         create_spark_job(
             glue,
             "probe",
             f"s3://{bucket}/code/probe_job.py",
+            role=role,
             **{"--extra-py-files": f"s3://{bucket}/code/lib.zip", "--input": f"s3://{bucket}/landing/"},
         )
         assert probe_job_run(s3, glue, bucket, "out")["session_before_script"] is True
